@@ -1,0 +1,18 @@
+import { status } from '@grpc/grpc-js';
+
+// One error type for everything the API can refuse. Callers match on `code` (a gRPC status), never
+// on message text; the message is for a person and says what to change.
+export class VxError extends Error {
+  constructor(readonly code: status, message: string) {
+    super(message);
+    this.name = 'VxError';
+  }
+}
+
+export const invalid = (msg: string): VxError => new VxError(status.INVALID_ARGUMENT, msg);
+export const exists = (msg: string): VxError => new VxError(status.ALREADY_EXISTS, msg);
+export const notFound = (msg: string): VxError => new VxError(status.NOT_FOUND, msg);
+export const precondition = (msg: string): VxError => new VxError(status.FAILED_PRECONDITION, msg);
+export const exhausted = (msg: string): VxError => new VxError(status.RESOURCE_EXHAUSTED, msg);
+export const unavailable = (msg: string): VxError => new VxError(status.UNAVAILABLE, msg);
+export const internal = (msg: string): VxError => new VxError(status.INTERNAL, msg);

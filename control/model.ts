@@ -1,0 +1,64 @@
+// Records as they are stored in etcd (JSON values under /vxnet/v1/). These are the single source of
+// truth shared by every agent; kernel state is derived from them and never the other way round.
+
+export interface SubnetConfig {
+  subnet: string;            // canonical CIDR, e.g. "10.0.1.0/24" or "fd00:1::/64"
+  gateway: string;           // plain address, no prefix
+  ipRange?: string;          // canonical CIDR inside subnet: bounds dynamic allocation
+  auxAddresses: Record<string, string>; // name -> address; never handed out
+}
+
+export interface NetworkRecord {
+  id: string;                // 64 hex chars
+  name: string;
+  created: string;           // RFC 3339
+  vni: number;
+  mtu: number;               // 0: derived per host from the underlay (underlay MTU - 50)
+  ipv4: SubnetConfig[];
+  ipv6: SubnetConfig[];
+  enableIPv6: boolean;
+  internal: boolean;
+  attachable: boolean;
+  labels: Record<string, string>;
+  options: Record<string, string>;
+  ipamOptions: Record<string, string>;
+}
+
+export interface EndpointRecord {
+  id: string;                // 64 hex chars
+  networkId: string;
+  name: string;
+  host: string;              // host name of the agent that owns the veth
+  sandbox: string;           // netns path as given (resolved to an absolute path)
+  ifname: string;            // interface name inside the sandbox
+  mac: string;               // lower-case colon form
+  ipv4: string;              // address with prefix, "" if none
+  ipv6: string;
+  aliases: string[];
+  created: string;
+  // Integrations record their own identity so they can find the endpoint after an agent restart.
+  cni?: { containerId: string; ifname: string };
+  docker?: { networkId: string; endpointId: string };
+}
+
+export interface HostRecord {
+  name: string;
+  vtep: string;              // underlay address
+  vxlanPort: number;
+  underlayMtu: number;
+  version: string;
+  started: string;
+}
+
+// The MTU every sandbox interface of a network gets on a host with this underlay MTU.
+export function overlayMtu(net: NetworkRecord, underlayMtu: number, vtepIsV6 = false): number {
+  const derived = underlayMtu - (vtepIsV6 ? 70 : 50);
+  return net.mtu > 0 ? Math.min(net.mtu, derived) : derived;
+}
+
+export const VNI_MIN = 4096;
+export const VNI_MAX = 16777215;
+export const SCOPE = 'global';
+export const DRIVER = 'overlay';
+export const VXLANID_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';
+export const MTU_OPTION = 'com.docker.network.driver.mtu';
