@@ -1,0 +1,165 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as YAML from 'yaml';
+import type { Level } from './log';
+
+// The agent's configuration: one YAML file, every key overridable by a flag. Validation is by hand
+// against the table below so that every error names the key and what is wrong.
+export interface AgentConfig {
+  name: string;
+  vtep: string;
+  vtepInterface: string;
+  vxlanPort: number;
+  underlayMtu: number;        // 0: detected from the VTEP's interface
+  etcd: { endpoints: string[]; caFile: string; certFile: string; keyFile: string; username: string; password: string; timeoutMs: number };
+  leaseTtl: number;           // seconds
+  resyncInterval: number;     // seconds
+  api: { socket: string; socketMode: number; socketGroup: string };
+  log: { level: Level; format: 'json' | 'text' | '' };
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export const EX_CONFIG = 78;
+
+export function defaults(): AgentConfig {
+  return {
+    name: os.hostname(),
+    vtep: '',
+    vtepInterface: '',
+    vxlanPort: 4789,
+    underlayMtu: 0,
+    etcd: { endpoints: ['http://127.0.0.1:2379'], caFile: '', certFile: '', keyFile: '', username: '', password: '', timeoutMs: 5000 },
+    leaseTtl: 10,
+    resyncInterval: 30,
+    api: { socket: '/run/vxnet/vxnet.sock', socketMode: 0o600, socketGroup: '' },
+    log: { level: 'info', format: '' },
+  };
+}
+
+type Kind = 'string' | 'port' | 'uint' | 'strings' | 'mode' | 'level' | 'format';
+// YAML key -> [path in AgentConfig, kind]
+const SCHEMA: Record<string, [string[], Kind]> = {
+  name: [['name'], 'string'],
+  vtep: [['vtep'], 'string'],
+  vtep_interface: [['vtepInterface'], 'string'],
+  vxlan_port: [['vxlanPort'], 'port'],
+  underlay_mtu: [['underlayMtu'], 'uint'],
+  'etcd.endpoints': [['etcd', 'endpoints'], 'strings'],
+  'etcd.ca_file': [['etcd', 'caFile'], 'string'],
+  'etcd.cert_file': [['etcd', 'certFile'], 'string'],
+  'etcd.key_file': [['etcd', 'keyFile'], 'string'],
+  'etcd.username': [['etcd', 'username'], 'string'],
+  'etcd.password': [['etcd', 'password'], 'string'],
+  'etcd.timeout_ms': [['etcd', 'timeoutMs'], 'uint'],
+  lease_ttl: [['leaseTtl'], 'uint'],
+  resync_interval: [['resyncInterval'], 'uint'],
+  'api.socket': [['api', 'socket'], 'string'],
+  'api.socket_mode': [['api', 'socketMode'], 'mode'],
+  'api.socket_group': [['api', 'socketGroup'], 'string'],
+  'log.level': [['log', 'level'], 'level'],
+  'log.format': [['log', 'format'], 'format'],
+};
+const SECTIONS = new Set(['etcd', 'api', 'log']);
+
+function coerce(key: string, kind: Kind, v: unknown): unknown {
+  const bad = (want: string): never => {
+    throw new ConfigError(`${key}: expected ${want}, got ${JSON.stringify(v)}`);
+  };
+  switch (kind) {
+    case 'string':
+      return typeof v === 'string' ? v : bad('a string');
+    case 'port':
+      return typeof v === 'number' && Number.isInteger(v) && v > 0 && v < 65536 ? v : bad('a UDP port number (1-65535)');
+    case 'uint':
+      return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : bad('a whole number >= 0');
+    case 'strings':
+      if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean);
+      return Array.isArray(v) && v.every((s) => typeof s === 'string') && v.length > 0 ? v : bad('a non-empty list of strings');
+    case 'mode':
+      if (typeof v === 'string' && /^0?[0-7]{3}$/.test(v)) return parseInt(v, 8);
+      return typeof v === 'number' && v >= 0 && v <= 0o777 ? v : bad('a file mode such as "0600"');
+    case 'level':
+      return v === 'debug' || v === 'info' || v === 'warn' || v === 'error' ? v : bad('one of debug, info, warn, error');
+    case 'format':
+      return v === 'json' || v === 'text' ? v : bad('json or text');
+  }
+}
+
+function set(cfg: AgentConfig, path: string[], value: unknown): void {
+  let o = cfg as unknown as Record<string, unknown>;
+  for (const p of path.slice(0, -1)) o = o[p] as Record<string, unknown>;
+  o[path[path.length - 1]] = value;
+}
+
+export function applyValues(cfg: AgentConfig, flat: Record<string, unknown>, where: string): void {
+  for (const [key, value] of Object.entries(flat)) {
+    const entry = SCHEMA[key];
+    if (!entry) throw new ConfigError(`${where}: unknown key "${key}"; known keys: ${Object.keys(SCHEMA).join(', ')}`);
+    set(cfg, entry[0], coerce(`${where}: ${key}`, entry[1], value));
+  }
+}
+
+function flatten(doc: Record<string, unknown>, file: string): Record<string, unknown> {
+  const flat: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(doc)) {
+    if (SECTIONS.has(k)) {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${file}: ${k}: expected a mapping of keys`);
+      for (const [k2, v2] of Object.entries(v as Record<string, unknown>)) flat[`${k}.${k2}`] = v2;
+    } else {
+      flat[k] = v;
+    }
+  }
+  return flat;
+}
+
+export function loadConfigFile(file: string, cfg: AgentConfig = defaults()): AgentConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${file}: cannot read config file: ${(err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (doc === null || doc === undefined) return cfg;
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${file}: expected a mapping of keys at the top level`);
+  applyValues(cfg, flatten(doc as Record<string, unknown>, file), file);
+  return cfg;
+}
+
+// Fills in what can be derived and refuses what cannot work.
+export function finalize(cfg: AgentConfig): AgentConfig {
+  if (!cfg.name || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(cfg.name)) throw new ConfigError(`name: "${cfg.name}" is not a valid host name (letters, digits, _ . -, at most 63)`);
+  const ifaces = os.networkInterfaces();
+  if (!cfg.vtep && cfg.vtepInterface) {
+    const addrs = ifaces[cfg.vtepInterface];
+    if (!addrs) throw new ConfigError(`vtep_interface: no interface named ${cfg.vtepInterface}`);
+    const a = addrs.find((x) => x.family === 'IPv4') ?? addrs.find((x) => x.family === 'IPv6' && !x.address.startsWith('fe80'));
+    if (!a) throw new ConfigError(`vtep_interface: ${cfg.vtepInterface} has no usable address`);
+    cfg.vtep = a.address;
+  }
+  if (!cfg.vtep) throw new ConfigError('vtep: required (the underlay address of this host), or set vtep_interface');
+  const owner = Object.entries(ifaces).find(([, list]) => list?.some((x) => x.address === cfg.vtep));
+  if (!owner) throw new ConfigError(`vtep: ${cfg.vtep} is not an address of this host`);
+  if (!cfg.vtepInterface) cfg.vtepInterface = owner[0];
+  if (!cfg.underlayMtu) {
+    try {
+      cfg.underlayMtu = Number(fs.readFileSync(`/sys/class/net/${owner[0]}/mtu`, 'utf8').trim());
+    } catch {
+      cfg.underlayMtu = 1500;
+    }
+  }
+  if (cfg.leaseTtl < 2) throw new ConfigError('lease_ttl: must be at least 2 seconds');
+  if (cfg.resyncInterval < 1) throw new ConfigError('resync_interval: must be at least 1 second');
+  return cfg;
+}

@@ -1,0 +1,96 @@
+import type { EndpointRecord } from '../control/model';
+import type { DesiredNetwork, DesiredState } from './desired';
+import { hostVethName } from './names';
+
+export interface ActualVxlan { index: number; vni: number; local: string; port: number; learning: boolean; proxy: boolean; up: boolean; mtu: number; master: number }
+export interface ActualBridge { index: number; up: boolean; mtu: number; addresses: string[] }
+
+export interface ActualNetwork {
+  vni: number;
+  vxlan?: ActualVxlan;
+  bridge?: ActualBridge;
+  fdb: Map<string, string>;   // MAC -> VTEP (self entries with a destination only)
+  neigh: Map<string, string>; // IP -> MAC (permanent entries on the vxlan device)
+}
+
+export interface ActualState {
+  networks: Map<number, ActualNetwork>;
+  veths: Map<string, { index: number; master: number }>; // host ends named vxv<id>
+}
+
+export interface FdbEntry { mac: string; dst: string }
+export interface NeighEntry { ip: string; mac: string }
+
+export type Op =
+  | { kind: 'ensureDevices'; net: DesiredNetwork; reason: string }
+  | { kind: 'removeDevices'; vni: number }
+  | { kind: 'fdbAdd' | 'fdbDel'; vni: number; entries: FdbEntry[] }
+  | { kind: 'neighAdd' | 'neighDel'; vni: number; entries: NeighEntry[] }
+  | { kind: 'attachPort'; vni: number; veth: string }
+  | { kind: 'repairEndpoint'; endpoint: EndpointRecord }
+  | { kind: 'removeVeth'; veth: string };
+
+export interface Self { vtep: string; vxlanPort: number }
+
+// Why the devices of a network must be (re)created, or undefined when they are right as they are.
+function devicesProblem(want: DesiredNetwork, have: ActualNetwork | undefined, self: Self): string | undefined {
+  const vx = have?.vxlan;
+  const br = have?.bridge;
+  if (!vx) return `vxlan ${want.vxlan} missing`;
+  if (!br) return `bridge ${want.bridge} missing`;
+  if (vx.vni !== want.vni || vx.local !== self.vtep || vx.port !== self.vxlanPort) return `vxlan ${want.vxlan} has vni ${vx.vni} local ${vx.local} port ${vx.port}`;
+  if (vx.learning || !vx.proxy) return `vxlan ${want.vxlan} has learning=${vx.learning} proxy=${vx.proxy}`;
+  if (!vx.up || !br.up) return `${!vx.up ? want.vxlan : want.bridge} is down`;
+  if (vx.master !== br.index) return `vxlan ${want.vxlan} is not a port of ${want.bridge}`;
+  if (vx.mtu !== want.mtu || br.mtu !== want.mtu) return `mtu ${vx.mtu}/${br.mtu} instead of ${want.mtu}`;
+  const missing = want.gateways.filter((g) => !br.addresses.includes(g));
+  if (missing.length) return `bridge ${want.bridge} lacks ${missing.join(', ')}`;
+  return undefined;
+}
+
+// A vxlan device that must be replaced loses its entries with it, so they are all re-added.
+function mustReplaceVxlan(want: DesiredNetwork, have: ActualNetwork | undefined, self: Self): boolean {
+  const vx = have?.vxlan;
+  return !vx || vx.vni !== want.vni || vx.local !== self.vtep || vx.port !== self.vxlanPort || vx.learning || !vx.proxy;
+}
+
+// Pure: the idempotent operations that turn `actual` into `desired`. Objects that are not ours by
+// name (vx-N, vxbr-N, vxv<id>) are never in `actual`, so they are never touched. `busy` holds the
+// endpoints whose Connect or Disconnect is in flight: their veths belong to that request.
+export function diff(desired: DesiredState, actual: ActualState, self: Self, busy: ReadonlySet<string> = new Set()): Op[] {
+  const ops: Op[] = [];
+  const wantedVeths = new Set<string>();
+  for (const [vni, want] of desired.networks) {
+    const have = actual.networks.get(vni);
+    const problem = devicesProblem(want, have, self);
+    if (problem) ops.push({ kind: 'ensureDevices', net: want, reason: problem });
+    const replaced = mustReplaceVxlan(want, have, self);
+    const haveFdb = replaced ? new Map<string, string>() : (have?.fdb ?? new Map<string, string>());
+    const haveNeigh = replaced ? new Map<string, string>() : (have?.neigh ?? new Map<string, string>());
+    const fdbAdd = [...want.fdb].filter(([mac, dst]) => haveFdb.get(mac) !== dst).map(([mac, dst]) => ({ mac, dst }));
+    const fdbDel = [...haveFdb].filter(([mac]) => !want.fdb.has(mac)).map(([mac, dst]) => ({ mac, dst }));
+    const neighAdd = [...want.neigh].filter(([ip, mac]) => haveNeigh.get(ip) !== mac).map(([ip, mac]) => ({ ip, mac }));
+    const neighDel = [...haveNeigh].filter(([ip]) => !want.neigh.has(ip)).map(([ip, mac]) => ({ ip, mac }));
+    if (fdbDel.length) ops.push({ kind: 'fdbDel', vni, entries: fdbDel });
+    if (neighDel.length) ops.push({ kind: 'neighDel', vni, entries: neighDel });
+    if (fdbAdd.length) ops.push({ kind: 'fdbAdd', vni, entries: fdbAdd });
+    if (neighAdd.length) ops.push({ kind: 'neighAdd', vni, entries: neighAdd });
+    for (const ep of want.local) {
+      const name = hostVethName(ep.id);
+      wantedVeths.add(name);
+      if (busy.has(ep.id)) continue;
+      const veth = actual.veths.get(name);
+      if (!veth) ops.push({ kind: 'repairEndpoint', endpoint: ep });
+      else if (problem || veth.master !== have?.bridge?.index) ops.push({ kind: 'attachPort', vni, veth: name });
+    }
+  }
+  for (const [name] of actual.veths) {
+    if (wantedVeths.has(name)) continue;
+    if ([...busy].some((id) => hostVethName(id) === name)) continue;
+    ops.push({ kind: 'removeVeth', veth: name });
+  }
+  for (const [vni] of actual.networks) {
+    if (!desired.networks.has(vni)) ops.push({ kind: 'removeDevices', vni });
+  }
+  return ops;
+}

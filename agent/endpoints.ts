@@ -1,0 +1,234 @@
+import * as path from 'path';
+import { exists, invalid, notFound, precondition, exhausted, unavailable } from '../control/errors';
+import { EndpointRecord, NetworkRecord, SubnetConfig, overlayMtu } from '../control/model';
+import type { Store } from '../control/store/store';
+import type { NetworkService } from '../control/networks';
+import { newId, endpointToProto } from '../control/networks';
+import { freeCandidates, checkStaticAddress, parseMac, macFromIPv4, randomMac, canonicalAddress } from '../control/ipam';
+import { validateIfname, validateEndpointName, validateSandboxArg } from '../control/validate';
+import type { ConnectRequest__Output } from '../control/generated/vxnet/v1/ConnectRequest';
+import type { ConnectResponse } from '../control/generated/vxnet/v1/ConnectResponse';
+import type { DisconnectRequest__Output } from '../control/generated/vxnet/v1/DisconnectRequest';
+import type { DesiredNetwork, Self } from './desired';
+import { bridgeName, hostVethName, vxlanName } from './names';
+import type { Kernel, EndpointRepairer } from './reconciler';
+import type { ClusterState } from './state';
+import type { Logger } from './log';
+
+// What Connect needs inside a sandbox; agent/kernel.ts implements it over netlink.
+export interface Sandboxes {
+  // Throws VxError (NOT_FOUND / INVALID_ARGUMENT) unless `p` is a network namespace.
+  check(p: string): void;
+  interfaces(p: string): Promise<string[]>;
+  hasDefaultRoute(p: string, family: 4 | 6): Promise<boolean>;
+  attach(a: Attachment): Promise<void>;
+}
+
+export interface Attachment {
+  sandbox: string;
+  hostVeth: string;
+  ifname: string;
+  mac: string;
+  mtu: number;
+  bridge: string;
+  addresses: string[];     // with prefix length
+  gateway4?: string;       // default route via this, when set
+  gateway6?: string;
+}
+
+export function sandboxPath(arg: string): string {
+  return arg.includes('/') ? path.resolve(arg) : `/run/netns/${arg}`;
+}
+
+// The endpoint's default name: the namespace's name, or "pid-N" for /proc/N/ns/net.
+export function sandboxName(p: string): string {
+  const proc = /^\/proc\/(\d+)\/(?:task\/\d+\/)?ns\/net$/.exec(p);
+  if (proc) return `pid-${proc[1]}`;
+  return path.basename(p);
+}
+
+const MAX_ALLOC_ATTEMPTS = 64;
+
+// Connect and Disconnect for sandboxes on this host. Etcd is written first so that a rejected
+// request changes nothing in the kernel, and the kernel is rolled back if it refuses.
+export class EndpointService implements EndpointRepairer {
+  private readonly inFlight = new Set<string>();
+  private readonly claiming = new Map<string, Set<string>>(); // network -> addresses being claimed here
+
+  constructor(
+    private readonly store: Store,
+    private readonly networks: NetworkService,
+    private readonly state: ClusterState,
+    private readonly kernel: Kernel,
+    private readonly sandboxes: Sandboxes,
+    private readonly self: Self,
+    private readonly log: Logger,
+    private readonly afterChange: () => void,
+  ) {}
+
+  busy(): ReadonlySet<string> {
+    return this.inFlight;
+  }
+
+  async connect(req: ConnectRequest__Output): Promise<ConnectResponse> {
+    validateSandboxArg(req.sandbox);
+    if (req.interfaceName) validateIfname(req.interfaceName);
+    if (req.name) validateEndpointName(req.name);
+    const mac = req.macAddress ? parseMac(req.macAddress) : undefined;
+    const net = await this.networks.resolve(req.network);
+    const sandbox = sandboxPath(req.sandbox);
+    this.sandboxes.check(sandbox);
+    if (req.ipv6Address && net.ipv6.length === 0) throw invalid(`network ${net.name} has no IPv6 subnet: --ip6 ${req.ipv6Address} cannot be used`);
+    const present = await this.sandboxes.interfaces(sandbox);
+    const ifname = req.interfaceName || nextIfname(present);
+    if (present.includes(ifname)) throw exists(`interface ${ifname} already exists in sandbox ${sandbox}`);
+    const name = req.name || sandboxName(sandbox);
+    validateEndpointName(name);
+
+    const ep = await this.claim(net, {
+      id: newId(), networkId: net.id, name, host: this.self.name, sandbox, ifname, mac: mac ?? '', ipv4: '', ipv6: '',
+      aliases: req.aliases ?? [], created: new Date().toISOString(),
+    }, req.ipv4Address, req.ipv6Address, mac === undefined);
+
+    this.inFlight.add(ep.id);
+    try {
+      this.state.applyLocalEndpoint(ep);
+      const mtu = overlayMtu(net, this.self.underlayMtu, this.self.vtep.includes(':'));
+      await this.kernel.ensureDevices(devicesOf(net, mtu));
+      const gw4 = net.ipv4[0]?.gateway;
+      const gw6 = net.ipv6[0]?.gateway;
+      const defaultRoute4 = !net.internal && !!ep.ipv4 && !!gw4 && !(await this.sandboxes.hasDefaultRoute(sandbox, 4));
+      const defaultRoute6 = !net.internal && !!ep.ipv6 && !!gw6 && !(await this.sandboxes.hasDefaultRoute(sandbox, 6));
+      await this.sandboxes.attach({
+        sandbox, hostVeth: hostVethName(ep.id), ifname, mac: ep.mac, mtu, bridge: bridgeName(net.vni),
+        addresses: [ep.ipv4, ep.ipv6].filter((a) => a),
+        ...(defaultRoute4 ? { gateway4: gw4 } : {}),
+        ...(defaultRoute6 ? { gateway6: gw6 } : {}),
+      });
+      this.log.info('endpoint connected', { network: net.name, endpoint: ep.name, ip: ep.ipv4 || ep.ipv6, mac: ep.mac, sandbox, ifname });
+      return { endpoint: endpointToProto(ep), gateway: net.internal ? '' : (gw4 ?? ''), gatewayIpv6: net.internal ? '' : (gw6 ?? ''), mtu };
+    } catch (err) {
+      this.log.warn('connect failed, rolling back', { network: net.name, endpoint: ep.name, error: (err as Error).message });
+      await this.kernel.removeVeth(hostVethName(ep.id)).catch(() => undefined);
+      await this.store.deleteEndpoint(ep).catch((e: Error) => this.log.error('rollback of endpoint record failed', { endpoint: ep.id, error: e.message }));
+      this.state.applyLocalEndpoint(ep, true);
+      throw err;
+    } finally {
+      this.inFlight.delete(ep.id);
+      this.afterChange();
+    }
+  }
+
+  // Picks addresses (static or the next free ones) and commits them with the endpoint in one
+  // transaction; a lost race for a dynamic address moves on to another candidate.
+  private async claim(net: NetworkRecord, base: EndpointRecord, ip4: string, ip6: string, macFromIp: boolean): Promise<EndpointRecord> {
+    const mine = this.claiming.get(net.id) ?? new Set<string>();
+    this.claiming.set(net.id, mine);
+    for (let attempt = 0; attempt < MAX_ALLOC_ATTEMPTS; attempt++) {
+      const allocated = await this.store.allocatedAddresses(net.id);
+      const busy = new Set([...allocated, ...mine]);
+      const v4 = net.ipv4.length ? pick(net.ipv4, ip4, busy, allocated, net.name, attempt) : '';
+      const v6 = net.ipv6.length ? pick(net.ipv6, ip6, busy, allocated, net.name, attempt) : '';
+      const chosen = [v4, v6].filter((a) => a).map((a) => a.split('/')[0]);
+      if (chosen.length === 0) throw invalid(`network ${net.name} has no subnet to allocate from`);
+      const ep: EndpointRecord = { ...base, ipv4: v4, ipv6: v6 };
+      if (macFromIp) ep.mac = v4 ? macFromIPv4(v4.split('/')[0]) : randomMac();
+      for (const a of chosen) mine.add(a);
+      try {
+        const res = await this.store.createEndpoint(ep, chosen);
+        if (res.ok) return ep;
+        if (res.reason === 'no-network') throw notFound(`network ${net.name} not found (it was removed)`);
+        if (res.reason === 'name') throw exists(`endpoint with name ${ep.name} already exists in network ${net.name}`);
+        const taken = res.taken ?? '';
+        if ((taken === v4.split('/')[0] && ip4) || (taken === v6.split('/')[0] && ip6)) throw exists(`address ${taken} is already in use in network ${net.name}`);
+      } finally {
+        for (const a of chosen) mine.delete(a);
+      }
+    }
+    throw unavailable(`could not allocate an address in network ${net.name}: too many concurrent allocations, try again`);
+  }
+
+  async disconnect(req: DisconnectRequest__Output): Promise<void> {
+    validateSandboxArg(req.sandbox);
+    const net = await this.networks.resolve(req.network);
+    const eps = await this.store.listEndpoints(net.id);
+    const p = sandboxPath(req.sandbox);
+    const ep = eps.find((e) => e.sandbox === p && e.host === this.self.name) ?? eps.find((e) => e.name === req.sandbox || e.id === req.sandbox) ?? eps.find((e) => e.sandbox === p);
+    if (!ep) throw notFound(`sandbox ${req.sandbox} is not connected to network ${net.name}`);
+    if (ep.host !== this.self.name && !req.force) throw precondition(`endpoint ${ep.name} lives on host ${ep.host}: disconnect it there, or use --force to remove its record from here`);
+    this.inFlight.add(ep.id);
+    try {
+      await this.store.deleteEndpoint(ep);
+      this.state.applyLocalEndpoint(ep, true);
+      if (ep.host === this.self.name) await this.kernel.removeVeth(hostVethName(ep.id));
+      this.log.info('endpoint disconnected', { network: net.name, endpoint: ep.name, ip: ep.ipv4 || ep.ipv6 });
+    } finally {
+      this.inFlight.delete(ep.id);
+      this.afterChange();
+    }
+  }
+
+  // The veth of a local endpoint is gone: the sandbox went away while we were not looking (release
+  // the endpoint), or someone deleted the veth (attach it again, as Connect did).
+  async repair(ep: EndpointRecord): Promise<void> {
+    // Checked again now: the endpoint may have been disconnected or (re)connected since the diff.
+    if (this.inFlight.has(ep.id) || !this.state.snap?.endpoints.has(ep.id)) return;
+    let alive = true;
+    try {
+      this.sandboxes.check(ep.sandbox);
+    } catch {
+      alive = false;
+    }
+    if (!alive) {
+      this.log.info('sandbox is gone, releasing its endpoint', { endpoint: ep.name, sandbox: ep.sandbox, ip: ep.ipv4 || ep.ipv6 });
+      await this.store.deleteEndpoint(ep);
+      this.state.applyLocalEndpoint(ep, true);
+      return;
+    }
+    const net = this.state.snap?.networks.get(ep.networkId);
+    if (!net) return;
+    if ((await this.sandboxes.interfaces(ep.sandbox)).includes(ep.ifname)) return; // its peer still lives there: leave it
+    const mtu = overlayMtu(net, this.self.underlayMtu, this.self.vtep.includes(':'));
+    const gw4 = net.ipv4[0]?.gateway;
+    await this.sandboxes.attach({
+      sandbox: ep.sandbox, hostVeth: hostVethName(ep.id), ifname: ep.ifname, mac: ep.mac, mtu, bridge: bridgeName(net.vni),
+      addresses: [ep.ipv4, ep.ipv6].filter((a) => a),
+      ...(!net.internal && ep.ipv4 && gw4 && !(await this.sandboxes.hasDefaultRoute(ep.sandbox, 4)) ? { gateway4: gw4 } : {}),
+    });
+    this.log.info('endpoint re-attached', { endpoint: ep.name, sandbox: ep.sandbox });
+  }
+}
+
+function pick(subnets: SubnetConfig[], wanted: string, busy: Set<string>, allocated: Set<string>, netName: string, attempt: number): string {
+  if (wanted) {
+    const addr = canonicalAddress(wanted);
+    for (const s of subnets) {
+      try {
+        checkStaticAddress(s, addr, allocated, netName);
+        return `${addr}/${s.subnet.split('/')[1]}`;
+      } catch (err) {
+        if (subnets.length === 1) throw err;
+      }
+    }
+    throw invalid(`address ${wanted} is not inside any subnet of network ${netName}`);
+  }
+  for (const s of subnets) {
+    // The first try takes the lowest free address (what people expect); after a lost race, spread
+    // out over the next free ones so that hosts racing for one network stop colliding.
+    const cands = freeCandidates(s, busy, { limit: attempt === 0 ? 1 : 64 });
+    if (cands.length) return `${cands[attempt === 0 ? 0 : Math.floor(Math.random() * cands.length)]}/${s.subnet.split('/')[1]}`;
+  }
+  throw exhausted(`no free address left in network ${netName} (${subnets.map((s) => s.ipRange ?? s.subnet).join(', ')})`);
+}
+
+function nextIfname(present: string[]): string {
+  for (let i = 0; ; i++) if (!present.includes(`eth${i}`)) return `eth${i}`;
+}
+
+function devicesOf(net: NetworkRecord, mtu: number): DesiredNetwork {
+  return {
+    networkId: net.id, vni: net.vni, vxlan: vxlanName(net.vni), bridge: bridgeName(net.vni), mtu,
+    gateways: [...net.ipv4, ...net.ipv6].map((s) => `${s.gateway}/${s.subnet.split('/')[1]}`),
+    fdb: new Map(), neigh: new Map(), local: [],
+  };
+}

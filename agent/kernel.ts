@@ -1,0 +1,428 @@
+import { createHash } from 'crypto';
+import { RtNetlinkSocket, rt } from 'netlink';
+import * as ifla from 'netlink/dist/rt/ifla';
+import { VxError } from '../control/errors';
+import type { DesiredNetwork, Self } from './desired';
+import type { ActualState, ActualNetwork, FdbEntry, NeighEntry } from './diff';
+import type { Attachment, Sandboxes } from './endpoints';
+import { openRtNetlink, checkNetns } from './dataplane/netns';
+import { bridgeName, isHostVeth, vniOfDevice, vxlanName } from './names';
+import type { Logger } from './log';
+
+const NLM_F_REPLACE = 0x100;
+const NLM_F_EXCL = 0x200;
+const NLM_F_CREATE = 0x400;
+const AF_INET = 2;
+const AF_INET6 = 10;
+const AF_BRIDGE = 7;
+const IFLA_ADDRESS = 1;
+const IFLA_IFNAME = 3;
+const IFLA_MTU = 4;
+const IFLA_INFO_KIND = 1;
+const IFLA_INFO_DATA = 2;
+const VETH_INFO_PEER = 1;
+const IFLA_NET_NS_FD = 28;
+const IFLA_PROTINFO = 12;
+const NLA_F_NESTED = 0x8000;
+const IFLA_BRPORT_LEARNING = 8;
+const IFLA_BRPORT_UNICAST_FLOOD = 5;
+const RTM_SETLINK = 19;
+const WINDOW = 64; // requests in flight: far below what would overflow the receive buffer (FACTS.md)
+
+// --- small encoders for what the netlink package cannot express (a veth peer's nested ifinfomsg) ---
+function nlattr(type: number, payload: Buffer): Buffer {
+  const len = 4 + payload.length;
+  const buf = Buffer.alloc((len + 3) & ~3);
+  buf.writeUInt16LE(len, 0);
+  buf.writeUInt16LE(type, 2);
+  payload.copy(buf, 4);
+  return buf;
+}
+const u32 = (n: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n, 0);
+  return b;
+};
+const cstr = (s: string): Buffer => Buffer.concat([Buffer.from(s), Buffer.from([0])]);
+
+export function macBytes(mac: string): Buffer {
+  return Buffer.from(mac.split(':').map((h) => parseInt(h, 16)));
+}
+export function macString(b: Buffer | undefined): string {
+  return b ? [...b].map((x) => x.toString(16).padStart(2, '0')).join(':') : '';
+}
+export function ipBytes(ip: string): Buffer {
+  if (!ip.includes(':')) return Buffer.from(ip.split('.').map(Number));
+  const [head, tail] = ip.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined && tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  const b = Buffer.alloc(16);
+  groups.forEach((g, i) => b.writeUInt16BE(parseInt(g || '0', 16), i * 2));
+  return b;
+}
+export function ipString(b: Buffer | undefined): string {
+  if (!b) return '';
+  if (b.length === 4) return [...b].join('.');
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
+  // compress the longest run of zero groups, as inet_ntop does
+  let best = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLen && j - i > 1) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (best < 0) return groups.join(':');
+  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+}
+
+// A stable, locally administered MAC for our bridges: the gateway's MAC must not change when ports
+// come and go (the kernel would otherwise take the lowest port MAC), or containers' ARP goes stale.
+function bridgeMac(host: string, vni: number): Buffer {
+  const h = createHash('sha256').update(`${host}/${vni}`).digest();
+  h[0] = (h[0] & 0xfe) | 0x02;
+  return h.subarray(0, 6);
+}
+
+function errno(err: unknown): string {
+  const e = err as { errno?: number; code?: string; message?: string };
+  return e.code ?? e.message ?? String(err);
+}
+
+async function windowed<T>(items: T[], fn: (item: T) => Promise<unknown>): Promise<void> {
+  let i = 0;
+  const errors: unknown[] = [];
+  const worker = async (): Promise<void> => {
+    while (i < items.length) {
+      const item = items[i++];
+      try {
+        await fn(item);
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(WINDOW, items.length) }, worker));
+  if (errors.length) throw errors[0] instanceof Error ? errors[0] : new Error(String(errors[0]));
+}
+
+interface LinkInfo {
+  index: number;
+  name: string;
+  kind: string;
+  master: number;
+  mtu: number;
+  up: boolean;
+  vxlan?: { vni: number; local: string; port: number; learning: boolean; proxy: boolean };
+}
+
+function parseLink(m: rt.LinkMessage): LinkInfo {
+  const info = m.attrs.linkinfo ? ifla.parseInfo(m.attrs.linkinfo) : {};
+  const l: LinkInfo = { index: m.data.index ?? 0, name: m.attrs.ifname ?? '', kind: info.kind ?? '', master: m.attrs.master ?? 0, mtu: m.attrs.mtu ?? 0, up: !!m.data.flags?.up };
+  if (info.kind === 'vxlan' && info.data) {
+    const v = ifla.parseVxlan(info.data);
+    l.vxlan = { vni: v.id ?? 0, local: ipString(v.local ?? v.local6), port: v.port ? v.port.readUInt16BE(0) : 0, learning: !!v.learning, proxy: !!v.proxy };
+  }
+  return l;
+}
+
+// The agent's netlink adapter: the kernel as the reconciler and Connect see it. One socket in the
+// host's namespace, kept open; one short-lived socket per sandbox operation.
+export class NetlinkKernel implements Sandboxes {
+  private readonly sock: RtNetlinkSocket;   // writes: many in flight, each answered by an ACK
+  private readonly reader: RtNetlinkSocket; // dumps: one at a time, never mixed with writes
+
+  constructor(private readonly self: Self, private readonly log: Logger) {
+    this.sock = openRtNetlink();
+    this.reader = openRtNetlink();
+  }
+
+  close(): void {
+    this.sock.socket.close();
+    this.reader.socket.close();
+  }
+
+  // The kernel allows one dump at a time per netlink socket (a second one gets EBUSY): dumps queue.
+  private dumping: Promise<unknown> = Promise.resolve();
+  private dump<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.dumping.then(fn, fn);
+    this.dumping = run.catch(() => undefined);
+    return run;
+  }
+
+  private async links(): Promise<LinkInfo[]> {
+    return (await this.dump(() => this.reader.getLinks())).map(parseLink);
+  }
+
+  private async link(name: string): Promise<LinkInfo | undefined> {
+    return (await this.links()).find((l) => l.name === name);
+  }
+
+  // --- Kernel (reconciler) --------------------------------------------------------------------------
+
+  async readActual(): Promise<ActualState> {
+    const links = await this.links();
+    const networks = new Map<number, ActualNetwork>();
+    const byIndex = new Map<number, ActualNetwork>();
+    const get = (vni: number): ActualNetwork => {
+      let n = networks.get(vni);
+      if (!n) networks.set(vni, (n = { vni, fdb: new Map(), neigh: new Map() }));
+      return n;
+    };
+    const veths = new Map<string, { index: number; master: number }>();
+    for (const l of links) {
+      const dev = vniOfDevice(l.name);
+      if (dev?.kind === 'vxlan' && l.kind === 'vxlan' && l.vxlan) {
+        const n = get(dev.vni);
+        n.vxlan = { index: l.index, ...l.vxlan, up: l.up, mtu: l.mtu, master: l.master };
+        byIndex.set(l.index, n);
+      } else if (dev?.kind === 'vxlan') {
+        get(dev.vni); // a device with our name but the wrong kind: reported, so it is replaced
+      } else if (dev?.kind === 'bridge' && l.kind === 'bridge') {
+        get(dev.vni).bridge = { index: l.index, up: l.up, mtu: l.mtu, addresses: [] };
+      } else if (isHostVeth(l.name)) {
+        veths.set(l.name, { index: l.index, master: l.master });
+      }
+    }
+    if (networks.size === 0) return { networks, veths };
+    const bridges = new Map([...networks.values()].filter((n) => n.bridge).map((n) => [n.bridge!.index, n]));
+    for (const a of await this.dump(() => this.reader.getAddresses())) {
+      const n = bridges.get(a.data.index ?? -1);
+      if (n) n.bridge!.addresses.push(`${ipString(a.attrs.local ?? a.attrs.address)}/${a.data.prefixlen}`);
+    }
+    for (const e of await this.dump(() => this.reader.getNeighbors({ family: AF_BRIDGE }))) {
+      const n = byIndex.get(e.data.ifindex ?? -1);
+      if (n && e.data.flags?.self && e.attrs.dst && e.attrs.lladdr) n.fdb.set(macString(e.attrs.lladdr), ipString(e.attrs.dst));
+    }
+    for (const family of [AF_INET, AF_INET6]) {
+      for (const e of await this.dump(() => this.reader.getNeighbors({ family }))) {
+        const n = byIndex.get(e.data.ifindex ?? -1);
+        if (n && e.data.state?.permanent && e.attrs.dst && e.attrs.lladdr) n.neigh.set(ipString(e.attrs.dst), macString(e.attrs.lladdr));
+      }
+    }
+    return { networks, veths };
+  }
+
+  // Connects and the reconciler may ensure one network's devices at once: one at a time per VNI.
+  private readonly ensuring = new Map<number, Promise<void>>();
+  async ensureDevices(net: DesiredNetwork): Promise<void> {
+    const prev = this.ensuring.get(net.vni) ?? Promise.resolve();
+    const run = prev.catch(() => undefined).then(() => this.ensureDevicesNow(net));
+    const tail = run.catch(() => undefined);
+    this.ensuring.set(net.vni, tail);
+    void tail.then(() => {
+      if (this.ensuring.get(net.vni) === tail) this.ensuring.delete(net.vni);
+    });
+    return run;
+  }
+
+  private async ensureDevicesNow(net: DesiredNetwork): Promise<void> {
+    const links = await this.links();
+    let br = links.find((l) => l.name === net.bridge);
+    if (br && br.kind !== 'bridge') {
+      await this.del(br.index, net.bridge);
+      br = undefined;
+    }
+    if (!br) {
+      try {
+        await this.sock.newLink({}, { ifname: net.bridge, mtu: net.mtu, address: bridgeMac(this.self.name, net.vni), linkinfo: ifla.formatInfo({ kind: 'bridge' }) as Buffer }, { flags: NLM_F_CREATE | NLM_F_EXCL });
+      } catch (err) {
+        if (errno(err) !== 'EEXIST') throw new Error(`failed to create bridge ${net.bridge}: ${errno(err)}`, { cause: err });
+      }
+      br = await this.link(net.bridge);
+      if (!br) throw new Error(`bridge ${net.bridge} vanished after creation`);
+    }
+    if (!br.up || br.mtu !== net.mtu) await this.sock.setLink({ index: br.index, flags: { up: true }, change: { up: true } }, { mtu: net.mtu });
+
+    let vx = links.find((l) => l.name === net.vxlan);
+    const v = vx?.vxlan;
+    if (vx && (!v || v.vni !== net.vni || v.local !== this.self.vtep || v.port !== this.self.vxlanPort || v.learning || !v.proxy)) {
+      this.log.warn('replacing incompatible vxlan device', { device: net.vxlan, found: v ?? vx.kind });
+      await this.del(vx.index, net.vxlan);
+      vx = undefined;
+    }
+    if (!vx) {
+      const port = Buffer.alloc(2);
+      port.writeUInt16BE(this.self.vxlanPort, 0);
+      const local = ipBytes(this.self.vtep);
+      const data = ifla.formatVxlan({ id: net.vni, ...(local.length === 4 ? { local } : { local6: local }), port, learning: 0, proxy: 1, ttl: 0 });
+      try {
+        await this.sock.newLink({}, { ifname: net.vxlan, mtu: net.mtu, master: br.index, linkinfo: ifla.formatInfo({ kind: 'vxlan', data: data as Buffer }) as Buffer }, { flags: NLM_F_CREATE | NLM_F_EXCL });
+      } catch (err) {
+        throw new Error(`failed to create vxlan ${net.vxlan} (vni ${net.vni}, local ${this.self.vtep}, port ${this.self.vxlanPort}): ${errno(err)}`, { cause: err });
+      }
+      vx = await this.link(net.vxlan);
+      if (!vx) throw new Error(`vxlan ${net.vxlan} vanished after creation`);
+    }
+    if (!vx.up || vx.master !== br.index || vx.mtu !== net.mtu) {
+      await this.sock.setLink({ index: vx.index, flags: { up: true }, change: { up: true } }, { master: br.index, mtu: net.mtu });
+    }
+    await this.quietPort(vx.index, net.vxlan);
+    const have = new Set((await this.dump(() => this.reader.getAddresses())).filter((a) => a.data.index === br.index).map((a) => `${ipString(a.attrs.local ?? a.attrs.address)}/${a.data.prefixlen}`));
+    for (const g of net.gateways) {
+      if (have.has(g)) continue;
+      const [ip, len] = g.split('/');
+      const b = ipBytes(ip);
+      try {
+        await this.sock.newAddress({ family: b.length === 4 ? AF_INET : AF_INET6, prefixlen: Number(len), index: br.index }, { local: b, address: b }, { flags: NLM_F_CREATE | NLM_F_REPLACE });
+      } catch (err) {
+        throw new Error(`failed to add gateway ${g} to ${net.bridge}: ${errno(err)}`, { cause: err });
+      }
+    }
+  }
+
+  // The bridge must not learn remote MACs on the VXLAN port: a learned entry outlives the endpoint
+  // it came from (flannel #654). Unknown unicast is not flooded to it either; broadcast still is,
+  // so that ARP requests reach the device's proxy, which answers from the neighbor table.
+  private async quietPort(index: number, name: string): Promise<void> {
+    const ifinfo = Buffer.alloc(16);
+    ifinfo.writeUInt8(AF_BRIDGE, 0);
+    ifinfo.writeInt32LE(index, 4);
+    const protinfo = nlattr(IFLA_PROTINFO | NLA_F_NESTED, Buffer.concat([nlattr(IFLA_BRPORT_LEARNING, Buffer.from([0])), nlattr(IFLA_BRPORT_UNICAST_FLOOD, Buffer.from([0]))]));
+    try {
+      await this.sock.request(RTM_SETLINK, Buffer.concat([ifinfo, protinfo]));
+    } catch (err) {
+      throw new Error(`failed to turn off learning on bridge port ${name}: ${errno(err)}`, { cause: err });
+    }
+  }
+
+  private async del(index: number, name: string): Promise<void> {
+    try {
+      await this.sock.delLink({ index });
+    } catch (err) {
+      if (errno(err) !== 'ENODEV') throw new Error(`failed to delete ${name}: ${errno(err)}`, { cause: err });
+    }
+  }
+
+  async removeDevices(vni: number): Promise<void> {
+    for (const name of [vxlanName(vni), bridgeName(vni)]) {
+      const l = await this.link(name);
+      if (l) await this.del(l.index, name);
+    }
+  }
+
+  private async vxIndex(vni: number): Promise<number> {
+    const l = await this.link(vxlanName(vni));
+    if (!l) throw new Error(`vxlan ${vxlanName(vni)} does not exist`);
+    return l.index;
+  }
+
+  async fdbAdd(vni: number, entries: FdbEntry[]): Promise<void> {
+    const ifindex = await this.vxIndex(vni);
+    await windowed(entries, (e) =>
+      this.sock.newNeighbor({ family: AF_BRIDGE, ifindex, state: { permanent: true }, flags: { self: true } }, { lladdr: macBytes(e.mac), dst: ipBytes(e.dst) }, { flags: NLM_F_CREATE | NLM_F_REPLACE }).catch((err) => {
+        throw new Error(`failed to add FDB ${e.mac} dst ${e.dst} on vx-${vni}: ${errno(err)}`, { cause: err });
+      }),
+    );
+  }
+
+  async fdbDel(vni: number, entries: FdbEntry[]): Promise<void> {
+    const ifindex = await this.vxIndex(vni);
+    await windowed(entries, (e) =>
+      this.sock.delNeighbor({ family: AF_BRIDGE, ifindex, flags: { self: true } }, { lladdr: macBytes(e.mac), dst: ipBytes(e.dst) }).catch((err) => {
+        if (errno(err) !== 'ENOENT') throw new Error(`failed to delete FDB ${e.mac} on vx-${vni}: ${errno(err)}`, { cause: err });
+      }),
+    );
+  }
+
+  async neighAdd(vni: number, entries: NeighEntry[]): Promise<void> {
+    const ifindex = await this.vxIndex(vni);
+    await windowed(entries, (e) => {
+      const dst = ipBytes(e.ip);
+      return this.sock.newNeighbor({ family: dst.length === 4 ? AF_INET : AF_INET6, ifindex, state: { permanent: true } }, { dst, lladdr: macBytes(e.mac) }, { flags: NLM_F_CREATE | NLM_F_REPLACE }).catch((err) => {
+        throw new Error(`failed to add neighbor ${e.ip} lladdr ${e.mac} on vx-${vni}: ${errno(err)}`, { cause: err });
+      });
+    });
+  }
+
+  async neighDel(vni: number, entries: NeighEntry[]): Promise<void> {
+    const ifindex = await this.vxIndex(vni);
+    await windowed(entries, (e) => {
+      const dst = ipBytes(e.ip);
+      return this.sock.delNeighbor({ family: dst.length === 4 ? AF_INET : AF_INET6, ifindex }, { dst }).catch((err) => {
+        if (errno(err) !== 'ENOENT') throw new Error(`failed to delete neighbor ${e.ip} on vx-${vni}: ${errno(err)}`, { cause: err });
+      });
+    });
+  }
+
+  async attachPort(vni: number, veth: string): Promise<void> {
+    const [br, v] = [await this.link(bridgeName(vni)), await this.link(veth)];
+    if (!br || !v) throw new Error(`cannot attach ${veth} to ${bridgeName(vni)}: ${!br ? 'bridge' : 'veth'} missing`);
+    await this.sock.setLink({ index: v.index, flags: { up: true }, change: { up: true } }, { master: br.index });
+  }
+
+  async removeVeth(veth: string): Promise<void> {
+    const l = await this.link(veth);
+    if (l) await this.del(l.index, veth);
+  }
+
+  // --- Sandboxes (Connect) --------------------------------------------------------------------------
+
+  check(p: string): void {
+    checkNetns(p);
+  }
+
+  private inSandbox<T>(p: string, fn: (s: RtNetlinkSocket) => Promise<T>): Promise<T> {
+    const s = openRtNetlink(p);
+    return fn(s).finally(() => s.socket.close());
+  }
+
+  async interfaces(p: string): Promise<string[]> {
+    return this.inSandbox(p, async (s) => (await s.getLinks()).map((m) => m.attrs.ifname ?? ''));
+  }
+
+  async hasDefaultRoute(p: string, family: 4 | 6): Promise<boolean> {
+    return this.inSandbox(p, async (s) => (await s.getRoutes({ family: family === 4 ? AF_INET : AF_INET6 })).some((r) => r.data.dstLen === 0 && (r.data.table === 254 || r.attrs.table === 254)));
+  }
+
+  // The container end is born inside the sandbox (IFLA_NET_NS_FD in the peer's attributes): moving
+  // an existing interface between namespaces costs ~20 ms of kernel time, creating it there ~0.5 ms.
+  async attach(a: Attachment): Promise<void> {
+    const br = await this.link(a.bridge);
+    if (!br) throw new Error(`bridge ${a.bridge} does not exist`);
+    const fs = await import('fs');
+    const nsFd = fs.openSync(a.sandbox, 'r');
+    try {
+      const peer = Buffer.concat([
+        Buffer.alloc(16), // struct ifinfomsg of the peer: family 0, no flags (it cannot be set up here)
+        nlattr(IFLA_IFNAME, cstr(a.ifname)),
+        nlattr(IFLA_ADDRESS, macBytes(a.mac)),
+        nlattr(IFLA_MTU, u32(a.mtu)),
+        nlattr(IFLA_NET_NS_FD, u32(nsFd)),
+      ]);
+      const linkinfo = Buffer.concat([nlattr(IFLA_INFO_KIND, cstr('veth')), nlattr(IFLA_INFO_DATA, nlattr(VETH_INFO_PEER, peer))]);
+      await this.sock.newLink({ flags: { up: true }, change: { up: true } }, { ifname: a.hostVeth, mtu: a.mtu, master: br.index, linkinfo }, { flags: NLM_F_CREATE | NLM_F_EXCL });
+    } catch (err) {
+      if (err instanceof VxError) throw err;
+      throw new Error(`failed to create veth ${a.hostVeth} <-> ${a.ifname} in ${a.sandbox}: ${errno(err)}`, { cause: err });
+    } finally {
+      fs.closeSync(nsFd);
+    }
+    await this.inSandbox(a.sandbox, async (s) => {
+      const l = (await s.getLinks()).find((m) => m.attrs.ifname === a.ifname);
+      if (!l?.data.index) throw new Error(`interface ${a.ifname} did not appear in ${a.sandbox}`);
+      const index = l.data.index;
+      for (const cidr of a.addresses) {
+        const [ip, len] = cidr.split('/');
+        const b = ipBytes(ip);
+        // IPv6 DAD would hold the address "tentative" for a second: the address is ours by IPAM.
+        await s.newAddress({ family: b.length === 4 ? AF_INET : AF_INET6, prefixlen: Number(len), index, ...(b.length === 16 ? { flags: { nodad: true } } : {}) }, { local: b, address: b }, { flags: NLM_F_CREATE | NLM_F_REPLACE });
+      }
+      await s.setLink({ index, flags: { up: true }, change: { up: true } });
+      if (a.gateway4) await s.newRoute({ family: AF_INET, dstLen: 0, table: 254, protocol: 'BOOT', scope: 'UNIVERSE', type: 'UNICAST' }, { gateway: ipBytes(a.gateway4), oif: index }, { flags: NLM_F_CREATE | NLM_F_REPLACE });
+      if (a.gateway6) await s.newRoute({ family: AF_INET6, dstLen: 0, table: 254, protocol: 'BOOT', scope: 'UNIVERSE', type: 'UNICAST' }, { gateway: ipBytes(a.gateway6), oif: index }, { flags: NLM_F_CREATE | NLM_F_REPLACE });
+    }).catch((err: unknown) => {
+      throw new Error(`failed to configure ${a.ifname} in ${a.sandbox}: ${errno(err)}`, { cause: err });
+    });
+  }
+}

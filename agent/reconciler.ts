@@ -1,0 +1,193 @@
+import type { EndpointRecord } from '../control/model';
+import { computeDesired, DesiredNetwork, Self } from './desired';
+import { ActualState, diff, FdbEntry, NeighEntry, Op } from './diff';
+import type { Logger } from './log';
+import type { ClusterState } from './state';
+
+// The kernel as the reconciler sees it: read everything that is ours, and idempotent fixes.
+export interface Kernel {
+  readActual(): Promise<ActualState>;
+  ensureDevices(net: DesiredNetwork): Promise<void>;
+  removeDevices(vni: number): Promise<void>;
+  fdbAdd(vni: number, entries: FdbEntry[]): Promise<void>;
+  fdbDel(vni: number, entries: FdbEntry[]): Promise<void>;
+  neighAdd(vni: number, entries: NeighEntry[]): Promise<void>;
+  neighDel(vni: number, entries: NeighEntry[]): Promise<void>;
+  attachPort(vni: number, veth: string): Promise<void>;
+  removeVeth(veth: string): Promise<void>;
+}
+
+// Local endpoints whose veth is missing: re-created if the sandbox still exists, else released.
+export interface EndpointRepairer {
+  busy(): ReadonlySet<string>;
+  repair(ep: EndpointRecord): Promise<void>;
+}
+
+export interface ReconcileStats {
+  runs: number;
+  failures: number;
+  lastOps: number;
+  lastDurationMs: number;
+  lastClean: boolean;
+  lastRevision: number;
+  kernelOps: Record<string, number>;
+}
+
+// Level-triggered: every run computes desired from the whole snapshot and actual from the whole
+// kernel, so a missed trigger is repaired by the next one and by the periodic resync.
+export class Reconciler {
+  private running: Promise<void> | undefined;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  readonly stats: ReconcileStats = { runs: 0, failures: 0, lastOps: 0, lastDurationMs: 0, lastClean: false, lastRevision: 0, kernelOps: {} };
+  private waiters: { revision: number; resolve: () => void }[] = [];
+
+  constructor(
+    private readonly state: ClusterState,
+    private readonly kernel: Kernel,
+    private readonly self: Self,
+    private readonly repairer: EndpointRepairer,
+    private readonly log: Logger,
+    private readonly resyncMs: number,
+  ) {}
+
+  start(): void {
+    this.state.on('change', () => this.trigger());
+    this.schedule();
+    this.trigger();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.trigger();
+      this.schedule();
+    }, this.resyncMs);
+    this.timer.unref();
+  }
+
+  trigger(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.loop().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  // Resolves once a reconcile that started at or after `revision` has finished.
+  waitForRevision(revision: number, timeoutMs: number): Promise<boolean> {
+    if (this.stats.lastRevision >= revision && !this.running) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), timeoutMs);
+      this.waiters.push({ revision, resolve: () => { clearTimeout(t); resolve(true); } });
+      this.trigger();
+    });
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      await this.runOnce();
+    } while (this.again && !this.stopped);
+  }
+
+  async runOnce(): Promise<void> {
+    const snap = this.state.snap;
+    if (!snap) return; // never act before the first consistent load: an empty view would flush everything
+    const started = process.hrtime.bigint();
+    const revision = snap.revision;
+    let clean = true;
+    let ops: Op[] = [];
+    try {
+      // Endpoints whose Connect or Disconnect overlaps this run belong to their request: the busy set
+      // is taken before and after reading the kernel, and desired after it, so that a veth created
+      // meanwhile is neither removed as stale nor created a second time.
+      const busy = new Set(this.repairer.busy());
+      const actual = await this.kernel.readActual();
+      for (const id of this.repairer.busy()) busy.add(id);
+      const desired = computeDesired(snap, this.self);
+      ops = diff(desired, actual, this.self, busy);
+      for (const op of ops) {
+        try {
+          await this.apply(op);
+          this.count(op.kind, 'ok');
+        } catch (err) {
+          clean = false;
+          this.count(op.kind, 'error');
+          this.log.error('kernel operation failed', { op: describe(op), error: (err as Error).message });
+        }
+      }
+    } catch (err) {
+      clean = false;
+      this.log.error('reconcile failed', { error: (err as Error).message });
+    }
+    this.stats.runs++;
+    if (!clean) this.stats.failures++;
+    this.stats.lastOps = ops.length;
+    this.stats.lastClean = clean;
+    this.stats.lastRevision = revision;
+    this.stats.lastDurationMs = Number(process.hrtime.bigint() - started) / 1e6;
+    if (ops.length) this.log.info('reconciled', { revision, ops: ops.map(describe), ms: Math.round(this.stats.lastDurationMs * 10) / 10 });
+    const done = this.waiters.filter((w) => w.revision <= revision);
+    this.waiters = this.waiters.filter((w) => w.revision > revision);
+    for (const w of done) w.resolve();
+  }
+
+  private count(kind: string, result: string): void {
+    const k = `${kind}:${result}`;
+    this.stats.kernelOps[k] = (this.stats.kernelOps[k] ?? 0) + 1;
+  }
+
+  private async apply(op: Op): Promise<void> {
+    switch (op.kind) {
+      case 'ensureDevices':
+        return this.kernel.ensureDevices(op.net);
+      case 'removeDevices':
+        return this.kernel.removeDevices(op.vni);
+      case 'fdbAdd':
+        return this.kernel.fdbAdd(op.vni, op.entries);
+      case 'fdbDel':
+        return this.kernel.fdbDel(op.vni, op.entries);
+      case 'neighAdd':
+        return this.kernel.neighAdd(op.vni, op.entries);
+      case 'neighDel':
+        return this.kernel.neighDel(op.vni, op.entries);
+      case 'attachPort':
+        return this.kernel.attachPort(op.vni, op.veth);
+      case 'removeVeth':
+        return this.kernel.removeVeth(op.veth);
+      case 'repairEndpoint':
+        return this.repairer.repair(op.endpoint);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+}
+
+export function describe(op: Op): string {
+  switch (op.kind) {
+    case 'ensureDevices':
+      return `ensure ${op.net.vxlan}+${op.net.bridge} (${op.reason})`;
+    case 'removeDevices':
+      return `remove vx-${op.vni}`;
+    case 'fdbAdd':
+    case 'fdbDel':
+    case 'neighAdd':
+    case 'neighDel':
+      return `${op.kind} vx-${op.vni} x${op.entries.length}`;
+    case 'attachPort':
+      return `attach ${op.veth} to vxbr-${op.vni}`;
+    case 'removeVeth':
+      return `remove stale ${op.veth}`;
+    case 'repairEndpoint':
+      return `repair endpoint ${op.endpoint.name} (${op.endpoint.id.slice(0, 12)})`;
+  }
+}

@@ -1,0 +1,132 @@
+import { EventEmitter } from 'events';
+import type { Watcher } from 'etcd3';
+import type * as RPC from 'etcd3/lib/rpc';
+import type { EndpointRecord } from '../control/model';
+import { keys } from '../control/store/keys';
+import { applyKv, Snapshot, Store } from '../control/store/store';
+import type { Logger } from './log';
+
+// The agent's view of etcd: one consistent load at revision R, then a watch from R+1 applied in
+// order. Anything abnormal in the watch (compaction, a broken stream, a reconnect) throws the view
+// away and loads again, because an event missed silently is a kernel entry wrong forever.
+//
+// Emits 'change' (coalesce it) after every applied batch and after every reload.
+export class ClusterState extends EventEmitter {
+  snap: Snapshot | undefined;
+  private watcher: Watcher | undefined;
+  private stopped = false;
+  private reloading: Promise<void> | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  reloads = 0;
+
+  constructor(private readonly store: Store, private readonly log: Logger) {
+    super();
+  }
+
+  get ready(): boolean {
+    return this.snap !== undefined && this.watcher !== undefined;
+  }
+
+  async start(): Promise<void> {
+    await this.reload('start');
+  }
+
+  // Coalesced: concurrent callers share one reload.
+  reload(reason: string): Promise<void> {
+    if (!this.reloading) {
+      this.reloading = this.doReload(reason).finally(() => {
+        this.reloading = undefined;
+      });
+    }
+    return this.reloading;
+  }
+
+  private async doReload(reason: string): Promise<void> {
+    await this.closeWatcher();
+    if (this.stopped) return;
+    try {
+      const snap = await this.store.snapshot();
+      this.snap = snap;
+      this.reloads++;
+      this.log.debug('loaded cluster state', { reason, revision: snap.revision, networks: snap.networks.size, endpoints: snap.endpoints.size, hosts: snap.hosts.size });
+      await this.watchFrom(snap.revision + 1);
+      this.emit('change', 'reload');
+    } catch (err) {
+      // etcd unreachable: keep the last view (never flush the data plane) and try again.
+      this.log.warn('cannot load cluster state from etcd, will retry', { reason, error: (err as Error).message });
+      this.scheduleRetry();
+    }
+  }
+
+  private scheduleRetry(): void {
+    if (this.stopped || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.reload('retry');
+    }, 1000);
+  }
+
+  private async watchFrom(revision: number): Promise<void> {
+    const w = await this.store.client.watch().prefix(keys.all).startRevision(String(revision)).withPreviousKV().create();
+    this.watcher = w;
+    let sawDisconnect = false;
+    w.on('data', (res: RPC.IWatchResponse) => {
+      if (w !== this.watcher || !this.snap) return;
+      if (res.compact_revision && Number(res.compact_revision) > 0) {
+        this.log.warn('watch revision compacted, reloading', { compactRevision: res.compact_revision });
+        void this.reload('compacted');
+        return;
+      }
+      let changed = false;
+      for (const ev of res.events) {
+        const key = ev.kv.key.toString();
+        changed = applyKv(this.snap, key, ev.type === 'Delete' ? undefined : ev.kv) || changed;
+        this.snap.revision = Math.max(this.snap.revision, Number(ev.kv.mod_revision));
+      }
+      if (res.header?.revision) this.snap.revision = Math.max(this.snap.revision, Number(res.header.revision));
+      if (changed) this.emit('change', 'watch');
+    });
+    w.on('disconnected', () => {
+      sawDisconnect = true;
+      this.log.warn('etcd watch disconnected');
+    });
+    w.on('connected', () => {
+      // The client resumes the stream by itself, but we cannot prove it saw every event while it was
+      // gone (and a lost lease means our own keys may be gone): load again.
+      if (sawDisconnect && w === this.watcher) {
+        sawDisconnect = false;
+        void this.reload('watch reconnected');
+      }
+    });
+    w.on('error', (err: Error) => {
+      if (w !== this.watcher) return;
+      this.log.warn('etcd watch failed, reloading', { error: err.message });
+      void this.reload('watch error');
+    });
+  }
+
+  private async closeWatcher(): Promise<void> {
+    const w = this.watcher;
+    this.watcher = undefined;
+    if (w) {
+      w.removeAllListeners();
+      w.on('error', () => undefined);
+      await w.cancel().catch(() => undefined);
+    }
+  }
+
+  // A write this agent just committed, applied ahead of its watch event so that the reconciler never
+  // acts on a view older than the agent's own request (the event, when it comes, is idempotent).
+  applyLocalEndpoint(ep: EndpointRecord, deleted = false): void {
+    if (!this.snap) return;
+    if (deleted) this.snap.endpoints.delete(ep.id);
+    else this.snap.endpoints.set(ep.id, ep);
+    this.emit('change', 'local');
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.closeWatcher();
+  }
+}

@@ -1,0 +1,46 @@
+// The one place that knows the key layout under /vxnet/v1/. Nothing else builds key strings.
+export const PREFIX = '/vxnet/v1/';
+
+export const keys = {
+  all: PREFIX,
+  networks: `${PREFIX}networks/`,
+  network: (id: string): string => `${PREFIX}networks/${id}`,
+  name: (name: string): string => `${PREFIX}names/${name}`,
+  vni: (vni: number): string => `${PREFIX}vnis/${vni}`,
+  ipamOf: (netId: string): string => `${PREFIX}ipam/${netId}/`,
+  ipam: (netId: string, ip: string): string => `${PREFIX}ipam/${netId}/${ip}`,
+  endpointsAll: `${PREFIX}endpoints/`,
+  endpointsOf: (netId: string): string => `${PREFIX}endpoints/${netId}/`,
+  endpoint: (netId: string, epId: string): string => `${PREFIX}endpoints/${netId}/${epId}`,
+  epNamesOf: (netId: string): string => `${PREFIX}epnames/${netId}/`,
+  epName: (netId: string, name: string): string => `${PREFIX}epnames/${netId}/${name}`,
+  hosts: `${PREFIX}hosts/`,
+  host: (name: string): string => `${PREFIX}hosts/${name}`,
+};
+
+export type ParsedKey =
+  | { kind: 'network'; id: string }
+  | { kind: 'endpoint'; networkId: string; id: string }
+  | { kind: 'host'; name: string }
+  | { kind: 'other' };
+
+export function parseKey(key: string): ParsedKey {
+  if (!key.startsWith(PREFIX)) return { kind: 'other' };
+  const parts = key.slice(PREFIX.length).split('/');
+  if (parts[0] === 'networks' && parts.length === 2) return { kind: 'network', id: parts[1] };
+  if (parts[0] === 'endpoints' && parts.length === 3) return { kind: 'endpoint', networkId: parts[1], id: parts[2] };
+  if (parts[0] === 'hosts' && parts.length === 2) return { kind: 'host', name: parts[1] };
+  return { kind: 'other' };
+}
+
+// etcd's "every key with this prefix" range end: the prefix with its last byte incremented.
+export function prefixEnd(prefix: string): Buffer {
+  const b = Buffer.from(prefix);
+  for (let i = b.length - 1; i >= 0; i--) {
+    if (b[i] < 0xff) {
+      b[i]++;
+      return b.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]);
+}

@@ -1,0 +1,235 @@
+import { Etcd3, IOptions, GRPCGenericError, EtcdError, ClientRuntimeError, EtcdPermissionDeniedError, EtcdAuthenticationFailedError, Lease } from 'etcd3';
+import type * as RPC from 'etcd3/lib/rpc';
+import { VxError, unavailable, internal } from '../errors';
+import type { EndpointRecord, HostRecord, NetworkRecord } from '../model';
+import { keys, parseKey, prefixEnd } from './keys';
+
+export interface StoreOptions {
+  endpoints: string[];
+  callTimeoutMs?: number;
+  tls?: { ca: Buffer; cert?: Buffer; key?: Buffer };
+  auth?: { username: string; password: string };
+}
+
+// Everything the agent derives kernel state from, read at one revision.
+export interface Snapshot {
+  revision: number;
+  networks: Map<string, NetworkRecord>;
+  endpoints: Map<string, EndpointRecord>; // by endpoint id
+  hosts: Map<string, HostRecord>;
+}
+
+export type TxnOutcome = { ok: true; revision: number } | { ok: false; revision: number };
+
+const enc = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
+const put = (key: string, value: unknown, lease?: string): RPC.IRequestOp => ({ request_put: { key: Buffer.from(key), value: enc(value), ...(lease ? { lease } : {}) } });
+const del = (key: string): RPC.IRequestOp => ({ request_delete_range: { key: Buffer.from(key) } });
+const delPrefix = (prefix: string): RPC.IRequestOp => ({ request_delete_range: { key: Buffer.from(prefix), range_end: prefixEnd(prefix) } });
+const absent = (key: string): RPC.ICompare => ({ key: Buffer.from(key), target: 'Version', result: 'Equal', version: 0 });
+const present = (key: string): RPC.ICompare => ({ key: Buffer.from(key), target: 'Version', result: 'Greater', version: 0 });
+// A range compare holds for every key in the range, and trivially for an empty one (etcd compares an
+// empty range as one zero-valued key): "no key under prefix" and "nothing under prefix changed since".
+const noneUnder = (prefix: string): RPC.ICompare => ({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), target: 'Version', result: 'Equal', version: 0 });
+const unchangedSince = (prefix: string, revision: number): RPC.ICompare => ({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), target: 'Mod', result: 'Less', mod_revision: revision + 1 });
+const valueIs = (key: string, value: unknown): RPC.ICompare => ({ key: Buffer.from(key), target: 'Value', result: 'Equal', value: enc(value) });
+
+export function decode<T>(kv: RPC.IKeyValue): T {
+  return JSON.parse(kv.value.toString()) as T;
+}
+
+// Maps etcd client failures to UNAVAILABLE with a message an operator can act on; our own errors pass.
+export function storeError(err: unknown): VxError {
+  if (err instanceof VxError) return err;
+  if (err instanceof EtcdPermissionDeniedError || err instanceof EtcdAuthenticationFailedError) {
+    return unavailable(`etcd refused the request: ${err.message}`);
+  }
+  if (err instanceof GRPCGenericError || err instanceof EtcdError || err instanceof ClientRuntimeError) {
+    return unavailable(`etcd is unreachable or not answering: ${err.message}`);
+  }
+  const e = err as Error;
+  return internal(`etcd request failed: ${e?.message ?? String(err)}`);
+}
+
+export class Store {
+  readonly client: Etcd3;
+  private readonly timeoutMs: number;
+
+  constructor(opts: StoreOptions) {
+    this.timeoutMs = opts.callTimeoutMs ?? 5000;
+    const o: IOptions = {
+      hosts: opts.endpoints,
+      dialTimeout: this.timeoutMs,
+      // Every unary call is bounded so that an etcd outage surfaces as UNAVAILABLE, never as a hang.
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + this.timeoutMs }),
+    };
+    if (opts.tls) o.credentials = { rootCertificate: opts.tls.ca, ...(opts.tls.key ? { privateKey: opts.tls.key } : {}), ...(opts.tls.cert ? { certChain: opts.tls.cert } : {}) };
+    if (opts.auth) o.auth = opts.auth;
+    this.client = new Etcd3(o);
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw storeError(err);
+    }
+  }
+
+  async txn(compare: RPC.ICompare[], success: RPC.IRequestOp[], failure: RPC.IRequestOp[] = []): Promise<RPC.ITxnResponse> {
+    return this.call(() => this.client.kv.txn({ compare, success, failure }));
+  }
+
+  private async range(prefix: string, revision?: number): Promise<RPC.IRangeResponse> {
+    return this.call(() => this.client.kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), ...(revision ? { revision } : {}) }));
+  }
+
+  private async getKey(key: string): Promise<RPC.IKeyValue | undefined> {
+    const res = await this.call(() => this.client.kv.range({ key: Buffer.from(key) }));
+    return res.kvs[0];
+  }
+
+  async revision(): Promise<number> {
+    const res = await this.call(() => this.client.kv.range({ key: Buffer.from(keys.all), limit: 1, keys_only: true }));
+    return Number(res.header.revision);
+  }
+
+  // --- networks ---------------------------------------------------------------------------------
+
+  async listNetworks(): Promise<{ networks: NetworkRecord[]; revision: number }> {
+    const res = await this.range(keys.networks);
+    return { networks: res.kvs.map((kv) => decode<NetworkRecord>(kv)), revision: Number(res.header.revision) };
+  }
+
+  async getNetwork(id: string): Promise<NetworkRecord | undefined> {
+    const kv = await this.getKey(keys.network(id));
+    return kv ? decode<NetworkRecord>(kv) : undefined;
+  }
+
+  // Optimistic create: `build` validates against the networks read at revision R and returns the new
+  // record; the transaction commits only if no network changed since R and the name and VNI claims are
+  // free, so two creates can never both pass the overlap, name or VNI checks. On conflict we re-read and
+  // re-validate, which turns a lost race into the right ALREADY_EXISTS error.
+  async createNetwork(build: (existing: NetworkRecord[]) => NetworkRecord, maxAttempts = 50): Promise<NetworkRecord> {
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      const { networks, revision } = await this.listNetworks();
+      const rec = build(networks);
+      const res = await this.txn(
+        [unchangedSince(keys.networks, revision), absent(keys.name(rec.name)), absent(keys.vni(rec.vni))],
+        [put(keys.network(rec.id), rec), put(keys.name(rec.name), rec.id), put(keys.vni(rec.vni), rec.id)],
+      );
+      if (res.succeeded) return rec;
+      await jitter(attempt);
+    }
+    throw unavailable('could not create the network: too much concurrent change in etcd, try again');
+  }
+
+  // Deletes the network only if it still exists and has no endpoint, in one transaction.
+  async deleteNetwork(net: NetworkRecord): Promise<'deleted' | 'gone' | 'in-use'> {
+    const res = await this.txn(
+      [present(keys.network(net.id)), noneUnder(keys.endpointsOf(net.id))],
+      [del(keys.network(net.id)), del(keys.name(net.name)), del(keys.vni(net.vni)), delPrefix(keys.ipamOf(net.id)), delPrefix(keys.epNamesOf(net.id))],
+    );
+    if (res.succeeded) return 'deleted';
+    return (await this.getKey(keys.network(net.id))) ? 'in-use' : 'gone';
+  }
+
+  // --- endpoints and addresses -------------------------------------------------------------------
+
+  async listEndpoints(networkId?: string): Promise<EndpointRecord[]> {
+    const res = await this.range(networkId ? keys.endpointsOf(networkId) : keys.endpointsAll);
+    return res.kvs.map((kv) => decode<EndpointRecord>(kv));
+  }
+
+  async allocatedAddresses(networkId: string): Promise<Set<string>> {
+    const res = await this.call(() => this.client.kv.range({ key: Buffer.from(keys.ipamOf(networkId)), range_end: prefixEnd(keys.ipamOf(networkId)), keys_only: true }));
+    const p = keys.ipamOf(networkId).length;
+    return new Set(res.kvs.map((kv) => kv.key.toString().slice(p)));
+  }
+
+  // Claims the addresses and the endpoint's name and records the endpoint, all or nothing. Fails
+  // (with the reason) when the network is gone, an address is taken or the name is in use.
+  async createEndpoint(ep: EndpointRecord, addresses: string[]): Promise<{ ok: true; revision: number } | { ok: false; reason: 'no-network' | 'address' | 'name'; taken?: string }> {
+    const compare = [present(keys.network(ep.networkId)), absent(keys.epName(ep.networkId, ep.name)), ...addresses.map((a) => absent(keys.ipam(ep.networkId, a)))];
+    const success = [put(keys.endpoint(ep.networkId, ep.id), ep), put(keys.epName(ep.networkId, ep.name), ep.id), ...addresses.map((a) => put(keys.ipam(ep.networkId, a), ep.id))];
+    const failure: RPC.IRequestOp[] = [
+      { request_range: { key: Buffer.from(keys.network(ep.networkId)), keys_only: true } },
+      { request_range: { key: Buffer.from(keys.epName(ep.networkId, ep.name)), keys_only: true } },
+      ...addresses.map((a) => ({ request_range: { key: Buffer.from(keys.ipam(ep.networkId, a)), keys_only: true } })),
+    ];
+    const res = await this.txn(compare, success, failure);
+    if (res.succeeded) return { ok: true, revision: Number(res.header.revision) };
+    const found = res.responses.map((r) => r.response_range.kvs.length > 0);
+    if (!found[0]) return { ok: false, reason: 'no-network' };
+    if (found[1]) return { ok: false, reason: 'name' };
+    const i = found.slice(2).findIndex((f) => f);
+    return { ok: false, reason: 'address', taken: addresses[i] };
+  }
+
+  // Removes the endpoint and releases its addresses and name, but only the claims that are still
+  // this endpoint's (a claim re-taken by someone else after a crash is left alone).
+  async deleteEndpoint(ep: EndpointRecord): Promise<number> {
+    const addrs = [ep.ipv4, ep.ipv6].filter((a) => a).map((a) => a.split('/')[0]);
+    const ops = [del(keys.endpoint(ep.networkId, ep.id))];
+    const res = await this.txn([present(keys.endpoint(ep.networkId, ep.id))], ops);
+    if (!res.succeeded) return Number(res.header.revision);
+    // Release claims only if they still name this endpoint; each guarded separately.
+    await Promise.all([...addrs.map((a) => keys.ipam(ep.networkId, a)), keys.epName(ep.networkId, ep.name)].map((k) => this.txn([valueIs(k, ep.id)], [del(k)])));
+    return Number(res.header.revision);
+  }
+
+  // --- hosts ---------------------------------------------------------------------------------------
+
+  async putHost(rec: HostRecord, lease: Lease): Promise<void> {
+    await this.call(() => lease.put(keys.host(rec.name)).value(JSON.stringify(rec)).exec());
+  }
+
+  async listHosts(): Promise<HostRecord[]> {
+    const res = await this.range(keys.hosts);
+    return res.kvs.map((kv) => decode<HostRecord>(kv));
+  }
+
+  // --- snapshot ----------------------------------------------------------------------------------
+
+  async snapshot(): Promise<Snapshot> {
+    const res = await this.range(keys.all);
+    const snap: Snapshot = { revision: Number(res.header.revision), networks: new Map(), endpoints: new Map(), hosts: new Map() };
+    for (const kv of res.kvs) applyKv(snap, kv.key.toString(), kv);
+    return snap;
+  }
+
+  // Every key and value under the prefix: what tests compare before and after a rejected request.
+  async dump(): Promise<Record<string, string>> {
+    const res = await this.range(keys.all);
+    return Object.fromEntries(res.kvs.map((kv) => [kv.key.toString(), kv.value.toString()]));
+  }
+}
+
+// Applies one key's new value (or deletion, kv undefined) to a snapshot; unknown keys are ignored.
+export function applyKv(snap: Snapshot, key: string, kv: RPC.IKeyValue | undefined): boolean {
+  const k = parseKey(key);
+  switch (k.kind) {
+    case 'network':
+      if (kv) snap.networks.set(k.id, decode<NetworkRecord>(kv));
+      else snap.networks.delete(k.id);
+      return true;
+    case 'endpoint':
+      if (kv) snap.endpoints.set(k.id, decode<EndpointRecord>(kv));
+      else snap.endpoints.delete(k.id);
+      return true;
+    case 'host':
+      if (kv) snap.hosts.set(k.name, decode<HostRecord>(kv));
+      else snap.hosts.delete(k.name);
+      return true;
+    default:
+      return false;
+  }
+}
+
+async function jitter(attempt: number): Promise<void> {
+  const ms = Math.min(50, 2 + attempt * 3) * Math.random();
+  await new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The test command: install, build (type-check), lint, unit tests, integration tests against a real
+# etcd and the real kernel in test-owned namespaces, then the demo once so that it cannot rot.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+echo "== lint"
+npx eslint --max-warnings 0 .
+echo "== unit tests"
+npx mocha 'dist/test/unit/**/*.test.js'
+echo "== integration tests"
+npx mocha 'dist/test/integration/**/*.test.js'
+echo "== demo"
+VXNET_SKIP_SETUP=1 bash scripts/demo.sh

@@ -1,0 +1,220 @@
+import * as assert from 'assert';
+import * as fs from 'fs';
+import { status } from '@grpc/grpc-js';
+import type { Etcd3 } from 'etcd3';
+import { startEtcd, dumpEtcd, EtcdCluster } from '../helpers/etcd';
+import { TestAgent, runCli } from '../helpers/agent';
+import { Topology, ping, addrOf, fdbOf, neighOf, waitFor, sh, nsExists } from '../helpers/topology';
+
+// Three hosts as namespaces on one underlay, one real agent inside each, one real etcd.
+describe('data plane: three hosts, real agents, real kernel', function () {
+  this.timeout(120000);
+  let etcd: EtcdCluster;
+  let kv: Etcd3;
+  let topo: Topology;
+  const agents: TestAgent[] = [];
+  const TTL = 3;
+
+  before(async () => {
+    etcd = await startEtcd(1);
+    kv = etcd.client();
+    topo = new Topology(3);
+    for (const h of topo.hosts) agents.push(new TestAgent({ name: h.name, etcd: etcd.unixUrls, vtep: h.vtep, netns: h.ns, leaseTtl: TTL, resyncInterval: 5 }));
+    await Promise.all(agents.map((a) => a.start()));
+  });
+
+  after(async () => {
+    await Promise.all(agents.map((a) => a.stop('SIGKILL')));
+    agents.forEach((a) => a.cleanup());
+    topo?.destroy();
+    kv?.close();
+    await etcd?.stop();
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state === "failed") for (const a of agents) console.error(`--- ${a.opts.name} log\n${a.tail(25).split("\n").filter((l) => !l.includes("re-attached")).join("\n")}`);
+  });
+
+  const vniOf = async (name: string): Promise<number> => (await agents[0].client.inspect({ network: name })).vni;
+
+  describe('one network across three hosts', () => {
+    const c: Record<string, string> = {};
+    const ip: Record<string, string> = {};
+    let vni = 0;
+
+    before(async () => {
+      await agents[0].client.create({ name: 'blue', ipamConfig: [{ subnet: '10.77.0.0/24' }] });
+      vni = await vniOf('blue');
+      for (let h = 0; h < 3; h++) {
+        for (const j of ['a', 'b']) {
+          const name = `c${h + 1}${j}`;
+          c[name] = topo.container(name);
+          const res = await agents[h].client.connect({ network: 'blue', sandbox: c[name] });
+          ip[name] = res.endpoint!.ipv4Address.split('/')[0];
+          assert.strictEqual(res.endpoint!.interfaceName, 'eth0');
+          assert.strictEqual(res.gateway, '10.77.0.1');
+          assert.strictEqual(addrOf(c[name]), ip[name]);
+        }
+      }
+    });
+
+    it('every pair of containers on different hosts pings', async () => {
+      // The first ping right after the last Connect may race the peers' reconcile; allow a short, bounded convergence.
+      const names = Object.keys(c);
+      for (const a of names) {
+        for (const b of names) {
+          if (a[1] === b[1]) continue;
+          await waitFor(`${a} -> ${b}`, () => ping(c[a], ip[b]), 3000);
+        }
+      }
+    });
+
+    it('programs exactly the remote endpoints: FDB to their VTEPs and permanent neighbor entries', () => {
+      const fdb = fdbOf(topo.hosts[0].ns, `vx-${vni}`);
+      assert.match(fdb, /dst 192\.168\.231\.12 self permanent/);
+      assert.match(fdb, /dst 192\.168\.231\.13 self permanent/);
+      assert.doesNotMatch(fdb, /dst 192\.168\.231\.11 /);
+      const neigh = neighOf(topo.hosts[0].ns, `vx-${vni}`);
+      for (const n of ['c2a', 'c2b', 'c3a', 'c3b']) assert.match(neigh, new RegExp(`${ip[n].replace(/\./g, '\\.')} lladdr \\S+ PERMANENT`));
+      for (const n of ['c1a', 'c1b']) assert.doesNotMatch(neigh, new RegExp(`${ip[n].replace(/\./g, '\\.')} `));
+      const link = sh('ip', ['-n', topo.hosts[0].ns, '-d', 'link', 'show', `vx-${vni}`]);
+      assert.match(link, new RegExp(`vxlan id ${vni} local 192\\.168\\.231\\.11`));
+      assert.match(link, /nolearning/);
+      assert.match(link, /proxy/);
+    });
+
+    it('gives containers the underlay MTU minus 50: the largest unfragmented ping passes, one byte more fails', async () => {
+      const mtu = Number(sh('cat', [`/sys/class/net/lo/mtu`]) && sh('ip', ['netns', 'exec', c.c1a, 'cat', '/sys/class/net/eth0/mtu']).trim());
+      assert.strictEqual(mtu, 1450);
+      await waitFor('full-size ping', () => ping(c.c1a, ip.c2a, { size: mtu - 28, dontFragment: true }), 3000);
+      assert.strictEqual(ping(c.c1a, ip.c2a, { size: mtu - 27, dontFragment: true }), false);
+    });
+
+    it('Inspect shows the endpoints with their hosts, from any host', async () => {
+      const net = await agents[2].client.inspect({ network: 'blue' });
+      assert.strictEqual(net.endpoints.length, 6);
+      const byName = new Map(net.endpoints.map((e) => [e.name, e]));
+      assert.strictEqual(byName.get(c.c1a)!.host, 'h1');
+      assert.strictEqual(byName.get(c.c3b)!.host, 'h3');
+      assert.match(byName.get(c.c2a)!.macAddress, /^02:42:/);
+    });
+
+    it('a sandbox on two networks gets eth0 and eth1, and the networks cannot reach each other', async () => {
+      await agents[0].client.create({ name: 'red', ipamConfig: [{ subnet: '10.78.0.0/24' }] });
+      const r1 = topo.container('r1');
+      const r2 = topo.container('r2');
+      const a = await agents[0].client.connect({ network: 'red', sandbox: r1 });
+      const b = await agents[1].client.connect({ network: 'red', sandbox: r2 });
+      const both = await agents[1].client.connect({ network: 'red', sandbox: c.c2b });
+      assert.strictEqual(both.endpoint!.interfaceName, 'eth1');
+      assert.match(sh('ip', ['-n', c.c2b, '-o', 'link']), /eth1/);
+      await waitFor('red r1 -> r2', () => ping(r1, b.endpoint!.ipv4Address.split('/')[0]), 3000);
+      await waitFor('red r1 -> c2b.eth1', () => ping(r1, both.endpoint!.ipv4Address.split('/')[0]), 3000);
+      // Isolation: red's containers reach no blue address, on this host or another.
+      assert.strictEqual(ping(r1, ip.c1a), false, 'red -> blue on the same host');
+      assert.strictEqual(ping(r1, ip.c2a), false, 'red -> blue on another host');
+      assert.strictEqual(ping(c.c1a, a.endpoint!.ipv4Address.split('/')[0]), false, 'blue -> red');
+      await agents[1].client.disconnect({ network: 'red', sandbox: c.c2b });
+      assert.doesNotMatch(sh('ip', ['-n', c.c2b, '-o', 'link']), /eth1/);
+      await agents[0].client.disconnect({ network: 'red', sandbox: r1 });
+      await agents[1].client.disconnect({ network: 'red', sandbox: r2 });
+      await agents[0].client.delete({ network: 'red' });
+    });
+
+    it('after Disconnect the peers drop the entries within a second and pings fail', async () => {
+      const ep = (await agents[0].client.inspect({ network: 'blue' })).endpoints.find((e) => e.name === c.c2a)!;
+      await agents[1].client.disconnect({ network: 'blue', sandbox: c.c2a });
+      const took = await waitFor('entries gone on h1 and h3', () => [0, 2].every((h) => !fdbOf(topo.hosts[h].ns, `vx-${vni}`).includes(ep.macAddress) && !neighOf(topo.hosts[h].ns, `vx-${vni}`).includes(`${ip.c2a} `)), 1000, 20);
+      assert.ok(took <= 1000);
+      assert.strictEqual(ping(c.c1a, ip.c2a), false);
+      assert.doesNotMatch(sh('ip', ['-n', c.c2a, '-o', 'link']), /eth0/);
+      // The address is free again and the next Connect may take it.
+      const again = await agents[1].client.connect({ network: 'blue', sandbox: c.c2a, ipv4Address: ip.c2a });
+      assert.strictEqual(again.endpoint!.ipv4Address.split('/')[0], ip.c2a);
+      await waitFor('c1a -> c2a again', () => ping(c.c1a, ip.c2a), 3000);
+    });
+
+    describe('bad input gets a clear error and changes nothing', () => {
+      it('refuses each malformed Connect and Disconnect, etcd and kernel unchanged', async () => {
+        const box = topo.container('bad');
+        const notNs = `/tmp/vxt${process.pid}-not-a-netns`;
+        fs.writeFileSync(notNs, '');
+        const kernelBefore = [0, 1, 2].map((h) => sh('ip', ['-n', topo.hosts[h].ns, '-o', 'link']) + fdbOf(topo.hosts[h].ns, `vx-${vni}`) + neighOf(topo.hosts[h].ns, `vx-${vni}`));
+        const boxBefore = sh('ip', ['-n', box, '-o', 'link']);
+        const before = await dumpEtcd(kv);
+        const bad: [string, Parameters<TestAgent['client']['connect']>[0], number, RegExp][] = [
+          ['unknown network', { network: 'nosuch', sandbox: box }, status.NOT_FOUND, /nosuch/],
+          ['sandbox that does not exist', { network: 'blue', sandbox: '/run/netns/vxt-nope' }, status.NOT_FOUND, /does not exist|not found|no such/i],
+          ['sandbox that is not a netns', { network: 'blue', sandbox: notNs }, status.INVALID_ARGUMENT, /not a network namespace/],
+          ['empty sandbox', { network: 'blue', sandbox: '' }, status.INVALID_ARGUMENT, /sandbox/i],
+          ['static IP outside the subnet', { network: 'blue', sandbox: box, ipv4Address: '10.99.0.5' }, status.INVALID_ARGUMENT, /outside|subnet/],
+          ['static IP that is not an IP', { network: 'blue', sandbox: box, ipv4Address: '10.77.0.300' }, status.INVALID_ARGUMENT, /10\.77\.0\.300/],
+          ['static IP taken', { network: 'blue', sandbox: box, ipv4Address: ip.c1a }, status.ALREADY_EXISTS, /in use/],
+          ['static IP is the gateway', { network: 'blue', sandbox: box, ipv4Address: '10.77.0.1' }, status.INVALID_ARGUMENT, /gateway|reserved/i],
+          ['interface name over 15 characters', { network: 'blue', sandbox: box, interfaceName: 'averyveryverylongname' }, status.INVALID_ARGUMENT, /15/],
+          ['interface name already present', { network: 'blue', sandbox: box, interfaceName: 'lo' }, status.ALREADY_EXISTS, /lo already exists/],
+          ['malformed MAC', { network: 'blue', sandbox: box, macAddress: '02:42:zz:00:00:01' }, status.INVALID_ARGUMENT, /MAC|mac/],
+          ['multicast MAC', { network: 'blue', sandbox: box, macAddress: '01:00:5e:00:00:01' }, status.INVALID_ARGUMENT, /multicast/i],
+          ['IPv6 on a network without IPv6', { network: 'blue', sandbox: box, ipv6Address: 'fd00::5' }, status.INVALID_ARGUMENT, /IPv6/],
+          ['endpoint name taken', { network: 'blue', sandbox: box, name: c.c1a }, status.ALREADY_EXISTS, /already exists/],
+        ];
+        for (const [what, req, code, msg] of bad) {
+          await assert.rejects(agents[0].client.connect(req), (e: { code: number; details: string }) => {
+            assert.strictEqual(e.code, code, `${what}: got ${status[e.code]} (${e.details})`);
+            assert.match(e.details, msg, `${what}: ${e.details}`);
+            return true;
+          });
+        }
+        await assert.rejects(agents[0].client.disconnect({ network: 'blue', sandbox: box }), { code: status.NOT_FOUND });
+        await assert.rejects(agents[0].client.disconnect({ network: 'blue', sandbox: c.c2b }), { code: status.FAILED_PRECONDITION });
+        await assert.rejects(agents[0].client.delete({ network: 'blue' }), { code: status.FAILED_PRECONDITION });
+        const cli = await runCli(['network', 'connect', '--mac', 'nonsense', 'blue', box], { host: `unix://${agents[0].socket}` });
+        assert.notStrictEqual(cli.code, 0);
+        assert.match(cli.stderr, /MAC|mac/);
+        assert.deepStrictEqual(await dumpEtcd(kv), before);
+        assert.deepStrictEqual([0, 1, 2].map((h) => sh('ip', ['-n', topo.hosts[h].ns, '-o', 'link']) + fdbOf(topo.hosts[h].ns, `vx-${vni}`) + neighOf(topo.hosts[h].ns, `vx-${vni}`)), kernelBefore);
+        assert.strictEqual(sh('ip', ['-n', box, '-o', 'link']), boxBefore);
+        fs.unlinkSync(notNs);
+      });
+    });
+
+    it('allocates 300 concurrent addresses across three hosts without a duplicate, and reuses released ones', async () => {
+      await agents[0].client.create({ name: 'big', ipamConfig: [{ subnet: '10.80.0.0/22' }] });
+      const boxes = Array.from({ length: 300 }, (_, i) => topo.container(`m${i}`));
+      const res = await Promise.all(boxes.map((b, i) => agents[i % 3].client.connect({ network: 'big', sandbox: b }, { deadlineMs: 60000 })));
+      const ips = res.map((r) => r.endpoint!.ipv4Address);
+      assert.strictEqual(new Set(ips).size, 300);
+      const keys = Object.keys(await dumpEtcd(kv)).filter((k) => k.includes('/ipam/'));
+      const bigId = (await agents[0].client.inspect({ network: 'big' })).id;
+      assert.strictEqual(keys.filter((k) => k.includes(bigId)).length, 300);
+      await Promise.all(boxes.map((b, i) => agents[i % 3].client.disconnect({ network: 'big', sandbox: b }, { deadlineMs: 60000 })));
+      assert.strictEqual(Object.keys(await dumpEtcd(kv)).filter((k) => k.includes(bigId)).length, 1, 'only the network record is left');
+      // Released addresses are reusable: a static request for each of a sample succeeds.
+      for (const [i, a] of ips.slice(0, 10).entries()) {
+        const r = await agents[i % 3].client.connect({ network: 'big', sandbox: boxes[i], ipv4Address: a.split('/')[0] });
+        assert.strictEqual(r.endpoint!.ipv4Address, a);
+        await agents[i % 3].client.disconnect({ network: 'big', sandbox: boxes[i] });
+      }
+      for (const b of boxes) topo.removeNs(b);
+      await agents[0].client.delete({ network: 'big' });
+    });
+
+    it('a host whose agent dies disappears from its peers within the lease TTL plus one second', async () => {
+      const victim = agents[2];
+      const macs = (await agents[0].client.inspect({ network: 'blue' })).endpoints.filter((e) => e.host === 'h3').map((e) => e.macAddress);
+      assert.strictEqual(macs.length, 2);
+      victim.signal('SIGKILL');
+      const t0 = Date.now();
+      await waitFor('h3 entries gone from h1 and h2', () => [0, 1].every((h) => macs.every((m) => !fdbOf(topo.hosts[h].ns, `vx-${vni}`).includes(m))), (TTL + 1) * 1000 + 1000, 50);
+      const took = Date.now() - t0;
+      assert.ok(took <= (TTL + 1) * 1000, `took ${took} ms`);
+      // Its own kernel state stays (the data plane outlives the agent), and a restart brings it back.
+      assert.ok(nsExists(c.c3a));
+      assert.match(sh('ip', ['-n', topo.hosts[2].ns, '-o', 'link']), new RegExp(`vx-${vni}`));
+      await victim.stop('SIGKILL');
+      await victim.start();
+      await waitFor('h3 entries back on h1', () => macs.every((m) => fdbOf(topo.hosts[0].ns, `vx-${vni}`).includes(m)), 5000);
+      await waitFor('c1a -> c3a again', () => ping(c.c1a, ip.c3a), 3000);
+    });
+  });
+});
