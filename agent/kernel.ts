@@ -25,7 +25,7 @@ const IFLA_NET_NS_FD = 28;
 const IFLA_PROTINFO = 12;
 const NLA_F_NESTED = 0x8000;
 const IFLA_BRPORT_LEARNING = 8;
-const IFLA_BRPORT_UNICAST_FLOOD = 5;
+const IFLA_BRPORT_UNICAST_FLOOD = 9;
 const RTM_SETLINK = 19;
 const WINDOW = 64; // requests in flight: far below what would overflow the receive buffer (FACTS.md)
 
