@@ -26,7 +26,7 @@ describe('IPAM (pure)', () => {
     for (const [input, want] of good) it(`canonicalizes ${input} to ${want}`, () => assert.strictEqual(parseCidr(input).text, want));
     for (const bad of ['banana', '10.0.0.0', '10.0.0.0/33', '10.0.300.0/24', 'fd00:::1/64', '10.0.0.0/-1', '/24', 'fd00::/129']) {
       it(`refuses ${bad} with INVALID_ARGUMENT naming it`, () => {
-        assert.throws(() => parseCidr(bad), (e: { code: number; message: string }) => e.code === status.INVALID_ARGUMENT && e.message.includes(bad));
+        assert.throws(() => parseCidr(bad), (e: { code: status; message: string }) => e.code === status.INVALID_ARGUMENT && e.message.includes(bad));
       });
     }
   });
