@@ -32,6 +32,14 @@ function readFileFor(key: string, file: string): Buffer {
   }
 }
 
+// A group name from /etc/group, or a numeric id.
+function groupId(group: string): number {
+  if (/^\d+$/.test(group)) return Number(group);
+  const line = fs.readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.split(':')[0] === group);
+  if (!line) throw new ConfigError(`api.socket_group: no group named ${group}`);
+  return Number(line.split(':')[2]);
+}
+
 // One agent per host: wires the store, the registration, the cluster view, the reconciler and the
 // API together. Nothing here talks to the kernel or etcd directly.
 export class Agent {
@@ -82,7 +90,12 @@ export class Agent {
 
   async start(): Promise<void> {
     fs.mkdirSync(path.dirname(this.config.api.socket), { recursive: true });
-    await this.server.listenUnix({ socket: this.config.api.socket, socketMode: this.config.api.socketMode });
+    await this.server.listenUnix({ socket: this.config.api.socket, socketMode: this.config.api.socketMode, ...(this.config.api.socketGroup ? { socketGroupId: groupId(this.config.api.socketGroup) } : {}) });
+    const api = this.config.api;
+    if (api.tcp) {
+      const port = await this.server.listenTcp(api.tcp, { cert: readFileFor('api.cert_file', api.certFile), key: readFileFor('api.key_file', api.keyFile), clientCa: readFileFor('api.client_ca_file', api.clientCaFile) });
+      this.log.info('API listening on TCP with mutual TLS', { address: api.tcp, port });
+    }
     this.log.info('agent starting', { vtep: this.config.vtep, socket: this.config.api.socket, etcd: this.config.etcd.endpoints, version: VERSION });
     // The API answers from the start (network calls work as soon as etcd does); the data plane is
     // reconciled once the first consistent load is in.

@@ -14,7 +14,7 @@ export interface AgentConfig {
   etcd: { endpoints: string[]; caFile: string; certFile: string; keyFile: string; username: string; password: string; timeoutMs: number };
   leaseTtl: number;           // seconds
   resyncInterval: number;     // seconds
-  api: { socket: string; socketMode: number; socketGroup: string };
+  api: { socket: string; socketMode: number; socketGroup: string; tcp: string; certFile: string; keyFile: string; clientCaFile: string };
   log: { level: Level; format: 'json' | 'text' | '' };
 }
 
@@ -37,7 +37,7 @@ export function defaults(): AgentConfig {
     etcd: { endpoints: ['http://127.0.0.1:2379'], caFile: '', certFile: '', keyFile: '', username: '', password: '', timeoutMs: 5000 },
     leaseTtl: 10,
     resyncInterval: 30,
-    api: { socket: '/run/vxnet/vxnet.sock', socketMode: 0o600, socketGroup: '' },
+    api: { socket: '/run/vxnet/vxnet.sock', socketMode: 0o600, socketGroup: '', tcp: '', certFile: '', keyFile: '', clientCaFile: '' },
     log: { level: 'info', format: '' },
   };
 }
@@ -62,6 +62,10 @@ const SCHEMA: Record<string, [string[], Kind]> = {
   'api.socket': [['api', 'socket'], 'string'],
   'api.socket_mode': [['api', 'socketMode'], 'mode'],
   'api.socket_group': [['api', 'socketGroup'], 'string'],
+  'api.tcp': [['api', 'tcp'], 'string'],
+  'api.cert_file': [['api', 'certFile'], 'string'],
+  'api.key_file': [['api', 'keyFile'], 'string'],
+  'api.client_ca_file': [['api', 'clientCaFile'], 'string'],
   'log.level': [['log', 'level'], 'level'],
   'log.format': [['log', 'format'], 'format'],
 };
@@ -157,6 +161,13 @@ export function finalize(cfg: AgentConfig): AgentConfig {
       cfg.underlayMtu = Number(fs.readFileSync(`/sys/class/net/${owner[0]}/mtu`, 'utf8').trim());
     } catch {
       cfg.underlayMtu = 1500;
+    }
+  }
+  if (cfg.api.tcp) {
+    if (!/^[^\s]+:\d{1,5}$/.test(cfg.api.tcp)) throw new ConfigError(`api.tcp: "${cfg.api.tcp}" is not host:port`);
+    // The API can create and delete networks: on TCP it is served only with mutual TLS.
+    for (const [key, file] of [['api.cert_file', cfg.api.certFile], ['api.key_file', cfg.api.keyFile], ['api.client_ca_file', cfg.api.clientCaFile]] as const) {
+      if (!file) throw new ConfigError(`${key}: required when api.tcp is set (the TCP API is served only with mutual TLS)`);
     }
   }
   if (cfg.leaseTtl < 2) throw new ConfigError('lease_ttl: must be at least 2 seconds');

@@ -16,6 +16,10 @@ Options (each overrides the config file's key):
   --underlay-mtu N         underlay MTU, detected if unset        (underlay_mtu)
   --etcd URLS              etcd endpoints, comma-separated        (etcd.endpoints)
   --socket PATH            API unix socket                        (api.socket)
+  --tcp HOST:PORT          also serve the API on TCP, mTLS only   (api.tcp)
+  --tls-cert FILE          server certificate for --tcp           (api.cert_file)
+  --tls-key FILE           server key for --tcp                   (api.key_file)
+  --tls-client-ca FILE     CA that signs client certificates      (api.client_ca_file)
   --lease-ttl SECONDS      host lease TTL                         (lease_ttl)
   --resync-interval SECS   periodic full reconcile                (resync_interval)
   --log-level LEVEL        debug, info, warn, error               (log.level)
@@ -30,6 +34,10 @@ const FLAGS: Record<string, [string, 'string' | 'number']> = {
   '--underlay-mtu': ['underlay_mtu', 'number'],
   '--etcd': ['etcd.endpoints', 'string'],
   '--socket': ['api.socket', 'string'],
+  '--tcp': ['api.tcp', 'string'],
+  '--tls-cert': ['api.cert_file', 'string'],
+  '--tls-key': ['api.key_file', 'string'],
+  '--tls-client-ca': ['api.client_ca_file', 'string'],
   '--lease-ttl': ['lease_ttl', 'number'],
   '--resync-interval': ['resync_interval', 'number'],
   '--log-level': ['log.level', 'string'],

@@ -98,6 +98,12 @@ export class ApiServer {
     if (opts.socketGroupId !== undefined) fs.chownSync(opts.socket, 0, opts.socketGroupId);
   }
 
+  // Mutual TLS only: a client without a certificate signed by `clientCa` is refused in the handshake.
+  async listenTcp(address: string, tls: { cert: Buffer; key: Buffer; clientCa: Buffer }): Promise<number> {
+    const creds = grpc.ServerCredentials.createSsl(tls.clientCa, [{ private_key: tls.key, cert_chain: tls.cert }], true);
+    return new Promise<number>((resolve, reject) => this.server.bindAsync(address, creds, (err, port) => (err ? reject(err) : resolve(port))));
+  }
+
   // Finishes in-flight requests (bounded by the caller's timeout), then closes.
   async stop(): Promise<void> {
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));

@@ -1,4 +1,5 @@
-import { Etcd3, IOptions, GRPCGenericError, EtcdError, ClientRuntimeError, EtcdPermissionDeniedError, EtcdAuthenticationFailedError, Lease } from 'etcd3';
+import { Etcd3, IOptions, GRPCGenericError, EtcdError, ClientRuntimeError, EtcdPermissionDeniedError, EtcdAuthenticationFailedError, Lease, isRecoverableError } from 'etcd3';
+import { BrokenCircuitError, circuitBreaker, ConsecutiveBreaker, handleWhen, retry } from 'cockatiel';
 import type * as RPC from 'etcd3/lib/rpc';
 import { VxError, unavailable, internal } from '../errors';
 import type { EndpointRecord, HostRecord, NetworkRecord } from '../model';
@@ -43,6 +44,7 @@ export function storeError(err: unknown): VxError {
   if (err instanceof EtcdPermissionDeniedError || err instanceof EtcdAuthenticationFailedError) {
     return unavailable(`etcd refused the request: ${err.message}`);
   }
+  if (err instanceof BrokenCircuitError) return unavailable('etcd is unreachable (recent requests failed; retrying shortly)');
   if (err instanceof GRPCGenericError || err instanceof EtcdError || err instanceof ClientRuntimeError) {
     return unavailable(`etcd is unreachable or not answering: ${err.message}`);
   }
@@ -61,6 +63,12 @@ export class Store {
       dialTimeout: this.timeoutMs,
       // Every unary call is bounded so that an etcd outage surfaces as UNAVAILABLE, never as a hang.
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + this.timeoutMs }),
+      // etcd3's defaults keep a host's breaker open for 5 s after three failures, so the API stays
+      // UNAVAILABLE for seconds after etcd is back; one second is enough to avoid hammering it.
+      faultHandling: {
+        host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
+        global: retry(handleWhen(isRecoverableError), { maxAttempts: 3 }),
+      },
     };
     if (opts.tls) o.credentials = { rootCertificate: opts.tls.ca, ...(opts.tls.key ? { privateKey: opts.tls.key } : {}), ...(opts.tls.cert ? { certChain: opts.tls.cert } : {}) };
     if (opts.auth) o.auth = opts.auth;
@@ -71,11 +79,20 @@ export class Store {
     this.client.close();
   }
 
+  // While a breaker is open the client refuses at once; within the call's deadline we wait for it
+  // to half-open rather than fail a request that etcd, just back, would serve.
   private async call<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw storeError(err);
+    const deadline = Date.now() + this.timeoutMs;
+    for (;;) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (err instanceof BrokenCircuitError && Date.now() + 200 < deadline) {
+          await new Promise((r) => setTimeout(r, 200));
+          continue;
+        }
+        throw storeError(err);
+      }
     }
   }
 

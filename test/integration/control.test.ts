@@ -113,6 +113,22 @@ describe('control plane: networks through gRPC and the CLI, three API servers, o
     assert.strictEqual(new Set(nets.map((n) => n.vni)).size, 30);
   });
 
+  it('answers UNAVAILABLE within its deadline while etcd is down, changes nothing, and recovers without a restart', async () => {
+    await c[0].create({ name: 'survivor', ipamConfig: [{ subnet: '10.66.0.0/24' }] });
+    await etcd.stopMember(0);
+    try {
+      for (const call of [() => c[1].list({}), () => c[2].create({ name: 'during', ipamConfig: [{ subnet: '10.67.0.0/24' }] }), () => c[0].delete({ network: 'survivor' })]) {
+        const t0 = Date.now();
+        await assert.rejects(call(), (e: { code: status; details: string }) => e.code === status.UNAVAILABLE && /etcd/.test(e.details));
+        assert.ok(Date.now() - t0 < 12000, `took ${Date.now() - t0} ms`);
+      }
+    } finally {
+      await etcd.startMember(0);
+    }
+    const names = (await c[1].list({}, { deadlineMs: 20000 })).networks.map((n) => n.name);
+    assert.deepStrictEqual(names, ['survivor']);
+  });
+
   describe('the CLI', () => {
     const host = (): string => `unix://${agents[0].socket}`;
     it('creates, lists, inspects and removes like docker network', async () => {
