@@ -106,6 +106,7 @@ export class Agent {
 
   async stop(): Promise<void> {
     await this.server.stop();
+    fs.rmSync(this.config.api.socket, { force: true });
     await this.reconciler.stop();
     await this.state.stop();
     await this.registration.stop();

@@ -1,3 +1,4 @@
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as YAML from 'yaml';
@@ -170,7 +171,57 @@ export function finalize(cfg: AgentConfig): AgentConfig {
       if (!file) throw new ConfigError(`${key}: required when api.tcp is set (the TCP API is served only with mutual TLS)`);
     }
   }
+  checkTls('etcd', cfg.etcd.caFile, cfg.etcd.certFile, cfg.etcd.keyFile);
+  if (cfg.api.tcp) checkTls('api', cfg.api.clientCaFile, cfg.api.certFile, cfg.api.keyFile, true);
+  for (const e of cfg.etcd.endpoints) {
+    if (!/^(https?:\/\/[^\s/]+|unix:\/\/\/\S+)$/.test(e)) throw new ConfigError(`etcd.endpoints: "${e}" is not an etcd URL (http://host:port, https://host:port or unix:///path)`);
+  }
+  if (cfg.etcd.certFile && !cfg.etcd.caFile) throw new ConfigError('etcd.ca_file: required with etcd.cert_file (the CA that signs the etcd servers)');
+  if (!!cfg.etcd.certFile !== !!cfg.etcd.keyFile) throw new ConfigError(`etcd.${cfg.etcd.certFile ? 'key_file' : 'cert_file'}: etcd.cert_file and etcd.key_file go together`);
+  if (cfg.etcd.password && !cfg.etcd.username) throw new ConfigError('etcd.username: required with etcd.password');
   if (cfg.leaseTtl < 2) throw new ConfigError('lease_ttl: must be at least 2 seconds');
   if (cfg.resyncInterval < 1) throw new ConfigError('resync_interval: must be at least 1 second');
   return cfg;
+}
+
+function readPem(key: string, file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw new ConfigError(`${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+// Certificates are checked at start, not at the first handshake: a wrong file must stop the agent
+// with a line that names it, not surface later as "etcd unreachable".
+function checkTls(section: string, caFile: string, certFile: string, keyFile: string, clientCa = false): void {
+  let ca: crypto.X509Certificate | undefined;
+  if (caFile) {
+    const k = `${section}.${clientCa ? 'client_ca_file' : 'ca_file'}`;
+    try {
+      ca = new crypto.X509Certificate(readPem(k, caFile));
+    } catch (err) {
+      if (err instanceof ConfigError) throw err;
+      throw new ConfigError(`${k}: ${caFile} is not a PEM certificate`);
+    }
+  }
+  if (!certFile) return;
+  let cert: crypto.X509Certificate;
+  try {
+    cert = new crypto.X509Certificate(readPem(`${section}.cert_file`, certFile));
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`${section}.cert_file: ${certFile} is not a PEM certificate`);
+  }
+  let key: crypto.KeyObject;
+  try {
+    key = crypto.createPrivateKey(readPem(`${section}.key_file`, keyFile));
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`${section}.key_file: ${keyFile} is not a PEM private key`);
+  }
+  if (!cert.checkPrivateKey(key)) throw new ConfigError(`${section}.key_file: ${keyFile} does not belong to the certificate ${certFile}`);
+  // The server certificate of the TCP API is presented to clients; the etcd client certificate to
+  // etcd. Either way it must be signed by the CA configured beside it when both are ours.
+  if (ca && !clientCa && !cert.verify(ca.publicKey)) throw new ConfigError(`${section}.cert_file: ${certFile} is not signed by the CA in ${caFile}`);
 }

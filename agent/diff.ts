@@ -56,8 +56,9 @@ function mustReplaceVxlan(want: DesiredNetwork, have: ActualNetwork | undefined,
 
 // Pure: the idempotent operations that turn `actual` into `desired`. Objects that are not ours by
 // name (vx-N, vxbr-N, vxv<id>) are never in `actual`, so they are never touched. `busy` holds the
-// endpoints whose Connect or Disconnect is in flight: their veths belong to that request.
-export function diff(desired: DesiredState, actual: ActualState, self: Self, busy: ReadonlySet<string> = new Set()): Op[] {
+// endpoints whose Connect or Disconnect is in flight: their veths belong to that request, and
+// `busyNetworks` the VNIs they attach to.
+export function diff(desired: DesiredState, actual: ActualState, self: Self, busy: ReadonlySet<string> = new Set(), busyNetworks: ReadonlySet<number> = new Set()): Op[] {
   const ops: Op[] = [];
   const wantedVeths = new Set<string>();
   for (const [vni, want] of desired.networks) {
@@ -90,7 +91,8 @@ export function diff(desired: DesiredState, actual: ActualState, self: Self, bus
     ops.push({ kind: 'removeVeth', veth: name });
   }
   for (const [vni] of actual.networks) {
-    if (!desired.networks.has(vni)) ops.push({ kind: 'removeDevices', vni });
+    // A Connect in flight may have created these devices before its record reached our view.
+    if (!desired.networks.has(vni) && !busyNetworks.has(vni)) ops.push({ kind: 'removeDevices', vni });
   }
   return ops;
 }

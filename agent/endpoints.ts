@@ -53,6 +53,7 @@ const MAX_ALLOC_ATTEMPTS = 64;
 // request changes nothing in the kernel, and the kernel is rolled back if it refuses.
 export class EndpointService implements EndpointRepairer {
   private readonly inFlight = new Set<string>();
+  private readonly inFlightNets = new Map<number, number>(); // VNI -> Connects in flight
   private readonly claiming = new Map<string, Set<string>>(); // network -> addresses being claimed here
 
   constructor(
@@ -70,6 +71,16 @@ export class EndpointService implements EndpointRepairer {
     return this.inFlight;
   }
 
+  busyNetworks(): ReadonlySet<number> {
+    return new Set(this.inFlightNets.keys());
+  }
+
+  private holdNetwork(vni: number, delta: 1 | -1): void {
+    const n = (this.inFlightNets.get(vni) ?? 0) + delta;
+    if (n > 0) this.inFlightNets.set(vni, n);
+    else this.inFlightNets.delete(vni);
+  }
+
   async connect(req: ConnectRequest__Output): Promise<ConnectResponse> {
     validateSandboxArg(req.sandbox);
     if (req.interfaceName) validateIfname(req.interfaceName);
@@ -85,14 +96,23 @@ export class EndpointService implements EndpointRepairer {
     const name = req.name || sandboxName(sandbox);
     validateEndpointName(name);
 
-    const ep = await this.claim(net, {
-      id: newId(), networkId: net.id, name, host: this.self.name, sandbox, ifname, mac: mac ?? '', ipv4: '', ipv6: '',
-      aliases: req.aliases ?? [], created: new Date().toISOString(),
-    }, req.ipv4Address, req.ipv6Address, mac === undefined);
-
-    this.inFlight.add(ep.id);
+    // Busy before the record exists: its watch event can reach the reconciler before the
+    // transaction's own answer reaches us, and the veth is this request's to create.
+    const id = newId();
+    this.inFlight.add(id);
+    this.holdNetwork(net.vni, 1);
+    let ep: EndpointRecord;
     try {
-      this.state.applyLocalEndpoint(ep);
+      ep = await this.claim(net, {
+        id, networkId: net.id, name, host: this.self.name, sandbox, ifname, mac: mac ?? '', ipv4: '', ipv6: '',
+        aliases: req.aliases ?? [], created: new Date().toISOString(),
+      }, req.ipv4Address, req.ipv6Address, mac === undefined);
+    } catch (err) {
+      this.inFlight.delete(id);
+      this.holdNetwork(net.vni, -1);
+      throw err;
+    }
+    try {
       const mtu = overlayMtu(net, this.self.underlayMtu, this.self.vtep.includes(':'));
       await this.kernel.ensureDevices(devicesOf(net, mtu));
       const gw4 = net.ipv4[0]?.gateway;
@@ -110,11 +130,15 @@ export class EndpointService implements EndpointRepairer {
     } catch (err) {
       this.log.warn('connect failed, rolling back', { network: net.name, endpoint: ep.name, error: (err as Error).message });
       await this.kernel.removeVeth(hostVethName(ep.id)).catch(() => undefined);
-      await this.store.deleteEndpoint(ep).catch((e: Error) => this.log.error('rollback of endpoint record failed', { endpoint: ep.id, error: e.message }));
-      this.state.applyLocalEndpoint(ep, true);
+      const rev = await this.store.deleteEndpoint(ep).catch((e: Error) => {
+        this.log.error('rollback of endpoint record failed', { endpoint: ep.id, error: e.message });
+        return 0;
+      });
+      this.state.applyLocalEndpoint(ep, true, rev);
       throw err;
     } finally {
       this.inFlight.delete(ep.id);
+      this.holdNetwork(net.vni, -1);
       this.afterChange();
     }
   }
@@ -136,7 +160,10 @@ export class EndpointService implements EndpointRepairer {
       for (const a of chosen) mine.add(a);
       try {
         const res = await this.store.createEndpoint(ep, chosen);
-        if (res.ok) return ep;
+        if (res.ok) {
+          this.state.applyLocalEndpoint(ep, false, res.revision);
+          return ep;
+        }
         if (res.reason === 'no-network') throw notFound(`network ${net.name} not found (it was removed)`);
         if (res.reason === 'name') throw exists(`endpoint with name ${ep.name} already exists in network ${net.name}`);
         const taken = res.taken ?? '';
@@ -158,8 +185,8 @@ export class EndpointService implements EndpointRepairer {
     if (ep.host !== this.self.name && !req.force) throw precondition(`endpoint ${ep.name} lives on host ${ep.host}: disconnect it there, or use --force to remove its record from here`);
     this.inFlight.add(ep.id);
     try {
-      await this.store.deleteEndpoint(ep);
-      this.state.applyLocalEndpoint(ep, true);
+      const rev = await this.store.deleteEndpoint(ep);
+      this.state.applyLocalEndpoint(ep, true, rev);
       if (ep.host === this.self.name) await this.kernel.removeVeth(hostVethName(ep.id));
       this.log.info('endpoint disconnected', { network: net.name, endpoint: ep.name, ip: ep.ipv4 || ep.ipv6 });
     } finally {
@@ -181,8 +208,7 @@ export class EndpointService implements EndpointRepairer {
     }
     if (!alive) {
       this.log.info('sandbox is gone, releasing its endpoint', { endpoint: ep.name, sandbox: ep.sandbox, ip: ep.ipv4 || ep.ipv6 });
-      await this.store.deleteEndpoint(ep);
-      this.state.applyLocalEndpoint(ep, true);
+      this.state.applyLocalEndpoint(ep, true, await this.store.deleteEndpoint(ep));
       return;
     }
     const net = this.state.snap?.networks.get(ep.networkId);

@@ -25,7 +25,6 @@ const IFLA_NET_NS_FD = 28;
 const IFLA_PROTINFO = 12;
 const NLA_F_NESTED = 0x8000;
 const IFLA_BRPORT_LEARNING = 8;
-const IFLA_BRPORT_UNICAST_FLOOD = 9;
 const RTM_SETLINK = 19;
 const WINDOW = 64; // requests in flight: far below what would overflow the receive buffer (FACTS.md)
 
@@ -282,13 +281,15 @@ export class NetlinkKernel implements Sandboxes {
   }
 
   // The bridge must not learn remote MACs on the VXLAN port: a learned entry outlives the endpoint
-  // it came from (flannel #654). Unknown unicast is not flooded to it either; broadcast still is,
-  // so that ARP requests reach the device's proxy, which answers from the neighbor table.
+  // it came from (flannel #654). Frames to remote MACs therefore reach the port as unknown unicast
+  // (flooding stays on), and the VXLAN device forwards them by its own FDB, which has no default
+  // destination: nothing is ever flooded onto the underlay. Broadcast ARP reaches the device's
+  // proxy, which answers from the neighbor table.
   private async quietPort(index: number, name: string): Promise<void> {
     const ifinfo = Buffer.alloc(16);
     ifinfo.writeUInt8(AF_BRIDGE, 0);
     ifinfo.writeInt32LE(index, 4);
-    const protinfo = nlattr(IFLA_PROTINFO | NLA_F_NESTED, Buffer.concat([nlattr(IFLA_BRPORT_LEARNING, Buffer.from([0])), nlattr(IFLA_BRPORT_UNICAST_FLOOD, Buffer.from([0]))]));
+    const protinfo = nlattr(IFLA_PROTINFO | NLA_F_NESTED, nlattr(IFLA_BRPORT_LEARNING, Buffer.from([0])));
     try {
       await this.sock.request(RTM_SETLINK, Buffer.concat([ifinfo, protinfo]));
     } catch (err) {

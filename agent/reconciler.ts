@@ -20,6 +20,7 @@ export interface Kernel {
 // Local endpoints whose veth is missing: re-created if the sandbox still exists, else released.
 export interface EndpointRepairer {
   busy(): ReadonlySet<string>;
+  busyNetworks(): ReadonlySet<number>;
   repair(ep: EndpointRecord): Promise<void>;
 }
 
@@ -107,10 +108,12 @@ export class Reconciler {
       // is taken before and after reading the kernel, and desired after it, so that a veth created
       // meanwhile is neither removed as stale nor created a second time.
       const busy = new Set(this.repairer.busy());
+      const busyNets = new Set(this.repairer.busyNetworks());
       const actual = await this.kernel.readActual();
       for (const id of this.repairer.busy()) busy.add(id);
+      for (const v of this.repairer.busyNetworks()) busyNets.add(v);
       const desired = computeDesired(snap, this.self);
-      ops = diff(desired, actual, this.self, busy);
+      ops = diff(desired, actual, this.self, busy, busyNets);
       for (const op of ops) {
         try {
           await this.apply(op);

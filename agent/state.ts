@@ -47,6 +47,7 @@ export class ClusterState extends EventEmitter {
     try {
       const snap = await this.store.snapshot();
       this.snap = snap;
+      this.replayLocalWrites();
       this.reloads++;
       this.log.debug('loaded cluster state', { reason, revision: snap.revision, networks: snap.networks.size, endpoints: snap.endpoints.size, hosts: snap.hosts.size });
       await this.watchFrom(snap.revision + 1);
@@ -84,6 +85,7 @@ export class ClusterState extends EventEmitter {
         this.snap.revision = Math.max(this.snap.revision, Number(ev.kv.mod_revision));
       }
       if (res.header?.revision) this.snap.revision = Math.max(this.snap.revision, Number(res.header.revision));
+      if (this.localWrites.size) this.replayLocalWrites();
       if (changed) this.emit('change', 'watch');
     });
     w.on('disconnected', () => {
@@ -117,11 +119,30 @@ export class ClusterState extends EventEmitter {
 
   // A write this agent just committed, applied ahead of its watch event so that the reconciler never
   // acts on a view older than the agent's own request (the event, when it comes, is idempotent).
-  applyLocalEndpoint(ep: EndpointRecord, deleted = false): void {
+  //
+  // Kept until the view has caught up with `revision`, so that a reload from a snapshot read before
+  // the write (watch reconnect, re-registration) does not briefly forget it: a reconciler acting on
+  // that gap would remove a live veth as stale.
+  applyLocalEndpoint(ep: EndpointRecord, deleted = false, revision = 0): void {
+    if (revision) this.localWrites.set(ep.id, { ep, deleted, revision });
     if (!this.snap) return;
     if (deleted) this.snap.endpoints.delete(ep.id);
     else this.snap.endpoints.set(ep.id, ep);
     this.emit('change', 'local');
+  }
+
+  private readonly localWrites = new Map<string, { ep: EndpointRecord; deleted: boolean; revision: number }>();
+
+  private replayLocalWrites(): void {
+    if (!this.snap) return;
+    for (const [id, w] of this.localWrites) {
+      if (w.revision <= this.snap.revision) {
+        this.localWrites.delete(id);
+        continue;
+      }
+      if (w.deleted) this.snap.endpoints.delete(id);
+      else this.snap.endpoints.set(id, w.ep);
+    }
   }
 
   async stop(): Promise<void> {

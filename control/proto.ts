@@ -14,7 +14,7 @@ export const LOADER_OPTIONS: protoLoader.Options = {
 };
 
 // dist/control/proto.js and control/proto.ts both sit two levels below the checkout's root.
-function protoPath(): string {
+export function protoPath(): string {
   const fromDist = path.resolve(__dirname, '..', '..', 'proto', 'vxnet', 'v1', 'vxnet.proto');
   const fromSrc = path.resolve(__dirname, '..', 'proto', 'vxnet', 'v1', 'vxnet.proto');
   return fs.existsSync(fromDist) ? fromDist : fromSrc;

@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as grpc from '@grpc/grpc-js';
-import { loadProto } from './proto';
+import * as protobuf from 'protobufjs';
+import { loadProto, protoPath } from './proto';
 import { VxError } from './errors';
 import type { NetworkServiceHandlers } from './generated/vxnet/v1/NetworkService';
 import type { HealthHandlers } from './generated/vxnet/v1/Health';
@@ -37,6 +38,56 @@ export interface ServerOptions {
 
 type Cb<T> = grpc.sendUnaryData<T>;
 
+const MALFORMED = Symbol('malformed request');
+
+// Field numbers in `buf` that `type` does not define, walking nested messages.
+export function unknownFields(type: protobuf.Type, buf: Uint8Array, path = ''): string[] {
+  const r = protobuf.Reader.create(buf);
+  const out: string[] = [];
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    const id = tag >>> 3;
+    const wire = tag & 7;
+    const f = type.fieldsById[id];
+    if (!f) {
+      out.push(`${path}#${id}`);
+      r.skipType(wire);
+    } else if (wire === 2 && !f.map && f.resolvedType instanceof protobuf.Type) {
+      out.push(...unknownFields(f.resolvedType, r.bytes(), `${path}${f.name}.`));
+    } else {
+      r.skipType(wire);
+    }
+  }
+  return out;
+}
+
+// grpc-js answers INTERNAL when a request does not decode. A malformed request is the caller's
+// error, and so is a field this agent does not know (a typo or a newer client whose meaning would
+// be silently dropped): both are marked here and answered INVALID_ARGUMENT by the handler.
+function strict(def: grpc.ServiceDefinition, root: protobuf.Root, service: string): grpc.ServiceDefinition {
+  root.resolveAll();
+  const svc = root.lookupService(service);
+  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [name, m] of Object.entries(def)) {
+    const method = svc.methods[name] ?? svc.methods[m.originalName ?? ''];
+    if (!method) throw new Error(`method ${name} of ${service} not in the proto`);
+    const type = root.lookupType(method.requestType);
+    out[name] = {
+      ...m,
+      requestDeserialize: (buf: Buffer): unknown => {
+        try {
+          const unknown = unknownFields(type, buf);
+          if (unknown.length) return { [MALFORMED]: `request has fields this agent does not know (${unknown.join(', ')}): check the client's vxnet version` };
+          return m.requestDeserialize(buf);
+        } catch (err) {
+          return { [MALFORMED]: `malformed request (not a valid ${type.name} message): ${(err as Error).message}` };
+        }
+      },
+    };
+  }
+  return out;
+}
+
 export class ApiServer {
   private readonly server = new grpc.Server();
   inFlight = 0;
@@ -44,6 +95,12 @@ export class ApiServer {
   constructor(api: Api, private readonly log: Logger) {
     const proto = loadProto();
     const wrap = <Req, Res>(method: string, fn: (req: Req) => Promise<Res>) => (call: grpc.ServerUnaryCall<Req, Res>, cb: Cb<Res>): void => {
+      const bad = (call.request as Record<symbol, string> | null)?.[MALFORMED];
+      if (bad) {
+        this.log.info('request rejected', { method, code: 'INVALID_ARGUMENT', reason: bad });
+        cb({ code: grpc.status.INVALID_ARGUMENT, details: bad });
+        return;
+      }
       this.inFlight++;
       fn(call.request).then(
         (res) => cb(null, res),
@@ -76,8 +133,9 @@ export class ApiServer {
     const health: HealthHandlers = {
       Check: wrap('Check', () => api.health()),
     };
-    this.server.addService(proto.vxnet.v1.NetworkService.service, networks);
-    this.server.addService(proto.vxnet.v1.Health.service, health);
+    const root = protobuf.loadSync(protoPath());
+    this.server.addService(strict(proto.vxnet.v1.NetworkService.service, root, 'vxnet.v1.NetworkService'), networks);
+    this.server.addService(strict(proto.vxnet.v1.Health.service, root, 'vxnet.v1.Health'), health);
   }
 
   async listenUnix(opts: ServerOptions): Promise<void> {

@@ -1,5 +1,5 @@
 import { Etcd3, IOptions, GRPCGenericError, EtcdError, ClientRuntimeError, EtcdPermissionDeniedError, EtcdAuthenticationFailedError, Lease, isRecoverableError } from 'etcd3';
-import { BrokenCircuitError, circuitBreaker, ConsecutiveBreaker, handleWhen, retry } from 'cockatiel';
+import { BrokenCircuitError, circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, IBackoff, retry } from 'cockatiel';
 import type * as RPC from 'etcd3/lib/rpc';
 import { VxError, unavailable, internal } from '../errors';
 import type { EndpointRecord, HostRecord, NetworkRecord } from '../model';
@@ -32,7 +32,6 @@ const present = (key: string): RPC.ICompare => ({ key: Buffer.from(key), target:
 // empty range as one zero-valued key): "no key under prefix" and "nothing under prefix changed since".
 const noneUnder = (prefix: string): RPC.ICompare => ({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), target: 'Version', result: 'Equal', version: 0 });
 const unchangedSince = (prefix: string, revision: number): RPC.ICompare => ({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), target: 'Mod', result: 'Less', mod_revision: revision + 1 });
-const valueIs = (key: string, value: unknown): RPC.ICompare => ({ key: Buffer.from(key), target: 'Value', result: 'Equal', value: enc(value) });
 
 export function decode<T>(kv: RPC.IKeyValue): T {
   return JSON.parse(kv.value.toString()) as T;
@@ -68,6 +67,8 @@ export class Store {
       faultHandling: {
         host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
         global: retry(handleWhen(isRecoverableError), { maxAttempts: 3 }),
+        // A watch down means a stale view: retry it within a second, not etcd3's 30 s maximum.
+        watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000 }) as unknown as IBackoff<unknown>, // etcd3 is typed for an older cockatiel; it calls the factory's next()
       },
     };
     if (opts.tls) o.credentials = { rootCertificate: opts.tls.ca, ...(opts.tls.key ? { privateKey: opts.tls.key } : {}), ...(opts.tls.cert ? { certChain: opts.tls.cert } : {}) };
@@ -87,7 +88,10 @@ export class Store {
       try {
         return await fn();
       } catch (err) {
-        if (err instanceof BrokenCircuitError && Date.now() + 200 < deadline) {
+        // A breaker that is open, or a member that refused the connection, never saw the request:
+        // trying another member (or the same one a moment later) cannot apply anything twice.
+        const notSent = err instanceof BrokenCircuitError || (err instanceof Error && /No connection established|ECONNREFUSED|ENOENT/.test(err.message));
+        if (notSent && Date.now() + 200 < deadline) {
           await new Promise((r) => setTimeout(r, 200));
           continue;
         }
@@ -186,15 +190,14 @@ export class Store {
     return { ok: false, reason: 'address', taken: addresses[i] };
   }
 
-  // Removes the endpoint and releases its addresses and name, but only the claims that are still
-  // this endpoint's (a claim re-taken by someone else after a crash is left alone).
+  // Removes the endpoint and releases its addresses and name in one transaction: the claims were
+  // created with the endpoint and are only ever deleted with it, so they cannot outlive it.
   async deleteEndpoint(ep: EndpointRecord): Promise<number> {
     const addrs = [ep.ipv4, ep.ipv6].filter((a) => a).map((a) => a.split('/')[0]);
-    const ops = [del(keys.endpoint(ep.networkId, ep.id))];
-    const res = await this.txn([present(keys.endpoint(ep.networkId, ep.id))], ops);
-    if (!res.succeeded) return Number(res.header.revision);
-    // Release claims only if they still name this endpoint; each guarded separately.
-    await Promise.all([...addrs.map((a) => keys.ipam(ep.networkId, a)), keys.epName(ep.networkId, ep.name)].map((k) => this.txn([valueIs(k, ep.id)], [del(k)])));
+    const res = await this.txn(
+      [present(keys.endpoint(ep.networkId, ep.id))],
+      [del(keys.endpoint(ep.networkId, ep.id)), ...addrs.map((a) => del(keys.ipam(ep.networkId, a))), del(keys.epName(ep.networkId, ep.name))],
+    );
     return Number(res.header.revision);
   }
 

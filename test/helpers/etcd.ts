@@ -41,7 +41,6 @@ async function freePort(): Promise<number> {
 }
 
 function startProcess(m: EtcdMember, initialCluster: string, state: 'new' | 'existing'): ChildProcess {
-  const port = new URL(m.clientUrl).port;
   const log = fs.openSync(path.join(m.dir, 'etcd.log'), 'a');
   const args = [
     '--name', m.name,
@@ -52,7 +51,7 @@ function startProcess(m: EtcdMember, initialCluster: string, state: 'new' | 'exi
     '--initial-advertise-peer-urls', m.peerUrl,
     '--initial-cluster', initialCluster,
     '--initial-cluster-state', state,
-    '--initial-cluster-token', `vxt-${process.pid}-${port}`,
+    '--initial-cluster-token', `vxt-${path.basename(path.dirname(m.dir))}`, // one token per cluster
     '--heartbeat-interval', '50',
     '--election-timeout', '500',
     '--log-level', 'warn',

@@ -125,6 +125,7 @@ describe('data plane: three hosts, real agents, real kernel', function () {
       const ep = (await agents[0].client.inspect({ network: 'blue' })).endpoints.find((e) => e.name === c.c2a)!;
       await agents[1].client.disconnect({ network: 'blue', sandbox: c.c2a });
       const took = await waitFor('entries gone on h1 and h3', () => [0, 2].every((h) => !fdbOf(topo.hosts[h].ns, `vx-${vni}`).includes(ep.macAddress) && !neighOf(topo.hosts[h].ns, `vx-${vni}`).includes(`${ip.c2a} `)), 1000, 20);
+      console.log(`      measured: peers dropped a disconnected endpoint's entries within ${took} ms`);
       assert.ok(took <= 1000);
       assert.strictEqual(ping(c.c1a, ip.c2a), false);
       assert.doesNotMatch(sh('ip', ['-n', c.c2a, '-o', 'link']), /eth0/);
@@ -207,6 +208,7 @@ describe('data plane: three hosts, real agents, real kernel', function () {
       const t0 = Date.now();
       await waitFor('h3 entries gone from h1 and h2', () => [0, 1].every((h) => macs.every((m) => !fdbOf(topo.hosts[h].ns, `vx-${vni}`).includes(m))), (TTL + 1) * 1000 + 1000, 50);
       const took = Date.now() - t0;
+      console.log(`      measured: dead host purged from peers ${took} ms after SIGKILL (lease TTL ${TTL} s)`);
       assert.ok(took <= (TTL + 1) * 1000, `took ${took} ms`);
       // Its own kernel state stays (the data plane outlives the agent), and a restart brings it back.
       assert.ok(nsExists(c.c3a));
