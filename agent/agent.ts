@@ -12,6 +12,10 @@ import type { Logger } from './log';
 import { Reconciler } from './reconciler';
 import { Registration } from './registration';
 import { ClusterState } from './state';
+import { EventLog, eventFilter, sinceMs } from './events';
+import { Metrics } from './metrics';
+import { runDoctor } from './doctor';
+import { keys, prefixEnd } from '../control/store/keys';
 
 export const VERSION: string = (() => {
   try {
@@ -52,6 +56,8 @@ export class Agent {
   readonly kernel: NetlinkKernel;
   private readonly server: ApiServer;
   readonly self: Self;
+  readonly events: EventLog;
+  readonly metrics: Metrics;
 
   constructor(private readonly config: AgentConfig, private readonly log: Logger) {
     const e = config.etcd;
@@ -63,13 +69,31 @@ export class Agent {
     });
     this.self = { name: config.name, vtep: config.vtep, vxlanPort: config.vxlanPort, underlayMtu: config.underlayMtu };
     const host: HostRecord = { name: config.name, vtep: config.vtep, vxlanPort: config.vxlanPort, underlayMtu: config.underlayMtu, version: VERSION, started: new Date().toISOString() };
-    this.state = new ClusterState(this.store, log);
+    this.events = new EventLog(2000, (id) => this.state.snap?.networks.get(id)?.name ?? '');
+    this.events.on('event', (e: { type?: string; action?: string; name?: string; vtep?: string }) => {
+      if (e.type === 'host' && e.name !== config.name) log.info(e.action === 'join' ? 'peer host joined' : 'peer host left', { peer: e.name, vtep: e.vtep });
+    });
+    this.state = new ClusterState(this.store, log, this.events);
     this.registration = new Registration(this.store, host, config.leaseTtl, log, () => void this.state.reload('registered'));
     this.kernel = new NetlinkKernel(this.self, log);
     this.networks = new NetworkService(this.store);
     this.endpoints = new EndpointService(this.store, this.networks, this.state, this.kernel, this.kernel, this.self, log, () => this.reconciler.trigger());
-    this.reconciler = new Reconciler(this.state, this.kernel, this.self, this.endpoints, log, config.resyncInterval * 1000);
-    this.server = new ApiServer(this.api(), log);
+    this.metrics = new Metrics({
+      kernelOps: () => this.reconciler.stats.kernelOps,
+      endpoints: () => this.endpointCounts(),
+      peerHosts: () => [...(this.state.snap?.hosts.keys() ?? [])].filter((h) => h !== config.name).length,
+      lease: () => ({ renewals: this.registration.renewals, losses: this.registration.losses }),
+      watchEvents: () => this.state.watchEvents,
+      ready: () => this.readiness(),
+    });
+    this.reconciler = new Reconciler(this.state, this.kernel, this.self, this.endpoints, log, config.resyncInterval * 1000, (run) => {
+      this.metrics.reconcileRuns.inc({ result: run.clean ? 'clean' : 'error' });
+      this.metrics.reconcileDuration.observe(run.durationMs / 1000);
+      const now = Date.now();
+      const arr = this.state.arrivals;
+      while (arr.length && arr[0].revision <= run.revision) this.metrics.watchLag.observe((now - arr.shift()!.at) / 1000);
+    });
+    this.server = new ApiServer(this.api(), log, (method, code) => this.metrics.apiRequests.inc({ method, code }));
   }
 
   private api(): Api {
@@ -81,6 +105,26 @@ export class Agent {
       prune: async (r) => ({ networksDeleted: await this.networks.prune(r.filters) }),
       connect: (r) => this.endpoints.connect(r),
       disconnect: (r) => this.endpoints.disconnect(r),
+      watch: (req, push) => {
+        const match = eventFilter(req.filters);
+        const since = sinceMs(req.since);
+        for (const e of this.events.recent(since)) if (match(e)) push(e);
+        const listener = (e: Parameters<typeof push>[0]): void => {
+          if (match(e)) push(e);
+        };
+        this.events.on('event', listener);
+        return () => this.events.off('event', listener);
+      },
+      listHosts: async () => ({ hosts: await this.listHosts() }),
+      doctor: () => runDoctor({
+        self: this.self,
+        store: this.store,
+        snapshot: () => this.state.snap,
+        readActual: () => this.kernel.readActual(),
+        sandboxAddresses: (p, i) => this.kernel.sandboxAddresses(p, i),
+        registered: () => this.registration.registered,
+        etcdEndpoints: this.config.etcd.endpoints,
+      }),
       health: async () => {
         const ok = this.registration.registered && this.state.ready;
         return { status: ok ? 'SERVING' : 'NOT_SERVING', host: this.config.name, version: VERSION, message: ok ? '' : `registered=${this.registration.registered} watching=${this.state.ready}` };
@@ -88,7 +132,75 @@ export class Agent {
     };
   }
 
+  private endpointCounts(): { network: string; local: number; remote: number }[] {
+    const snap = this.state.snap;
+    if (!snap) return [];
+    const out = new Map<string, { network: string; local: number; remote: number }>();
+    const localNets = new Set([...snap.endpoints.values()].filter((e) => e.host === this.config.name).map((e) => e.networkId));
+    for (const e of snap.endpoints.values()) {
+      if (!localNets.has(e.networkId)) continue;
+      const name = snap.networks.get(e.networkId)?.name ?? e.networkId.slice(0, 12);
+      const c = out.get(name) ?? { network: name, local: 0, remote: 0 };
+      if (e.host === this.config.name) c.local++;
+      else if (snap.hosts.has(e.host)) c.remote++;
+      out.set(name, c);
+    }
+    return [...out.values()];
+  }
+
+  readiness(): { ok: boolean; reason: string } {
+    if (!this.registration.registered) return { ok: false, reason: 'host not registered in etcd' };
+    if (!this.state.ready) return { ok: false, reason: 'no etcd watch running' };
+    if (this.reconciler.stats.runs === 0) return { ok: false, reason: 'not reconciled yet' };
+    if (!this.reconciler.stats.lastClean) return { ok: false, reason: 'last reconcile had errors' };
+    return { ok: true, reason: '' };
+  }
+
+  private async listHosts(): Promise<{ name: string; vtep: string; version: string; started: string; endpoints: number; leaseTtlLeft: string; vxlanPort: number; underlayMtu: number }[]> {
+    const res = await this.store.client.kv.range({ key: Buffer.from(keys.hosts), range_end: prefixEnd(keys.hosts) });
+    const eps = await this.store.listEndpoints();
+    return Promise.all(res.kvs.map(async (kv) => {
+      const h = JSON.parse(kv.value.toString()) as { name: string; vtep: string; version: string; started: string; vxlanPort: number; underlayMtu: number };
+      let ttl = -1;
+      try {
+        ttl = Number((await this.store.client.leaseClient.leaseTimeToLive({ ID: kv.lease })).TTL);
+      } catch {
+        /* unknown */
+      }
+      return { ...h, endpoints: eps.filter((e) => e.host === h.name).length, leaseTtlLeft: String(ttl) };
+    }));
+  }
+
+  async resync(): Promise<void> {
+    await this.state.reload('resync requested');
+    this.reconciler.trigger();
+  }
+
+  // A wrong certificate, CA or password will not fix itself: stop at start with the key to change
+  // (exit 78) instead of retrying forever. An etcd that is merely unreachable is waited for.
+  private async probeEtcd(): Promise<void> {
+    try {
+      await this.store.revision();
+    } catch (err) {
+      const msg = (err as Error).message.replace(/\s*Resolution note:\s*/, ' ').replace(/\s+/g, ' ').trim();
+      const e = this.config.etcd;
+      if (/authentication failed|invalid user ID or password|user name is empty|permission denied/i.test(msg)) throw new ConfigError(`etcd.username/etcd.password: etcd refused the credentials of user "${e.username}": ${msg}`);
+      if (/certificate verify failed|unable to verify|unable to get local issuer|self[- ]signed|unknown ca|CERT_|Hostname\/IP does not match/i.test(msg)) {
+        throw new ConfigError(`etcd.ca_file: the certificate of etcd at ${e.endpoints.join(',')} is not trusted by ${e.caFile || 'the system CAs'}: ${msg}`);
+      }
+      if (/certificate required|bad certificate|handshake failure|alert/i.test(msg)) {
+        throw new ConfigError(`etcd.cert_file: etcd at ${e.endpoints.join(',')} refused ${e.certFile ? `the client certificate ${e.certFile}` : 'the connection without a client certificate'}: ${msg}`);
+      }
+      if (/wrong version number|packet length too long|http2: server sent GOAWAY|Protocol error/i.test(msg)) {
+        throw new ConfigError(`etcd.endpoints: TLS and plain-text do not match between ${e.endpoints.join(',')} and ${e.caFile ? 'etcd.ca_file (set)' : 'no etcd.ca_file'}: ${msg}`);
+      }
+      this.log.warn('etcd is not reachable yet; waiting for it', { error: msg });
+    }
+  }
+
   async start(): Promise<void> {
+    await this.probeEtcd();
+    if (this.config.metrics.listen) await this.metrics.listen(this.config.metrics.listen, this.log);
     fs.mkdirSync(path.dirname(this.config.api.socket), { recursive: true });
     await this.server.listenUnix({ socket: this.config.api.socket, socketMode: this.config.api.socketMode, ...(this.config.api.socketGroup ? { socketGroupId: groupId(this.config.api.socketGroup) } : {}) });
     const api = this.config.api;
@@ -110,6 +222,7 @@ export class Agent {
     await this.reconciler.stop();
     await this.state.stop();
     await this.registration.stop();
+    await this.metrics.close();
     this.kernel.close();
     this.store.close();
   }

@@ -17,6 +17,7 @@ export interface AgentConfig {
   resyncInterval: number;     // seconds
   api: { socket: string; socketMode: number; socketGroup: string; tcp: string; certFile: string; keyFile: string; clientCaFile: string };
   log: { level: Level; format: 'json' | 'text' | '' };
+  metrics: { listen: string };
 }
 
 export class ConfigError extends Error {
@@ -40,6 +41,7 @@ export function defaults(): AgentConfig {
     resyncInterval: 30,
     api: { socket: '/run/vxnet/vxnet.sock', socketMode: 0o600, socketGroup: '', tcp: '', certFile: '', keyFile: '', clientCaFile: '' },
     log: { level: 'info', format: '' },
+    metrics: { listen: '' },
   };
 }
 
@@ -69,8 +71,9 @@ const SCHEMA: Record<string, [string[], Kind]> = {
   'api.client_ca_file': [['api', 'clientCaFile'], 'string'],
   'log.level': [['log', 'level'], 'level'],
   'log.format': [['log', 'format'], 'format'],
+  'metrics.listen': [['metrics', 'listen'], 'string'],
 };
-const SECTIONS = new Set(['etcd', 'api', 'log']);
+const SECTIONS = new Set(['etcd', 'api', 'log', 'metrics']);
 
 function coerce(key: string, kind: Kind, v: unknown): unknown {
   const bad = (want: string): never => {
@@ -171,6 +174,7 @@ export function finalize(cfg: AgentConfig): AgentConfig {
       if (!file) throw new ConfigError(`${key}: required when api.tcp is set (the TCP API is served only with mutual TLS)`);
     }
   }
+  if (cfg.metrics.listen && !/^(\[[0-9a-fA-F:]+\]|[^\s:]+)?:\d{1,5}$/.test(cfg.metrics.listen)) throw new ConfigError(`metrics.listen: "${cfg.metrics.listen}" is not host:port (for example 127.0.0.1:9476)`);
   checkTls('etcd', cfg.etcd.caFile, cfg.etcd.certFile, cfg.etcd.keyFile);
   if (cfg.api.tcp) checkTls('api', cfg.api.clientCaFile, cfg.api.certFile, cfg.api.keyFile, true);
   for (const e of cfg.etcd.endpoints) {

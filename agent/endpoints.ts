@@ -22,6 +22,8 @@ export interface Sandboxes {
   interfaces(p: string): Promise<string[]>;
   hasDefaultRoute(p: string, family: 4 | 6): Promise<boolean>;
   attach(a: Attachment): Promise<void>;
+  // Adds missing addresses and brings the interface up; returns what it changed.
+  ensureInside(sandbox: string, ifname: string, addresses: string[], gateway4?: string): Promise<string[]>;
 }
 
 export interface Attachment {
@@ -193,6 +195,13 @@ export class EndpointService implements EndpointRepairer {
       this.inFlight.delete(ep.id);
       this.afterChange();
     }
+  }
+
+  async verifySandbox(ep: EndpointRecord): Promise<string[]> {
+    if (this.inFlight.has(ep.id)) return [];
+    const net = this.state.snap?.networks.get(ep.networkId);
+    const gw = net && !net.internal && ep.ipv4 ? net.ipv4[0]?.gateway : undefined;
+    return this.sandboxes.ensureInside(ep.sandbox, ep.ifname, [ep.ipv4, ep.ipv6].filter((a) => a), gw);
   }
 
   // The veth of a local endpoint is gone: the sandbox went away while we were not looking (release

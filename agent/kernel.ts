@@ -382,6 +382,50 @@ export class NetlinkKernel implements Sandboxes {
     return this.inSandbox(p, async (s) => (await s.getLinks()).map((m) => m.attrs.ifname ?? ''));
   }
 
+  async sandboxAddresses(p: string, ifname: string): Promise<string[] | undefined> {
+    try {
+      return await this.inSandbox(p, async (s) => {
+        const l = (await s.getLinks()).find((m) => m.attrs.ifname === ifname);
+        if (!l) return undefined;
+        return (await s.getAddresses()).filter((a) => a.data.index === l.data.index).map((a) => `${ipString(a.attrs.local ?? a.attrs.address)}/${a.data.prefixlen}`);
+      });
+    } catch {
+      return undefined;
+    }
+  }
+
+  async ensureInside(sandbox: string, ifname: string, addresses: string[], gateway4?: string): Promise<string[]> {
+    try {
+      checkNetns(sandbox);
+    } catch {
+      return []; // gone: the veth goes with it and the next run releases the endpoint
+    }
+    return this.inSandbox(sandbox, async (s) => {
+      const l = (await s.getLinks()).find((m) => m.attrs.ifname === ifname);
+      if (!l?.data.index) return [];
+      const index = l.data.index;
+      const fixed: string[] = [];
+      const have = new Set((await s.getAddresses()).filter((a) => a.data.index === index).map((a) => `${ipString(a.attrs.local ?? a.attrs.address)}/${a.data.prefixlen}`));
+      for (const cidr of addresses) {
+        if (have.has(cidr)) continue;
+        const [ip, len] = cidr.split('/');
+        const b = ipBytes(ip);
+        await s.newAddress({ family: b.length === 4 ? AF_INET : AF_INET6, prefixlen: Number(len), index, ...(b.length === 16 ? { flags: { nodad: true } } : {}) }, { local: b, address: b }, { flags: NLM_F_CREATE | NLM_F_REPLACE });
+        fixed.push(`address ${cidr}`);
+      }
+      if (!l.data.flags?.up) {
+        await s.setLink({ index, flags: { up: true }, change: { up: true } });
+        fixed.push('up');
+      }
+      // Removing the address took the default route with it; give it back if the sandbox has none.
+      if (gateway4 && !(await s.getRoutes({ family: AF_INET })).some((r) => r.data.dstLen === 0 && (r.data.table === 254 || r.attrs.table === 254))) {
+        await s.newRoute({ family: AF_INET, dstLen: 0, table: 254, protocol: 'BOOT', scope: 'UNIVERSE', type: 'UNICAST' }, { gateway: ipBytes(gateway4), oif: index }, { flags: NLM_F_CREATE | NLM_F_REPLACE });
+        fixed.push(`default via ${gateway4}`);
+      }
+      return fixed;
+    });
+  }
+
   async hasDefaultRoute(p: string, family: 4 | 6): Promise<boolean> {
     return this.inSandbox(p, async (s) => (await s.getRoutes({ family: family === 4 ? AF_INET : AF_INET6 })).some((r) => r.data.dstLen === 0 && (r.data.table === 254 || r.attrs.table === 254)));
   }

@@ -24,6 +24,7 @@ Options (each overrides the config file's key):
   --resync-interval SECS   periodic full reconcile                (resync_interval)
   --log-level LEVEL        debug, info, warn, error               (log.level)
   --log-format FORMAT      json or text                           (log.format)
+  --metrics HOST:PORT      serve /metrics, /healthz and /readyz   (metrics.listen)
 `;
 
 const FLAGS: Record<string, [string, 'string' | 'number']> = {
@@ -42,6 +43,7 @@ const FLAGS: Record<string, [string, 'string' | 'number']> = {
   '--resync-interval': ['resync_interval', 'number'],
   '--log-level': ['log.level', 'string'],
   '--log-format': ['log.format', 'string'],
+  '--metrics': ['metrics.listen', 'string'],
 };
 
 export function parseAgentArgs(argv: string[]): { config: AgentConfig; checkOnly: boolean } {
@@ -80,7 +82,18 @@ export function parseAgentArgs(argv: string[]): { config: AgentConfig; checkOnly
   return { config, checkOnly };
 }
 
+// grpc-js sets the TLS server name to the address when etcd is named by IP (a certificate with an
+// IP SAN is normal for etcd); Node warns about that on every connection. Other warnings stay.
+function quietTlsServernameWarning(): void {
+  const handlers = process.listeners('warning');
+  process.removeAllListeners('warning');
+  process.on('warning', (w: Error & { code?: string }) => {
+    if (w.code !== 'DEP0123') for (const h of handlers) h(w);
+  });
+}
+
 export async function runAgent(argv: string[]): Promise<number> {
+  quietTlsServernameWarning();
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(USAGE);
     return 0;
@@ -124,6 +137,11 @@ export async function runAgent(argv: string[]): Promise<number> {
       },
     );
   };
+  // SIGHUP: resync now (re-read etcd and the kernel and repair), as after `vxnet doctor` shows drift.
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: full resync');
+    void agent.resync();
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   try {

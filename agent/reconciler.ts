@@ -22,6 +22,8 @@ export interface EndpointRepairer {
   busy(): ReadonlySet<string>;
   busyNetworks(): ReadonlySet<number>;
   repair(ep: EndpointRecord): Promise<void>;
+  // Full resyncs only (a socket per sandbox): put back what was changed inside the sandbox.
+  verifySandbox(ep: EndpointRecord): Promise<string[]>;
 }
 
 export interface ReconcileStats {
@@ -39,6 +41,7 @@ export interface ReconcileStats {
 export class Reconciler {
   private running: Promise<void> | undefined;
   private again = false;
+  private fullPending = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   readonly stats: ReconcileStats = { runs: 0, failures: 0, lastOps: 0, lastDurationMs: 0, lastClean: false, lastRevision: 0, kernelOps: {} };
@@ -51,10 +54,11 @@ export class Reconciler {
     private readonly repairer: EndpointRepairer,
     private readonly log: Logger,
     private readonly resyncMs: number,
+    private readonly observe: (run: { clean: boolean; durationMs: number; revision: number }) => void = () => undefined,
   ) {}
 
   start(): void {
-    this.state.on('change', () => this.trigger());
+    this.state.on('change', (why: string) => this.trigger(why === 'reload'));
     this.schedule();
     this.trigger();
   }
@@ -62,14 +66,16 @@ export class Reconciler {
   private schedule(): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.trigger();
+      this.trigger(true);
       this.schedule();
     }, this.resyncMs);
     this.timer.unref();
   }
 
-  trigger(): void {
+  // `full` also checks the inside of every local sandbox (periodic resync, SIGHUP, reloads).
+  trigger(full = false): void {
     if (this.stopped) return;
+    if (full) this.fullPending = true;
     if (this.running) {
       this.again = true;
       return;
@@ -92,11 +98,13 @@ export class Reconciler {
   private async loop(): Promise<void> {
     do {
       this.again = false;
-      await this.runOnce();
+      const full = this.fullPending;
+      this.fullPending = false;
+      await this.runOnce(full);
     } while (this.again && !this.stopped);
   }
 
-  async runOnce(): Promise<void> {
+  async runOnce(full = false): Promise<void> {
     const snap = this.state.snap;
     if (!snap) return; // never act before the first consistent load: an empty view would flush everything
     const started = process.hrtime.bigint();
@@ -124,6 +132,20 @@ export class Reconciler {
           this.log.error('kernel operation failed', { op: describe(op), error: (err as Error).message });
         }
       }
+      if (full) {
+        for (const n of desired.networks.values()) {
+          for (const ep of n.local) {
+            if (busy.has(ep.id) || ops.some((o) => o.kind === 'repairEndpoint' && o.endpoint.id === ep.id)) continue;
+            try {
+              const fixed = await this.repairer.verifySandbox(ep);
+              if (fixed.length) this.log.info('repaired sandbox', { endpoint: ep.name, sandbox: ep.sandbox, fixed });
+            } catch (err) {
+              clean = false;
+              this.log.error('sandbox check failed', { endpoint: ep.name, sandbox: ep.sandbox, error: (err as Error).message });
+            }
+          }
+        }
+      }
     } catch (err) {
       clean = false;
       this.log.error('reconcile failed', { error: (err as Error).message });
@@ -134,6 +156,7 @@ export class Reconciler {
     this.stats.lastClean = clean;
     this.stats.lastRevision = revision;
     this.stats.lastDurationMs = Number(process.hrtime.bigint() - started) / 1e6;
+    this.observe({ clean, durationMs: this.stats.lastDurationMs, revision });
     if (ops.length) this.log.info('reconciled', { revision, ops: ops.map(describe), ms: Math.round(this.stats.lastDurationMs * 10) / 10 });
     const done = this.waiters.filter((w) => w.revision <= revision);
     this.waiters = this.waiters.filter((w) => w.revision > revision);

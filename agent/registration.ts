@@ -24,11 +24,11 @@ export class Registration {
     const lease = this.store.client.lease(this.ttlSeconds, { autoKeepAlive: true });
     this.lease = lease;
     lease.on('lost', (err: Error) => {
-      if (lease !== this.lease || this.stopped) return;
+      if (lease !== this.lease || this.stopped || !this.registered) return;
       this.registered = false;
       this.losses++;
       this.log.warn('host lease lost, registering again', { error: err.message });
-      this.retry(0);
+      this.retry(500);
     });
     lease.on('keepaliveSucceeded', () => {
       this.renewals++;

@@ -5,6 +5,7 @@ import type { EndpointRecord } from '../control/model';
 import { keys } from '../control/store/keys';
 import { applyKv, Snapshot, Store } from '../control/store/store';
 import type { Logger } from './log';
+import type { EventLog } from './events';
 
 // The agent's view of etcd: one consistent load at revision R, then a watch from R+1 applied in
 // order. Anything abnormal in the watch (compaction, a broken stream, a reconnect) throws the view
@@ -18,8 +19,11 @@ export class ClusterState extends EventEmitter {
   private reloading: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   reloads = 0;
+  watchEvents = 0;
+  // When each not yet reconciled revision arrived: the reconciler reports the lag from here.
+  readonly arrivals: { revision: number; at: number }[] = [];
 
-  constructor(private readonly store: Store, private readonly log: Logger) {
+  constructor(private readonly store: Store, private readonly log: Logger, private readonly events?: EventLog) {
     super();
   }
 
@@ -79,8 +83,12 @@ export class ClusterState extends EventEmitter {
         return;
       }
       let changed = false;
+      const now = Date.now();
       for (const ev of res.events) {
         const key = ev.kv.key.toString();
+        this.watchEvents++;
+        this.events?.fromWatch(ev.type === 'Delete' ? 'Delete' : 'Put', ev.kv, ev.prev_kv);
+        if (this.arrivals.length < 10000) this.arrivals.push({ revision: Number(ev.kv.mod_revision), at: now });
         changed = applyKv(this.snap, key, ev.type === 'Delete' ? undefined : ev.kv) || changed;
         this.snap.revision = Math.max(this.snap.revision, Number(ev.kv.mod_revision));
       }

@@ -4,6 +4,7 @@ import { DEFAULT_SOCKET, TlsFiles, VxClient } from '../control/client';
 import { UsageError } from './args';
 import { TemplateError } from './format';
 import { runNetwork, terminalAsk } from './network';
+import { runDoctor, runEvents, runHost } from './system';
 
 const USAGE = `Usage:  vxnet [OPTIONS] COMMAND
 
@@ -18,6 +19,9 @@ Options:
 
 Commands:
   agent       Run the agent of this host
+  doctor      Check this host's kernel state against etcd, and its setup
+  events      Get real time events from the cluster
+  host        List the hosts of the cluster
   network     Manage networks
   version     Show the version
 
@@ -107,6 +111,12 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'network':
         return await runNetwork(rest, getClient, io);
+      case 'events':
+        return await runEvents(rest, getClient, io);
+      case 'host':
+        return await runHost(rest, getClient, io);
+      case 'doctor':
+        return await runDoctor(rest, getClient, io);
       default:
         throw new UsageError(`unknown command "${cmd}"\nRun 'vxnet --help' for usage.`);
     }
@@ -136,7 +146,7 @@ if (require.main === module) {
     (code) => {
       // The agent resolves only when it stops by itself; the CLI's commands exit at once.
       process.exitCode = code;
-      if (process.argv[2] !== 'agent') setImmediate(() => process.exit(code));
+      if (!process.argv.includes('agent')) setImmediate(() => process.exit(code));
     },
     (err: Error) => {
       process.stderr.write(`vxnet: ${err.stack ?? err.message}\n`);

@@ -13,6 +13,11 @@ import type { ConnectRequest } from './generated/vxnet/v1/ConnectRequest';
 import type { ConnectResponse__Output } from './generated/vxnet/v1/ConnectResponse';
 import type { DisconnectRequest } from './generated/vxnet/v1/DisconnectRequest';
 import type { HealthCheckResponse__Output } from './generated/vxnet/v1/HealthCheckResponse';
+import type { SystemServiceClient } from './generated/vxnet/v1/SystemService';
+import type { ListHostsResponse__Output } from './generated/vxnet/v1/ListHostsResponse';
+import type { DoctorReport__Output } from './generated/vxnet/v1/DoctorReport';
+import type { WatchRequest } from './generated/vxnet/v1/WatchRequest';
+import type { Event__Output } from './generated/vxnet/v1/Event';
 
 export interface TlsFiles { ca?: Buffer; cert?: Buffer; key?: Buffer }
 
@@ -33,6 +38,7 @@ type Unary<Req, Res> = (req: Req, opts?: { deadlineMs?: number }) => Promise<Res
 export class VxClient {
   readonly networks: NetworkServiceClient;
   readonly health: HealthClient;
+  readonly system: SystemServiceClient;
 
   constructor(host: string, tls?: TlsFiles) {
     const proto = loadProto();
@@ -42,6 +48,7 @@ export class VxClient {
     const target = grpcTarget(host);
     this.networks = new proto.vxnet.v1.NetworkService(target, creds);
     this.health = new proto.vxnet.v1.Health(target, creds);
+    this.system = new proto.vxnet.v1.SystemService(target, creds);
   }
 
   private unary<Req, Res>(client: grpc.Client, method: string): Unary<Req, Res> {
@@ -61,8 +68,21 @@ export class VxClient {
   disconnect: Unary<DisconnectRequest, object> = (r, o) => this.unary<DisconnectRequest, object>(this.networks, 'Disconnect')(r, o);
   check: Unary<object, HealthCheckResponse__Output> = (r, o) => this.unary<object, HealthCheckResponse__Output>(this.health, 'Check')(r, o);
 
+  listHosts: Unary<object, ListHostsResponse__Output> = (r, o) => this.unary<object, ListHostsResponse__Output>(this.system, 'ListHosts')(r, o);
+  doctor: Unary<object, DoctorReport__Output> = (r, o) => this.unary<object, DoctorReport__Output>(this.system, 'Doctor')(r, o);
+
+  // A stream of events until `cancel()` or an error; `onEnd` gets the error (undefined on cancel).
+  watch(req: WatchRequest, onEvent: (e: Event__Output) => void, onEnd: (err?: grpc.ServiceError) => void): { cancel: () => void } {
+    const call = this.system.watch(req);
+    call.on('data', onEvent);
+    call.on('error', (err: grpc.ServiceError) => onEnd(err.code === grpc.status.CANCELLED ? undefined : err));
+    call.on('end', () => onEnd());
+    return { cancel: () => call.cancel() };
+  }
+
   close(): void {
     this.networks.close();
     this.health.close();
+    this.system.close();
   }
 }

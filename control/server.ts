@@ -16,6 +16,11 @@ import type { ConnectRequest__Output } from './generated/vxnet/v1/ConnectRequest
 import type { ConnectResponse } from './generated/vxnet/v1/ConnectResponse';
 import type { DisconnectRequest__Output } from './generated/vxnet/v1/DisconnectRequest';
 import type { HealthCheckResponse } from './generated/vxnet/v1/HealthCheckResponse';
+import type { SystemServiceHandlers } from './generated/vxnet/v1/SystemService';
+import type { WatchRequest__Output } from './generated/vxnet/v1/WatchRequest';
+import type { Event } from './generated/vxnet/v1/Event';
+import type { ListHostsResponse } from './generated/vxnet/v1/ListHostsResponse';
+import type { DoctorReport } from './generated/vxnet/v1/DoctorReport';
 import type { Logger } from '../agent/log';
 
 // What the API serves; the agent supplies the implementation, the server only adapts it to gRPC.
@@ -28,6 +33,11 @@ export interface Api {
   connect(req: ConnectRequest__Output): Promise<ConnectResponse>;
   disconnect(req: DisconnectRequest__Output): Promise<void>;
   health(): Promise<HealthCheckResponse>;
+  // Replays recent events (per the request) and then calls `push` for each new one until the
+  // returned function is called.
+  watch(req: WatchRequest__Output, push: (e: Event) => void): () => void;
+  listHosts(): Promise<ListHostsResponse>;
+  doctor(): Promise<DoctorReport>;
 }
 
 export interface ServerOptions {
@@ -90,27 +100,34 @@ function strict(def: grpc.ServiceDefinition, root: protobuf.Root, service: strin
 
 export class ApiServer {
   private readonly server = new grpc.Server();
+  private readonly watchers = new Set<grpc.ServerWritableStream<WatchRequest__Output, Event>>();
   inFlight = 0;
 
-  constructor(api: Api, private readonly log: Logger) {
+  constructor(api: Api, private readonly log: Logger, private readonly onRequest: (method: string, code: string) => void = () => undefined) {
     const proto = loadProto();
     const wrap = <Req, Res>(method: string, fn: (req: Req) => Promise<Res>) => (call: grpc.ServerUnaryCall<Req, Res>, cb: Cb<Res>): void => {
       const bad = (call.request as Record<symbol, string> | null)?.[MALFORMED];
       if (bad) {
         this.log.info('request rejected', { method, code: 'INVALID_ARGUMENT', reason: bad });
+        this.onRequest(method, 'INVALID_ARGUMENT');
         cb({ code: grpc.status.INVALID_ARGUMENT, details: bad });
         return;
       }
       this.inFlight++;
       fn(call.request).then(
-        (res) => cb(null, res),
+        (res) => {
+          this.onRequest(method, 'OK');
+          cb(null, res);
+        },
         (err: unknown) => {
           if (err instanceof VxError) {
             this.log.info('request rejected', { method, code: grpc.status[err.code], reason: err.message });
+            this.onRequest(method, grpc.status[err.code]);
             cb({ code: err.code, details: err.message });
           } else {
             const e = err as Error;
             this.log.error('request failed', { method, error: e?.stack ?? String(err) });
+            this.onRequest(method, 'INTERNAL');
             cb({ code: grpc.status.INTERNAL, details: `internal error: ${e?.message ?? String(err)}` });
           }
         },
@@ -133,7 +150,37 @@ export class ApiServer {
     const health: HealthHandlers = {
       Check: wrap('Check', () => api.health()),
     };
+    const system: SystemServiceHandlers = {
+      Watch: (call: grpc.ServerWritableStream<WatchRequest__Output, Event>) => {
+        const bad = (call.request as unknown as Record<symbol, string> | null)?.[MALFORMED];
+        if (bad) {
+          call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: bad });
+          return;
+        }
+        let stop: (() => void) | undefined;
+        try {
+          stop = api.watch(call.request, (e) => call.write(e));
+          this.onRequest('Watch', 'OK');
+        } catch (err) {
+          const e = err as VxError;
+          this.onRequest('Watch', grpc.status[e.code ?? grpc.status.INTERNAL]);
+          call.emit('error', { code: e instanceof VxError ? e.code : grpc.status.INTERNAL, details: e.message });
+          return;
+        }
+        const end = (): void => {
+          stop?.();
+          stop = undefined;
+        };
+        call.on('cancelled', end);
+        call.on('close', end);
+        this.watchers.add(call);
+        call.on('close', () => this.watchers.delete(call));
+      },
+      ListHosts: wrap('ListHosts', () => api.listHosts()),
+      Doctor: wrap('Doctor', () => api.doctor()),
+    };
     const root = protobuf.loadSync(protoPath());
+    this.server.addService(strict(proto.vxnet.v1.SystemService.service, root, 'vxnet.v1.SystemService'), system);
     this.server.addService(strict(proto.vxnet.v1.NetworkService.service, root, 'vxnet.v1.NetworkService'), networks);
     this.server.addService(strict(proto.vxnet.v1.Health.service, root, 'vxnet.v1.Health'), health);
   }
@@ -164,6 +211,8 @@ export class ApiServer {
 
   // Finishes in-flight requests (bounded by the caller's timeout), then closes.
   async stop(): Promise<void> {
+    // Event streams never finish by themselves: end them so that shutdown waits only for requests.
+    for (const w of this.watchers) w.end();
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
   }
 

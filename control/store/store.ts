@@ -84,10 +84,13 @@ export class Store {
   // to half-open rather than fail a request that etcd, just back, would serve.
   private async call<T>(fn: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.timeoutMs;
+    let cause: unknown;
     for (;;) {
       try {
         return await fn();
       } catch (err) {
+        // An open breaker hides why the member failed: report the failure that opened it.
+        if (!(err instanceof BrokenCircuitError)) cause = err;
         // A breaker that is open, or a member that refused the connection, never saw the request:
         // trying another member (or the same one a moment later) cannot apply anything twice.
         const notSent = err instanceof BrokenCircuitError || (err instanceof Error && /No connection established|ECONNREFUSED|ENOENT/.test(err.message));
@@ -95,7 +98,7 @@ export class Store {
           await new Promise((r) => setTimeout(r, 200));
           continue;
         }
-        throw storeError(err);
+        throw storeError(err instanceof BrokenCircuitError && cause ? cause : err);
       }
     }
   }

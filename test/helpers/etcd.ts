@@ -8,6 +8,8 @@ import { Etcd3 } from 'etcd3';
 // A real etcd (Debian's etcd-server) for tests: loopback ports, a temp data dir, stopped by PID.
 // It also listens on a unix socket so that agents inside host network namespaces reach it through
 // the file system: no test traffic ever leaves loopback.
+export interface EtcdTls { cert: string; key: string; ca: string; clientCertAuth: boolean }
+
 export interface EtcdMember {
   name: string;
   clientUrl: string;   // http://127.0.0.1:P
@@ -15,6 +17,7 @@ export interface EtcdMember {
   peerUrl: string;
   dir: string;
   proc?: ChildProcess;
+  tls?: EtcdTls;
 }
 
 export interface EtcdCluster {
@@ -42,10 +45,12 @@ async function freePort(): Promise<number> {
 
 function startProcess(m: EtcdMember, initialCluster: string, state: 'new' | 'existing'): ChildProcess {
   const log = fs.openSync(path.join(m.dir, 'etcd.log'), 'a');
+  const tls = m.tls ? ['--cert-file', m.tls.cert, '--key-file', m.tls.key, '--trusted-ca-file', m.tls.ca, ...(m.tls.clientCertAuth ? ['--client-cert-auth'] : [])] : [];
   const args = [
+    ...tls,
     '--name', m.name,
     '--data-dir', path.join(m.dir, 'data'),
-    '--listen-client-urls', `${m.clientUrl},unix://etcd.sock:0`,
+    '--listen-client-urls', m.tls ? m.clientUrl : `${m.clientUrl},unix://etcd.sock:0`,
     '--advertise-client-urls', m.clientUrl,
     '--listen-peer-urls', m.peerUrl,
     '--initial-advertise-peer-urls', m.peerUrl,
@@ -61,11 +66,12 @@ function startProcess(m: EtcdMember, initialCluster: string, state: 'new' | 'exi
   return proc;
 }
 
-export async function waitForEtcd(urls: string[], timeoutMs = 15000): Promise<void> {
+export async function waitForEtcd(urls: string[], timeoutMs = 15000, tls?: EtcdTls): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastErr = '';
+  const credentials = tls ? { rootCertificate: fs.readFileSync(tls.ca), certChain: fs.readFileSync(tls.cert), privateKey: fs.readFileSync(tls.key) } : undefined;
   while (Date.now() < deadline) {
-    const c = new Etcd3({ hosts: urls, dialTimeout: 500, defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 1000 }) });
+    const c = new Etcd3({ hosts: urls, dialTimeout: 500, ...(credentials ? { credentials } : {}), defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 1000 }) });
     try {
       await c.get('/vxnet-test-ping').string();
       c.close();
@@ -79,13 +85,15 @@ export async function waitForEtcd(urls: string[], timeoutMs = 15000): Promise<vo
   throw new Error(`etcd at ${urls.join(',')} not ready within ${timeoutMs} ms: ${lastErr}`);
 }
 
-export async function startEtcd(size = 1): Promise<EtcdCluster> {
+// `tls`: serve clients over https with this server certificate (and demand client certificates
+// signed by its CA when clientCertAuth); the test's own client then uses the server's pair.
+export async function startEtcd(size = 1, tls?: EtcdTls): Promise<EtcdCluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vxt-etcd-'));
   const members: EtcdMember[] = [];
   for (let i = 0; i < size; i++) {
     const mdir = path.join(dir, `m${i}`);
     fs.mkdirSync(mdir);
-    members.push({ name: `m${i}`, clientUrl: `http://127.0.0.1:${await freePort()}`, peerUrl: `http://127.0.0.1:${await freePort()}`, unixUrl: `unix://${mdir}/etcd.sock:0`, dir: mdir });
+    members.push({ name: `m${i}`, clientUrl: `${tls ? 'https' : 'http'}://127.0.0.1:${await freePort()}`, peerUrl: `http://127.0.0.1:${await freePort()}`, unixUrl: `unix://${mdir}/etcd.sock:0`, dir: mdir, ...(tls ? { tls } : {}) });
   }
   const initial = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
   for (const m of members) m.proc = startProcess(m, initial, 'new');
@@ -117,7 +125,7 @@ export async function startEtcd(size = 1): Promise<EtcdCluster> {
     },
   };
   try {
-    await waitForEtcd(cluster.clientUrls);
+    await waitForEtcd(cluster.clientUrls, 15000, tls);
   } catch (err) {
     const log = members.map((m) => fs.readFileSync(path.join(m.dir, 'etcd.log'), 'utf8').slice(-2000)).join('\n');
     await cluster.stop();

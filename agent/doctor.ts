@@ -1,0 +1,153 @@
+import * as fs from 'fs';
+import * as http from 'http';
+import type { DoctorReport } from '../control/generated/vxnet/v1/DoctorReport';
+import type { DoctorCheck } from '../control/generated/vxnet/v1/DoctorCheck';
+import type { Store, Snapshot } from '../control/store/store';
+import { overlayMtu } from '../control/model';
+import { computeDesired, Self } from './desired';
+import { diff, Op } from './diff';
+import type { ActualState } from './diff';
+import { hostVethName } from './names';
+
+// What `vxnet doctor` needs from the agent.
+export interface DoctorInputs {
+  self: Self;
+  store: Store;
+  snapshot(): Snapshot | undefined;
+  readActual(): Promise<ActualState>;
+  sandboxAddresses(sandbox: string, ifname: string): Promise<string[] | undefined>; // undefined: interface missing
+  registered(): boolean;
+  etcdEndpoints: string[];
+}
+
+// Readable lines for the difference between what etcd says this host should hold and what it holds:
+// "+" is missing from the kernel, "-" is in the kernel but not in etcd, "~" is there but wrong.
+export function describeDifferences(ops: Op[], actual: ActualState): string[] {
+  const out: string[] = [];
+  for (const op of ops) {
+    switch (op.kind) {
+      case 'ensureDevices':
+        out.push(`~ devices ${op.net.vxlan}/${op.net.bridge}: ${op.reason}`);
+        break;
+      case 'removeDevices':
+        out.push(`- devices vx-${op.vni}/vxbr-${op.vni}: no endpoint of that network on this host`);
+        break;
+      case 'fdbAdd':
+        for (const e of op.entries) {
+          const have = actual.networks.get(op.vni)?.fdb.get(e.mac);
+          out.push(have ? `~ fdb vx-${op.vni} ${e.mac} dst ${have}, etcd says dst ${e.dst}` : `+ fdb vx-${op.vni} ${e.mac} dst ${e.dst} (missing)`);
+        }
+        break;
+      case 'fdbDel':
+        for (const e of op.entries) out.push(`- fdb vx-${op.vni} ${e.mac} dst ${e.dst} (not in etcd)`);
+        break;
+      case 'neighAdd':
+        for (const e of op.entries) {
+          const have = actual.networks.get(op.vni)?.neigh.get(e.ip);
+          out.push(have ? `~ neigh vx-${op.vni} ${e.ip} lladdr ${have}, etcd says ${e.mac}` : `+ neigh vx-${op.vni} ${e.ip} lladdr ${e.mac} (missing)`);
+        }
+        break;
+      case 'neighDel':
+        for (const e of op.entries) out.push(`- neigh vx-${op.vni} ${e.ip} lladdr ${e.mac} (not in etcd)`);
+        break;
+      case 'attachPort':
+        out.push(`~ port ${op.veth} is not attached to vxbr-${op.vni}`);
+        break;
+      case 'repairEndpoint':
+        out.push(`+ veth ${hostVethName(op.endpoint.id)} of endpoint ${op.endpoint.name} (missing)`);
+        break;
+      case 'removeVeth':
+        out.push(`- veth ${op.veth} (no endpoint in etcd)`);
+        break;
+    }
+  }
+  return out;
+}
+
+// etcd's HTTP endpoints answer with a Date header (Go's net/http): enough to see a clock that is
+// seconds off, which breaks lease expiry reasoning and log correlation.
+function etcdDate(endpoint: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const unix = endpoint.startsWith('unix://') ? endpoint.slice('unix://'.length) : undefined;
+    const url = unix ? undefined : new URL(endpoint);
+    if (url && url.protocol !== 'http:') return resolve(undefined);
+    const req = http.get({ ...(unix ? { socketPath: unix } : { host: url!.hostname, port: url!.port }), path: '/version', timeout: 2000 }, (res) => {
+      res.resume();
+      const d = res.headers.date ? Date.parse(res.headers.date) : NaN;
+      resolve(Number.isNaN(d) ? undefined : d);
+    });
+    req.on('error', () => resolve(undefined));
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(undefined);
+    });
+  });
+}
+
+export async function runDoctor(d: DoctorInputs): Promise<DoctorReport> {
+  const checks: DoctorCheck[] = [];
+  const check = (name: string, ok: boolean, detail: string): void => void checks.push({ name, ok, detail });
+
+  const t0 = process.hrtime.bigint();
+  let reachable = false;
+  try {
+    await d.store.revision();
+    reachable = true;
+    check('etcd', true, `reachable, ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms for a read`);
+  } catch (err) {
+    check('etcd', false, `unreachable: ${(err as Error).message}`);
+  }
+  check('lease', d.registered(), d.registered() ? 'host registered under a live lease' : 'host not registered (lease lost or etcd unreachable)');
+
+  const before = Date.now();
+  const date = await etcdDate(d.etcdEndpoints[0] ?? '');
+  if (date !== undefined) {
+    const skew = Math.abs((before + Date.now()) / 2 - date) / 1000;
+    check('clock', skew < 2, `${skew < 1 ? 'under 1' : skew.toFixed(0)} s from etcd's clock${skew >= 2 ? ': synchronize the clocks (NTP)' : ''}`);
+  } else {
+    check('clock', true, 'etcd did not report its time over this endpoint (https or unreachable): not checked');
+  }
+
+  const snap = d.snapshot();
+  if (!snap) {
+    check('state', false, 'no consistent view of etcd loaded yet');
+    return { host: d.self.name, ok: false, checks, differences: [] };
+  }
+  const dupes = [...snap.hosts.values()].filter((h) => h.vtep === d.self.vtep && h.name !== d.self.name);
+  check('vtep', dupes.length === 0, dupes.length ? `VTEP ${d.self.vtep} is also claimed by ${dupes.map((h) => h.name).join(', ')}: give every host its own underlay address` : `${d.self.vtep} is this host's alone`);
+  const ports = new Set([...snap.hosts.values()].map((h) => h.vxlanPort));
+  check('vxlan port', ports.size <= 1, ports.size <= 1 ? `every host uses UDP ${d.self.vxlanPort}` : `hosts use different VXLAN ports (${[...ports].join(', ')}): they cannot reach each other; set vxlan_port alike`);
+
+  const desired = computeDesired(snap, d.self);
+  const tooBig = [...desired.networks.values()].filter((n) => {
+    const net = snap.networks.get(n.networkId);
+    return net && net.mtu > 0 && net.mtu > d.self.underlayMtu - 50;
+  });
+  check('mtu', tooBig.length === 0, tooBig.length ? `networks ${tooBig.map((n) => snap.networks.get(n.networkId)?.name).join(', ')} ask for an MTU above the underlay's ${d.self.underlayMtu} - 50: lowered to ${overlayMtu(snap.networks.get(tooBig[0].networkId)!, d.self.underlayMtu)}` : `underlay MTU ${d.self.underlayMtu}, overlay ${d.self.underlayMtu - 50}`);
+
+  let fwd = '';
+  try {
+    fwd = fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
+  } catch {
+    /* not readable */
+  }
+  const external = [...desired.networks.values()].some((n) => !snap.networks.get(n.networkId)?.internal);
+  check('ip_forward', true, fwd === '1' ? 'on: containers on non-internal networks can reach beyond this host through their gateway' : external ? 'off: containers reach each other and this host, not beyond it (enable net.ipv4.ip_forward for outside access)' : 'off (no network here needs it)');
+
+  const actual = await d.readActual();
+  const ops = diff(desired, actual, d.self);
+  const differences = describeDifferences(ops, actual);
+  for (const n of desired.networks.values()) {
+    for (const ep of n.local) {
+      const addrs = await d.sandboxAddresses(ep.sandbox, ep.ifname);
+      if (addrs === undefined) {
+        if (!ops.some((o) => o.kind === 'repairEndpoint' && o.endpoint.id === ep.id)) differences.push(`+ interface ${ep.ifname} in ${ep.sandbox} of endpoint ${ep.name} (missing)`);
+        continue;
+      }
+      for (const a of [ep.ipv4, ep.ipv6].filter((x) => x)) if (!addrs.includes(a)) differences.push(`+ address ${a} on ${ep.ifname} in ${ep.sandbox} (missing)`);
+    }
+  }
+  check('kernel', differences.length === 0, differences.length ? `${differences.length} difference(s) from etcd; the next resync repairs them` : 'matches etcd: no difference');
+  check('vxlan', actual.networks.size === desired.networks.size || differences.length > 0, `${actual.networks.size} VXLAN device(s) on UDP ${d.self.vxlanPort}`);
+  return { host: d.self.name, ok: reachable && checks.every((c) => c.ok), checks, differences };
+}

@@ -1,0 +1,73 @@
+import { EventEmitter } from 'events';
+import type * as RPC from 'etcd3/lib/rpc';
+import type { EndpointRecord, HostRecord, NetworkRecord } from '../control/model';
+import { parseKey } from '../control/store/keys';
+import { decode } from '../control/store/store';
+import type { Event } from '../control/generated/vxnet/v1/Event';
+import type { Filter__Output } from '../control/generated/vxnet/v1/Filter';
+import { invalid } from '../control/errors';
+import { parseUntil } from '../control/filters';
+
+// Cluster events as `docker events` shows them, derived from the etcd watch that every agent
+// already runs: a key created or deleted under networks/, endpoints/ or hosts/. Kept in a ring so
+// that `--since` can replay the recent past.
+export class EventLog extends EventEmitter {
+  private readonly ring: Event[] = [];
+
+  constructor(private readonly capacity = 2000, private readonly networkName: (id: string) => string = () => '') {
+    super();
+    this.setMaxListeners(0);
+  }
+
+  fromWatch(type: 'Put' | 'Delete', kv: RPC.IKeyValue, prev: RPC.IKeyValue | undefined): void {
+    const k = parseKey(kv.key.toString());
+    const created = type === 'Put' && !prev;
+    if (type === 'Put' && prev) return; // updates (a host's refreshed record) are not events
+    const base = { time: new Date().toISOString(), revision: String(kv.mod_revision) };
+    const rec = created ? kv : prev;
+    if (!rec) return;
+    let e: Event | undefined;
+    if (k.kind === 'network') {
+      const n = decode<NetworkRecord>(rec);
+      e = { ...base, type: 'network', action: created ? 'create' : 'remove', id: n.id, name: n.name, network: n.name, networkId: n.id };
+    } else if (k.kind === 'endpoint') {
+      const ep = decode<EndpointRecord>(rec);
+      e = { ...base, type: 'endpoint', action: created ? 'connect' : 'disconnect', id: ep.id, name: ep.name, network: this.networkName(ep.networkId), networkId: ep.networkId, host: ep.host, ipv4Address: ep.ipv4, ipv6Address: ep.ipv6, macAddress: ep.mac };
+    } else if (k.kind === 'host') {
+      const h = decode<HostRecord>(rec);
+      e = { ...base, type: 'host', action: created ? 'join' : 'leave', id: h.name, name: h.name, host: h.name, vtep: h.vtep };
+    }
+    if (!e) return;
+    this.ring.push(e);
+    if (this.ring.length > this.capacity) this.ring.shift();
+    this.emit('event', e);
+  }
+
+  recent(sinceMs: number): Event[] {
+    return this.ring.filter((e) => Date.parse(e.time ?? '') >= sinceMs);
+  }
+}
+
+const EVENT_FILTERS = new Set(['network', 'type', 'host', 'event', 'name']);
+
+// Docker's events filters: values of one key OR-ed, keys AND-ed; network matches name or ID.
+export function eventFilter(filters: Filter__Output[]): (e: Event) => boolean {
+  const by = new Map<string, string[]>();
+  for (const f of filters) {
+    if (!EVENT_FILTERS.has(f.key)) throw invalid(`invalid filter '${f.key}' for events; valid filters: ${[...EVENT_FILTERS].join(', ')}`);
+    by.set(f.key, [...(by.get(f.key) ?? []), f.value]);
+  }
+  const get: Record<string, (e: Event) => string[]> = {
+    network: (e) => [e.network ?? '', e.networkId ?? ''],
+    type: (e) => [e.type ?? ''],
+    host: (e) => [e.host ?? ''],
+    event: (e) => [e.action ?? ''],
+    name: (e) => [e.name ?? ''],
+  };
+  return (e) => [...by].every(([k, vals]) => vals.some((v) => get[k](e).includes(v)));
+}
+
+export function sinceMs(since: string): number {
+  if (!since) return Number.POSITIVE_INFINITY;
+  return parseUntil(since);
+}
