@@ -84,6 +84,7 @@ export class Agent {
       peerHosts: () => [...(this.state.snap?.hosts.keys() ?? [])].filter((h) => h !== config.name).length,
       lease: () => ({ renewals: this.registration.renewals, losses: this.registration.losses }),
       watchEvents: () => this.state.watchEvents,
+      etcdRequests: () => this.store.requests,
       ready: () => this.readiness(),
     });
     this.reconciler = new Reconciler(this.state, this.kernel, this.self, this.endpoints, log, config.resyncInterval * 1000, (run) => {
@@ -126,8 +127,8 @@ export class Agent {
         etcdEndpoints: this.config.etcd.endpoints,
       }),
       health: async () => {
-        const ok = this.registration.registered && this.state.ready;
-        return { status: ok ? 'SERVING' : 'NOT_SERVING', host: this.config.name, version: VERSION, message: ok ? '' : `registered=${this.registration.registered} watching=${this.state.ready}` };
+        const r = this.readiness();
+        return { status: r.ok ? 'SERVING' : 'NOT_SERVING', host: this.config.name, version: VERSION, message: r.reason };
       },
     };
   }

@@ -1,11 +1,13 @@
 import * as path from 'path';
-import { exists, invalid, notFound, precondition, exhausted, unavailable } from '../control/errors';
+import { status } from '@grpc/grpc-js';
+import { VxError, exists, invalid, notFound, precondition, exhausted, unavailable } from '../control/errors';
 import { EndpointRecord, NetworkRecord, SubnetConfig, overlayMtu } from '../control/model';
 import type { Store } from '../control/store/store';
 import type { NetworkService } from '../control/networks';
 import { newId, endpointToProto } from '../control/networks';
 import { freeCandidates, checkStaticAddress, parseMac, macFromIPv4, randomMac, canonicalAddress } from '../control/ipam';
 import { validateIfname, validateEndpointName, validateSandboxArg } from '../control/validate';
+import { resolveNetwork } from '../control/filters';
 import type { ConnectRequest__Output } from '../control/generated/vxnet/v1/ConnectRequest';
 import type { ConnectResponse } from '../control/generated/vxnet/v1/ConnectResponse';
 import type { DisconnectRequest__Output } from '../control/generated/vxnet/v1/DisconnectRequest';
@@ -83,12 +85,27 @@ export class EndpointService implements EndpointRepairer {
     else this.inFlightNets.delete(vni);
   }
 
+  // The agent's own view answers most lookups without a round trip; a network it does not know
+  // yet (created a moment ago elsewhere) is looked up in etcd. A view that is stale the other way
+  // (network just deleted) is caught by the Connect transaction's compare.
+  private async resolve(ref: string): Promise<NetworkRecord> {
+    const snap = this.state.snap;
+    if (snap) {
+      try {
+        return resolveNetwork(ref, [...snap.networks.values()]);
+      } catch {
+        /* not known here (yet): ask etcd */
+      }
+    }
+    return this.networks.resolve(ref);
+  }
+
   async connect(req: ConnectRequest__Output): Promise<ConnectResponse> {
     validateSandboxArg(req.sandbox);
     if (req.interfaceName) validateIfname(req.interfaceName);
     if (req.name) validateEndpointName(req.name);
     const mac = req.macAddress ? parseMac(req.macAddress) : undefined;
-    const net = await this.networks.resolve(req.network);
+    const net = await this.resolve(req.network);
     const sandbox = sandboxPath(req.sandbox);
     this.sandboxes.check(sandbox);
     if (req.ipv6Address && net.ipv6.length === 0) throw invalid(`network ${net.name} has no IPv6 subnet: --ip6 ${req.ipv6Address} cannot be used`);
@@ -151,10 +168,19 @@ export class EndpointService implements EndpointRepairer {
     const mine = this.claiming.get(net.id) ?? new Set<string>();
     this.claiming.set(net.id, mine);
     for (let attempt = 0; attempt < MAX_ALLOC_ATTEMPTS; attempt++) {
-      const allocated = await this.store.allocatedAddresses(net.id);
+      // First from the agent's view (no round trip); after a lost race, from etcd itself.
+      const allocated = attempt === 0 && this.state.snap ? this.viewAddresses(net.id) : await this.store.allocatedAddresses(net.id);
       const busy = new Set([...allocated, ...mine]);
-      const v4 = net.ipv4.length ? pick(net.ipv4, ip4, busy, allocated, net.name, attempt) : '';
-      const v6 = net.ipv6.length ? pick(net.ipv6, ip6, busy, allocated, net.name, attempt) : '';
+      let v4: string;
+      let v6: string;
+      try {
+        v4 = net.ipv4.length ? pick(net.ipv4, ip4, busy, allocated, net.name, attempt) : '';
+        v6 = net.ipv6.length ? pick(net.ipv6, ip6, busy, allocated, net.name, attempt) : '';
+      } catch (err) {
+        // "Taken" or "full" by a possibly stale view is checked against etcd before it is believed.
+        if (attempt === 0 && err instanceof VxError && (err.code === status.ALREADY_EXISTS || err.code === status.RESOURCE_EXHAUSTED)) continue;
+        throw err;
+      }
       const chosen = [v4, v6].filter((a) => a).map((a) => a.split('/')[0]);
       if (chosen.length === 0) throw invalid(`network ${net.name} has no subnet to allocate from`);
       const ep: EndpointRecord = { ...base, ipv4: v4, ipv6: v6 };
@@ -175,6 +201,16 @@ export class EndpointService implements EndpointRepairer {
       }
     }
     throw unavailable(`could not allocate an address in network ${net.name}: too many concurrent allocations, try again`);
+  }
+
+  private viewAddresses(networkId: string): Set<string> {
+    const out = new Set<string>();
+    for (const e of this.state.snap?.endpoints.values() ?? []) {
+      if (e.networkId !== networkId) continue;
+      if (e.ipv4) out.add(e.ipv4.split('/')[0]);
+      if (e.ipv6) out.add(e.ipv6.split('/')[0]);
+    }
+    return out;
   }
 
   async disconnect(req: DisconnectRequest__Output): Promise<void> {

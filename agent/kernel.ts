@@ -6,6 +6,7 @@ import type { DesiredNetwork, Self } from './desired';
 import type { ActualState, ActualNetwork, FdbEntry, NeighEntry } from './diff';
 import type { Attachment, Sandboxes } from './endpoints';
 import { openRtNetlink, checkNetns } from './dataplane/netns';
+import { NeighBatcher, NeighMsg, ENOENT, ESRCH } from './dataplane/batch';
 import { bridgeName, isHostVeth, vniOfDevice, vxlanName } from './names';
 import type { Logger } from './log';
 
@@ -26,7 +27,6 @@ const IFLA_PROTINFO = 12;
 const NLA_F_NESTED = 0x8000;
 const IFLA_BRPORT_LEARNING = 8;
 const RTM_SETLINK = 19;
-const WINDOW = 64; // requests in flight: far below what would overflow the receive buffer (FACTS.md)
 
 // --- small encoders for what the netlink package cannot express (a veth peer's nested ifinfomsg) ---
 function nlattr(type: number, payload: Buffer): Buffer {
@@ -93,26 +93,11 @@ function bridgeMac(host: string, vni: number): Buffer {
   return h.subarray(0, 6);
 }
 
+// The errno name of a netlink failure ("Request rejected: ENODEV" carries it only in the text).
 function errno(err: unknown): string {
   const e = err as { errno?: number; code?: string; message?: string };
-  return e.code ?? e.message ?? String(err);
-}
-
-async function windowed<T>(items: T[], fn: (item: T) => Promise<unknown>): Promise<void> {
-  let i = 0;
-  const errors: unknown[] = [];
-  const worker = async (): Promise<void> => {
-    while (i < items.length) {
-      const item = items[i++];
-      try {
-        await fn(item);
-      } catch (err) {
-        errors.push(err);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(WINDOW, items.length) }, worker));
-  if (errors.length) throw errors[0] instanceof Error ? errors[0] : new Error(String(errors[0]));
+  if (e.code) return e.code;
+  return /\b(E[A-Z0-9]{2,})\b/.exec(e.message ?? '')?.[1] ?? e.message ?? String(err);
 }
 
 interface LinkInfo {
@@ -140,6 +125,7 @@ function parseLink(m: rt.LinkMessage): LinkInfo {
 export class NetlinkKernel implements Sandboxes {
   private readonly sock: RtNetlinkSocket;   // writes: many in flight, each answered by an ACK
   private readonly reader: RtNetlinkSocket; // dumps: one at a time, never mixed with writes
+  private readonly batcher = new NeighBatcher(); // FDB and neighbor entries, many per sendmsg
 
   constructor(private readonly self: Self, private readonly log: Logger) {
     this.sock = openRtNetlink();
@@ -149,6 +135,7 @@ export class NetlinkKernel implements Sandboxes {
   close(): void {
     this.sock.socket.close();
     this.reader.socket.close();
+    this.batcher.close();
   }
 
   // The kernel allows one dump at a time per netlink socket (a second one gets EBUSY): dumps queue.
@@ -163,8 +150,15 @@ export class NetlinkKernel implements Sandboxes {
     return (await this.dump(() => this.reader.getLinks())).map(parseLink);
   }
 
+  // One link by name (RTM_GETLINK with IFLA_IFNAME): no dump of every link on the host.
   private async link(name: string): Promise<LinkInfo | undefined> {
-    return (await this.links()).find((l) => l.name === name);
+    try {
+      const r = await this.sock.getLink({}, { ifname: name });
+      return r[0] ? parseLink(r[0]) : undefined;
+    } catch (err) {
+      if (errno(err) === 'ENODEV') return undefined;
+      throw new Error(`failed to look up ${name}: ${errno(err)}`, { cause: err });
+    }
   }
 
   // --- Kernel (reconciler) --------------------------------------------------------------------------
@@ -226,8 +220,7 @@ export class NetlinkKernel implements Sandboxes {
   }
 
   private async ensureDevicesNow(net: DesiredNetwork): Promise<void> {
-    const links = await this.links();
-    let br = links.find((l) => l.name === net.bridge);
+    let br = await this.link(net.bridge);
     if (br && br.kind !== 'bridge') {
       await this.del(br.index, net.bridge);
       br = undefined;
@@ -243,7 +236,7 @@ export class NetlinkKernel implements Sandboxes {
     }
     if (!br.up || br.mtu !== net.mtu) await this.sock.setLink({ index: br.index, flags: { up: true }, change: { up: true } }, { mtu: net.mtu });
 
-    let vx = links.find((l) => l.name === net.vxlan);
+    let vx = await this.link(net.vxlan);
     const v = vx?.vxlan;
     if (vx && (!v || v.vni !== net.vni || v.local !== this.self.vtep || v.port !== this.self.vxlanPort || v.learning || !v.proxy)) {
       this.log.warn('replacing incompatible vxlan device', { device: net.vxlan, found: v ?? vx.kind });
@@ -320,40 +313,32 @@ export class NetlinkKernel implements Sandboxes {
 
   async fdbAdd(vni: number, entries: FdbEntry[]): Promise<void> {
     const ifindex = await this.vxIndex(vni);
-    await windowed(entries, (e) =>
-      this.sock.newNeighbor({ family: AF_BRIDGE, ifindex, state: { permanent: true }, flags: { self: true } }, { lladdr: macBytes(e.mac), dst: ipBytes(e.dst) }, { flags: NLM_F_CREATE | NLM_F_REPLACE }).catch((err) => {
-        throw new Error(`failed to add FDB ${e.mac} dst ${e.dst} on vx-${vni}: ${errno(err)}`, { cause: err });
-      }),
-    );
+    await this.bulk(vni, entries.map((e) => ({ kind: 'fdb' as const, op: 'add' as const, ifindex, mac: macBytes(e.mac), ip: ipBytes(e.dst) })));
   }
 
   async fdbDel(vni: number, entries: FdbEntry[]): Promise<void> {
     const ifindex = await this.vxIndex(vni);
-    await windowed(entries, (e) =>
-      this.sock.delNeighbor({ family: AF_BRIDGE, ifindex, flags: { self: true } }, { lladdr: macBytes(e.mac), dst: ipBytes(e.dst) }).catch((err) => {
-        if (errno(err) !== 'ENOENT') throw new Error(`failed to delete FDB ${e.mac} on vx-${vni}: ${errno(err)}`, { cause: err });
-      }),
-    );
+    await this.bulk(vni, entries.map((e) => ({ kind: 'fdb' as const, op: 'del' as const, ifindex, mac: macBytes(e.mac), ip: ipBytes(e.dst) })));
   }
 
   async neighAdd(vni: number, entries: NeighEntry[]): Promise<void> {
     const ifindex = await this.vxIndex(vni);
-    await windowed(entries, (e) => {
-      const dst = ipBytes(e.ip);
-      return this.sock.newNeighbor({ family: dst.length === 4 ? AF_INET : AF_INET6, ifindex, state: { permanent: true } }, { dst, lladdr: macBytes(e.mac) }, { flags: NLM_F_CREATE | NLM_F_REPLACE }).catch((err) => {
-        throw new Error(`failed to add neighbor ${e.ip} lladdr ${e.mac} on vx-${vni}: ${errno(err)}`, { cause: err });
-      });
-    });
+    await this.bulk(vni, entries.map((e) => ({ kind: 'neigh' as const, op: 'add' as const, ifindex, mac: macBytes(e.mac), ip: ipBytes(e.ip) })));
   }
 
   async neighDel(vni: number, entries: NeighEntry[]): Promise<void> {
     const ifindex = await this.vxIndex(vni);
-    await windowed(entries, (e) => {
-      const dst = ipBytes(e.ip);
-      return this.sock.delNeighbor({ family: dst.length === 4 ? AF_INET : AF_INET6, ifindex }, { dst }).catch((err) => {
-        if (errno(err) !== 'ENOENT') throw new Error(`failed to delete neighbor ${e.ip} on vx-${vni}: ${errno(err)}`, { cause: err });
-      });
-    });
+    await this.bulk(vni, entries.map((e) => ({ kind: 'neigh' as const, op: 'del' as const, ifindex, mac: macBytes(e.mac), ip: ipBytes(e.ip) })));
+  }
+
+  // Deleting what is already gone is success (idempotent); any other failure names the entry.
+  private async bulk(vni: number, msgs: NeighMsg[]): Promise<void> {
+    const failed = (await this.batcher.send(msgs)).filter((f) => !(f.msg.op === 'del' && (f.errno === ENOENT || f.errno === ESRCH)));
+    if (failed.length) {
+      const f = failed[0];
+      const what = `${f.msg.kind} ${macString(f.msg.mac)} ${f.msg.kind === 'fdb' ? 'dst' : 'ip'} ${ipString(f.msg.ip)}`;
+      throw new Error(`failed to ${f.msg.op} ${failed.length} of ${msgs.length} entries on vx-${vni}, first ${what}: errno ${f.errno}`);
+    }
   }
 
   async attachPort(vni: number, veth: string): Promise<void> {

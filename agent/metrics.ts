@@ -10,6 +10,7 @@ export interface MetricSources {
   peerHosts(): number;
   lease(): { renewals: number; losses: number };
   watchEvents(): number;
+  etcdRequests(): number;
   ready(): { ok: boolean; reason: string };
 }
 
@@ -50,6 +51,7 @@ export class Metrics {
         }
       },
     });
+    new Counter({ name: 'vxnet_etcd_requests_total', help: 'Unary etcd requests made (reads, writes, transactions).', registers, collect() { this.reset(); this.inc(s.etcdRequests()); } });
     new Gauge({ name: 'vxnet_peer_hosts', help: 'Live peer hosts (their lease is alive).', registers, collect() { this.set(s.peerHosts()); } });
     new Counter({ name: 'vxnet_lease_renewals_total', help: 'Host lease keep-alives that succeeded.', registers, collect() { this.reset(); this.inc(s.lease().renewals); } });
     new Counter({ name: 'vxnet_lease_losses_total', help: 'Host leases lost (and registered again).', registers, collect() { this.reset(); this.inc(s.lease().losses); } });

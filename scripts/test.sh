@@ -10,5 +10,7 @@ echo "== unit tests"
 npx mocha 'dist/test/unit/**/*.test.js'
 echo "== integration tests"
 npx mocha 'dist/test/integration/**/*.test.js'
+echo "== benchmark smoke run (small sizes; the full run is npm run bench)"
+VXNET_SKIP_SETUP=1 bash scripts/bench.sh --smoke
 echo "== demo"
 VXNET_SKIP_SETUP=1 bash scripts/demo.sh

@@ -54,6 +54,7 @@ export function storeError(err: unknown): VxError {
 export class Store {
   readonly client: Etcd3;
   private readonly timeoutMs: number;
+  requests = 0; // unary etcd requests made (a metric, and the bench's requests per Connect)
 
   constructor(opts: StoreOptions) {
     this.timeoutMs = opts.callTimeoutMs ?? 5000;
@@ -87,6 +88,7 @@ export class Store {
     let cause: unknown;
     for (;;) {
       try {
+        this.requests++;
         return await fn();
       } catch (err) {
         // An open breaker hides why the member failed: report the failure that opened it.

@@ -43,7 +43,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-function startProcess(m: EtcdMember, initialCluster: string, state: 'new' | 'existing'): ChildProcess {
+function startProcess(m: EtcdMember, initialCluster: string, state: 'new' | 'existing', extra: string[] = []): ChildProcess {
   const log = fs.openSync(path.join(m.dir, 'etcd.log'), 'a');
   const tls = m.tls ? ['--cert-file', m.tls.cert, '--key-file', m.tls.key, '--trusted-ca-file', m.tls.ca, ...(m.tls.clientCertAuth ? ['--client-cert-auth'] : [])] : [];
   const args = [
@@ -60,6 +60,7 @@ function startProcess(m: EtcdMember, initialCluster: string, state: 'new' | 'exi
     '--heartbeat-interval', '50',
     '--election-timeout', '500',
     '--log-level', 'warn',
+    ...extra,
   ];
   const proc = spawn('etcd', args, { cwd: m.dir, stdio: ['ignore', log, log] });
   fs.closeSync(log);
@@ -87,7 +88,7 @@ export async function waitForEtcd(urls: string[], timeoutMs = 15000, tls?: EtcdT
 
 // `tls`: serve clients over https with this server certificate (and demand client certificates
 // signed by its CA when clientCertAuth); the test's own client then uses the server's pair.
-export async function startEtcd(size = 1, tls?: EtcdTls): Promise<EtcdCluster> {
+export async function startEtcd(size = 1, tls?: EtcdTls, extraArgs: string[] = []): Promise<EtcdCluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vxt-etcd-'));
   const members: EtcdMember[] = [];
   for (let i = 0; i < size; i++) {
@@ -96,7 +97,7 @@ export async function startEtcd(size = 1, tls?: EtcdTls): Promise<EtcdCluster> {
     members.push({ name: `m${i}`, clientUrl: `${tls ? 'https' : 'http'}://127.0.0.1:${await freePort()}`, peerUrl: `http://127.0.0.1:${await freePort()}`, unixUrl: `unix://${mdir}/etcd.sock:0`, dir: mdir, ...(tls ? { tls } : {}) });
   }
   const initial = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
-  for (const m of members) m.proc = startProcess(m, initial, 'new');
+  for (const m of members) m.proc = startProcess(m, initial, 'new', extraArgs);
   const cluster: EtcdCluster = {
     members,
     dir,
@@ -113,7 +114,7 @@ export async function startEtcd(size = 1, tls?: EtcdTls): Promise<EtcdCluster> {
       clearTimeout(t);
     },
     async startMember(i) {
-      members[i].proc = startProcess(members[i], initial, 'existing');
+      members[i].proc = startProcess(members[i], initial, 'existing', extraArgs);
       await waitForEtcd([members[i].clientUrl]);
     },
     async stop() {

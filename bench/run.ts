@@ -1,0 +1,404 @@
+// vxnet benchmarks: each figure beside the reference it must beat (or the kernel limit it cannot),
+// measured in the same run on the same machine. `npm run bench` (full), `npm run bench -- --smoke`
+// (small sizes, run by the test command so that the suite cannot rot). Writes bench/results.json.
+import { execFileSync, spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import type { Etcd3 } from 'etcd3';
+import { RtNetlinkSocket } from 'netlink';
+import { startEtcd, EtcdCluster } from '../test/helpers/etcd';
+import { TestAgent, CLI, ROOT } from '../test/helpers/agent';
+import { Topology, ping, sh, waitFor } from '../test/helpers/topology';
+import { openRtNetlink } from '../agent/dataplane/netns';
+import { keys } from '../control/store/keys';
+
+const SMOKE = process.argv.includes('--smoke');
+const N = SMOKE
+  ? { attach: 10, converge: 5, bulk: 500, scale: [1000], iperfS: 1, restart: 500, cni: 10 }
+  : { attach: 100, converge: 50, bulk: 10000, scale: [10000, 50000], iperfS: 5, restart: 10000, cni: 100 };
+
+interface Figure { name: string; unit: string; median: number; p99: number; n: number; reference?: string; refMedian?: number; refP99?: number; ratio?: number; target?: string; met?: boolean }
+const figures: Figure[] = [];
+
+function stats(xs: number[]): { median: number; p99: number; n: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number): number => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))];
+  return { median: q(0.5), p99: q(0.99), n: s.length };
+}
+const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
+const now = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+function record(f: Figure): void {
+  figures.push(f);
+  const ref = f.refMedian !== undefined ? ` | ${f.reference}: ${round(f.refMedian)} ${f.unit} (p99 ${round(f.refP99 ?? NaN)}) | ratio ${round(f.ratio ?? NaN, 3)}` : '';
+  console.log(`  ${f.name}: median ${round(f.median)} ${f.unit}, p99 ${round(f.p99)}, n ${f.n}${ref}${f.target ? ` | target ${f.target}: ${f.met ? 'met' : 'NOT met'}` : ''}`);
+}
+
+function timeCmd(cmd: string, args: string[], input?: string, env?: NodeJS.ProcessEnv): { ms: number; out: string; code: number | null } {
+  const t0 = now();
+  const r = spawnSync(cmd, args, { input, env: env ?? process.env, encoding: 'utf8', timeout: 60000 });
+  return { ms: now() - t0, out: `${r.stdout}${r.stderr}`, code: r.status };
+}
+
+// A netlink monitor inside a namespace: resolves when a neighbor message for `mac` arrives.
+function monitor(ns: string): { sock: RtNetlinkSocket; waitMac: (mac: string) => Promise<number> } {
+  const sock = openRtNetlink(`/run/netns/${ns}`);
+  sock.addMembership('NEIGH');
+  const seen = new Map<string, number>();
+  const waiters = new Map<string, (t: number) => void>();
+  sock.on('message', (msgs) => {
+    const t = now();
+    for (const m of msgs) {
+      // The neighbor (ARP) entry is programmed after the FDB entry: it marks both present.
+      if (m.kind !== 'neighbor' || !m.attrs.lladdr || m.data.family !== 2) continue;
+      const mac = [...m.attrs.lladdr].map((b) => b.toString(16).padStart(2, '0')).join(':');
+      if (!seen.has(mac)) seen.set(mac, t);
+      waiters.get(mac)?.(t);
+    }
+  });
+  return {
+    sock,
+    waitMac: (mac) => new Promise((resolve, reject) => {
+      const t = seen.get(mac);
+      if (t !== undefined) return resolve(t);
+      const timer = setTimeout(() => reject(new Error(`no neighbor message for ${mac} in ${ns}`)), 5000);
+      waiters.set(mac, (tt) => {
+        clearTimeout(timer);
+        resolve(tt);
+      });
+    }),
+  };
+}
+
+function countEntries(ns: string, dev: string): Promise<{ fdb: number; neigh: number }> {
+  const s = openRtNetlink(`/run/netns/${ns}`);
+  return (async () => {
+    try {
+      const link = (await s.getLinks()).find((l) => l.attrs.ifname === dev);
+      if (!link) return { fdb: 0, neigh: 0 };
+      const fdb = (await s.getNeighbors({ family: 7 })).filter((e) => e.data.ifindex === link.data.index && e.attrs.dst).length;
+      const neigh = (await s.getNeighbors({ family: 2 })).filter((e) => e.data.ifindex === link.data.index && e.data.state?.permanent).length;
+      return { fdb, neigh };
+    } finally {
+      s.socket.close();
+    }
+  })();
+}
+
+function procStats(pid: number): { rssMb: number; cpuS: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const tick = 100;
+  return { rssMb: rss, cpuS: (Number(stat[11]) + Number(stat[12])) / tick };
+}
+
+function fakeEndpoints(netId: string, host: string, count: number, base: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < count; i++) {
+    const n = base + i;
+    const ip = `10.${100 + ((n >> 16) & 0x3f)}.${(n >> 8) & 255}.${n & 255}`;
+    const mac = `02:43:${[(n >> 24) & 255, (n >> 16) & 255, (n >> 8) & 255, n & 255].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
+    const id = `${n.toString(16).padStart(8, '0')}${'e'.repeat(56)}`;
+    out[keys.endpoint(netId, id)] = JSON.stringify({ id, networkId: netId, name: `bulk-${n}`, host, sandbox: `/run/netns/bulk-${n}`, ifname: 'eth0', mac, ipv4: `${ip}/10`, ipv6: '', aliases: [], created: '' });
+  }
+  return out;
+}
+
+async function putAll(kv: Etcd3, entries: Record<string, string>): Promise<void> {
+  const list = Object.entries(entries);
+  for (let i = 0; i < list.length; i += 5000) {
+    const chunk = list.slice(i, i + 5000);
+    await kv.kv.txn({ compare: [], success: chunk.map(([k, v]) => ({ request_put: { key: Buffer.from(k), value: Buffer.from(v) } })), failure: [] });
+  }
+}
+async function delAll(kv: Etcd3, keyList: string[]): Promise<void> {
+  for (let i = 0; i < keyList.length; i += 5000) {
+    await kv.kv.txn({ compare: [], success: keyList.slice(i, i + 5000).map((k) => ({ request_delete_range: { key: Buffer.from(k) } })), failure: [] });
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`vxnet bench${SMOKE ? ' (smoke: small sizes)' : ''} on ${os.cpus().length} cores, kernel ${os.release()}, node ${process.version}`);
+  let etcd: EtcdCluster | undefined;
+  let topo: Topology | undefined;
+  const agents: TestAgent[] = [];
+  const cleanups: (() => void)[] = [];
+  const stop = async (): Promise<void> => {
+    for (const c of cleanups.reverse()) try { c(); } catch { /* best effort */ }
+    await Promise.all(agents.map((a) => a.stop('SIGKILL')));
+    agents.forEach((a) => a.cleanup());
+    topo?.destroy();
+    await etcd?.stop();
+  };
+  process.on('SIGINT', () => void stop().then(() => process.exit(130)));
+  try {
+    etcd = await startEtcd(1, undefined, ['--max-txn-ops', '20000', '--max-request-bytes', '33554432', '--quota-backend-bytes', '4294967296']);
+    const kv = etcd.client();
+    cleanups.push(() => kv.close());
+    topo = new Topology(3);
+    for (const h of topo.hosts) agents.push(new TestAgent({ name: h.name, etcd: etcd.unixUrls, vtep: h.vtep, netns: h.ns, leaseTtl: 10, resyncInterval: 600, extra: ['--log-level', 'info', '--metrics', '127.0.0.1:9476'] }));
+    await Promise.all(agents.map((a) => a.start(30000)));
+    const [a1, a2] = agents;
+
+    // 1. Attach latency through the API, against the CNI reference bridge plugin + host-local.
+    console.log('\n1. attach latency (one host)');
+    await a1.client.create({ name: 'attach', ipamConfig: [{ subnet: '10.210.0.0/16' }] });
+    const boxes = Array.from({ length: N.attach }, (_, i) => topo!.container(`at${i}`));
+    const up: number[] = [];
+    const down: number[] = [];
+    for (const b of boxes) {
+      const t0 = now();
+      await a1.client.connect({ network: 'attach', sandbox: b });
+      up.push(now() - t0);
+    }
+    const requestsBefore = await etcdRequests(topo.hosts[0].ns);
+    const extra = topo.container('atx');
+    await a1.client.connect({ network: 'attach', sandbox: extra });
+    const perConnect = (await etcdRequests(topo.hosts[0].ns)) - requestsBefore;
+    await a1.client.disconnect({ network: 'attach', sandbox: extra });
+    for (const b of boxes) {
+      const t0 = now();
+      await a1.client.disconnect({ network: 'attach', sandbox: b });
+      down.push(now() - t0);
+    }
+    const cni = cniReference(topo, N.cni);
+    const su = stats(up);
+    record({ name: 'Connect via gRPC', unit: 'ms', ...su, reference: 'CNI bridge+host-local ADD', refMedian: cni.add.median, refP99: cni.add.p99, ratio: su.median / cni.add.median, target: 'p50 <= 0.5x, p99 <= 1x', met: su.median <= 0.5 * cni.add.median && su.p99 <= cni.add.p99 });
+    const sd = stats(down);
+    record({ name: 'Disconnect via gRPC', unit: 'ms', ...sd, reference: 'CNI bridge+host-local DEL', refMedian: cni.del.median, refP99: cni.del.p99, ratio: sd.median / cni.del.median });
+    record({ name: 'etcd requests per Connect', unit: 'requests', median: perConnect, p99: perConnect, n: 1 });
+    const cliTimes: number[] = [];
+    const nodeTimes: number[] = [];
+    for (let i = 0; i < Math.min(10, N.attach); i++) {
+      cliTimes.push(timeCmd(process.execPath, [CLI, '-H', `unix://${a1.socket}`, 'network', 'connect', 'attach', boxes[i]]).ms);
+      nodeTimes.push(timeCmd(process.execPath, ['-e', '0']).ms);
+      spawnSync(process.execPath, [CLI, '-H', `unix://${a1.socket}`, 'network', 'disconnect', 'attach', boxes[i]]);
+    }
+    record({ name: 'Connect via the CLI', unit: 'ms', ...stats(cliTimes), reference: 'bare node start', refMedian: stats(nodeTimes).median, refP99: stats(nodeTimes).p99, ratio: stats(cliTimes).median / stats(nodeTimes).median });
+    for (const b of boxes) topo.removeNs(b);
+    topo.removeNs(extra);
+
+    // 2. Cross-host convergence: Connect on h1 -> entries on h2 and h3 (netlink monitor), first ping from h2.
+    console.log('\n2. cross-host convergence (3 hosts)');
+    await a1.client.create({ name: 'conv', ipamConfig: [{ subnet: '10.211.0.0/16' }] });
+    const peerBox = topo.container('cvp');
+    await a2.client.connect({ network: 'conv', sandbox: peerBox });
+    await agents[2].client.connect({ network: 'conv', sandbox: topo.container('cvq') });
+    const m2 = monitor(topo.hosts[1].ns);
+    const m3 = monitor(topo.hosts[2].ns);
+    cleanups.push(() => { m2.sock.socket.close(); m3.sock.socket.close(); });
+    const conv: number[] = [];
+    const firstPing: number[] = [];
+    for (let i = 0; i < N.converge; i++) {
+      const b = topo.container(`cv${i}`);
+      const t0 = now();
+      const r = await a1.client.connect({ network: 'conv', sandbox: b });
+      const tReturn = now();
+      const mac = r.endpoint!.macAddress;
+      const ip = r.endpoint!.ipv4Address.split('/')[0];
+      const pinger = firstReply(peerBox, ip);
+      const [t2, t3] = await Promise.all([m2.waitMac(mac), m3.waitMac(mac)]);
+      conv.push(Math.max(t2, t3) - t0);
+      const tReply = await pinger;
+      firstPing.push(tReply - tReturn);
+    }
+    const sc = stats(conv);
+    record({ name: 'Connect -> FDB+neighbor on both peers', unit: 'ms', ...sc, target: 'p99 < 50 ms', met: sc.p99 < 50 });
+    const sp = stats(firstPing);
+    record({ name: 'Connect returned -> first ping reply from a peer', unit: 'ms', ...sp, target: 'p99 < 50 ms (ping process start included)', met: sp.p99 < 50 });
+
+    // 3. Bulk programming: N remote endpoints appear in etcd / disappear, against ip -batch + bridge -batch.
+    console.log(`\n3. bulk programming (${N.bulk} remote endpoints = ${2 * N.bulk} kernel entries)`);
+    const bulkNet = await a1.client.create({ name: 'bulk', ipamConfig: [{ subnet: '10.64.0.0/10' }], options: { vxlanid: '9000' } });
+    const anchor = topo.container('bk0');
+    await a1.client.connect({ network: 'bulk', sandbox: anchor });
+    await kv.put(keys.host('bulkhost')).value(JSON.stringify({ name: 'bulkhost', vtep: '192.168.231.99', vxlanPort: 4789, underlayMtu: 1500, version: 'bench', started: new Date().toISOString() }));
+    const eps = fakeEndpoints(bulkNet.id, 'bulkhost', N.bulk, 1);
+    const tAdd = now();
+    await putAll(kv, eps);
+    const writeMs = now() - tAdd;
+    await waitFor('bulk add', async () => (await countEntries(topo!.hosts[0].ns, 'vx-9000')).fdb >= N.bulk, 120000, 20);
+    const addMs = now() - tAdd;
+    const t0 = now();
+    await delAll(kv, Object.keys(eps));
+    await waitFor('bulk del', async () => (await countEntries(topo!.hosts[0].ns, 'vx-9000')).fdb === 0, 120000, 20);
+    const delMs = now() - t0;
+    const ref = ipBatchReference(topo.hosts[0].ns, eps);
+    record({ name: 'bulk add (etcd write + watch + kernel)', unit: 'entries/s', median: (2 * N.bulk) / (addMs / 1000), p99: NaN, n: 1, reference: 'ip -batch + bridge -batch', refMedian: (2 * N.bulk) / (ref.addMs / 1000), ratio: ref.addMs / addMs, target: '>= 3x', met: ref.addMs / addMs >= 3 });
+    console.log(`     (${round(addMs, 0)} ms in all, of which the etcd write took ${round(writeMs, 0)} ms)`);
+    record({ name: 'bulk delete', unit: 'entries/s', median: (2 * N.bulk) / (delMs / 1000), p99: NaN, n: 1, reference: 'ip -batch + bridge -batch', refMedian: (2 * N.bulk) / (ref.delMs / 1000), ratio: ref.delMs / delMs, target: '>= 3x', met: ref.delMs / delMs >= 3 });
+
+    // 4. Scale of the agent: RSS and CPU with N remote endpoints in its networks.
+    console.log('\n4. agent scale');
+    for (const size of N.scale) {
+      const many = fakeEndpoints(bulkNet.id, 'bulkhost', size, 100000);
+      const before = procStats(a1.pid!);
+      await putAll(kv, many);
+      await waitFor(`scale ${size}`, async () => (await countEntries(topo!.hosts[0].ns, 'vx-9000')).fdb >= size, 300000, 50);
+      const after = procStats(a1.pid!);
+      record({ name: `agent RSS with ${size} remote endpoints`, unit: 'MB', median: after.rssMb, p99: after.rssMb, n: 1, ...(size === 10000 ? { target: '< 80 MB', met: after.rssMb < 80 } : {}) });
+      record({ name: `agent CPU to program ${size} remote endpoints`, unit: 's', median: after.cpuS - before.cpuS, p99: NaN, n: 1 });
+      if (size === N.scale[N.scale.length - 1] || size === N.restart) {
+        // 6. Restart with these entries in place: time to ready, kernel writes when nothing differed.
+        const r = await restartFigures(a1, topo.hosts[0].ns);
+        record({ name: `restart with ${size} remote endpoints: time to ready`, unit: 'ms', median: r.readyMs, p99: r.readyMs, n: 1, ...(size <= 10000 ? { target: '< 1000 ms', met: r.readyMs < 1000 } : {}) });
+        record({ name: `restart with ${size} remote endpoints: kernel writes`, unit: 'writes', median: r.writes, p99: r.writes, n: 1, target: '0', met: r.writes === 0 });
+      }
+      await delAll(kv, Object.keys(many));
+      await waitFor('scale cleanup', async () => (await countEntries(topo!.hosts[0].ns, 'vx-9000')).fdb === 0, 300000, 50);
+    }
+
+    // 5. Data plane: iperf3 over vxnet vs a hand-built VXLAN pair vs the plain underlay.
+    console.log('\n5. data plane throughput (iperf3 TCP)');
+    dataPlane(topo, a1, a2, N.iperfS).forEach(record);
+  } finally {
+    await stop();
+  }
+  const out = { machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, kernel: os.release(), node: process.version, smoke: SMOKE, date: new Date().toISOString() }, figures };
+  fs.mkdirSync(path.join(ROOT, 'bench'), { recursive: true });
+  fs.writeFileSync(path.join(ROOT, 'bench', 'results.json'), JSON.stringify(out, null, 2) + '\n');
+  console.log(`\nwrote bench/results.json (${figures.length} figures)`);
+  const missed = figures.filter((f) => f.target && !f.met);
+  console.log(missed.length ? `targets not met: ${missed.map((f) => f.name).join('; ')}` : 'every target met');
+}
+
+// The agent's own count of etcd requests, from its metrics inside the host's namespace.
+async function etcdRequests(ns: string): Promise<number> {
+  const js = `require('http').get('http://127.0.0.1:9476/metrics',r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>process.stdout.write(b))})`;
+  const text = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', js], { encoding: 'utf8', timeout: 10000 });
+  return Promise.resolve(Number(/^vxnet_etcd_requests_total (\S+)$/m.exec(text)?.[1] ?? NaN));
+}
+
+function firstReply(fromNs: string, ip: string): Promise<number> {
+  return new Promise((resolve) => {
+    const p = spawn('ip', ['netns', 'exec', fromNs, 'ping', '-n', '-D', '-i', '0.005', '-w', '3', ip]);
+    let buf = '';
+    let done = false;
+    p.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = /^\[(\d+\.\d+)\] \d+ bytes from/m.exec(buf);
+      if (m && !done) {
+        done = true;
+        // ping's wall-clock stamp, mapped onto our monotonic clock through the current offset.
+        resolve(now() - (Date.now() - Number(m[1]) * 1000));
+        p.kill('SIGKILL');
+      }
+    });
+    p.on('exit', () => {
+      if (!done) resolve(NaN);
+    });
+  });
+}
+
+function cniReference(topo: Topology, n: number): { add: ReturnType<typeof stats>; del: ReturnType<typeof stats> } {
+  const plugin = ['/usr/lib/cni/bridge', '/opt/cni/bin/bridge'].find((p) => fs.existsSync(p));
+  if (!plugin) throw new Error('the CNI reference plugins are not installed (apt-get install containernetworking-plugins)');
+  const host = topo.hosts[0].ns;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vxt-cni-'));
+  const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'benchref', type: 'bridge', bridge: 'cnibr0', isGateway: true, ipam: { type: 'host-local', subnet: '10.212.0.0/16', dataDir } });
+  // The runtime runs the plugin in its own namespace; here that is the host's, entered by ip netns
+  // exec, whose own cost (measured apart) is taken off each call.
+  const enter = (cmd: string[], input?: string, env?: NodeJS.ProcessEnv) => timeCmd('ip', ['netns', 'exec', host, ...cmd], input, env);
+  const base = stats(Array.from({ length: 20 }, () => enter(['/bin/true']).ms)).median;
+  const add: number[] = [];
+  const del: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = topo.container(`cr${i}`);
+    const env = { ...process.env, CNI_COMMAND: 'ADD', CNI_CONTAINERID: `bench${i}`, CNI_NETNS: `/run/netns/${c}`, CNI_IFNAME: 'eth0', CNI_PATH: path.dirname(plugin) };
+    const r = enter([plugin], conf, env);
+    if (r.code !== 0) throw new Error(`CNI ADD failed: ${r.out}`);
+    add.push(r.ms - base);
+    const d = enter([plugin], conf, { ...env, CNI_COMMAND: 'DEL' });
+    del.push(d.ms - base);
+    topo.removeNs(c);
+  }
+  sh('ip', ['-n', host, 'link', 'del', 'cnibr0'], { allowFail: true });
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  return { add: stats(add), del: stats(del) };
+}
+
+function ipBatchReference(ns: string, eps: Record<string, string>): { addMs: number; delMs: number } {
+  sh('ip', ['-n', ns, 'link', 'add', 'vxbench0', 'type', 'vxlan', 'id', '9999', 'local', '192.168.231.11', 'dstport', '4790', 'nolearning', 'proxy']);
+  sh('ip', ['-n', ns, 'link', 'set', 'vxbench0', 'up']);
+  try {
+    const recs = Object.values(eps).map((v) => JSON.parse(v) as { mac: string; ipv4: string });
+    const fdbAdd = recs.map((r) => `fdb add ${r.mac} dev vxbench0 dst 192.168.231.99 self permanent`).join('\n') + '\n';
+    const neighAdd = recs.map((r) => `neigh add ${r.ipv4.split('/')[0]} lladdr ${r.mac} dev vxbench0 nud permanent`).join('\n') + '\n';
+    const fdbDel = recs.map((r) => `fdb del ${r.mac} dev vxbench0 dst 192.168.231.99 self`).join('\n') + '\n';
+    const neighDel = recs.map((r) => `neigh del ${r.ipv4.split('/')[0]} dev vxbench0`).join('\n') + '\n';
+    const addMs = timeCmd('bridge', ['-n', ns, '-batch', '-'], fdbAdd).ms + timeCmd('ip', ['-n', ns, '-batch', '-'], neighAdd).ms;
+    const delMs = timeCmd('bridge', ['-n', ns, '-batch', '-'], fdbDel).ms + timeCmd('ip', ['-n', ns, '-batch', '-'], neighDel).ms;
+    return { addMs, delMs };
+  } finally {
+    sh('ip', ['-n', ns, 'link', 'del', 'vxbench0'], { allowFail: true });
+  }
+}
+
+async function restartFigures(a: TestAgent, ns: string): Promise<{ readyMs: number; writes: number }> {
+  void ns;
+  const logBefore = fs.statSync(a.logFile).size;
+  await a.stop('SIGKILL');
+  const t0 = now();
+  await a.start(60000);
+  const readyMs = now() - t0;
+  await new Promise((r) => setTimeout(r, 500));
+  const fresh = fs.readFileSync(a.logFile, 'utf8').slice(logBefore);
+  let writes = 0;
+  for (const line of fresh.split('\n')) {
+    if (!line.includes('"msg":"reconciled"')) continue;
+    const ops = (JSON.parse(line) as { ops: string[] }).ops;
+    for (const op of ops) writes += Number(/ x(\d+)$/.exec(op)?.[1] ?? 1);
+  }
+  return { readyMs, writes };
+}
+
+function iperf(serverNs: string, clientNs: string, ip: string, seconds: number): number {
+  const srv = spawn('ip', ['netns', 'exec', serverNs, 'iperf3', '-s', '-1', '-B', ip], { stdio: 'ignore' });
+  try {
+    execFileSync('sleep', ['0.3']);
+    const out = execFileSync('ip', ['netns', 'exec', clientNs, 'iperf3', '-c', ip, '-t', String(seconds), '-J'], { encoding: 'utf8', timeout: (seconds + 20) * 1000 });
+    return (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e9;
+  } finally {
+    srv.kill('SIGKILL');
+  }
+}
+
+function dataPlane(topo: Topology, a1: TestAgent, a2: TestAgent, seconds: number): Figure[] {
+  void a1;
+  void a2;
+  const out: Figure[] = [];
+  // vxnet: two containers on two hosts.
+  const x = topo.container('ipx');
+  const y = topo.container('ipy');
+  spawnSync(process.execPath, [CLI, '-H', `unix://${a1.socket}`, 'network', 'create', '--subnet', '10.213.0.0/24', 'perf']);
+  spawnSync(process.execPath, [CLI, '-H', `unix://${a1.socket}`, 'network', 'connect', 'perf', x]);
+  spawnSync(process.execPath, [CLI, '-H', `unix://${a2.socket}`, 'network', 'connect', 'perf', y]);
+  const yIp = /inet (\S+)\//.exec(sh('ip', ['-n', y, '-4', '-o', 'addr', 'show', 'dev', 'eth0']))![1];
+  spawnSync('sh', ['-c', `for i in 1 2 3 4 5 6 7 8 9 10; do ip netns exec ${x} ping -c1 -W1 ${yIp} >/dev/null && break; done`]);
+  const vx = iperf(y, x, yIp, seconds);
+  // A VXLAN pair built by hand with ip, same MTU, between two fresh namespaces on the same underlay.
+  const hA = topo.addHost('pa', '192.168.231.31');
+  const hB = topo.addHost('pb', '192.168.231.32');
+  for (const [h, local, remote, addr] of [[hA, '192.168.231.31', '192.168.231.32', '10.214.0.1'], [hB, '192.168.231.32', '192.168.231.31', '10.214.0.2']] as const) {
+    sh('ip', ['-n', h.ns, 'link', 'add', 'vxm', 'mtu', '1450', 'type', 'vxlan', 'id', '4242', 'local', local, 'remote', remote, 'dstport', '4789']);
+    sh('ip', ['-n', h.ns, 'addr', 'add', `${addr}/24`, 'dev', 'vxm']);
+    sh('ip', ['-n', h.ns, 'link', 'set', 'vxm', 'up']);
+  }
+  ping(hA.ns, '10.214.0.2', { waitS: 2 });
+  const hand = iperf(hB.ns, hA.ns, '10.214.0.2', seconds);
+  // The plain underlay path (veth through the bridge), MTU lowered to the overlay's for fairness.
+  const plain = iperf(hB.ns, hA.ns, '192.168.231.32', seconds);
+  out.push({ name: 'TCP throughput over vxnet (container to container, 2 hosts)', unit: 'Gbit/s', median: vx, p99: NaN, n: 1, reference: 'hand-built VXLAN pair', refMedian: hand, ratio: vx / hand, target: '>= 95%', met: vx / hand >= 0.95 });
+  out.push({ name: 'TCP throughput over the plain underlay veth path', unit: 'Gbit/s', median: plain, p99: NaN, n: 1 });
+  return out;
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    console.error(`bench failed: ${err.stack ?? err.message}`);
+    process.exit(1);
+  },
+);
