@@ -23,6 +23,8 @@ export interface Sandboxes {
   check(p: string): void;
   interfaces(p: string): Promise<string[]>;
   hasDefaultRoute(p: string, family: 4 | 6): Promise<boolean>;
+  // One socket for what Connect checks inside the sandbox before it commits anything.
+  inspect(p: string): Promise<{ interfaces: string[]; default4: boolean; default6: boolean }>;
   attach(a: Attachment): Promise<void>;
   // Adds missing addresses and brings the interface up; returns what it changed.
   ensureInside(sandbox: string, ifname: string, addresses: string[], gateway4?: string): Promise<string[]>;
@@ -101,6 +103,7 @@ export class EndpointService implements EndpointRepairer {
   }
 
   async connect(req: ConnectRequest__Output): Promise<ConnectResponse> {
+    const t = [performance.now()];
     validateSandboxArg(req.sandbox);
     if (req.interfaceName) validateIfname(req.interfaceName);
     if (req.name) validateEndpointName(req.name);
@@ -109,11 +112,13 @@ export class EndpointService implements EndpointRepairer {
     const sandbox = sandboxPath(req.sandbox);
     this.sandboxes.check(sandbox);
     if (req.ipv6Address && net.ipv6.length === 0) throw invalid(`network ${net.name} has no IPv6 subnet: --ip6 ${req.ipv6Address} cannot be used`);
-    const present = await this.sandboxes.interfaces(sandbox);
+    const inside = await this.sandboxes.inspect(sandbox);
+    const present = inside.interfaces;
     const ifname = req.interfaceName || nextIfname(present);
     if (present.includes(ifname)) throw exists(`interface ${ifname} already exists in sandbox ${sandbox}`);
     const name = req.name || sandboxName(sandbox);
     validateEndpointName(name);
+    t.push(performance.now());
 
     // Busy before the record exists: its watch event can reach the reconciler before the
     // transaction's own answer reaches us, and the veth is this request's to create.
@@ -131,20 +136,24 @@ export class EndpointService implements EndpointRepairer {
       this.holdNetwork(net.vni, -1);
       throw err;
     }
+    t.push(performance.now());
     try {
       const mtu = overlayMtu(net, this.self.underlayMtu, this.self.vtep.includes(':'));
-      await this.kernel.ensureDevices(devicesOf(net, mtu));
+      await this.kernel.ensureDevicesCached(devicesOf(net, mtu));
+      t.push(performance.now());
       const gw4 = net.ipv4[0]?.gateway;
       const gw6 = net.ipv6[0]?.gateway;
-      const defaultRoute4 = !net.internal && !!ep.ipv4 && !!gw4 && !(await this.sandboxes.hasDefaultRoute(sandbox, 4));
-      const defaultRoute6 = !net.internal && !!ep.ipv6 && !!gw6 && !(await this.sandboxes.hasDefaultRoute(sandbox, 6));
+      const defaultRoute4 = !net.internal && !!ep.ipv4 && !!gw4 && !inside.default4;
+      const defaultRoute6 = !net.internal && !!ep.ipv6 && !!gw6 && !inside.default6;
       await this.sandboxes.attach({
         sandbox, hostVeth: hostVethName(ep.id), ifname, mac: ep.mac, mtu, bridge: bridgeName(net.vni),
         addresses: [ep.ipv4, ep.ipv6].filter((a) => a),
         ...(defaultRoute4 ? { gateway4: gw4 } : {}),
         ...(defaultRoute6 ? { gateway6: gw6 } : {}),
       });
-      this.log.info('endpoint connected', { network: net.name, endpoint: ep.name, ip: ep.ipv4 || ep.ipv6, mac: ep.mac, sandbox, ifname });
+      t.push(performance.now());
+      const ms = t.slice(1).map((x, i) => Math.round((x - t[i]) * 100) / 100);
+      this.log.info('endpoint connected', { network: net.name, endpoint: ep.name, ip: ep.ipv4 || ep.ipv6, mac: ep.mac, sandbox, ifname, ms: { checks: ms[0], etcd: ms[1], devices: ms[2], attach: ms[3] } });
       return { endpoint: endpointToProto(ep), gateway: net.internal ? '' : (gw4 ?? ''), gatewayIpv6: net.internal ? '' : (gw6 ?? ''), mtu };
     } catch (err) {
       this.log.warn('connect failed, rolling back', { network: net.name, endpoint: ep.name, error: (err as Error).message });
@@ -158,8 +167,16 @@ export class EndpointService implements EndpointRepairer {
     } finally {
       this.inFlight.delete(ep.id);
       this.holdNetwork(net.vni, -1);
-      this.afterChange();
+      // The first endpoint of a network on this host needs every peer's entries; later ones change
+      // nothing the reconciler programs, so they cost no extra kernel dump.
+      if (this.localCount(net.id) <= 1) this.afterChange();
     }
+  }
+
+  private localCount(networkId: string): number {
+    let n = 0;
+    for (const e of this.state.snap?.endpoints.values() ?? []) if (e.networkId === networkId && e.host === this.self.name) n++;
+    return n;
   }
 
   // Picks addresses (static or the next free ones) and commits them with the endpoint in one
@@ -229,7 +246,9 @@ export class EndpointService implements EndpointRepairer {
       this.log.info('endpoint disconnected', { network: net.name, endpoint: ep.name, ip: ep.ipv4 || ep.ipv6 });
     } finally {
       this.inFlight.delete(ep.id);
-      this.afterChange();
+      // The last local endpoint of a network takes the network's devices with it; another host's
+      // endpoint removed from here (--force) changes this host's entries.
+      if (ep.host !== this.self.name || this.localCount(net.id) === 0) this.afterChange();
     }
   }
 
@@ -254,6 +273,7 @@ export class EndpointService implements EndpointRepairer {
     if (!alive) {
       this.log.info('sandbox is gone, releasing its endpoint', { endpoint: ep.name, sandbox: ep.sandbox, ip: ep.ipv4 || ep.ipv6 });
       this.state.applyLocalEndpoint(ep, true, await this.store.deleteEndpoint(ep));
+      this.afterChange();
       return;
     }
     const net = this.state.snap?.networks.get(ep.networkId);

@@ -187,6 +187,7 @@ export class NetlinkKernel implements Sandboxes {
         veths.set(l.name, { index: l.index, master: l.master });
       }
     }
+    for (const v of this.verified) if (!networks.get(v)?.vxlan || !networks.get(v)?.bridge) this.verified.delete(v);
     if (networks.size === 0) return { networks, veths };
     const bridges = new Map([...networks.values()].filter((n) => n.bridge).map((n) => [n.bridge!.index, n]));
     for (const a of await this.dump(() => this.reader.getAddresses())) {
@@ -206,11 +207,25 @@ export class NetlinkKernel implements Sandboxes {
     return { networks, veths };
   }
 
+  private readonly verified = new Set<number>();
+  async ensureDevicesCached(net: DesiredNetwork): Promise<void> {
+    if (this.verified.has(net.vni)) {
+      // Still one cheap look-up: a bridge deleted by hand since must not fail the Connect.
+      const br = await this.link(net.bridge);
+      if (br?.kind === 'bridge' && br.up) return;
+      this.verified.delete(net.vni);
+    }
+    await this.ensureDevices(net);
+  }
+
   // Connects and the reconciler may ensure one network's devices at once: one at a time per VNI.
   private readonly ensuring = new Map<number, Promise<void>>();
   async ensureDevices(net: DesiredNetwork): Promise<void> {
+    this.verified.delete(net.vni);
     const prev = this.ensuring.get(net.vni) ?? Promise.resolve();
-    const run = prev.catch(() => undefined).then(() => this.ensureDevicesNow(net));
+    const run = prev.catch(() => undefined).then(() => this.ensureDevicesNow(net)).then(() => {
+      this.verified.add(net.vni);
+    });
     const tail = run.catch(() => undefined);
     this.ensuring.set(net.vni, tail);
     void tail.then(() => {
@@ -299,6 +314,7 @@ export class NetlinkKernel implements Sandboxes {
   }
 
   async removeDevices(vni: number): Promise<void> {
+    this.verified.delete(vni);
     for (const name of [vxlanName(vni), bridgeName(vni)]) {
       const l = await this.link(name);
       if (l) await this.del(l.index, name);
@@ -411,6 +427,16 @@ export class NetlinkKernel implements Sandboxes {
     });
   }
 
+  async inspect(p: string): Promise<{ interfaces: string[]; default4: boolean; default6: boolean }> {
+    return this.inSandbox(p, async (s) => {
+      const interfaces = (await s.getLinks()).map((m) => m.attrs.ifname ?? '');
+      const isDefault = (r: rt.RouteMessage): boolean => r.data.dstLen === 0 && (r.data.table === 254 || r.attrs.table === 254);
+      const default4 = (await s.getRoutes({ family: AF_INET })).some(isDefault);
+      const default6 = (await s.getRoutes({ family: AF_INET6 })).some(isDefault);
+      return { interfaces, default4, default6 };
+    });
+  }
+
   async hasDefaultRoute(p: string, family: 4 | 6): Promise<boolean> {
     return this.inSandbox(p, async (s) => (await s.getRoutes({ family: family === 4 ? AF_INET : AF_INET6 })).some((r) => r.data.dstLen === 0 && (r.data.table === 254 || r.attrs.table === 254)));
   }
@@ -439,7 +465,7 @@ export class NetlinkKernel implements Sandboxes {
       fs.closeSync(nsFd);
     }
     await this.inSandbox(a.sandbox, async (s) => {
-      const l = (await s.getLinks()).find((m) => m.attrs.ifname === a.ifname);
+      const l = (await s.getLink({}, { ifname: a.ifname }))[0];
       if (!l?.data.index) throw new Error(`interface ${a.ifname} did not appear in ${a.sandbox}`);
       const index = l.data.index;
       for (const cidr of a.addresses) {

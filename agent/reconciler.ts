@@ -8,6 +8,9 @@ import type { ClusterState } from './state';
 export interface Kernel {
   readActual(): Promise<ActualState>;
   ensureDevices(net: DesiredNetwork): Promise<void>;
+  // Connect's path: skips the checks when this process already made the devices right and nothing
+  // since said otherwise (the reconciler's own ensureDevices always checks).
+  ensureDevicesCached(net: DesiredNetwork): Promise<void>;
   removeDevices(vni: number): Promise<void>;
   fdbAdd(vni: number, entries: FdbEntry[]): Promise<void>;
   fdbDel(vni: number, entries: FdbEntry[]): Promise<void>;

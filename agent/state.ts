@@ -87,6 +87,12 @@ export class ClusterState extends EventEmitter {
       for (const ev of res.events) {
         const key = ev.kv.key.toString();
         this.watchEvents++;
+        // This agent's own endpoint write, already in the view since its request: not a change.
+        if (this.isOwnWrite(key, ev)) {
+          applyKv(this.snap, key, ev.type === 'Delete' ? undefined : ev.kv);
+          this.snap.revision = Math.max(this.snap.revision, Number(ev.kv.mod_revision));
+          continue;
+        }
         this.events?.fromWatch(ev.type === 'Delete' ? 'Delete' : 'Put', ev.kv, ev.prev_kv);
         if (this.arrivals.length < 10000) this.arrivals.push({ revision: Number(ev.kv.mod_revision), at: now });
         changed = applyKv(this.snap, key, ev.type === 'Delete' ? undefined : ev.kv) || changed;
@@ -131,12 +137,21 @@ export class ClusterState extends EventEmitter {
   // Kept until the view has caught up with `revision`, so that a reload from a snapshot read before
   // the write (watch reconnect, re-registration) does not briefly forget it: a reconciler acting on
   // that gap would remove a live veth as stale.
+  //
+  // Emits no change: the request that made the write does its kernel work itself and asks for a
+  // reconcile only when the view's consequences reach beyond it (see EndpointService).
   applyLocalEndpoint(ep: EndpointRecord, deleted = false, revision = 0): void {
     if (revision) this.localWrites.set(ep.id, { ep, deleted, revision });
     if (!this.snap) return;
     if (deleted) this.snap.endpoints.delete(ep.id);
     else this.snap.endpoints.set(ep.id, ep);
-    this.emit('change', 'local');
+  }
+
+  private isOwnWrite(key: string, ev: RPC.IEvent): boolean {
+    const m = /\/endpoints\/[^/]+\/([^/]+)$/.exec(key);
+    if (!m) return false;
+    const w = this.localWrites.get(m[1]);
+    return !!w && w.revision === Number(ev.kv.mod_revision) && w.deleted === (ev.type === 'Delete');
   }
 
   private readonly localWrites = new Map<string, { ep: EndpointRecord; deleted: boolean; revision: number }>();

@@ -68,7 +68,7 @@ export class TestAgent {
       } catch (err) {
         last = (err as Error).message;
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 20));
     }
     throw new Error(`agent ${this.opts.name} not serving within ${timeoutMs} ms (${last}):\n${this.tail()}`);
   }
