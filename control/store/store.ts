@@ -61,6 +61,9 @@ export class Store {
     const o: IOptions = {
       hosts: opts.endpoints,
       dialTimeout: this.timeoutMs,
+      // A watch response or a full load carries every endpoint of a big cluster: far over gRPC's
+      // default 4 MiB limit at tens of thousands of endpoints.
+      grpcOptions: { 'grpc.max_receive_message_length': 1 << 30 },
       // Every unary call is bounded so that an etcd outage surfaces as UNAVAILABLE, never as a hang.
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + this.timeoutMs }),
       // etcd3's defaults keep a host's breaker open for 5 s after three failures, so the API stays
