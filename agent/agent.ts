@@ -92,7 +92,9 @@ export class Agent {
       this.metrics.reconcileDuration.observe(run.durationMs / 1000);
       const now = Date.now();
       const arr = this.state.arrivals;
-      while (arr.length && arr[0].revision <= run.revision) this.metrics.watchLag.observe((now - arr.shift()!.at) / 1000);
+      let i = 0;
+      while (i < arr.length && arr[i].revision <= run.revision) this.metrics.watchLag.observe((now - arr[i++].at) / 1000);
+      arr.splice(0, i);
     });
     this.server = new ApiServer(this.api(), log, (method, code) => this.metrics.apiRequests.inc({ method, code }));
   }

@@ -19,32 +19,34 @@ export class EventLog extends EventEmitter {
     this.setMaxListeners(0);
   }
 
-  fromWatch(type: 'Put' | 'Delete', kv: RPC.IKeyValue, prev: RPC.IKeyValue | undefined): void {
+  // `previous` is the record the agent's view held before this event (the view, not etcd's prev_kv,
+  // so that watches need not ask etcd for the old value of every deleted key).
+  fromWatch(type: 'Put' | 'Delete', kv: RPC.IKeyValue, previous: unknown): void {
     const k = parseKey(kv.key.toString());
-    const created = type === 'Put' && !prev;
-    if (type === 'Put' && prev) return; // updates (a host's refreshed record) are not events
-    const base = { time: new Date().toISOString(), revision: String(kv.mod_revision) };
-    const rec = created ? kv : prev;
+    if (k.kind === 'other') return;
+    const created = type === 'Put' && previous === undefined;
+    if (type === 'Put' && !created) return; // updates (a host's refreshed record) are not events
+    const rec = created ? decode<unknown>(kv) : previous;
     if (!rec) return;
+    const base = { time: new Date().toISOString(), revision: String(kv.mod_revision) };
     let e: Event | undefined;
     if (k.kind === 'network') {
-      const n = decode<NetworkRecord>(rec);
+      const n = rec as NetworkRecord;
       e = { ...base, type: 'network', action: created ? 'create' : 'remove', id: n.id, name: n.name, network: n.name, networkId: n.id };
     } else if (k.kind === 'endpoint') {
-      const ep = decode<EndpointRecord>(rec);
+      const ep = rec as EndpointRecord;
       e = { ...base, type: 'endpoint', action: created ? 'connect' : 'disconnect', id: ep.id, name: ep.name, network: this.networkName(ep.networkId), networkId: ep.networkId, host: ep.host, ipv4Address: ep.ipv4, ipv6Address: ep.ipv6, macAddress: ep.mac };
-    } else if (k.kind === 'host') {
-      const h = decode<HostRecord>(rec);
+    } else {
+      const h = rec as HostRecord;
       e = { ...base, type: 'host', action: created ? 'join' : 'leave', id: h.name, name: h.name, host: h.name, vtep: h.vtep };
     }
-    if (!e) return;
     this.ring.push(e);
-    if (this.ring.length > this.capacity) this.ring.shift();
+    if (this.ring.length > this.capacity * 2) this.ring.splice(0, this.ring.length - this.capacity);
     this.emit('event', e);
   }
 
   recent(sinceMs: number): Event[] {
-    return this.ring.filter((e) => Date.parse(e.time ?? '') >= sinceMs);
+    return this.ring.slice(-this.capacity).filter((e) => Date.parse(e.time ?? '') >= sinceMs);
   }
 }
 

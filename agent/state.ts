@@ -3,9 +3,19 @@ import type { Watcher } from 'etcd3';
 import type * as RPC from 'etcd3/lib/rpc';
 import type { EndpointRecord } from '../control/model';
 import { keys } from '../control/store/keys';
-import { applyKv, Snapshot, Store } from '../control/store/store';
+import { applyKv, Store } from '../control/store/store';
+import type { Snapshot } from '../control/store/store';
 import type { Logger } from './log';
 import type { EventLog } from './events';
+import { parseKey } from '../control/store/keys';
+
+function previousRecord(snap: Snapshot, key: string): unknown {
+  const k = parseKey(key);
+  if (k.kind === 'network') return snap.networks.get(k.id);
+  if (k.kind === 'endpoint') return snap.endpoints.get(k.id);
+  if (k.kind === 'host') return snap.hosts.get(k.name);
+  return undefined;
+}
 
 // The agent's view of etcd: one consistent load at revision R, then a watch from R+1 applied in
 // order. Anything abnormal in the watch (compaction, a broken stream, a reconnect) throws the view
@@ -72,7 +82,7 @@ export class ClusterState extends EventEmitter {
   }
 
   private async watchFrom(revision: number): Promise<void> {
-    const w = await this.store.client.watch().prefix(keys.all).startRevision(String(revision)).withPreviousKV().create();
+    const w = await this.store.client.watch().prefix(keys.all).startRevision(String(revision)).create();
     this.watcher = w;
     let sawDisconnect = false;
     w.on('data', (res: RPC.IWatchResponse) => {
@@ -93,7 +103,7 @@ export class ClusterState extends EventEmitter {
           this.snap.revision = Math.max(this.snap.revision, Number(ev.kv.mod_revision));
           continue;
         }
-        this.events?.fromWatch(ev.type === 'Delete' ? 'Delete' : 'Put', ev.kv, ev.prev_kv);
+        if (this.events) this.events.fromWatch(ev.type === 'Delete' ? 'Delete' : 'Put', ev.kv, previousRecord(this.snap, key));
         if (this.arrivals.length < 10000) this.arrivals.push({ revision: Number(ev.kv.mod_revision), at: now });
         changed = applyKv(this.snap, key, ev.type === 'Delete' ? undefined : ev.kv) || changed;
         this.snap.revision = Math.max(this.snap.revision, Number(ev.kv.mod_revision));
