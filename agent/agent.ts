@@ -15,6 +15,7 @@ import { ClusterState } from './state';
 import { EventLog, eventFilter, sinceMs } from './events';
 import { Metrics } from './metrics';
 import { runDoctor } from './doctor';
+import { CniServer } from './cni';
 import { keys, prefixEnd } from '../control/store/keys';
 
 export const VERSION: string = (() => {
@@ -58,6 +59,7 @@ export class Agent {
   readonly self: Self;
   readonly events: EventLog;
   readonly metrics: Metrics;
+  private readonly cni: CniServer;
 
   constructor(private readonly config: AgentConfig, private readonly log: Logger) {
     const e = config.etcd;
@@ -97,6 +99,25 @@ export class Agent {
       arr.splice(0, i);
     });
     this.server = new ApiServer(this.api(), log, (method, code) => this.metrics.apiRequests.inc({ method, code }));
+    this.cni = new CniServer({
+      connect: (req, cni) => this.endpoints.connect({ ...req, interfaceName: req.interfaceName }, { cni }),
+      findByCni: (c, i) => this.endpoints.findByCni(c, i),
+      localCniEndpoints: (n) => this.endpoints.localCniEndpoints(n),
+      disconnectEndpoint: (ep) => this.endpoints.disconnectEndpoint(ep),
+      sandboxAddresses: (p, i) => this.kernel.sandboxAddresses(p, i),
+      etcdHealthy: async () => {
+        try {
+          await this.store.revision();
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      gateways: (id) => {
+        const n = this.state.snap?.networks.get(id);
+        return { v4: n?.ipv4[0]?.gateway ?? '', v6: n?.ipv6[0]?.gateway ?? '', internal: !!n?.internal };
+      },
+    }, log);
   }
 
   private api(): Api {
@@ -206,6 +227,7 @@ export class Agent {
     if (this.config.metrics.listen) await this.metrics.listen(this.config.metrics.listen, this.log);
     fs.mkdirSync(path.dirname(this.config.api.socket), { recursive: true });
     await this.server.listenUnix({ socket: this.config.api.socket, socketMode: this.config.api.socketMode, ...(this.config.api.socketGroup ? { socketGroupId: groupId(this.config.api.socketGroup) } : {}) });
+    await this.cni.listen(this.config.cni.socket);
     const api = this.config.api;
     if (api.tcp) {
       const port = await this.server.listenTcp(api.tcp, { cert: readFileFor('api.cert_file', api.certFile), key: readFileFor('api.key_file', api.keyFile), clientCa: readFileFor('api.client_ca_file', api.clientCaFile) });
@@ -220,8 +242,10 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
+    this.cni.close();
     await this.server.stop();
     fs.rmSync(this.config.api.socket, { force: true });
+    fs.rmSync(this.config.cni.socket, { force: true });
     await this.reconciler.stop();
     await this.state.stop();
     await this.registration.stop();

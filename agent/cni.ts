@@ -41,7 +41,7 @@ export class CniError extends Error {
 export interface CniBackend {
   connect(req: { network: string; sandbox: string; interfaceName: string; ipv4Address: string; ipv6Address: string; macAddress: string; aliases: string[]; name: string }, cni: { containerId: string; ifname: string }): Promise<ConnectResponse>;
   findByCni(containerId: string, ifname: string): EndpointRecord | undefined;
-  localCniEndpoints(): EndpointRecord[];
+  localCniEndpoints(network: string): EndpointRecord[]; // by network name or ID
   disconnectEndpoint(ep: EndpointRecord): Promise<void>;
   sandboxAddresses(sandbox: string, ifname: string): Promise<string[] | undefined>;
   etcdHealthy(): Promise<boolean>;
@@ -112,7 +112,8 @@ export class CniServer {
     } catch {
       /* not there */
     }
-    this.server = net.createServer((c) => this.serve(c));
+    // Half-open: the shim shuts its write side to mark the end of the request, then reads the answer.
+    this.server = net.createServer({ allowHalfOpen: true }, (c) => this.serve(c));
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(path, () => resolve());
@@ -223,10 +224,8 @@ export class CniServer {
         valid();
         const keep = conf['cni.dev/valid-attachments'] ?? conf['cni.dev/attachments'] ?? [];
         const keepSet = new Set(keep.map((a) => `${a.containerID}/${a.ifname}`));
-        const network = conf.network ?? conf.name;
-        for (const ep of this.backend.localCniEndpoints()) {
+        for (const ep of this.backend.localCniEndpoints(conf.network ?? conf.name)) {
           if (!ep.cni || keepSet.has(`${ep.cni.containerId}/${ep.cni.ifname}`)) continue;
-          if (ep.networkId !== network && !this.matchesNetwork(ep, network)) continue;
           this.log.info('CNI GC: removing an attachment the runtime no longer has', { container: ep.cni.containerId, ifname: ep.cni.ifname, ip: ep.ipv4 });
           await this.backend.disconnectEndpoint(ep);
         }
@@ -235,13 +234,5 @@ export class CniServer {
       default:
         throw new CniError(CNI.INVALID_ENV, `CNI_COMMAND ${cmd} is not one of ADD, DEL, CHECK, VERSION, STATUS, GC`);
     }
-  }
-
-  private networkNames = new Map<string, string>();
-  setNetworkNames(m: Map<string, string>): void {
-    this.networkNames = m;
-  }
-  private matchesNetwork(ep: EndpointRecord, network: string): boolean {
-    return this.networkNames.get(ep.networkId) === network;
   }
 }

@@ -18,6 +18,7 @@ export interface AgentConfig {
   api: { socket: string; socketMode: number; socketGroup: string; tcp: string; certFile: string; keyFile: string; clientCaFile: string };
   log: { level: Level; format: 'json' | 'text' | '' };
   metrics: { listen: string };
+  cni: { socket: string };
 }
 
 export class ConfigError extends Error {
@@ -42,6 +43,7 @@ export function defaults(): AgentConfig {
     api: { socket: '/run/vxnet/vxnet.sock', socketMode: 0o600, socketGroup: '', tcp: '', certFile: '', keyFile: '', clientCaFile: '' },
     log: { level: 'info', format: '' },
     metrics: { listen: '' },
+    cni: { socket: '' },
   };
 }
 
@@ -72,8 +74,9 @@ const SCHEMA: Record<string, [string[], Kind]> = {
   'log.level': [['log', 'level'], 'level'],
   'log.format': [['log', 'format'], 'format'],
   'metrics.listen': [['metrics', 'listen'], 'string'],
+  'cni.socket': [['cni', 'socket'], 'string'],
 };
-const SECTIONS = new Set(['etcd', 'api', 'log', 'metrics']);
+const SECTIONS = new Set(['etcd', 'api', 'log', 'metrics', 'cni']);
 
 function coerce(key: string, kind: Kind, v: unknown): unknown {
   const bad = (want: string): never => {
@@ -183,6 +186,9 @@ export function finalize(cfg: AgentConfig): AgentConfig {
   if (cfg.etcd.certFile && !cfg.etcd.caFile) throw new ConfigError('etcd.ca_file: required with etcd.cert_file (the CA that signs the etcd servers)');
   if (!!cfg.etcd.certFile !== !!cfg.etcd.keyFile) throw new ConfigError(`etcd.${cfg.etcd.certFile ? 'key_file' : 'cert_file'}: etcd.cert_file and etcd.key_file go together`);
   if (cfg.etcd.password && !cfg.etcd.username) throw new ConfigError('etcd.username: required with etcd.password');
+  // The CNI shim's socket sits beside the API socket unless configured (the shim's default is
+  // /run/vxnet/cni.sock, next to the default API socket).
+  if (!cfg.cni.socket) cfg.cni.socket = `${cfg.api.socket.replace(/\/[^/]*$/, '')}/cni.sock`;
   if (cfg.leaseTtl < 2) throw new ConfigError('lease_ttl: must be at least 2 seconds');
   if (cfg.resyncInterval < 1) throw new ConfigError('resync_interval: must be at least 1 second');
   return cfg;

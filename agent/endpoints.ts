@@ -102,7 +102,7 @@ export class EndpointService implements EndpointRepairer {
     return this.networks.resolve(ref);
   }
 
-  async connect(req: ConnectRequest__Output): Promise<ConnectResponse> {
+  async connect(req: ConnectRequest__Output, identity: Pick<EndpointRecord, 'cni' | 'docker'> = {}): Promise<ConnectResponse> {
     const t = [performance.now()];
     validateSandboxArg(req.sandbox);
     if (req.interfaceName) validateIfname(req.interfaceName);
@@ -129,7 +129,7 @@ export class EndpointService implements EndpointRepairer {
     try {
       ep = await this.claim(net, {
         id, networkId: net.id, name, host: this.self.name, sandbox, ifname, mac: mac ?? '', ipv4: '', ipv6: '',
-        aliases: req.aliases ?? [], created: new Date().toISOString(),
+        aliases: req.aliases ?? [], created: new Date().toISOString(), ...identity,
       }, req.ipv4Address, req.ipv6Address, mac === undefined);
     } catch (err) {
       this.inFlight.delete(id);
@@ -238,18 +238,35 @@ export class EndpointService implements EndpointRepairer {
     const ep = eps.find((e) => e.sandbox === p && e.host === this.self.name) ?? eps.find((e) => e.name === req.sandbox || e.id === req.sandbox) ?? eps.find((e) => e.sandbox === p);
     if (!ep) throw notFound(`sandbox ${req.sandbox} is not connected to network ${net.name}`);
     if (ep.host !== this.self.name && !req.force) throw precondition(`endpoint ${ep.name} lives on host ${ep.host}: disconnect it there, or use --force to remove its record from here`);
+    await this.disconnectEndpoint(ep, net.name);
+  }
+
+  // Removes an endpoint found by the caller (Disconnect, CNI DEL and GC): etcd first, so that a
+  // failure leaves the record and the next reconcile or call tries again.
+  async disconnectEndpoint(ep: EndpointRecord, networkName = ''): Promise<void> {
     this.inFlight.add(ep.id);
     try {
       const rev = await this.store.deleteEndpoint(ep);
       this.state.applyLocalEndpoint(ep, true, rev);
       if (ep.host === this.self.name) await this.kernel.removeVeth(hostVethName(ep.id));
-      this.log.info('endpoint disconnected', { network: net.name, endpoint: ep.name, ip: ep.ipv4 || ep.ipv6 });
+      this.log.info('endpoint disconnected', { network: networkName || ep.networkId, endpoint: ep.name, ip: ep.ipv4 || ep.ipv6 });
     } finally {
       this.inFlight.delete(ep.id);
       // The last local endpoint of a network takes the network's devices with it; another host's
       // endpoint removed from here (--force) changes this host's entries.
-      if (ep.host !== this.self.name || this.localCount(net.id) === 0) this.afterChange();
+      if (ep.host !== this.self.name || this.localCount(ep.networkId) === 0) this.afterChange();
     }
+  }
+
+  findByCni(containerId: string, ifname: string): EndpointRecord | undefined {
+    for (const e of this.state.snap?.endpoints.values() ?? []) if (e.host === this.self.name && e.cni?.containerId === containerId && e.cni.ifname === ifname) return e;
+    return undefined;
+  }
+
+  localCniEndpoints(network: string): EndpointRecord[] {
+    const snap = this.state.snap;
+    if (!snap) return [];
+    return [...snap.endpoints.values()].filter((e) => e.host === this.self.name && e.cni && (e.networkId === network || snap.networks.get(e.networkId)?.name === network));
   }
 
   async verifySandbox(ep: EndpointRecord): Promise<string[]> {

@@ -25,6 +25,11 @@ Options (each overrides the config file's key):
   --log-level LEVEL        debug, info, warn, error               (log.level)
   --log-format FORMAT      json or text                           (log.format)
   --metrics HOST:PORT      serve /metrics, /healthz and /readyz   (metrics.listen)
+  --cni-socket PATH        socket of the CNI plugin's shim        (cni.socket)
+  --etcd-cafile FILE       CA of the etcd servers                 (etcd.ca_file)
+  --etcd-certfile FILE     client certificate for etcd            (etcd.cert_file)
+  --etcd-keyfile FILE      its key                                (etcd.key_file)
+  --etcd-user NAME         etcd user (the password only in the file: etcd.password)
 `;
 
 const FLAGS: Record<string, [string, 'string' | 'number']> = {
@@ -44,6 +49,11 @@ const FLAGS: Record<string, [string, 'string' | 'number']> = {
   '--log-level': ['log.level', 'string'],
   '--log-format': ['log.format', 'string'],
   '--metrics': ['metrics.listen', 'string'],
+  '--cni-socket': ['cni.socket', 'string'],
+  '--etcd-cafile': ['etcd.ca_file', 'string'],
+  '--etcd-certfile': ['etcd.cert_file', 'string'],
+  '--etcd-keyfile': ['etcd.key_file', 'string'],
+  '--etcd-user': ['etcd.username', 'string'],
 };
 
 export function parseAgentArgs(argv: string[]): { config: AgentConfig; checkOnly: boolean } {

@@ -90,6 +90,10 @@ int main(void) {
   ssize_t n;
   while ((n = read(0, chunk, sizeof chunk)) > 0) put(&in, chunk, (size_t)n);
   if (!in.p) put(&in, "", 0);
+  const char *start = in.p;
+  while (*start == ' ' || *start == '\t' || *start == '\n' || *start == '\r') start++;
+  if (*start != '{' && !(cmd && (strcmp(cmd, "VERSION") == 0 || strcmp(cmd, "STATUS") == 0 || strcmp(cmd, "GC") == 0) && !*start))
+    return fail("1.0.0", 6, "the network configuration on stdin is not a JSON object", "");
   char version[32] = "1.0.0";
   json_string(in.p, "cniVersion", version, sizeof version);
 
