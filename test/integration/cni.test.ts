@@ -177,7 +177,7 @@ describe('CNI plugin: the shim and the agent, as a runtime calls them', function
       const r = cni(topo.hosts[0].ns, e, c);
       assert.notStrictEqual(r.code, 0, `${what} succeeded`);
       assert.strictEqual(r.json.code, code, `${what}: ${r.raw}`);
-      assert.ok(typeof r.json.msg === 'string' && (r.json.msg as string).length > 5, `${what}: no message`);
+      assert.ok(typeof r.json.msg === 'string' && (r.json.msg).length > 5, `${what}: no message`);
     }
     assert.deepStrictEqual(await dumpEtcd(kv), before);
     assert.strictEqual(sh('ip', ['-n', topo.hosts[0].ns, '-o', 'link']) + sh('ip', ['-n', box, '-o', 'link']), kernel);
