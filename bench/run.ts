@@ -179,6 +179,11 @@ async function main(): Promise<void> {
     record({ name: 'Connect via the CLI', unit: 'ms', ...stats(cliTimes), reference: 'bare node start', refMedian: stats(nodeTimes).median, refP99: stats(nodeTimes).p99, ratio: stats(cliTimes).median / stats(nodeTimes).median });
     for (const b of boxes) topo.removeNs(b);
     topo.removeNs(extra);
+    // Like the reference's bridge, the network's devices exist already (another container is on it).
+    await a1.client.connect({ network: 'attach', sandbox: topo.container('anchor') });
+    const vxCni = vxnetCni(topo, a1, N.cni);
+    record({ name: 'CNI ADD through the vxnet plugin', unit: 'ms', ...vxCni.add, reference: 'CNI bridge+host-local ADD', refMedian: cni.add.median, refP99: cni.add.p99, ratio: vxCni.add.median / cni.add.median, target: 'p50 <= reference p50', met: vxCni.add.median <= cni.add.median });
+    record({ name: 'CNI DEL through the vxnet plugin', unit: 'ms', ...vxCni.del, reference: 'CNI bridge+host-local DEL', refMedian: cni.del.median, refP99: cni.del.p99, ratio: vxCni.del.median / cni.del.median });
 
     // 2. Cross-host convergence: Connect on h1 -> entries on h2 and h3 (netlink monitor), first ping from h2.
     console.log('\n2. cross-host convergence (3 hosts)');
@@ -318,6 +323,27 @@ function cniReference(topo: Topology, n: number): { add: ReturnType<typeof stats
   }
   sh('ip', ['-n', host, 'link', 'del', 'cnibr0'], { allowFail: true });
   fs.rmSync(dataDir, { recursive: true, force: true });
+  return { add: stats(add), del: stats(del) };
+}
+
+// vxnet's own CNI plugin called exactly as the reference is: same entry cost taken off.
+function vxnetCni(topo: Topology, agent: TestAgent, n: number): { add: ReturnType<typeof stats>; del: ReturnType<typeof stats> } {
+  const shim = path.join(ROOT, 'native', 'build', 'Release', 'vxnet-cni');
+  const host = topo.hosts[0].ns;
+  const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'attach', type: 'vxnet', network: 'attach', agent: path.join(agent.dir, 'cni.sock') });
+  const enter = (cmd: string[], input?: string, env?: NodeJS.ProcessEnv) => timeCmd('ip', ['netns', 'exec', host, ...cmd], input, env);
+  const base = stats(Array.from({ length: 20 }, () => enter(['/bin/true']).ms)).median;
+  const add: number[] = [];
+  const del: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = topo.container(`vc${i}`);
+    const env = { ...process.env, CNI_COMMAND: 'ADD', CNI_CONTAINERID: `vxbench${i}`, CNI_NETNS: `/run/netns/${c}`, CNI_IFNAME: 'eth0', CNI_PATH: path.dirname(shim) };
+    const r = enter([shim], conf, env);
+    if (r.code !== 0) throw new Error(`vxnet CNI ADD failed: ${r.out}`);
+    add.push(r.ms - base);
+    del.push(enter([shim], conf, { ...env, CNI_COMMAND: 'DEL' }).ms - base);
+    topo.removeNs(c);
+  }
   return { add: stats(add), del: stats(del) };
 }
 
