@@ -100,7 +100,7 @@ export class Agent {
     });
     this.server = new ApiServer(this.api(), log, (method, code) => this.metrics.apiRequests.inc({ method, code }));
     this.cni = new CniServer({
-      connect: (req, cni) => this.endpoints.connect({ ...req, interfaceName: req.interfaceName }, { cni }),
+      connect: (req, cni, access) => this.endpoints.connect(req, { cni }, access),
       findByCni: (c, i) => this.endpoints.findByCni(c, i),
       localCniEndpoints: (n) => this.endpoints.localCniEndpoints(n),
       disconnectEndpoint: (ep) => this.endpoints.disconnectEndpoint(ep),

@@ -39,7 +39,7 @@ export class CniError extends Error {
 }
 
 export interface CniBackend {
-  connect(req: { network: string; sandbox: string; interfaceName: string; ipv4Address: string; ipv6Address: string; macAddress: string; aliases: string[]; name: string }, cni: { containerId: string; ifname: string }): Promise<ConnectResponse>;
+  connect(req: { network: string; sandbox: string; interfaceName: string; ipv4Address: string; ipv6Address: string; macAddress: string; aliases: string[]; name: string }, cni: { containerId: string; ifname: string }, access?: string): Promise<ConnectResponse>;
   findByCni(containerId: string, ifname: string): EndpointRecord | undefined;
   localCniEndpoints(network: string): EndpointRecord[]; // by network name or ID
   disconnectEndpoint(ep: EndpointRecord): Promise<void>;
@@ -164,6 +164,15 @@ export class CniServer {
     }
   }
 
+  // The runtime may keep its namespaces under a /run/netns of its own mount namespace (podman does):
+  // the shim then also sends the path through its own /proc/<pid>/root, which this process can open
+  // while the shim waits for the answer.
+  private access(env: Record<string, string>): string | undefined {
+    if (fs.existsSync(env.CNI_NETNS)) return undefined;
+    const via = env.CNI_VXNET_NETNS_ACCESS;
+    return via && fs.existsSync(via) ? via : undefined;
+  }
+
   private need(env: Record<string, string>, names: string[]): void {
     const missing = names.filter((n) => !env[n]);
     if (missing.length) throw new CniError(CNI.INVALID_ENV, `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set`);
@@ -192,7 +201,7 @@ export class CniServer {
         const res = await this.backend.connect({
           network, sandbox: env.CNI_NETNS, interfaceName: env.CNI_IFNAME, ipv4Address: ip4, ipv6Address: ip6, macAddress: rc.mac ?? args.MAC ?? '',
           aliases: rc.aliases?.[conf.name] ?? rc.aliases?.[network] ?? [], name: `cni-${env.CNI_CONTAINERID.slice(0, 24)}-${env.CNI_IFNAME}`,
-        }, { containerId: env.CNI_CONTAINERID, ifname: env.CNI_IFNAME });
+        }, { containerId: env.CNI_CONTAINERID, ifname: env.CNI_IFNAME }, this.access(env));
         const ep = this.backend.findByCni(env.CNI_CONTAINERID, env.CNI_IFNAME)!;
         return formatResult(version, ep, this.backend.gateways(ep.networkId), env.CNI_NETNS, res.mtu ?? 0);
       }
@@ -211,7 +220,7 @@ export class CniServer {
         const prev = (conf.prevResult?.ips ?? []).map((i) => i.address);
         const diffPrev = prev.filter((a) => !want.includes(a));
         if (diffPrev.length) throw new CniError(CNI.VX_CHECK_FAILED, `prevResult has ${diffPrev.join(', ')} but the endpoint has ${want.join(', ')}`);
-        const have = await this.backend.sandboxAddresses(env.CNI_NETNS, env.CNI_IFNAME);
+        const have = await this.backend.sandboxAddresses(this.access(env) ?? env.CNI_NETNS, env.CNI_IFNAME);
         if (!have) throw new CniError(CNI.VX_CHECK_FAILED, `interface ${env.CNI_IFNAME} is missing in ${env.CNI_NETNS}`);
         const missing = want.filter((a) => !have.includes(a));
         if (missing.length) throw new CniError(CNI.VX_CHECK_FAILED, `interface ${env.CNI_IFNAME} in ${env.CNI_NETNS} lacks ${missing.join(', ')}`);

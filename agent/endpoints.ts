@@ -102,7 +102,9 @@ export class EndpointService implements EndpointRepairer {
     return this.networks.resolve(ref);
   }
 
-  async connect(req: ConnectRequest__Output, identity: Pick<EndpointRecord, 'cni' | 'docker'> = {}): Promise<ConnectResponse> {
+  // `access`: where this process reaches the sandbox when the recorded path is only visible in the
+  // caller's mount namespace (a CNI runtime with a private /run/netns passes /proc/<pid>/root/...).
+  async connect(req: ConnectRequest__Output, identity: Pick<EndpointRecord, 'cni' | 'docker'> = {}, access?: string): Promise<ConnectResponse> {
     const t = [performance.now()];
     validateSandboxArg(req.sandbox);
     if (req.interfaceName) validateIfname(req.interfaceName);
@@ -110,9 +112,10 @@ export class EndpointService implements EndpointRepairer {
     const mac = req.macAddress ? parseMac(req.macAddress) : undefined;
     const net = await this.resolve(req.network);
     const sandbox = sandboxPath(req.sandbox);
-    this.sandboxes.check(sandbox);
+    const reach = access ?? sandbox;
+    this.sandboxes.check(reach);
     if (req.ipv6Address && net.ipv6.length === 0) throw invalid(`network ${net.name} has no IPv6 subnet: --ip6 ${req.ipv6Address} cannot be used`);
-    const inside = await this.sandboxes.inspect(sandbox);
+    const inside = await this.sandboxes.inspect(reach);
     const present = inside.interfaces;
     const ifname = req.interfaceName || nextIfname(present);
     if (present.includes(ifname)) throw exists(`interface ${ifname} already exists in sandbox ${sandbox}`);
@@ -146,7 +149,7 @@ export class EndpointService implements EndpointRepairer {
       const defaultRoute4 = !net.internal && !!ep.ipv4 && !!gw4 && !inside.default4;
       const defaultRoute6 = !net.internal && !!ep.ipv6 && !!gw6 && !inside.default6;
       await this.sandboxes.attach({
-        sandbox, hostVeth: hostVethName(ep.id), ifname, mac: ep.mac, mtu, bridge: bridgeName(net.vni),
+        sandbox: reach, hostVeth: hostVethName(ep.id), ifname, mac: ep.mac, mtu, bridge: bridgeName(net.vni),
         addresses: [ep.ipv4, ep.ipv6].filter((a) => a),
         ...(defaultRoute4 ? { gateway4: gw4 } : {}),
         ...(defaultRoute6 ? { gateway6: gw6 } : {}),

@@ -121,6 +121,17 @@ int main(void) {
     puts_(&req, ":");
     put_json_string(&req, eq + 1, strlen(eq + 1));
   }
+  // Where the agent can reach the namespace if the runtime's /run/netns is private to its mount
+  // namespace: through this process's root, valid while it waits for the answer.
+  const char *netns = getenv("CNI_NETNS");
+  if (netns && netns[0] == '/') {
+    char via[4200];
+    snprintf(via, sizeof via, "/proc/%d/root%s", (int)getpid(), netns);
+    if (!first) puts_(&req, ",");
+    first = 0;
+    puts_(&req, "\"CNI_VXNET_NETNS_ACCESS\":");
+    put_json_string(&req, via, strlen(via));
+  }
   puts_(&req, "},\"stdin\":");
   put_json_string(&req, in.p, in.len);
   puts_(&req, "}");

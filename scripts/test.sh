@@ -8,15 +8,12 @@ echo "== lint"
 npx eslint --max-warnings 0 .
 echo "== unit tests"
 npx mocha 'dist/test/unit/**/*.test.js'
-echo "== a real CNI runtime (libcni) for the CNI tests, built from Debian's packages by the shared lab's recipe"
-if [ ! -x .cache/cni-client ]; then
-  if ! command -v go >/dev/null || [ ! -d /usr/share/gocode/src/github.com/containernetworking/cni/libcni ]; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends golang-go golang-github-appc-cni-dev >/dev/null
-  fi
-  mkdir -p .cache
-  bash ../shared/recipes/build-cni-client.sh "$PWD/.cache/cni-client"
+echo "== real CNI runtimes for the CNI tests: a libcni client (built from Debian's Go packages) and podman"
+[ -x .cache/cni-runtime ] || bash scripts/build-cni-runtime.sh
+if ! command -v podman >/dev/null || ! command -v runc >/dev/null || [ ! -x /usr/bin/busybox ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends podman runc busybox-static >/dev/null
 fi
 echo "== integration tests"
 npx mocha 'dist/test/integration/**/*.test.js'

@@ -9,9 +9,9 @@ import { Topology, ping, waitFor, addrOf } from '../helpers/topology';
 
 // The plugin driven by a real CNI runtime library: libcni (what containerd, CRI-O and podman's CNI
 // backend use), through the small client that scripts/test.sh builds from Debian's packages
-// (.cache/cni-client). libcni passes the result cache, prevResult on CHECK and DEL, CNI_ARGS and
+// (.cache/cni-runtime, from test/tools/cni-runtime). libcni passes the result cache, prevResult on CHECK and DEL, CNI_ARGS and
 // the capabilities exactly as those runtimes do.
-const CLIENT = path.join(ROOT, '.cache', 'cni-client');
+const CLIENT = path.join(ROOT, '.cache', 'cni-runtime');
 const SHIM = path.join(ROOT, 'native', 'build', 'Release', 'vxnet-cni');
 
 describe('CNI plugin with a real libcni runtime', function () {
@@ -22,7 +22,7 @@ describe('CNI plugin with a real libcni runtime', function () {
   let dir: string;
 
   before(async function () {
-    if (!fs.existsSync(CLIENT)) throw new Error(`${CLIENT} is missing: scripts/test.sh builds it (golang-go, golang-github-appc-cni-dev)`);
+    if (!fs.existsSync(CLIENT)) throw new Error(`${CLIENT} is missing: scripts/build-cni-runtime.sh builds it`);
     etcd = await startEtcd(1);
     topo = new Topology(2);
     for (const h of topo.hosts) agents.push(new TestAgent({ name: h.name, etcd: etcd.unixUrls, vtep: h.vtep, netns: h.ns }));

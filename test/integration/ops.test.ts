@@ -143,8 +143,12 @@ describe('operations: units, install, TLS and auth to etcd, metrics, events, doc
     for (const [what, cfg, msg] of refused) {
       it(`exits 78 ${what}, saying which`, async () => {
         const a = agent('tls2', tlsEtcd.clientUrls, ['--config', file(cfg())]);
-        await assert.rejects(a.start(20000), (e: Error) => /exited \(78\)/.test(e.message) && msg.test(e.message));
-        a.cleanup();
+        try {
+          await assert.rejects(a.start(20000), (e: Error) => /exited \(78\)/.test(e.message) && msg.test(e.message));
+        } finally {
+          await a.stop('SIGKILL');
+          a.cleanup();
+        }
       });
     }
 
@@ -158,8 +162,12 @@ describe('operations: units, install, TLS and auth to etcd, metrics, events, doc
         good.cleanup();
       }
       const bad = agent('auth2', authEtcd.clientUrls, ['--config', file('etcd:\n  username: vxnet\n  password: wrong-pw\n')]);
-      await assert.rejects(bad.start(20000), (e: Error) => /exited \(78\)/.test(e.message) && /etcd\.username\/etcd\.password/.test(e.message) && !/wrong-pw/.test(e.message));
-      bad.cleanup();
+      try {
+        await assert.rejects(bad.start(20000), (e: Error) => /exited \(78\)/.test(e.message) && /etcd\.username\/etcd\.password/.test(e.message) && !/wrong-pw/.test(e.message));
+      } finally {
+        await bad.stop('SIGKILL');
+        bad.cleanup();
+      }
     });
   });
 
