@@ -46,7 +46,7 @@ if [ $UNINSTALL = 1 ]; then
     say "keeping $CONF (it was changed)"
   fi
   rm -f "$UNIT" "$BIN"
-  [ -L "$ROOT/opt/cni/bin/vxnet" ] || [ -f "$LIB/.cni-installed" ] && rm -f "$ROOT/opt/cni/bin/vxnet"
+  if [ -f "$LIB/.cni-installed" ]; then while read -r f; do rm -f "$f"; done < "$LIB/.cni-installed"; fi
   rm -rf "$LIB"
   reload_systemd
   say "removed vxnet; the data plane and etcd's data are untouched (a running agent keeps running until stopped)"
@@ -92,9 +92,13 @@ if [ ! -e "$CONF" ]; then
   install -m 0600 "$LIB/deploy/agent.yaml" "$CONF"
   say "wrote the example config $CONF: set vtep/vtep_interface and etcd before starting"
 fi
-if [ -d "$ROOT/opt/cni/bin" ] && [ -f "$LIB/native/build/Release/vxnet-cni" ]; then
-  install -m 0755 "$LIB/native/build/Release/vxnet-cni" "$ROOT/opt/cni/bin/vxnet"
-  touch "$LIB/.cni-installed"
+# The CNI plugin goes where CNI runtimes look: /opt/cni/bin (containerd, CRI-O; created if absent)
+# and /usr/lib/cni (Debian's podman and plugins) when that exists.
+if [ -f "$LIB/native/build/Release/vxnet-cni" ]; then
+  mkdir -p "$ROOT/opt/cni/bin"
+  for d in "$ROOT/opt/cni/bin" "$ROOT/usr/lib/cni"; do
+    [ -d "$d" ] && install -m 0755 "$LIB/native/build/Release/vxnet-cni" "$d/vxnet" && echo "$d/vxnet" >> "$LIB/.cni-installed"
+  done
 fi
 reload_systemd
 say "installed vxnet $(node -p "require('$LIB/package.json').version") into ${ROOT:-/}"
