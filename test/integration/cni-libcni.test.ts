@@ -24,7 +24,7 @@ describe('CNI plugin with a real libcni runtime', function () {
   before(async function () {
     if (!fs.existsSync(CLIENT)) throw new Error(`${CLIENT} is missing: scripts/build-cni-runtime.sh builds it`);
     etcd = await startEtcd(1);
-    topo = new Topology(2);
+    topo = new Topology(3);
     for (const h of topo.hosts) agents.push(new TestAgent({ name: h.name, etcd: etcd.unixUrls, vtep: h.vtep, netns: h.ns }));
     await Promise.all(agents.map((a) => a.start()));
     await agents[0].client.create({ name: 'lib', ipamConfig: [{ subnet: '10.97.0.0/24' }] });
@@ -34,7 +34,11 @@ describe('CNI plugin with a real libcni runtime', function () {
     fs.chmodSync(path.join(dir, 'bin', 'vxnet'), 0o755);
     for (const [i, a] of agents.entries()) {
       fs.mkdirSync(path.join(dir, `net${i}`));
-      fs.writeFileSync(path.join(dir, `net${i}`, '10-vxnet.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'vxnet-lib', plugins: [{ type: 'vxnet', network: 'lib', agent: path.join(a.dir, 'cni.sock'), capabilities: { ips: true, mac: true, portMappings: true, aliases: true } }] }));
+      // One list per spec version libcni speaks (it stops at 1.0.0; 1.1.0 is tested by direct calls).
+      for (const v of ['0.3.0', '0.3.1', '0.4.0', '1.0.0']) {
+        const name = v === '1.0.0' ? 'vxnet-lib' : `vxnet-lib-${v.replace(/\./g, '')}`;
+        fs.writeFileSync(path.join(dir, `net${i}`, `${name}.conflist`), JSON.stringify({ cniVersion: v, name, plugins: [{ type: 'vxnet', network: 'lib', agent: path.join(a.dir, 'cni.sock'), capabilities: { ips: true, mac: true, portMappings: true, aliases: true } }] }));
+      }
     }
   });
   after(async () => {
@@ -52,6 +56,45 @@ describe('CNI plugin with a real libcni runtime', function () {
     });
     return { code: r.status, out: `${r.stdout}${r.stderr}` };
   };
+
+  it('ADD, CHECK, DEL, DEL again on three hosts; every pair of containers on different hosts pings', async () => {
+    const boxes = [0, 1, 2].map((h) => topo.container(`l3${h}`));
+    const ips = boxes.map((b, h) => {
+      const r = run(h, ['add', 'vxnet-lib', `/run/netns/${b}`]);
+      assert.strictEqual(r.code, 0, r.out);
+      return /"address":\s*"([^"/]+)/.exec(r.out)![1];
+    });
+    for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) if (a !== b) await waitFor(`l3${a} -> l3${b}`, () => ping(boxes[a], ips[b]), 3000);
+    for (let h = 0; h < 3; h++) {
+      assert.strictEqual(run(h, ['check', 'vxnet-lib', `/run/netns/${boxes[h]}`]).code, 0);
+      assert.strictEqual(run(h, ['del', 'vxnet-lib', `/run/netns/${boxes[h]}`]).code, 0);
+      assert.strictEqual(run(h, ['del', 'vxnet-lib', `/run/netns/${boxes[h]}`]).code, 0, 'a second DEL must succeed');
+    }
+  });
+
+  it('gives results libcni accepts in every version up to 1.0.0', () => {
+    for (const v of ['0.3.0', '0.3.1', '0.4.0']) {
+      const b = topo.container(`lv${v.replace(/\./g, '')}`);
+      const list = `vxnet-lib-${v.replace(/\./g, '')}`;
+      const r = run(0, ['add', list, `/run/netns/${b}`]);
+      assert.strictEqual(r.code, 0, `${v}: ${r.out}`);
+      const res = JSON.parse(r.out) as { cniVersion: string; ips: { version?: string; address: string }[] };
+      assert.strictEqual(res.cniVersion, v);
+      assert.strictEqual(res.ips[0].version, '4');
+      assert.strictEqual(run(0, ['check', list, `/run/netns/${b}`]).code, v === '0.3.0' || v === '0.3.1' ? 1 : 0); // CHECK exists from 0.4.0 on
+      assert.strictEqual(run(0, ['del', list, `/run/netns/${b}`]).code, 0);
+    }
+  });
+
+  it('DEL after the namespace is gone succeeds and releases the address', async () => {
+    const b = topo.container('lgone');
+    const r = run(1, ['add', 'vxnet-lib', `/run/netns/${b}`]);
+    assert.strictEqual(r.code, 0, r.out);
+    topo.removeNs(b);
+    const del = run(1, ['del', 'vxnet-lib', `/run/netns/${b}`]);
+    assert.strictEqual(del.code, 0, del.out);
+    assert.strictEqual((await agents[0].client.inspect({ network: 'lib' })).endpoints.length, 0);
+  });
 
   it('validates, adds (with CNI_ARGS and capabilities), checks, deletes twice; containers on two hosts ping', async () => {
     const v = run(0, ['validate', 'vxnet-lib']);
