@@ -16,6 +16,7 @@ import { EventLog, eventFilter, sinceMs } from './events';
 import { Metrics } from './metrics';
 import { runDoctor } from './doctor';
 import { CniServer } from './cni';
+import { Isolation } from './isolation';
 import { keys, prefixEnd } from '../control/store/keys';
 
 export const VERSION: string = (() => {
@@ -60,6 +61,7 @@ export class Agent {
   readonly events: EventLog;
   readonly metrics: Metrics;
   private readonly cni: CniServer;
+  private readonly isolation: Isolation;
 
   constructor(private readonly config: AgentConfig, private readonly log: Logger) {
     const e = config.etcd;
@@ -89,7 +91,9 @@ export class Agent {
       etcdRequests: () => this.store.requests,
       ready: () => this.readiness(),
     });
+    this.isolation = new Isolation(log);
     this.reconciler = new Reconciler(this.state, this.kernel, this.self, this.endpoints, log, config.resyncInterval * 1000, (run) => {
+      void this.isolation.sync(run.vnis);
       this.metrics.reconcileRuns.inc({ result: run.clean ? 'clean' : 'error' });
       this.metrics.reconcileDuration.observe(run.durationMs / 1000);
       const now = Date.now();
@@ -148,6 +152,7 @@ export class Agent {
         sandboxAddresses: (p, i) => this.kernel.sandboxAddresses(p, i),
         registered: () => this.registration.registered,
         etcdEndpoints: this.config.etcd.endpoints,
+        isolation: () => this.isolation.installed(),
       }),
       health: async () => {
         const r = this.readiness();

@@ -18,6 +18,7 @@ export interface DoctorInputs {
   sandboxAddresses(sandbox: string, ifname: string): Promise<string[] | undefined>; // undefined: interface missing
   registered(): boolean;
   etcdEndpoints: string[];
+  isolation(): Promise<boolean>;
 }
 
 // Readable lines for the difference between what etcd says this host should hold and what it holds:
@@ -132,6 +133,8 @@ export async function runDoctor(d: DoctorInputs): Promise<DoctorReport> {
     /* not readable */
   }
   const external = [...desired.networks.values()].some((n) => !snap.networks.get(n.networkId)?.internal);
+  const isolated = await d.isolation();
+  check('isolation', isolated || fwd !== '1', isolated ? 'nftables rule in place: networks do not route to each other' : fwd === '1' ? 'no nftables rule and ip_forward is on: networks on this host can route to each other (install nftables, restart the agent)' : 'no nftables rule; ip_forward is off, so networks stay apart anyway');
   check('ip_forward', true, fwd === '1' ? 'on: containers on non-internal networks can reach beyond this host through their gateway' : external ? 'off: containers reach each other and this host, not beyond it (enable net.ipv4.ip_forward for outside access)' : 'off (no network here needs it)');
 
   const actual = await d.readActual();

@@ -57,7 +57,7 @@ export class Reconciler {
     private readonly repairer: EndpointRepairer,
     private readonly log: Logger,
     private readonly resyncMs: number,
-    private readonly observe: (run: { clean: boolean; durationMs: number; revision: number }) => void = () => undefined,
+    private readonly observe: (run: { clean: boolean; durationMs: number; revision: number; vnis: number[] }) => void = () => undefined,
   ) {}
 
   start(): void {
@@ -114,6 +114,7 @@ export class Reconciler {
     const revision = snap.revision;
     let clean = true;
     let ops: Op[] = [];
+    let vnis: number[] = [];
     try {
       // Endpoints whose Connect or Disconnect overlaps this run belong to their request: the busy set
       // is taken before and after reading the kernel, and desired after it, so that a veth created
@@ -124,6 +125,7 @@ export class Reconciler {
       for (const id of this.repairer.busy()) busy.add(id);
       for (const v of this.repairer.busyNetworks()) busyNets.add(v);
       const desired = computeDesired(snap, this.self);
+      vnis = [...new Set([...desired.networks.keys(), ...busyNets])];
       ops = diff(desired, actual, this.self, busy, busyNets);
       for (const op of ops) {
         try {
@@ -159,7 +161,7 @@ export class Reconciler {
     this.stats.lastClean = clean;
     this.stats.lastRevision = revision;
     this.stats.lastDurationMs = Number(process.hrtime.bigint() - started) / 1e6;
-    this.observe({ clean, durationMs: this.stats.lastDurationMs, revision });
+    this.observe({ clean, durationMs: this.stats.lastDurationMs, revision, vnis });
     if (ops.length) this.log.info('reconciled', { revision, ops: ops.map(describe), ms: Math.round(this.stats.lastDurationMs * 10) / 10 });
     const done = this.waiters.filter((w) => w.revision <= revision);
     this.waiters = this.waiters.filter((w) => w.revision > revision);

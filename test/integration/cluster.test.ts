@@ -110,10 +110,15 @@ describe('data plane: three hosts, real agents, real kernel', function () {
       assert.match(sh('ip', ['-n', c.c2b, '-o', 'link']), /eth1/);
       await waitFor('red r1 -> r2', () => ping(r1, b.endpoint!.ipv4Address.split('/')[0]), 3000);
       await waitFor('red r1 -> c2b.eth1', () => ping(r1, both.endpoint!.ipv4Address.split('/')[0]), 3000);
-      // Isolation: red's containers reach no blue address, on this host or another.
+      // Isolation: red's containers reach no blue address, on this host or another, also when the
+      // hosts forward IP (as every Docker host does).
+      for (const h of topo.hosts) sh('ip', ['netns', 'exec', h.ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
       assert.strictEqual(ping(r1, ip.c1a), false, 'red -> blue on the same host');
       assert.strictEqual(ping(r1, ip.c2a), false, 'red -> blue on another host');
       assert.strictEqual(ping(c.c1a, a.endpoint!.ipv4Address.split('/')[0]), false, 'blue -> red');
+      // ...while forwarding itself works: a container reaches another host's underlay address through its gateway.
+      assert.ok(ping(r1, topo.hosts[1].vtep), 'red -> the underlay through its gateway (forwarding on)');
+      for (const h of topo.hosts) sh('ip', ['netns', 'exec', h.ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=0']);
       await agents[1].client.disconnect({ network: 'red', sandbox: c.c2b });
       assert.doesNotMatch(sh('ip', ['-n', c.c2b, '-o', 'link']), /eth1/);
       await agents[0].client.disconnect({ network: 'red', sandbox: r1 });
