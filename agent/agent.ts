@@ -17,6 +17,7 @@ import { Metrics } from './metrics';
 import { runDoctor } from './doctor';
 import { CniServer } from './cni';
 import { Isolation } from './isolation';
+import { Progress } from './progress';
 import { keys, prefixEnd } from '../control/store/keys';
 
 export const VERSION: string = (() => {
@@ -62,6 +63,7 @@ export class Agent {
   readonly metrics: Metrics;
   private readonly cni: CniServer;
   private readonly isolation: Isolation;
+  private readonly progress: Progress;
 
   constructor(private readonly config: AgentConfig, private readonly log: Logger) {
     const e = config.etcd;
@@ -92,8 +94,10 @@ export class Agent {
       ready: () => this.readiness(),
     });
     this.isolation = new Isolation(log);
+    this.progress = new Progress(this.store, config.name, () => this.registration.currentLease());
     this.reconciler = new Reconciler(this.state, this.kernel, this.self, this.endpoints, log, config.resyncInterval * 1000, (run) => {
       void this.isolation.sync(run.vnis);
+      if (run.clean) this.progress.report(run.revision);
       this.metrics.reconcileRuns.inc({ result: run.clean ? 'clean' : 'error' });
       this.metrics.reconcileDuration.observe(run.durationMs / 1000);
       const now = Date.now();
@@ -104,7 +108,7 @@ export class Agent {
     });
     this.server = new ApiServer(this.api(), log, (method, code) => this.metrics.apiRequests.inc({ method, code }));
     this.cni = new CniServer({
-      connect: (req, cni, access) => this.endpoints.connect(req, { cni }, access),
+      connect: (req, cni, access) => this.endpoints.connect({ ...req, wait: false, waitTimeoutMs: 0 }, { cni }, access),
       findByCni: (c, i) => this.endpoints.findByCni(c, i),
       localCniEndpoints: (n) => this.endpoints.localCniEndpoints(n),
       disconnectEndpoint: (ep) => this.endpoints.disconnectEndpoint(ep),

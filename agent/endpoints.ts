@@ -60,6 +60,7 @@ const MAX_ALLOC_ATTEMPTS = 64;
 export class EndpointService implements EndpointRepairer {
   private readonly inFlight = new Set<string>();
   private readonly inFlightNets = new Map<number, number>(); // VNI -> Connects in flight
+  private readonly claimRevision = new Map<string, number>(); // endpoint -> revision of its Connect
   private readonly claiming = new Map<string, Set<string>>(); // network -> addresses being claimed here
 
   constructor(
@@ -155,9 +156,12 @@ export class EndpointService implements EndpointRepairer {
         ...(defaultRoute6 ? { gateway6: gw6 } : {}),
       });
       t.push(performance.now());
+      const revision = this.claimRevision.get(ep.id) ?? 0;
+      this.claimRevision.delete(ep.id);
+      const lagging = req.wait ? await this.waitForPeers(net.id, revision, req.waitTimeoutMs || 2000) : [];
       const ms = t.slice(1).map((x, i) => Math.round((x - t[i]) * 100) / 100);
       this.log.info('endpoint connected', { network: net.name, endpoint: ep.name, ip: ep.ipv4 || ep.ipv6, mac: ep.mac, sandbox, ifname, ms: { checks: ms[0], etcd: ms[1], devices: ms[2], attach: ms[3] } });
-      return { endpoint: endpointToProto(ep), gateway: net.internal ? '' : (gw4 ?? ''), gatewayIpv6: net.internal ? '' : (gw6 ?? ''), mtu };
+      return { endpoint: endpointToProto(ep), gateway: net.internal ? '' : (gw4 ?? ''), gatewayIpv6: net.internal ? '' : (gw6 ?? ''), mtu, laggingHosts: lagging };
     } catch (err) {
       this.log.warn('connect failed, rolling back', { network: net.name, endpoint: ep.name, error: (err as Error).message });
       await this.kernel.removeVeth(hostVethName(ep.id)).catch(() => undefined);
@@ -174,6 +178,20 @@ export class EndpointService implements EndpointRepairer {
       // nothing the reconciler programs, so they cost no extra kernel dump.
       if (this.localCount(net.id) <= 1) this.afterChange();
     }
+  }
+
+  // Live peers with an endpoint in the network must report a reconciled revision at or past the
+  // Connect's; returns those that had not when the time ran out.
+  private async waitForPeers(networkId: string, revision: number, timeoutMs: number): Promise<string[]> {
+    const lagging = (): string[] => {
+      const snap = this.state.snap;
+      if (!snap) return [];
+      const peers = new Set<string>();
+      for (const e of snap.endpoints.values()) if (e.networkId === networkId && e.host !== this.self.name && snap.hosts.has(e.host)) peers.add(e.host);
+      return [...peers].filter((h) => (snap.reconciled.get(h) ?? 0) < revision).sort();
+    };
+    await this.state.waitUntil(() => lagging().length === 0, timeoutMs);
+    return lagging();
   }
 
   private localCount(networkId: string): number {
@@ -210,6 +228,7 @@ export class EndpointService implements EndpointRepairer {
         const res = await this.store.createEndpoint(ep, chosen);
         if (res.ok) {
           this.state.applyLocalEndpoint(ep, false, res.revision);
+          this.claimRevision.set(ep.id, res.revision);
           return ep;
         }
         if (res.reason === 'no-network') throw notFound(`network ${net.name} not found (it was removed)`);

@@ -23,7 +23,7 @@ export class EventLog extends EventEmitter {
   // so that watches need not ask etcd for the old value of every deleted key).
   fromWatch(type: 'Put' | 'Delete', kv: RPC.IKeyValue, previous: unknown): void {
     const k = parseKey(kv.key.toString());
-    if (k.kind === 'other') return;
+    if (k.kind !== 'network' && k.kind !== 'endpoint' && k.kind !== 'host') return;
     const created = type === 'Put' && previous === undefined;
     if (type === 'Put' && !created) return; // updates (a host's refreshed record) are not events
     const rec = created ? decode<unknown>(kv) : previous;

@@ -15,6 +15,10 @@ export class Registration {
 
   constructor(private readonly store: Store, private readonly rec: HostRecord, private readonly ttlSeconds: number, private readonly log: Logger, private readonly onRegistered: () => void) {}
 
+  currentLease(): Lease | undefined {
+    return this.registered ? this.lease : undefined;
+  }
+
   async start(): Promise<void> {
     await this.register();
   }

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'events';
 import type { Watcher } from 'etcd3';
 import type * as RPC from 'etcd3/lib/rpc';
-import type { EndpointRecord } from '../control/model';
+import type { EndpointRecord, NetworkRecord } from '../control/model';
 import { keys } from '../control/store/keys';
 import { applyKv, Store } from '../control/store/store';
 import type { Snapshot } from '../control/store/store';
@@ -35,6 +35,7 @@ export class ClusterState extends EventEmitter {
 
   constructor(private readonly store: Store, private readonly log: Logger, private readonly events?: EventLog) {
     super();
+    this.setMaxListeners(0);
   }
 
   get ready(): boolean {
@@ -66,6 +67,7 @@ export class ClusterState extends EventEmitter {
       this.log.debug('loaded cluster state', { reason, revision: snap.revision, networks: snap.networks.size, endpoints: snap.endpoints.size, hosts: snap.hosts.size });
       await this.watchFrom(snap.revision + 1);
       this.emit('change', 'reload');
+      this.emit('progress');
     } catch (err) {
       // etcd unreachable: keep the last view (never flush the data plane) and try again.
       this.log.warn('cannot load cluster state from etcd, will retry', { reason, error: (err as Error).message });
@@ -104,12 +106,14 @@ export class ClusterState extends EventEmitter {
           continue;
         }
         if (this.events) this.events.fromWatch(ev.type === 'Delete' ? 'Delete' : 'Put', ev.kv, previousRecord(this.snap, key));
-        if (this.arrivals.length < 10000) this.arrivals.push({ revision: Number(ev.kv.mod_revision), at: now });
-        changed = applyKv(this.snap, key, ev.type === 'Delete' ? undefined : ev.kv) || changed;
+        const c = applyKv(this.snap, key, ev.type === 'Delete' ? undefined : ev.kv);
+        if (c && this.arrivals.length < 10000) this.arrivals.push({ revision: Number(ev.kv.mod_revision), at: now });
+        changed = c || changed;
         this.snap.revision = Math.max(this.snap.revision, Number(ev.kv.mod_revision));
       }
       if (res.header?.revision) this.snap.revision = Math.max(this.snap.revision, Number(res.header.revision));
       if (this.localWrites.size) this.replayLocalWrites();
+      this.emit('progress');
       if (changed) this.emit('change', 'watch');
     });
     w.on('disconnected', () => {
@@ -157,6 +161,17 @@ export class ClusterState extends EventEmitter {
     else this.snap.endpoints.set(ep.id, ep);
   }
 
+  // A network this agent read from etcd (a Connect for a network its watch has not delivered yet):
+  // without it in the view, the reconciler would take the new endpoint's veth for a stale one.
+  applyNetwork(net: NetworkRecord): void {
+    if (this.snap && !this.snap.networks.has(net.id)) {
+      this.snap.networks.set(net.id, net);
+      this.readNetworks.set(net.id, net);
+    }
+  }
+
+  private readonly readNetworks = new Map<string, NetworkRecord>();
+
   private isOwnWrite(key: string, ev: RPC.IEvent): boolean {
     const m = /\/endpoints\/[^/]+\/([^/]+)$/.exec(key);
     if (!m) return false;
@@ -175,7 +190,29 @@ export class ClusterState extends EventEmitter {
       }
       if (w.deleted) this.snap.endpoints.delete(id);
       else this.snap.endpoints.set(id, w.ep);
+      // A reload from before the network existed would otherwise drop it under a live endpoint.
+      const net = this.readNetworks.get(w.ep.networkId);
+      if (!w.deleted && net && !this.snap.networks.has(net.id)) this.snap.networks.set(net.id, net);
     }
+    for (const id of this.readNetworks.keys()) if (![...this.localWrites.values()].some((w) => w.ep.networkId === id)) this.readNetworks.delete(id);
+  }
+
+  // Resolves true once `ready()` holds, false after `timeoutMs`; re-checked on every watch batch.
+  waitUntil(ready: () => boolean, timeoutMs: number): Promise<boolean> {
+    if (ready()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (!ready()) return;
+        clearTimeout(t);
+        this.off('progress', check);
+        resolve(true);
+      };
+      const t = setTimeout(() => {
+        this.off('progress', check);
+        resolve(false);
+      }, timeoutMs);
+      this.on('progress', check);
+    });
   }
 
   async stop(): Promise<void> {

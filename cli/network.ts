@@ -147,6 +147,7 @@ Options:
       --ip6 string        IPv6 address (e.g., 2001:db8::33)
       --mac string        MAC address (default 02:42 followed by the IPv4 address)
       --name string       Endpoint name (default the namespace's name)
+      --wait              Return only when every host serving the network can reach the endpoint
 `,
   disconnect: `Usage:  vxnet network disconnect [OPTIONS] NETWORK SANDBOX
 
@@ -280,14 +281,16 @@ export async function runNetwork(argv: string[], client: () => VxClient, io: Io)
         { names: ['--mac'], key: 'mac', kind: 'string' },
         { names: ['--name'], key: 'name', kind: 'string' },
         { names: ['--format'], key: 'format', kind: 'string' },
+        { names: ['--wait'], key: 'wait', kind: 'bool' },
       ]);
       if (bool(p, 'help')) return usage('connect');
       if (p.args.length !== 2) throw new UsageError('"vxnet network connect" requires exactly 2 arguments: NETWORK SANDBOX');
       const t = str(p, 'format') ? compile(str(p, 'format')) : undefined;
       const r = await client().connect({
         network: p.args[0], sandbox: p.args[1], ipv4Address: str(p, 'ip'), ipv6Address: str(p, 'ip6'), aliases: list(p, 'alias'),
-        interfaceName: str(p, 'ifname'), macAddress: str(p, 'mac'), name: str(p, 'name'),
+        interfaceName: str(p, 'ifname'), macAddress: str(p, 'mac'), name: str(p, 'name'), wait: bool(p, 'wait'),
       });
+      if (r.laggingHosts.length) io.err(`warning: not yet programmed on ${r.laggingHosts.join(', ')}\n`);
       if (t) {
         const e = r.endpoint!;
         io.out(`${t({ Name: e.name, EndpointID: e.endpointId, MacAddress: e.macAddress, IPv4Address: e.ipv4Address, IPv6Address: e.ipv6Address, InterfaceName: e.interfaceName, Host: e.host, Gateway: r.gateway, GatewayIPv6: r.gatewayIpv6, MTU: r.mtu })}\n`);

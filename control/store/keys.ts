@@ -16,12 +16,15 @@ export const keys = {
   epName: (netId: string, name: string): string => `${PREFIX}epnames/${netId}/${name}`,
   hosts: `${PREFIX}hosts/`,
   host: (name: string): string => `${PREFIX}hosts/${name}`,
+  reconciledAll: `${PREFIX}reconciled/`,
+  reconciled: (name: string): string => `${PREFIX}reconciled/${name}`,
 };
 
 export type ParsedKey =
   | { kind: 'network'; id: string }
   | { kind: 'endpoint'; networkId: string; id: string }
   | { kind: 'host'; name: string }
+  | { kind: 'reconciled'; name: string }
   | { kind: 'other' };
 
 export function parseKey(key: string): ParsedKey {
@@ -30,6 +33,7 @@ export function parseKey(key: string): ParsedKey {
   if (parts[0] === 'networks' && parts.length === 2) return { kind: 'network', id: parts[1] };
   if (parts[0] === 'endpoints' && parts.length === 3) return { kind: 'endpoint', networkId: parts[1], id: parts[2] };
   if (parts[0] === 'hosts' && parts.length === 2) return { kind: 'host', name: parts[1] };
+  if (parts[0] === 'reconciled' && parts.length === 2) return { kind: 'reconciled', name: parts[1] };
   return { kind: 'other' };
 }
 

@@ -18,6 +18,7 @@ export interface Snapshot {
   networks: Map<string, NetworkRecord>;
   endpoints: Map<string, EndpointRecord>; // by endpoint id
   hosts: Map<string, HostRecord>;
+  reconciled: Map<string, number>; // host -> etcd revision up to which its kernel is programmed
 }
 
 export type TxnOutcome = { ok: true; revision: number } | { ok: false; revision: number };
@@ -215,6 +216,10 @@ export class Store {
     await this.call(() => lease.put(keys.host(rec.name)).value(JSON.stringify(rec)).exec());
   }
 
+  async putReconciled(host: string, revision: number, lease: Lease): Promise<void> {
+    await this.call(() => lease.put(keys.reconciled(host)).value(JSON.stringify({ revision })).exec());
+  }
+
   async listHosts(): Promise<HostRecord[]> {
     const res = await this.range(keys.hosts);
     return res.kvs.map((kv) => decode<HostRecord>(kv));
@@ -224,7 +229,7 @@ export class Store {
 
   async snapshot(): Promise<Snapshot> {
     const res = await this.range(keys.all);
-    const snap: Snapshot = { revision: Number(res.header.revision), networks: new Map(), endpoints: new Map(), hosts: new Map() };
+    const snap: Snapshot = { revision: Number(res.header.revision), networks: new Map(), endpoints: new Map(), hosts: new Map(), reconciled: new Map() };
     for (const kv of res.kvs) applyKv(snap, kv.key.toString(), kv);
     return snap;
   }
@@ -252,6 +257,11 @@ export function applyKv(snap: Snapshot, key: string, kv: RPC.IKeyValue | undefin
       if (kv) snap.hosts.set(k.name, decode<HostRecord>(kv));
       else snap.hosts.delete(k.name);
       return true;
+    case 'reconciled':
+      // Progress reports of the agents: not a change of desired state, so no reconcile.
+      if (kv) snap.reconciled.set(k.name, decode<{ revision: number }>(kv).revision);
+      else snap.reconciled.delete(k.name);
+      return false;
     default:
       return false;
   }

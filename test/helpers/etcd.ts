@@ -135,7 +135,10 @@ export async function startEtcd(size = 1, tls?: EtcdTls, extraArgs: string[] = [
   return cluster;
 }
 
-// Every key and value under /vxnet/: what a rejected request must leave unchanged.
+// Every key and value under /vxnet/: what a rejected request must leave unchanged. The agents'
+// progress reports (reconciled/<host>: the revision each has programmed) move with every reconcile
+// and are not state, so they are left out.
 export async function dumpEtcd(client: Etcd3): Promise<Record<string, string>> {
-  return client.getAll().prefix('/vxnet/').strings();
+  const all = await client.getAll().prefix('/vxnet/').strings();
+  return Object.fromEntries(Object.entries(all).filter(([k]) => !k.startsWith('/vxnet/v1/reconciled/')));
 }

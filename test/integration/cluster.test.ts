@@ -69,6 +69,18 @@ describe('data plane: three hosts, real agents, real kernel', function () {
       }
     });
 
+    it('Connect with wait answers once every peer has the endpoint: the very first ping from each peer succeeds', async () => {
+      const box = topo.container('cw1');
+      const r = await agents[0].client.connect({ network: 'blue', sandbox: box, wait: true });
+      assert.deepStrictEqual(r.laggingHosts, []);
+      const target = r.endpoint!.ipv4Address.split('/')[0];
+      // One probe each, no retry: the peers' first ARP must already be answered.
+      assert.ok(ping(c.c2b, target, { count: 1, waitS: 1 }), 'h2 could not reach the new endpoint at once');
+      assert.ok(ping(c.c3b, target, { count: 1, waitS: 1 }), 'h3 could not reach the new endpoint at once');
+      await agents[0].client.disconnect({ network: 'blue', sandbox: box });
+      topo.removeNs(box);
+    });
+
     it('programs exactly the remote endpoints: FDB to their VTEPs and permanent neighbor entries', () => {
       const fdb = fdbOf(topo.hosts[0].ns, `vx-${vni}`);
       assert.match(fdb, /dst 192\.168\.231\.12 self permanent/);

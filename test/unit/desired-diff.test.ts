@@ -16,7 +16,7 @@ function host(name: string, vtep: string): HostRecord {
   return { name, vtep, vxlanPort: 4789, underlayMtu: 1500, version: 'test', started: '' };
 }
 function snap(networks: NetworkRecord[], endpoints: EndpointRecord[], hosts: HostRecord[]): Snapshot {
-  return { revision: 1, networks: new Map(networks.map((n) => [n.id, n])), endpoints: new Map(endpoints.map((e) => [e.id, e])), hosts: new Map(hosts.map((h) => [h.name, h])) };
+  return { revision: 1, networks: new Map(networks.map((n) => [n.id, n])), endpoints: new Map(endpoints.map((e) => [e.id, e])), hosts: new Map(hosts.map((h) => [h.name, h])), reconciled: new Map() };
 }
 const hosts = [host('h1', '192.168.231.11'), host('h2', '192.168.231.12'), host('h3', '192.168.231.13')];
 
