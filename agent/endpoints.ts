@@ -254,10 +254,12 @@ export class EndpointService implements EndpointRepairer {
 
   async disconnect(req: DisconnectRequest__Output): Promise<void> {
     validateSandboxArg(req.sandbox);
-    const net = await this.networks.resolve(req.network);
-    const eps = await this.store.listEndpoints(net.id);
+    const net = await this.resolve(req.network);
     const p = sandboxPath(req.sandbox);
-    const ep = eps.find((e) => e.sandbox === p && e.host === this.self.name) ?? eps.find((e) => e.name === req.sandbox || e.id === req.sandbox) ?? eps.find((e) => e.sandbox === p);
+    const find = (eps: EndpointRecord[]): EndpointRecord | undefined =>
+      eps.find((e) => e.sandbox === p && e.host === this.self.name) ?? eps.find((e) => e.name === req.sandbox || e.id === req.sandbox) ?? eps.find((e) => e.sandbox === p);
+    // The view first (no round trip); etcd when the view does not know the endpoint (yet).
+    const ep = find([...(this.state.snap?.endpoints.values() ?? [])].filter((e) => e.networkId === net.id)) ?? find(await this.store.listEndpoints(net.id));
     if (!ep) throw notFound(`sandbox ${req.sandbox} is not connected to network ${net.name}`);
     if (ep.host !== this.self.name && !req.force) throw precondition(`endpoint ${ep.name} lives on host ${ep.host}: disconnect it there, or use --force to remove its record from here`);
     await this.disconnectEndpoint(ep, net.name);

@@ -2,37 +2,27 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import { status } from '@grpc/grpc-js';
 import type { Etcd3 } from 'etcd3';
-import { startEtcd, dumpEtcd, EtcdCluster } from '../helpers/etcd';
+import { dumpEtcd } from '../helpers/etcd';
+import { startCluster, stopCluster, printLogsIfFailed, TestCluster } from '../helpers/cluster';
 import { TestAgent, runCli } from '../helpers/agent';
 import { Topology, ping, addrOf, fdbOf, neighOf, waitFor, sh, nsExists } from '../helpers/topology';
 
 // Three hosts as namespaces on one underlay, one real agent inside each, one real etcd.
 describe('data plane: three hosts, real agents, real kernel', function () {
   this.timeout(120000);
-  let etcd: EtcdCluster;
+  let cl: TestCluster | undefined;
   let kv: Etcd3;
   let topo: Topology;
-  const agents: TestAgent[] = [];
+  let agents: TestAgent[] = [];
   const TTL = 3;
 
   before(async () => {
-    etcd = await startEtcd(1);
-    kv = etcd.client();
-    topo = new Topology(3);
-    for (const h of topo.hosts) agents.push(new TestAgent({ name: h.name, etcd: etcd.unixUrls, vtep: h.vtep, netns: h.ns, leaseTtl: TTL, resyncInterval: 5 }));
-    await Promise.all(agents.map((a) => a.start()));
+    cl = await startCluster({ hosts: 3, agent: { leaseTtl: TTL, resyncInterval: 5 } });
+    ({ kv, topo, agents } = cl);
   });
-
-  after(async () => {
-    await Promise.all(agents.map((a) => a.stop('SIGKILL')));
-    agents.forEach((a) => a.cleanup());
-    topo?.destroy();
-    kv?.close();
-    await etcd?.stop();
-  });
-
+  after(() => stopCluster(cl));
   afterEach(function () {
-    if (this.currentTest?.state === "failed") for (const a of agents) console.error(`--- ${a.opts.name} log\n${a.tail(25).split("\n").filter((l) => !l.includes("re-attached")).join("\n")}`);
+    printLogsIfFailed(this.currentTest, cl, 25);
   });
 
   const vniOf = async (name: string): Promise<number> => (await agents[0].client.inspect({ network: name })).vni;

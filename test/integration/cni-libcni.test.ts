@@ -3,8 +3,8 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { startEtcd, EtcdCluster } from '../helpers/etcd';
 import { TestAgent, ROOT } from '../helpers/agent';
+import { startCluster, stopCluster, printLogsIfFailed, TestCluster } from '../helpers/cluster';
 import { Topology, ping, waitFor, addrOf } from '../helpers/topology';
 
 // The plugin driven by a real CNI runtime library: libcni (what containerd, CRI-O and podman's CNI
@@ -16,17 +16,15 @@ const SHIM = path.join(ROOT, 'native', 'build', 'Release', 'vxnet-cni');
 
 describe('CNI plugin with a real libcni runtime', function () {
   this.timeout(120000);
-  let etcd: EtcdCluster;
+  let cl: TestCluster | undefined;
   let topo: Topology;
-  const agents: TestAgent[] = [];
+  let agents: TestAgent[] = [];
   let dir: string;
 
   before(async function () {
     if (!fs.existsSync(CLIENT)) throw new Error(`${CLIENT} is missing: scripts/build-cni-runtime.sh builds it`);
-    etcd = await startEtcd(1);
-    topo = new Topology(3);
-    for (const h of topo.hosts) agents.push(new TestAgent({ name: h.name, etcd: etcd.unixUrls, vtep: h.vtep, netns: h.ns }));
-    await Promise.all(agents.map((a) => a.start()));
+    cl = await startCluster({ hosts: 3 });
+    ({ topo, agents } = cl);
     await agents[0].client.create({ name: 'lib', ipamConfig: [{ subnet: '10.97.0.0/24' }] });
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vxt-libcni-'));
     fs.mkdirSync(path.join(dir, 'bin'));
@@ -42,11 +40,11 @@ describe('CNI plugin with a real libcni runtime', function () {
     }
   });
   after(async () => {
-    await Promise.all(agents.map((a) => a.stop('SIGKILL')));
-    agents.forEach((a) => a.cleanup());
-    topo?.destroy();
-    await etcd?.stop();
+    await stopCluster(cl);
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  afterEach(function () {
+    printLogsIfFailed(this.currentTest, cl);
   });
 
   const run = (h: number, args: string[], env: Record<string, string> = {}): { code: number | null; out: string } => {

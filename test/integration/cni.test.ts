@@ -2,7 +2,8 @@ import * as assert from 'assert';
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 import type { Etcd3 } from 'etcd3';
-import { startEtcd, dumpEtcd, EtcdCluster } from '../helpers/etcd';
+import { dumpEtcd } from '../helpers/etcd';
+import { startCluster, stopCluster, printLogsIfFailed, TestCluster } from '../helpers/cluster';
 import { TestAgent, ROOT } from '../helpers/agent';
 import { Topology, ping, waitFor, sh, addrOf } from '../helpers/topology';
 
@@ -25,30 +26,21 @@ function cni(hostNs: string, env: Record<string, string>, conf: unknown): CniOut
 
 describe('CNI plugin: the shim and the agent, as a runtime calls them', function () {
   this.timeout(120000);
-  let etcd: EtcdCluster;
+  let cl: TestCluster | undefined;
   let kv: Etcd3;
   let topo: Topology;
-  const agents: TestAgent[] = [];
+  let agents: TestAgent[] = [];
   const conf = (h: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ cniVersion: '1.0.0', name: 'cnet', type: 'vxnet', network: 'cnet', agent: path.join(agents[h].dir, 'cni.sock'), ...extra });
   const env = (cmd: string, id: string, netns: string, ifname = 'eth0', extra: Record<string, string> = {}): Record<string, string> => ({ CNI_COMMAND: cmd, CNI_CONTAINERID: id, CNI_NETNS: netns, CNI_IFNAME: ifname, CNI_PATH: path.dirname(SHIM), ...extra });
 
   before(async () => {
-    etcd = await startEtcd(1);
-    kv = etcd.client();
-    topo = new Topology(3);
-    for (const h of topo.hosts) agents.push(new TestAgent({ name: h.name, etcd: etcd.unixUrls, vtep: h.vtep, netns: h.ns }));
-    await Promise.all(agents.map((a) => a.start()));
+    cl = await startCluster({ hosts: 3 });
+    ({ kv, topo, agents } = cl);
     await agents[0].client.create({ name: 'cnet', ipamConfig: [{ subnet: '10.96.0.0/24' }] });
   });
-  after(async () => {
-    await Promise.all(agents.map((a) => a.stop('SIGKILL')));
-    agents.forEach((a) => a.cleanup());
-    topo?.destroy();
-    kv?.close();
-    await etcd?.stop();
-  });
+  after(() => stopCluster(cl));
   afterEach(function () {
-    if (this.currentTest?.state === 'failed') for (const a of agents) console.error(`--- ${a.opts.name}\n${a.tail(12)}`);
+    printLogsIfFailed(this.currentTest, cl, 12);
   });
 
   it('VERSION lists every supported version, without an agent', () => {

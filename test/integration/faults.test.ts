@@ -4,7 +4,8 @@ import { spawn } from 'child_process';
 import * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import type { Etcd3 } from 'etcd3';
-import { startEtcd, dumpEtcd, EtcdCluster } from '../helpers/etcd';
+import { dumpEtcd, EtcdCluster } from '../helpers/etcd';
+import { startCluster, stopCluster, printLogsIfFailed, TestCluster } from '../helpers/cluster';
 import { TestAgent } from '../helpers/agent';
 import { Topology, ping, fdbOf, neighOf, waitFor, sh } from '../helpers/topology';
 import { grpcTarget } from '../../control/client';
@@ -50,10 +51,11 @@ function checkConsistent(d: Record<string, string>): void {
 
 describe('faults: restarts, drift, watches, etcd member loss and outage, lease loss, races, graceful stop', function () {
   this.timeout(180000);
+  let cl: TestCluster | undefined;
   let etcd: EtcdCluster;
   let kv: Etcd3;
   let topo: Topology;
-  const agents: TestAgent[] = [];
+  let agents: TestAgent[] = [];
   const TTL = 3;
   const RESYNC = 2;
   const box: Record<string, string> = {};
@@ -63,11 +65,8 @@ describe('faults: restarts, drift, watches, etcd member loss and outage, lease l
   const vx = (): string => `vx-${vni}`;
 
   before(async () => {
-    etcd = await startEtcd(3);
-    kv = etcd.client();
-    topo = new Topology(3);
-    for (const h of topo.hosts) agents.push(new TestAgent({ name: h.name, etcd: etcd.unixUrls, vtep: h.vtep, netns: h.ns, leaseTtl: TTL, resyncInterval: RESYNC }));
-    await Promise.all(agents.map((a) => a.start()));
+    cl = await startCluster({ hosts: 3, etcdMembers: 3, agent: { leaseTtl: TTL, resyncInterval: RESYNC } });
+    ({ etcd, kv, topo, agents } = cl);
     const net = await agents[0].client.create({ name: 'blue', ipamConfig: [{ subnet: '10.88.0.0/24' }] });
     vni = net.vni;
     for (const [name, h] of [['a1', 0], ['a2', 0], ['b1', 1], ['c1', 2]] as const) {
@@ -85,16 +84,9 @@ describe('faults: restarts, drift, watches, etcd member loss and outage, lease l
     }
   });
 
-  after(async () => {
-    await Promise.all(agents.map((a) => a.stop('SIGKILL')));
-    agents.forEach((a) => a.cleanup());
-    topo?.destroy();
-    kv?.close();
-    await etcd?.stop();
-  });
-
+  after(() => stopCluster(cl));
   afterEach(function () {
-    if (this.currentTest?.state === 'failed') for (const a of agents) console.error(`--- ${a.opts.name}\n${a.tail(15)}`);
+    printLogsIfFailed(this.currentTest, cl);
   });
 
   it('kill -9 and restart of the agents on both ends loses no packet at 20/s, and the restarted agents change nothing', async () => {

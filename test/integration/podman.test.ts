@@ -4,7 +4,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { Etcd3 } from 'etcd3';
-import { startEtcd, dumpEtcd, EtcdCluster } from '../helpers/etcd';
+import { dumpEtcd } from '../helpers/etcd';
+import { startCluster, stopCluster, TestCluster } from '../helpers/cluster';
 import { TestAgent, ROOT } from '../helpers/agent';
 import { Topology, ping, waitFor, sh } from '../helpers/topology';
 
@@ -40,21 +41,18 @@ step removed
 
 describe('CNI plugin with podman (CNI backend) on two hosts', function () {
   this.timeout(240000);
-  let etcd: EtcdCluster;
+  let cl: TestCluster | undefined;
   let kv: Etcd3;
   let topo: Topology;
-  const agents: TestAgent[] = [];
+  let agents: TestAgent[] = [];
   const work: string[] = [];
   const procs: ChildProcess[] = [];
   let createdVarLibCni = false;
 
   before(async () => {
     if (!fs.existsSync('/usr/bin/podman')) throw new Error('podman is not installed: scripts/test.sh installs it (apt-get install podman busybox-static)');
-    etcd = await startEtcd(1);
-    kv = etcd.client();
-    topo = new Topology(2);
-    for (const h of topo.hosts) agents.push(new TestAgent({ name: h.name, etcd: etcd.unixUrls, vtep: h.vtep, netns: h.ns }));
-    await Promise.all(agents.map((a) => a.start()));
+    cl = await startCluster({ hosts: 2 });
+    ({ kv, topo, agents } = cl);
     await agents[0].client.create({ name: 'pod', ipamConfig: [{ subnet: '10.98.0.0/24' }] });
     if (!fs.existsSync('/var/lib/cni')) {
       fs.mkdirSync('/var/lib/cni', { recursive: true });
@@ -87,11 +85,7 @@ describe('CNI plugin with podman (CNI backend) on two hosts', function () {
         r();
       });
     })));
-    await Promise.all(agents.map((a) => a.stop('SIGKILL')));
-    agents.forEach((a) => a.cleanup());
-    topo?.destroy();
-    kv?.close();
-    await etcd?.stop();
+    await stopCluster(cl);
     for (const w of work) {
       sh('umount', ['-R', path.join(w, 'storage', 'overlay')], { allowFail: true });
       fs.rmSync(w, { recursive: true, force: true });
