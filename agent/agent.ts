@@ -18,7 +18,6 @@ import { runDoctor } from './doctor';
 import { CniServer } from './cni';
 import { Isolation } from './isolation';
 import { Progress } from './progress';
-import { keys, prefixEnd } from '../control/store/keys';
 
 export const VERSION: string = (() => {
   try {
@@ -190,18 +189,8 @@ export class Agent {
   }
 
   private async listHosts(): Promise<{ name: string; vtep: string; version: string; started: string; endpoints: number; leaseTtlLeft: string; vxlanPort: number; underlayMtu: number }[]> {
-    const res = await this.store.client.kv.range({ key: Buffer.from(keys.hosts), range_end: prefixEnd(keys.hosts) });
-    const eps = await this.store.listEndpoints();
-    return Promise.all(res.kvs.map(async (kv) => {
-      const h = JSON.parse(kv.value.toString()) as { name: string; vtep: string; version: string; started: string; vxlanPort: number; underlayMtu: number };
-      let ttl = -1;
-      try {
-        ttl = Number((await this.store.client.leaseClient.leaseTimeToLive({ ID: kv.lease })).TTL);
-      } catch {
-        /* unknown */
-      }
-      return { ...h, endpoints: eps.filter((e) => e.host === h.name).length, leaseTtlLeft: String(ttl) };
-    }));
+    const [hosts, eps] = await Promise.all([this.store.listHostsWithLeases(), this.store.listEndpoints()]);
+    return hosts.map(({ host, ttlLeft }) => ({ ...host, endpoints: eps.filter((e) => e.host === host.name).length, leaseTtlLeft: String(ttlLeft) }));
   }
 
   async resync(): Promise<void> {

@@ -28,7 +28,6 @@ export class ClusterState extends EventEmitter {
   private stopped = false;
   private reloading: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
-  reloads = 0;
   watchEvents = 0;
   // When each not yet reconciled revision arrived: the reconciler reports the lag from here.
   readonly arrivals: { revision: number; at: number }[] = [];
@@ -63,7 +62,6 @@ export class ClusterState extends EventEmitter {
       const snap = await this.store.snapshot();
       this.snap = snap;
       this.replayLocalWrites();
-      this.reloads++;
       this.log.debug('loaded cluster state', { reason, revision: snap.revision, networks: snap.networks.size, endpoints: snap.endpoints.size, hosts: snap.hosts.size });
       await this.watchFrom(snap.revision + 1);
       this.emit('change', 'reload');

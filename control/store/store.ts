@@ -220,9 +220,18 @@ export class Store {
     await this.call(() => lease.put(keys.reconciled(host)).value(JSON.stringify({ revision })).exec());
   }
 
-  async listHosts(): Promise<HostRecord[]> {
+  // Every host record with the seconds its lease has left (-1 when etcd cannot say).
+  async listHostsWithLeases(): Promise<{ host: HostRecord; ttlLeft: number }[]> {
     const res = await this.range(keys.hosts);
-    return res.kvs.map((kv) => decode<HostRecord>(kv));
+    return Promise.all(res.kvs.map(async (kv) => {
+      let ttlLeft = -1;
+      try {
+        ttlLeft = Number((await this.call(() => this.client.leaseClient.leaseTimeToLive({ ID: kv.lease }))).TTL);
+      } catch {
+        /* unknown */
+      }
+      return { host: decode<HostRecord>(kv), ttlLeft };
+    }));
   }
 
   // --- snapshot ----------------------------------------------------------------------------------
@@ -234,11 +243,6 @@ export class Store {
     return snap;
   }
 
-  // Every key and value under the prefix: what tests compare before and after a rejected request.
-  async dump(): Promise<Record<string, string>> {
-    const res = await this.range(keys.all);
-    return Object.fromEntries(res.kvs.map((kv) => [kv.key.toString(), kv.value.toString()]));
-  }
 }
 
 // Applies one key's new value (or deletion, kv undefined) to a snapshot; unknown keys are ignored.
