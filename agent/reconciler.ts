@@ -43,12 +43,12 @@ export interface ReconcileStats {
 // kernel, so a missed trigger is repaired by the next one and by the periodic resync.
 export class Reconciler {
   private running: Promise<void> | undefined;
+  private busy = false; // cleared in the same synchronous step that ends the loop: no trigger is lost
   private again = false;
   private fullPending = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   readonly stats: ReconcileStats = { runs: 0, failures: 0, lastOps: 0, lastDurationMs: 0, lastClean: false, lastRevision: 0, kernelOps: {} };
-  private waiters: { revision: number; resolve: () => void }[] = [];
 
   constructor(
     private readonly state: ClusterState,
@@ -79,32 +79,27 @@ export class Reconciler {
   trigger(full = false): void {
     if (this.stopped) return;
     if (full) this.fullPending = true;
-    if (this.running) {
+    if (this.busy) {
       this.again = true;
       return;
     }
-    this.running = this.loop().finally(() => {
-      this.running = undefined;
-    });
+    this.busy = true;
+    this.running = this.loop();
   }
 
-  // Resolves once a reconcile that started at or after `revision` has finished.
-  waitForRevision(revision: number, timeoutMs: number): Promise<boolean> {
-    if (this.stats.lastRevision >= revision && !this.running) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const t = setTimeout(() => resolve(false), timeoutMs);
-      this.waiters.push({ revision, resolve: () => { clearTimeout(t); resolve(true); } });
-      this.trigger();
-    });
-  }
-
+  // A `.finally()` on this promise would clear the flag a microtask late, and a trigger arriving in
+  // between (a Connect finishing, say) would be lost: the flag is cleared right after the last check.
   private async loop(): Promise<void> {
-    do {
-      this.again = false;
-      const full = this.fullPending;
-      this.fullPending = false;
-      await this.runOnce(full);
-    } while (this.again && !this.stopped);
+    try {
+      do {
+        this.again = false;
+        const full = this.fullPending;
+        this.fullPending = false;
+        await this.runOnce(full);
+      } while (this.again && !this.stopped);
+    } finally {
+      this.busy = false;
+    }
   }
 
   async runOnce(full = false): Promise<void> {
@@ -163,9 +158,6 @@ export class Reconciler {
     this.stats.lastDurationMs = Number(process.hrtime.bigint() - started) / 1e6;
     this.observe({ clean, durationMs: this.stats.lastDurationMs, revision, vnis });
     if (ops.length) this.log.info('reconciled', { revision, ops: ops.map(describe), ms: Math.round(this.stats.lastDurationMs * 10) / 10 });
-    const done = this.waiters.filter((w) => w.revision <= revision);
-    this.waiters = this.waiters.filter((w) => w.revision > revision);
-    for (const w of done) w.resolve();
   }
 
   private count(kind: string, result: string): void {

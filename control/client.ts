@@ -46,9 +46,12 @@ export class VxClient {
       ? grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null)
       : grpc.credentials.createInsecure();
     const target = grpcTarget(host);
-    this.networks = new proto.vxnet.v1.NetworkService(target, creds);
-    this.health = new proto.vxnet.v1.Health(target, creds);
-    this.system = new proto.vxnet.v1.SystemService(target, creds);
+    // grpc-js waits a full second before retrying a socket that was not there yet: too long for a
+    // client that polls an agent which is starting (health checks, restarts).
+    const options = { 'grpc.initial_reconnect_backoff_ms': 50, 'grpc.max_reconnect_backoff_ms': 1000 };
+    this.networks = new proto.vxnet.v1.NetworkService(target, creds, options);
+    this.health = new proto.vxnet.v1.Health(target, creds, options);
+    this.system = new proto.vxnet.v1.SystemService(target, creds, options);
   }
 
   private unary<Req, Res>(client: grpc.Client, method: string): Unary<Req, Res> {
