@@ -327,28 +327,27 @@ export class NetlinkKernel implements Sandboxes {
     return l.index;
   }
 
-  async fdbAdd(vni: number, entries: FdbEntry[]): Promise<void> {
-    const ifindex = await this.vxIndex(vni);
-    await this.bulk(vni, entries.map((e) => ({ kind: 'fdb' as const, op: 'add' as const, ifindex, mac: macBytes(e.mac), ip: ipBytes(e.dst) })));
+  fdbAdd(vni: number, entries: FdbEntry[]): Promise<void> {
+    return this.bulk(vni, 'fdb', 'add', entries.map((e) => [e.mac, e.dst]));
   }
 
-  async fdbDel(vni: number, entries: FdbEntry[]): Promise<void> {
-    const ifindex = await this.vxIndex(vni);
-    await this.bulk(vni, entries.map((e) => ({ kind: 'fdb' as const, op: 'del' as const, ifindex, mac: macBytes(e.mac), ip: ipBytes(e.dst) })));
+  fdbDel(vni: number, entries: FdbEntry[]): Promise<void> {
+    return this.bulk(vni, 'fdb', 'del', entries.map((e) => [e.mac, e.dst]));
   }
 
-  async neighAdd(vni: number, entries: NeighEntry[]): Promise<void> {
-    const ifindex = await this.vxIndex(vni);
-    await this.bulk(vni, entries.map((e) => ({ kind: 'neigh' as const, op: 'add' as const, ifindex, mac: macBytes(e.mac), ip: ipBytes(e.ip) })));
+  neighAdd(vni: number, entries: NeighEntry[]): Promise<void> {
+    return this.bulk(vni, 'neigh', 'add', entries.map((e) => [e.mac, e.ip]));
   }
 
-  async neighDel(vni: number, entries: NeighEntry[]): Promise<void> {
-    const ifindex = await this.vxIndex(vni);
-    await this.bulk(vni, entries.map((e) => ({ kind: 'neigh' as const, op: 'del' as const, ifindex, mac: macBytes(e.mac), ip: ipBytes(e.ip) })));
+  neighDel(vni: number, entries: NeighEntry[]): Promise<void> {
+    return this.bulk(vni, 'neigh', 'del', entries.map((e) => [e.mac, e.ip]));
   }
 
   // Deleting what is already gone is success (idempotent); any other failure names the entry.
-  private async bulk(vni: number, msgs: NeighMsg[]): Promise<void> {
+  // `pairs`: [MAC, address] with the address the VTEP (fdb) or the endpoint's IP (neigh).
+  private async bulk(vni: number, kind: NeighMsg['kind'], op: NeighMsg['op'], pairs: [string, string][]): Promise<void> {
+    const ifindex = await this.vxIndex(vni);
+    const msgs: NeighMsg[] = pairs.map(([mac, ip]) => ({ kind, op, ifindex, mac: macBytes(mac), ip: ipBytes(ip) }));
     const failed = (await this.batcher.send(msgs)).filter((f) => !(f.msg.op === 'del' && (f.errno === ENOENT || f.errno === ESRCH)));
     if (failed.length) {
       const f = failed[0];

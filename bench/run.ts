@@ -315,52 +315,43 @@ function firstReply(fromNs: string, ip: string): Promise<number> {
   });
 }
 
-function cniReference(topo: Topology, n: number): { add: ReturnType<typeof stats>; del: ReturnType<typeof stats> } {
-  const plugin = ['/usr/lib/cni/bridge', '/opt/cni/bin/bridge'].find((p) => fs.existsSync(p));
-  if (!plugin) throw new Error('the CNI reference plugins are not installed (apt-get install containernetworking-plugins)');
+// ADD and DEL timed as a runtime calls a plugin: in the runtime's (host's) namespace, entered by ip
+// netns exec, whose own cost (measured apart) is taken off each call.
+function cniTimes(topo: Topology, plugin: string, conf: string, prefix: string, n: number): { add: ReturnType<typeof stats>; del: ReturnType<typeof stats> } {
   const host = topo.hosts[0].ns;
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vxt-cni-'));
-  const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'benchref', type: 'bridge', bridge: 'cnibr0', isGateway: true, ipam: { type: 'host-local', subnet: '10.212.0.0/16', dataDir } });
-  // The runtime runs the plugin in its own namespace; here that is the host's, entered by ip netns
-  // exec, whose own cost (measured apart) is taken off each call.
   const enter = (cmd: string[], input?: string, env?: NodeJS.ProcessEnv) => timeCmd('ip', ['netns', 'exec', host, ...cmd], input, env);
   const base = stats(Array.from({ length: 20 }, () => enter(['/bin/true']).ms)).median;
   const add: number[] = [];
   const del: number[] = [];
   for (let i = 0; i < n; i++) {
-    const c = topo.container(`cr${i}`);
-    const env = { ...process.env, CNI_COMMAND: 'ADD', CNI_CONTAINERID: `bench${i}`, CNI_NETNS: `/run/netns/${c}`, CNI_IFNAME: 'eth0', CNI_PATH: path.dirname(plugin) };
+    const c = topo.container(`${prefix}${i}`);
+    const env = { ...process.env, CNI_COMMAND: 'ADD', CNI_CONTAINERID: `${prefix}bench${i}`, CNI_NETNS: `/run/netns/${c}`, CNI_IFNAME: 'eth0', CNI_PATH: path.dirname(plugin) };
     const r = enter([plugin], conf, env);
-    if (r.code !== 0) throw new Error(`CNI ADD failed: ${r.out}`);
+    if (r.code !== 0) throw new Error(`CNI ADD through ${plugin} failed: ${r.out}`);
     add.push(r.ms - base);
-    const d = enter([plugin], conf, { ...env, CNI_COMMAND: 'DEL' });
-    del.push(d.ms - base);
+    del.push(enter([plugin], conf, { ...env, CNI_COMMAND: 'DEL' }).ms - base);
     topo.removeNs(c);
   }
-  sh('ip', ['-n', host, 'link', 'del', 'cnibr0'], { allowFail: true });
-  fs.rmSync(dataDir, { recursive: true, force: true });
   return { add: stats(add), del: stats(del) };
 }
 
-// vxnet's own CNI plugin called exactly as the reference is: same entry cost taken off.
-function vxnetCni(topo: Topology, agent: TestAgent, n: number): { add: ReturnType<typeof stats>; del: ReturnType<typeof stats> } {
-  const shim = path.join(ROOT, 'native', 'build', 'Release', 'vxnet-cni');
-  const host = topo.hosts[0].ns;
-  const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'attach', type: 'vxnet', network: 'attach', agent: path.join(agent.dir, 'cni.sock') });
-  const enter = (cmd: string[], input?: string, env?: NodeJS.ProcessEnv) => timeCmd('ip', ['netns', 'exec', host, ...cmd], input, env);
-  const base = stats(Array.from({ length: 20 }, () => enter(['/bin/true']).ms)).median;
-  const add: number[] = [];
-  const del: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const c = topo.container(`vc${i}`);
-    const env = { ...process.env, CNI_COMMAND: 'ADD', CNI_CONTAINERID: `vxbench${i}`, CNI_NETNS: `/run/netns/${c}`, CNI_IFNAME: 'eth0', CNI_PATH: path.dirname(shim) };
-    const r = enter([shim], conf, env);
-    if (r.code !== 0) throw new Error(`vxnet CNI ADD failed: ${r.out}`);
-    add.push(r.ms - base);
-    del.push(enter([shim], conf, { ...env, CNI_COMMAND: 'DEL' }).ms - base);
-    topo.removeNs(c);
+function cniReference(topo: Topology, n: number): { add: ReturnType<typeof stats>; del: ReturnType<typeof stats> } {
+  const plugin = ['/usr/lib/cni/bridge', '/opt/cni/bin/bridge'].find((p) => fs.existsSync(p));
+  if (!plugin) throw new Error('the CNI reference plugins are not installed (apt-get install containernetworking-plugins)');
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vxt-cni-'));
+  const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'benchref', type: 'bridge', bridge: 'cnibr0', isGateway: true, ipam: { type: 'host-local', subnet: '10.212.0.0/16', dataDir } });
+  try {
+    return cniTimes(topo, plugin, conf, 'cr', n);
+  } finally {
+    sh('ip', ['-n', topo.hosts[0].ns, 'link', 'del', 'cnibr0'], { allowFail: true });
+    fs.rmSync(dataDir, { recursive: true, force: true });
   }
-  return { add: stats(add), del: stats(del) };
+}
+
+// vxnet's own CNI plugin called exactly as the reference is.
+function vxnetCni(topo: Topology, agent: TestAgent, n: number): { add: ReturnType<typeof stats>; del: ReturnType<typeof stats> } {
+  const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'attach', type: 'vxnet', network: 'attach', agent: path.join(agent.dir, 'cni.sock') });
+  return cniTimes(topo, path.join(ROOT, 'native', 'build', 'Release', 'vxnet-cni'), conf, 'vc', n);
 }
 
 function ipBatchReference(ns: string, eps: Record<string, string>): { addMs: number; delMs: number } {
