@@ -1,21 +1,25 @@
 import * as fs from 'fs';
+import * as os from 'os';
 import { status } from '@grpc/grpc-js';
 import { DEFAULT_SOCKET, TlsFiles, VxClient } from '../control/client';
-import { UsageError } from './args';
-import { TemplateError } from './format';
-import { runNetwork, terminalAsk } from './network';
+import { parseArgs, str, bool, UsageError, noArgs } from './args';
+import { compile, goStruct, TemplateError } from './format';
+import { Io, runNetwork, terminalAsk } from './network';
 import { runDoctor, runEvents, runHost } from './system';
+
+export const DEFAULT_HOST = `unix://${DEFAULT_SOCKET}`;
 
 const USAGE = `Usage:  vxnet [OPTIONS] COMMAND
 
 A multi-host VXLAN overlay network for containers
 
 Options:
-  -H, --host string      Agent to connect to (unix:///path or tcp://host:port; env VXNET_HOST;
-                         default unix://${DEFAULT_SOCKET})
+  -H, --host string      Agent to connect to: unix:///path or tcp://host:port (env VXNET_HOST;
+                         default ${DEFAULT_HOST})
       --tlscacert file   Trust certs signed only by this CA (tcp)
       --tlscert file     Path to TLS certificate file (tcp)
       --tlskey file      Path to TLS key file (tcp)
+  -v, --version          Print version information and quit
 
 Commands:
   agent       Run the agent of this host
@@ -23,45 +27,67 @@ Commands:
   events      Get real time events from the cluster
   host        List the hosts of the cluster
   network     Manage networks
-  version     Show the version
+  version     Show the vxnet version information
 
 Run 'vxnet COMMAND --help' for more information on a command.
 `;
 
-function version(): string {
+const VERSION_USAGE = `Usage:  vxnet version [OPTIONS]
+
+Show the vxnet version information (this client's, and the agent's if it answers)
+
+Options:
+  -f, --format string   Format output using a Go template ({{.Client.Version}}, {{.Agent.Version}},
+                        {{.Agent.Host}}; 'json' for all)
+`;
+
+export function clientVersion(): string {
   for (const p of [`${__dirname}/../../package.json`, `${__dirname}/../package.json`]) {
     try {
       return (JSON.parse(fs.readFileSync(p, 'utf8')) as { version: string }).version;
     } catch {
-      /* next */
+      /* next candidate */
     }
   }
   return 'unknown';
 }
 
-interface Globals { host: string; tls: { ca?: string; cert?: string; key?: string }; rest: string[] }
+export interface Globals { host: string; tls: { ca?: string; cert?: string; key?: string }; rest: string[] }
 
-function globals(argv: string[]): Globals {
-  const g: Globals = { host: process.env.VXNET_HOST || `unix://${DEFAULT_SOCKET}`, tls: {}, rest: [] };
+// Global options come before the command, as with docker.
+export function parseGlobals(argv: string[], env: NodeJS.ProcessEnv = process.env): Globals {
+  const g: Globals = { host: env.VXNET_HOST || DEFAULT_HOST, tls: {}, rest: [] };
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i];
-    const take = (): string => {
-      const eq = a.indexOf('=');
-      if (a.startsWith('--') && eq > 0) return a.slice(eq + 1);
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`flag needs an argument: ${a}`);
-      return v;
-    };
-    const name = a.split('=')[0];
-    if (name === '-H' || name === '--host') g.host = take();
-    else if (name === '--tlscacert') g.tls.ca = take();
-    else if (name === '--tlscert') g.tls.cert = take();
-    else if (name === '--tlskey') g.tls.key = take();
-    else break;
+    let name = a;
+    let value: string | undefined;
+    if (a.startsWith('--') && a.includes('=')) [name, value] = [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)];
+    else if (a.startsWith('-H') && a.length > 2) [name, value] = ['-H', a.slice(2).replace(/^=/, '')];
+    if (!['-H', '--host', '--tlscacert', '--tlscert', '--tlskey'].includes(name)) {
+      if (a.startsWith('-') && !['-h', '--help', '-v', '--version'].includes(a)) throw new UsageError(`unknown flag: ${name}`);
+      break;
+    }
+    if (value === undefined) {
+      if (i + 1 >= argv.length) throw new UsageError(`flag needs an argument: ${name}`);
+      value = argv[++i];
+    }
+    if (name === '-H' || name === '--host') g.host = value;
+    else if (name === '--tlscacert') g.tls.ca = value;
+    else if (name === '--tlscert') g.tls.cert = value;
+    else g.tls.key = value;
   }
+  checkHost(g.host);
+  if (!!g.tls.cert !== !!g.tls.key) throw new UsageError('--tlscert and --tlskey go together');
   g.rest = argv.slice(i);
   return g;
+}
+
+// The forms grpcTarget understands; anything else would become a confusing DNS lookup.
+export function checkHost(host: string): void {
+  if (/^unix:\/\/.+/.test(host) || host.startsWith('/')) return;
+  if (/^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^:/[\]]+):\d{1,5}$/.test(host)) return;
+  throw new UsageError(`invalid host "${host}": use unix:///path/to/socket or tcp://host:port`);
 }
 
 function readTls(t: Globals['tls']): TlsFiles | undefined {
@@ -71,26 +97,107 @@ function readTls(t: Globals['tls']): TlsFiles | undefined {
     try {
       return fs.readFileSync(f);
     } catch (err) {
-      throw new UsageError(`cannot read ${what} ${f}: ${(err as Error).message}`);
+      throw new UsageError(`cannot read ${what} ${f}: ${(err as Error).message}`, 1, false);
     }
   };
   return { ca: read(t.ca, '--tlscacert'), cert: read(t.cert, '--tlscert'), key: read(t.key, '--tlskey') };
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const io = {
+interface GrpcError { code: number; details: string }
+const UNAVAILABLE: number = status.UNAVAILABLE;
+const DEADLINE_EXCEEDED: number = status.DEADLINE_EXCEEDED;
+function isGrpcError(e: unknown): e is GrpcError {
+  return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'number' && typeof (e as { details?: unknown }).details === 'string';
+}
+
+// One line, as docker prints: the agent's own message for errors it answered, and for an agent
+// that could not be reached, where we tried and (unless it is simply not running) why.
+export function describeError(err: unknown, host: string): { message: string; code: number } {
+  if (err instanceof UsageError) {
+    const hint = err.hint && err.command ? `\nSee '${err.command} --help'.` : err.hint ? "\nSee 'vxnet --help'." : '';
+    return { message: `vxnet: ${err.message}${hint}`, code: err.exitCode };
+  }
+  if (err instanceof TemplateError) return { message: err.message, code: 1 };
+  if (isGrpcError(err)) {
+    if (err.code === UNAVAILABLE && /No connection established|connect|ENOENT|ECONNREFUSED|EACCES/i.test(err.details)) {
+      if (/EACCES/.test(err.details)) return { message: `permission denied while trying to connect to the vxnet agent socket at ${host}`, code: 1 };
+      if (/ENOENT|ECONNREFUSED/.test(err.details)) return { message: `Cannot connect to the vxnet agent at ${host}. Is the agent running?`, code: 1 };
+      const cause = /Last error: (?:Error: )?(.*?)(?:\.? Resolution note:.*)?$/s.exec(err.details)?.[1] ?? err.details;
+      return { message: `Cannot connect to the vxnet agent at ${host}: ${cause}`, code: 1 };
+    }
+    if (err.code === DEADLINE_EXCEEDED) return { message: `vxnet: the agent at ${host} did not answer in time (${err.details})`, code: 1 };
+    return { message: `Error response from agent: ${err.details}`, code: 1 };
+  }
+  return { message: `vxnet: ${err instanceof Error ? err.message : String(err)}`, code: 1 };
+}
+
+interface AgentModule { runAgent: (argv: string[]) => Promise<number> }
+
+// Loaded only for `vxnet agent`: the other commands do not need the agent's netlink bindings, and
+// the CLI builds and runs without the agent module.
+function loadAgent(): AgentModule {
+  let mod: unknown;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy and optional on purpose
+    mod = require('../agent/main');
+  } catch (err) {
+    if ((err as { code?: string }).code === 'MODULE_NOT_FOUND' && String((err as Error).message).includes('agent/main')) {
+      throw new UsageError('agent not built: dist/agent/main.js is missing (run npm run build)', 1, false);
+    }
+    throw err;
+  }
+  if (typeof (mod as Partial<AgentModule> | null)?.runAgent !== 'function') throw new UsageError('agent not built: agent/main has no runAgent', 1, false);
+  return mod as AgentModule;
+}
+
+async function runVersion(argv: string[], client: () => VxClient, io: Io, host: string): Promise<number> {
+  const p = parseArgs(argv, [{ names: ['-h', '--help'], key: 'help', kind: 'bool' }, { names: ['-f', '--format'], key: 'format', kind: 'string' }]);
+  if (bool(p, 'help')) {
+    io.out(VERSION_USAGE);
+    return 0;
+  }
+  noArgs(p, 'vxnet version');
+  const format = str(p, 'format');
+  const t = format ? compile(format === 'json' ? '{{json .}}' : format) : undefined;
+  const clientInfo = goStruct({ Version: clientVersion(), NodeVersion: process.version, Os: os.platform(), Arch: os.arch() });
+  let agent: { Host: string; Version: string; Status: string; Message: string; Address: string } | undefined;
+  let failure: Error | undefined;
+  try {
+    const h = await client().check({}, { deadlineMs: 5000 });
+    agent = goStruct({ Host: h.host, Version: h.version, Status: h.status, Message: h.message, Address: host });
+  } catch (err) {
+    failure = err as Error;
+  }
+  if (t) {
+    io.out(`${t(goStruct({ Client: clientInfo, Agent: agent ?? null }))}\n`);
+  } else {
+    io.out(`Client:\n Version:       ${clientInfo.Version}\n Node.js:       ${process.version}\n OS/Arch:       ${os.platform()}/${os.arch()}\n`);
+    if (agent) {
+      io.out(`\nAgent:\n Host:          ${agent.Host}\n Version:       ${agent.Version}\n Status:        ${agent.Status}${agent.Message ? ` (${agent.Message})` : ''}\n Address:       ${host}\n`);
+    }
+  }
+  // As docker version: the client's part is printed, then why the agent's is missing.
+  if (failure) throw failure;
+  return 0;
+}
+
+function processIo(): Io {
+  return {
     out: (s: string) => void process.stdout.write(s),
     err: (s: string) => void process.stderr.write(s),
     isTTY: !!process.stdin.isTTY,
     ask: terminalAsk,
   };
-  let g: Globals | undefined;
+}
+
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  let host = process.env.VXNET_HOST || DEFAULT_HOST;
   let client: VxClient | undefined;
   try {
-    g = globals(argv);
+    const g = parseGlobals(argv);
+    host = g.host;
     const [cmd, ...rest] = g.rest;
-    const gg = g;
-    const getClient = (): VxClient => (client ??= new VxClient(gg.host, readTls(gg.tls)));
+    const getClient = (): VxClient => (client ??= new VxClient(g.host, readTls(g.tls)));
     switch (cmd) {
       case undefined:
       case '--help':
@@ -98,17 +205,14 @@ export async function main(argv: string[]): Promise<number> {
       case 'help':
         io.out(USAGE);
         return 0;
-      case 'version':
       case '--version':
       case '-v':
-        io.out(`vxnet version ${version()}\n`);
+        io.out(`vxnet version ${clientVersion()}\n`);
         return 0;
-      case 'agent': {
-        // Loaded only here: the CLI's other commands do not need the agent's netlink bindings.
-        // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose
-        const { runAgent } = require('../agent/main') as typeof import('../agent/main');
-        return await runAgent(rest);
-      }
+      case 'version':
+        return await runVersion(rest, getClient, io, host);
+      case 'agent':
+        return await loadAgent().runAgent(rest);
       case 'network':
         return await runNetwork(rest, getClient, io);
       case 'events':
@@ -118,35 +222,33 @@ export async function main(argv: string[]): Promise<number> {
       case 'doctor':
         return await runDoctor(rest, getClient, io);
       default:
-        throw new UsageError(`unknown command "${cmd}"\nRun 'vxnet --help' for usage.`);
+        throw new UsageError(`'${cmd}' is not a vxnet command.`, 1);
     }
   } catch (err) {
-    if (err instanceof UsageError || err instanceof TemplateError) {
-      io.err(`vxnet: ${err.message}\n`);
-      return err instanceof UsageError ? 125 : 1;
-    }
-    const e = err as { code?: status; details?: string; message?: string };
-    if (typeof e.code === 'number' && e.details !== undefined) {
-      if (e.code === status.UNAVAILABLE && /connect|No connection|ENOENT|ECONNREFUSED/i.test(e.details)) {
-        io.err(`Cannot connect to the vxnet agent at ${g?.host ?? ''}. Is the agent running? (${e.details})\n`);
-      } else {
-        io.err(`Error response from agent: ${e.details}\n`);
-      }
-      return 1;
-    }
-    io.err(`vxnet: ${e.message ?? String(err)}\n`);
-    return 1;
+    const { message, code } = describeError(err, host);
+    io.err(`${message}\n`);
+    return code;
   } finally {
     client?.close();
   }
 }
 
+function isAgentCommand(argv: string[]): boolean {
+  try {
+    return parseGlobals(argv).rest[0] === 'agent';
+  } catch {
+    return false;
+  }
+}
+
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
+  const argv = process.argv.slice(2);
+  main(argv).then(
     (code) => {
-      // The agent resolves only when it stops by itself; the CLI's commands exit at once.
       process.exitCode = code;
-      if (!process.argv.includes('agent')) setImmediate(() => process.exit(code));
+      // The agent's promise settles when it has stopped by itself; a client command is done now,
+      // whatever timers grpc-js still holds.
+      if (!isAgentCommand(argv)) setImmediate(() => process.exit(code));
     },
     (err: Error) => {
       process.stderr.write(`vxnet: ${err.stack ?? err.message}\n`);

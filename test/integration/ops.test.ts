@@ -61,7 +61,7 @@ describe('operations: units, install, TLS and auth to etcd, metrics, events, doc
       const run = (args: string[]): string => execFileSync('bash', [path.join(ROOT, 'deploy', 'install.sh'), '--root', root, ...args], { encoding: 'utf8', timeout: 120000 });
       run([]);
       const bin = path.join(root, 'usr', 'bin', 'vxnet');
-      assert.match(execFileSync(bin, ['version'], { encoding: 'utf8' }), /vxnet version \d/);
+      assert.match(execFileSync(bin, ['--version'], { encoding: 'utf8' }), /vxnet version \d/);
       assert.ok(fs.existsSync(path.join(root, 'etc', 'systemd', 'system', 'vxnet-agent.service')));
       const conf = path.join(root, 'etc', 'vxnet', 'agent.yaml');
       assert.strictEqual(fs.statSync(conf).mode & 0o777, 0o600);
@@ -81,7 +81,7 @@ describe('operations: units, install, TLS and auth to etcd, metrics, events, doc
         const tgz = fs.readdirSync(out).find((f) => f.endsWith('.tgz'))!;
         const r2 = fs.mkdtempSync(path.join(os.tmpdir(), 'vxt-root2-'));
         execFileSync('bash', [path.join(ROOT, 'deploy', 'install.sh'), '--root', r2, '--from', path.join(out, tgz)], { encoding: 'utf8', timeout: 120000 });
-        assert.match(execFileSync(path.join(r2, 'usr', 'bin', 'vxnet'), ['version'], { encoding: 'utf8' }), /vxnet version/);
+        assert.match(execFileSync(path.join(r2, 'usr', 'bin', 'vxnet'), ['--version'], { encoding: 'utf8' }), /vxnet version/);
         fs.rmSync(r2, { recursive: true, force: true });
       } finally {
         fs.rmSync(out, { recursive: true, force: true });
