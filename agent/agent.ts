@@ -18,6 +18,8 @@ import { runDoctor } from './doctor';
 import { CniServer } from './cni';
 import { Isolation } from './isolation';
 import { Progress } from './progress';
+import { DockerDriver } from './docker/driver';
+import { DockerPluginServer } from './docker/server';
 
 export const VERSION: string = (() => {
   try {
@@ -63,6 +65,8 @@ export class Agent {
   private readonly cni: CniServer;
   private readonly isolation: Isolation;
   private readonly progress: Progress;
+  private readonly docker: DockerPluginServer | undefined;
+  private dockerGc: NodeJS.Timeout | undefined;
 
   constructor(private readonly config: AgentConfig, private readonly log: Logger) {
     const e = config.etcd;
@@ -92,7 +96,7 @@ export class Agent {
       etcdRequests: () => this.store.requests,
       ready: () => this.readiness(),
     });
-    this.isolation = new Isolation(log);
+    this.isolation = new Isolation(log, config.docker.enabled === 'true');
     this.progress = new Progress(this.store, config.name, () => this.registration.currentLease());
     this.reconciler = new Reconciler(this.state, this.kernel, this.self, this.endpoints, log, config.resyncInterval * 1000, (run) => {
       void this.isolation.sync(run.vnis);
@@ -125,6 +129,9 @@ export class Agent {
         return { v4: n?.ipv4[0]?.gateway ?? '', v6: n?.ipv6[0]?.gateway ?? '', internal: !!n?.internal };
       },
     }, log);
+    if (config.docker.enabled === 'true') {
+      this.docker = new DockerPluginServer(new DockerDriver(config.name, config.docker.scope, this.store, this.networks, this.endpoints, this.state, log), log);
+    }
   }
 
   private api(): Api {
@@ -226,6 +233,15 @@ export class Agent {
     fs.mkdirSync(path.dirname(this.config.api.socket), { recursive: true });
     await this.server.listenUnix({ socket: this.config.api.socket, socketMode: this.config.api.socketMode, ...(this.config.api.socketGroup ? { socketGroupId: groupId(this.config.api.socketGroup) } : {}) });
     await this.cni.listen(this.config.cni.socket);
+    if (this.docker) {
+      await this.docker.listen(this.config.docker.socket);
+      this.log.info('Docker plugin listening', { socket: this.config.docker.socket, scope: this.config.docker.scope });
+      // Addresses Docker's IPAM reserved for endpoints it never created (it gave up, or an agent
+      // restart came in between) go back after a minute.
+      const gc = (): void => void this.endpoints.collectReservations(60_000).then((n) => n && this.log.info('released abandoned Docker address reservations', { count: n })).catch(() => undefined);
+      this.dockerGc = setInterval(gc, 30_000);
+      this.dockerGc.unref();
+    }
     const api = this.config.api;
     if (api.tcp) {
       const port = await this.server.listenTcp(api.tcp, { cert: readFileFor('api.cert_file', api.certFile), key: readFileFor('api.key_file', api.keyFile), clientCa: readFileFor('api.client_ca_file', api.clientCaFile) });
@@ -241,6 +257,9 @@ export class Agent {
 
   async stop(): Promise<void> {
     this.cni.close();
+    clearInterval(this.dockerGc);
+    this.docker?.close();
+    if (this.docker) fs.rmSync(this.config.docker.socket, { force: true });
     await this.server.stop();
     fs.rmSync(this.config.api.socket, { force: true });
     fs.rmSync(this.config.cni.socket, { force: true });

@@ -19,6 +19,8 @@ export interface AgentConfig {
   log: { level: Level; format: 'json' | 'text' | '' };
   metrics: { listen: string };
   cni: { socket: string };
+  // Docker's plugin: 'auto' serves it where /run/docker/plugins exists (Docker is installed).
+  docker: { enabled: 'auto' | 'true' | 'false'; socket: string; scope: 'local' | 'global' };
 }
 
 export class ConfigError extends Error {
@@ -44,10 +46,11 @@ export function defaults(): AgentConfig {
     log: { level: 'info', format: '' },
     metrics: { listen: '' },
     cni: { socket: '' },
+    docker: { enabled: 'auto', socket: '/run/docker/plugins/vxnet.sock', scope: 'local' },
   };
 }
 
-type Kind = 'string' | 'port' | 'uint' | 'strings' | 'mode' | 'level' | 'format';
+type Kind = 'string' | 'port' | 'uint' | 'strings' | 'mode' | 'level' | 'format' | 'auto' | 'scope';
 // YAML key -> [path in AgentConfig, kind]
 const SCHEMA: Record<string, [string[], Kind]> = {
   name: [['name'], 'string'],
@@ -75,8 +78,11 @@ const SCHEMA: Record<string, [string[], Kind]> = {
   'log.format': [['log', 'format'], 'format'],
   'metrics.listen': [['metrics', 'listen'], 'string'],
   'cni.socket': [['cni', 'socket'], 'string'],
+  'docker.enabled': [['docker', 'enabled'], 'auto'],
+  'docker.socket': [['docker', 'socket'], 'string'],
+  'docker.scope': [['docker', 'scope'], 'scope'],
 };
-const SECTIONS = new Set(['etcd', 'api', 'log', 'metrics', 'cni']);
+const SECTIONS = new Set(['etcd', 'api', 'log', 'metrics', 'cni', 'docker']);
 
 function coerce(key: string, kind: Kind, v: unknown): unknown {
   const bad = (want: string): never => {
@@ -99,6 +105,10 @@ function coerce(key: string, kind: Kind, v: unknown): unknown {
       return v === 'debug' || v === 'info' || v === 'warn' || v === 'error' ? v : bad('one of debug, info, warn, error');
     case 'format':
       return v === 'json' || v === 'text' ? v : bad('json or text');
+    case 'auto':
+      return v === true || v === 'true' ? 'true' : v === false || v === 'false' ? 'false' : v === 'auto' ? v : bad('true, false or auto');
+    case 'scope':
+      return v === 'local' || v === 'global' ? v : bad('local (every dockerd on its own) or global (dockerd with --cluster-store)');
   }
 }
 
@@ -189,6 +199,8 @@ export function finalize(cfg: AgentConfig): AgentConfig {
   // The CNI shim's socket sits beside the API socket unless configured (the shim's default is
   // /run/vxnet/cni.sock, next to the default API socket).
   if (!cfg.cni.socket) cfg.cni.socket = `${cfg.api.socket.replace(/\/[^/]*$/, '')}/cni.sock`;
+  if (cfg.docker.enabled === 'auto') cfg.docker.enabled = fs.existsSync('/run/docker/plugins') || fs.existsSync('/usr/sbin/dockerd') ? 'true' : 'false';
+  if (cfg.docker.enabled === 'true' && !cfg.docker.socket.endsWith('.sock')) throw new ConfigError(`docker.socket: "${cfg.docker.socket}" must end in .sock (Docker finds plugins by <name>.sock)`);
   if (cfg.leaseTtl < 2) throw new ConfigError('lease_ttl: must be at least 2 seconds');
   if (cfg.resyncInterval < 1) throw new ConfigError('resync_interval: must be at least 1 second');
   return cfg;

@@ -12,7 +12,7 @@ import type { ConnectRequest__Output } from '../control/generated/vxnet/v1/Conne
 import type { ConnectResponse } from '../control/generated/vxnet/v1/ConnectResponse';
 import type { DisconnectRequest__Output } from '../control/generated/vxnet/v1/DisconnectRequest';
 import type { DesiredNetwork, Self } from './desired';
-import { bridgeName, hostVethName, vxlanName } from './names';
+import { bridgeName, dockerPeerName, hostVethName, vxlanName } from './names';
 import type { Kernel, EndpointRepairer } from './reconciler';
 import type { ClusterState } from './state';
 import type { Logger } from './log';
@@ -26,6 +26,8 @@ export interface Sandboxes {
   // One socket for what Connect checks inside the sandbox before it commits anything.
   inspect(p: string): Promise<{ interfaces: string[]; default4: boolean; default6: boolean }>;
   attach(a: Attachment): Promise<void>;
+  // Docker's Join: both ends here, Docker moves the container end into its sandbox.
+  createPair(a: { hostVeth: string; peer: string; mac: string; mtu: number; bridge: string }): Promise<void>;
   // Adds missing addresses and brings the interface up; returns what it changed.
   ensureInside(sandbox: string, ifname: string, addresses: string[], gateway4?: string): Promise<string[]>;
 }
@@ -54,6 +56,10 @@ export function sandboxName(p: string): string {
 }
 
 const MAX_ALLOC_ATTEMPTS = 64;
+// How long a Docker endpoint may wait between CreateEndpoint and Join before it counts as abandoned.
+const JOIN_GRACE_MS = 60_000;
+// How long Join waits for peers to program a new Docker endpoint before it answers anyway.
+const DOCKER_WAIT_MS = 1000;
 
 // Connect and Disconnect for sandboxes on this host. Etcd is written first so that a rejected
 // request changes nothing in the kernel, and the kernel is rolled back if it refuses.
@@ -62,6 +68,8 @@ export class EndpointService implements EndpointRepairer {
   private readonly inFlightNets = new Map<number, number>(); // VNI -> Connects in flight
   private readonly claimRevision = new Map<string, number>(); // endpoint -> revision of its Connect
   private readonly claiming = new Map<string, Set<string>>(); // network -> addresses being claimed here
+  private readonly awaitingJoin = new Map<string, number>(); // Docker endpoint -> when CreateEndpoint recorded it
+  private readonly joinedAt = new Map<string, number>(); // Docker endpoint -> when this process joined it
 
   constructor(
     private readonly store: Store,
@@ -74,8 +82,12 @@ export class EndpointService implements EndpointRepairer {
     private readonly afterChange: () => void,
   ) {}
 
+  // Endpoints a request is working on, and Docker endpoints whose Join is still to come: neither is
+  // the reconciler's to repair.
   busy(): ReadonlySet<string> {
-    return this.inFlight;
+    if (this.awaitingJoin.size === 0) return this.inFlight;
+    const now = Date.now();
+    return new Set([...this.inFlight, ...[...this.awaitingJoin].filter(([, t]) => now - t < JOIN_GRACE_MS).map(([id]) => id)]);
   }
 
   busyNetworks(): ReadonlySet<number> {
@@ -272,6 +284,8 @@ export class EndpointService implements EndpointRepairer {
     try {
       const rev = await this.store.deleteEndpoint(ep);
       this.state.applyLocalEndpoint(ep, true, rev);
+      this.joinedAt.delete(ep.id);
+      this.awaitingJoin.delete(ep.id);
       if (ep.host === this.self.name) await this.kernel.removeVeth(hostVethName(ep.id));
       this.log.info('endpoint disconnected', { network: networkName || ep.networkId, endpoint: ep.name, ip: ep.ipv4 || ep.ipv6 });
     } finally {
@@ -280,6 +294,105 @@ export class EndpointService implements EndpointRepairer {
       // endpoint removed from here (--force) changes this host's entries.
       if (ep.host !== this.self.name || this.localCount(ep.networkId) === 0) this.afterChange();
     }
+  }
+
+  // --- Docker: IPAM reserves an address, CreateEndpoint records the endpoint, Join makes the veth ---
+
+  // One address of `net` (the wanted one, or the next free), reserved cluster-wide for a Docker
+  // endpoint still to come; with its prefix length.
+  async reserve(net: NetworkRecord, v6: boolean, wanted: string): Promise<string> {
+    const subnets = v6 ? net.ipv6 : net.ipv4;
+    if (!subnets.length) throw invalid(`network ${net.name} has no IPv${v6 ? 6 : 4} subnet`);
+    const mine = this.claiming.get(net.id) ?? new Set<string>();
+    this.claiming.set(net.id, mine);
+    for (let attempt = 0; attempt < MAX_ALLOC_ATTEMPTS; attempt++) {
+      const allocated = attempt === 0 && this.state.snap ? this.viewAddresses(net.id) : await this.store.allocatedAddresses(net.id);
+      let addr: string;
+      try {
+        addr = pick(subnets, wanted, new Set([...allocated, ...mine]), allocated, net.name, attempt);
+      } catch (err) {
+        if (attempt === 0 && err instanceof VxError && (err.code === status.ALREADY_EXISTS || err.code === status.RESOURCE_EXHAUSTED)) continue;
+        throw err;
+      }
+      const ip = addr.split('/')[0];
+      mine.add(ip);
+      try {
+        const r = await this.store.reserveAddress(net.id, ip, this.self.name);
+        if (r === 'ok') return addr;
+        if (r === 'no-network') throw notFound(`network ${net.name} not found (it was removed)`);
+        if (wanted && attempt > 0) throw exists(`address ${ip} is already in use in network ${net.name}`);
+      } finally {
+        mine.delete(ip);
+      }
+    }
+    throw unavailable(`could not allocate an address in network ${net.name}: too many concurrent allocations, try again`);
+  }
+
+  async releaseReservation(networkId: string, address: string): Promise<void> {
+    await this.store.releaseReservation(networkId, canonicalAddress(address), this.self.name);
+  }
+
+  // Reservations that no CreateEndpoint took within `maxAgeMs` (Docker gave up, or this agent
+  // restarted in between) are given back.
+  async collectReservations(maxAgeMs: number): Promise<number> {
+    let n = 0;
+    for (const r of await this.store.listReservations(this.self.name)) {
+      if (Date.now() - Date.parse(r.at) < maxAgeMs) continue;
+      await this.store.releaseReservation(r.networkId, r.address, this.self.name);
+      n++;
+    }
+    return n;
+  }
+
+  // Records a Docker endpoint with the addresses its IPAM request reserved. Idempotent: Docker may
+  // ask again for an endpoint it already created.
+  async recordDocker(net: NetworkRecord, ep: EndpointRecord): Promise<EndpointRecord> {
+    const known = this.state.snap?.endpoints.get(ep.id);
+    if (known) return known;
+    const addrs = [ep.ipv4, ep.ipv6].filter((a) => a).map((a) => a.split('/')[0]);
+    this.awaitingJoin.set(ep.id, Date.now());
+    const res = await this.store.createEndpoint(ep, addrs, this.self.name);
+    if (!res.ok) {
+      this.awaitingJoin.delete(ep.id);
+      if (res.reason === 'no-network') throw notFound(`network ${net.name} not found (it was removed)`);
+      if (res.reason === 'name') throw exists(`endpoint ${ep.name} already exists in network ${net.name}`);
+      throw precondition(`address ${res.taken ?? ''} was not reserved for this endpoint by vxnet's IPAM on host ${this.self.name}: create the Docker network with --ipam-driver vxnet`);
+    }
+    this.state.applyLocalEndpoint(ep, false, res.revision);
+    this.claimRevision.set(ep.id, res.revision);
+    return ep;
+  }
+
+  // The host end goes into the network's bridge; `peer` stays in this namespace for Docker to move.
+  async joinDocker(ep: EndpointRecord, peer: string): Promise<number> {
+    const net = this.state.snap?.networks.get(ep.networkId) ?? (await this.store.getNetwork(ep.networkId));
+    if (!net) throw notFound(`network ${ep.networkId} not found (it was removed)`);
+    this.inFlight.add(ep.id);
+    this.holdNetwork(net.vni, 1);
+    try {
+      const mtu = overlayMtu(net, this.self.underlayMtu, this.self.vtep.includes(':'));
+      await this.kernel.ensureDevicesCached(devicesOf(net, mtu));
+      await this.kernel.removeVeth(hostVethName(ep.id)); // a Join that Docker repeats starts afresh
+      await this.sandboxes.createPair({ hostVeth: hostVethName(ep.id), peer, mac: ep.mac, mtu, bridge: bridgeName(net.vni) });
+      this.awaitingJoin.delete(ep.id);
+      this.joinedAt.set(ep.id, Date.now());
+      // Docker gives no --wait: "connected" means every peer serving the network can reach the
+      // endpoint, so that a peer's first ARP is answered (Docker's overlay loses it: ~1 s).
+      const revision = this.claimRevision.get(ep.id) ?? 0;
+      this.claimRevision.delete(ep.id);
+      const lagging = await this.waitForPeers(net.id, revision, DOCKER_WAIT_MS);
+      this.log.info('docker endpoint joined', { network: net.name, endpoint: ep.name, ip: ep.ipv4 || ep.ipv6, mac: ep.mac, ...(lagging.length ? { lagging } : {}) });
+      return mtu;
+    } finally {
+      this.inFlight.delete(ep.id);
+      this.holdNetwork(net.vni, -1);
+      if (this.localCount(net.id) <= 1) this.afterChange();
+    }
+  }
+
+  findLocal(id: string): EndpointRecord | undefined {
+    const ep = this.state.snap?.endpoints.get(id);
+    return ep?.host === this.self.name ? ep : undefined;
   }
 
   findByCni(containerId: string, ifname: string): EndpointRecord | undefined {
@@ -295,9 +408,22 @@ export class EndpointService implements EndpointRepairer {
 
   async verifySandbox(ep: EndpointRecord): Promise<string[]> {
     if (this.inFlight.has(ep.id)) return [];
+    if (ep.docker) return this.verifyDocker(ep);
     const net = this.state.snap?.networks.get(ep.networkId);
     const gw = net && !net.internal && ep.ipv4 ? net.ipv4[0]?.gateway : undefined;
     return this.sandboxes.ensureInside(ep.sandbox, ep.ifname, [ep.ipv4, ep.ipv6].filter((a) => a), gw);
+  }
+
+  // Docker's sandboxes live in dockerd's mount namespace and Docker configures them itself. What
+  // can be seen from here: a container that left while this agent was not there to hear of it has
+  // handed the container end of its veth back to this namespace.
+  private async verifyDocker(ep: EndpointRecord): Promise<string[]> {
+    const joined = this.joinedAt.get(ep.id);
+    if (joined !== undefined && Date.now() - joined < JOIN_GRACE_MS) return []; // Docker may not have moved it yet
+    if (!(await this.kernel.hasLink(dockerPeerName(ep.id)))) return [];
+    this.log.info('docker container is gone (its interface came back to the host), releasing its endpoint', { endpoint: ep.name, ip: ep.ipv4 || ep.ipv6 });
+    await this.disconnectEndpoint(ep);
+    return ['released the endpoint of a container that is gone'];
   }
 
   // The veth of a local endpoint is gone: the sandbox went away while we were not looking (release
@@ -305,6 +431,19 @@ export class EndpointService implements EndpointRepairer {
   async repair(ep: EndpointRecord): Promise<void> {
     // Checked again now: the endpoint may have been disconnected or (re)connected since the diff.
     if (this.inFlight.has(ep.id) || !this.state.snap?.endpoints.has(ep.id)) return;
+    if (ep.docker) {
+      // Docker never lets the veth go while the container lives (it hands it back at Leave and we
+      // delete it at DeleteEndpoint): without it the container went while this agent was not
+      // there to hear of it. Unless Join is still to come.
+      const since = this.awaitingJoin.get(ep.id);
+      if (since !== undefined && Date.now() - since < JOIN_GRACE_MS) return;
+      if (await this.kernel.hasLink(hostVethName(ep.id))) return; // joined since the diff was made
+      this.awaitingJoin.delete(ep.id);
+      this.log.info('docker container is gone, releasing its endpoint', { endpoint: ep.name, ip: ep.ipv4 || ep.ipv6 });
+      this.state.applyLocalEndpoint(ep, true, await this.store.deleteEndpoint(ep));
+      this.afterChange();
+      return;
+    }
     let alive = true;
     try {
       this.sandboxes.check(ep.sandbox);

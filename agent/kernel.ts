@@ -362,6 +362,10 @@ export class NetlinkKernel implements Sandboxes {
     await this.sock.setLink({ index: v.index, flags: { up: true }, change: { up: true } }, { master: br.index });
   }
 
+  async hasLink(name: string): Promise<boolean> {
+    return !!(await this.link(name));
+  }
+
   async removeVeth(veth: string): Promise<void> {
     const l = await this.link(veth);
     if (l) await this.del(l.index, veth);
@@ -438,6 +442,20 @@ export class NetlinkKernel implements Sandboxes {
 
   async hasDefaultRoute(p: string, family: 4 | 6): Promise<boolean> {
     return this.inSandbox(p, async (s) => (await s.getRoutes({ family: family === 4 ? AF_INET : AF_INET6 })).some((r) => r.data.dstLen === 0 && (r.data.table === 254 || r.attrs.table === 254)));
+  }
+
+  // For Docker, which moves the container end into its sandbox itself: both ends are born here, the
+  // host end up in the bridge, the other down with the endpoint's MAC and MTU.
+  async createPair(a: { hostVeth: string; peer: string; mac: string; mtu: number; bridge: string }): Promise<void> {
+    const br = await this.link(a.bridge);
+    if (!br) throw new Error(`bridge ${a.bridge} does not exist`);
+    const peer = Buffer.concat([Buffer.alloc(16), nlattr(IFLA_IFNAME, cstr(a.peer)), nlattr(IFLA_ADDRESS, macBytes(a.mac)), nlattr(IFLA_MTU, u32(a.mtu))]);
+    const linkinfo = Buffer.concat([nlattr(IFLA_INFO_KIND, cstr('veth')), nlattr(IFLA_INFO_DATA, nlattr(VETH_INFO_PEER, peer))]);
+    try {
+      await this.sock.newLink({ flags: { up: true }, change: { up: true } }, { ifname: a.hostVeth, mtu: a.mtu, master: br.index, linkinfo }, { flags: NLM_F_CREATE | NLM_F_EXCL });
+    } catch (err) {
+      throw new Error(`failed to create veth ${a.hostVeth} <-> ${a.peer}: ${errno(err)}`, { cause: err });
+    }
   }
 
   // The container end is born inside the sandbox (IFLA_NET_NS_FD in the peer's attributes): moving

@@ -26,6 +26,9 @@ Options (each overrides the config file's key):
   --log-format FORMAT      json or text                           (log.format)
   --metrics HOST:PORT      serve /metrics, /healthz and /readyz   (metrics.listen)
   --cni-socket PATH        socket of the CNI plugin's shim        (cni.socket)
+  --docker auto|true|false serve the Docker network/IPAM plugin   (docker.enabled)
+  --docker-socket PATH     the plugin's socket                    (docker.socket)
+  --docker-scope SCOPE     local or global (dockerd --cluster-store) (docker.scope)
   --etcd-cafile FILE       CA of the etcd servers                 (etcd.ca_file)
   --etcd-certfile FILE     client certificate for etcd            (etcd.cert_file)
   --etcd-keyfile FILE      its key                                (etcd.key_file)
@@ -50,6 +53,9 @@ const FLAGS: Record<string, [string, 'string' | 'number']> = {
   '--log-format': ['log.format', 'string'],
   '--metrics': ['metrics.listen', 'string'],
   '--cni-socket': ['cni.socket', 'string'],
+  '--docker': ['docker.enabled', 'string'],
+  '--docker-socket': ['docker.socket', 'string'],
+  '--docker-scope': ['docker.scope', 'string'],
   '--etcd-cafile': ['etcd.ca_file', 'string'],
   '--etcd-certfile': ['etcd.cert_file', 'string'],
   '--etcd-keyfile': ['etcd.key_file', 'string'],

@@ -18,6 +18,7 @@ export interface Kernel {
   neighDel(vni: number, entries: NeighEntry[]): Promise<void>;
   attachPort(vni: number, veth: string): Promise<void>;
   removeVeth(veth: string): Promise<void>;
+  hasLink(name: string): Promise<boolean>;
 }
 
 // Local endpoints whose veth is missing: re-created if the sandbox still exists, else released.
@@ -63,7 +64,8 @@ export class Reconciler {
   start(): void {
     this.state.on('change', (why: string) => this.trigger(why === 'reload'));
     this.schedule();
-    this.trigger();
+    // The first run also looks inside the sandboxes: they may have changed while no agent was here.
+    this.trigger(true);
   }
 
   private schedule(): void {

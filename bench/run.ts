@@ -12,28 +12,13 @@ import { TestAgent, CLI, ROOT } from '../test/helpers/agent';
 import { Topology, ping, sh, waitFor } from '../test/helpers/topology';
 import { openRtNetlink } from '../agent/dataplane/netns';
 import { keys } from '../control/store/keys';
+import { dockerFigures } from './docker';
+import { Figure, figures, firstReply, now, record, round, stats } from './figures';
 
 const SMOKE = process.argv.includes('--smoke');
 const N = SMOKE
-  ? { attach: 10, converge: 5, bulk: 500, scale: [1000], iperfS: 1, restart: 500, cni: 10 }
-  : { attach: 100, converge: 50, bulk: 10000, scale: [10000, 50000], iperfS: 5, restart: 10000, cni: 100 };
-
-interface Figure { name: string; unit: string; median: number; p99: number; n: number; reference?: string; refMedian?: number; refP99?: number; ratio?: number; target?: string; met?: boolean }
-const figures: Figure[] = [];
-
-function stats(xs: number[]): { median: number; p99: number; n: number } {
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p: number): number => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))];
-  return { median: q(0.5), p99: q(0.99), n: s.length };
-}
-const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
-const now = (): number => Number(process.hrtime.bigint()) / 1e6;
-
-function record(f: Figure): void {
-  figures.push(f);
-  const ref = f.refMedian !== undefined ? ` | ${f.reference}: ${round(f.refMedian)} ${f.unit} (p99 ${round(f.refP99 ?? NaN)}) | ratio ${round(f.ratio ?? NaN, 3)}` : '';
-  console.log(`  ${f.name}: median ${round(f.median)} ${f.unit}, p99 ${round(f.p99)}, n ${f.n}${ref}${f.target ? ` | target ${f.target}: ${f.met ? 'met' : 'NOT met'}` : ''}`);
-}
+  ? { attach: 10, converge: 5, bulk: 500, scale: [1000], iperfS: 1, restart: 500, cni: 10, docker: 3 }
+  : { attach: 100, converge: 50, bulk: 10000, scale: [10000, 50000], iperfS: 5, restart: 10000, cni: 100, docker: 30 };
 
 function timeCmd(cmd: string, args: string[], input?: string, env?: NodeJS.ProcessEnv): { ms: number; out: string; code: number | null } {
   const t0 = now();
@@ -279,6 +264,8 @@ async function main(): Promise<void> {
   } finally {
     await stop();
   }
+  console.log('\n7. Docker 20.10: the vxnet plugin against Docker\'s own overlay driver (2 hosts, etcd cluster store)');
+  await dockerFigures(N.docker);
   const out = { machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, kernel: os.release(), node: process.version, smoke: SMOKE, date: new Date().toISOString() }, figures };
   fs.mkdirSync(path.join(ROOT, 'bench'), { recursive: true });
   fs.writeFileSync(path.join(ROOT, 'bench', 'results.json'), JSON.stringify(out, null, 2) + '\n');
@@ -292,27 +279,6 @@ async function etcdRequests(ns: string): Promise<number> {
   const js = `require('http').get('http://127.0.0.1:9476/metrics',r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>process.stdout.write(b))})`;
   const text = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', js], { encoding: 'utf8', timeout: 10000 });
   return Promise.resolve(Number(/^vxnet_etcd_requests_total (\S+)$/m.exec(text)?.[1] ?? NaN));
-}
-
-function firstReply(fromNs: string, ip: string): Promise<number> {
-  return new Promise((resolve) => {
-    const p = spawn('ip', ['netns', 'exec', fromNs, 'ping', '-n', '-D', '-i', '0.005', '-w', '3', ip]);
-    let buf = '';
-    let done = false;
-    p.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const m = /^\[(\d+\.\d+)\] \d+ bytes from/m.exec(buf);
-      if (m && !done) {
-        done = true;
-        // ping's wall-clock stamp, mapped onto our monotonic clock through the current offset.
-        resolve(now() - (Date.now() - Number(m[1]) * 1000));
-        p.kill('SIGKILL');
-      }
-    });
-    p.on('exit', () => {
-      if (!done) resolve(NaN);
-    });
-  });
 }
 
 // ADD and DEL timed as a runtime calls a plugin: in the runtime's (host's) namespace, entered by ip

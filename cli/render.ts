@@ -56,7 +56,10 @@ function endpointDot(e: Endpoint__Output): Record<string, unknown> {
     Sandbox: e.sandbox,
     InterfaceName: e.interfaceName,
     Aliases: [...e.aliases],
-  }, ['Aliases']);
+    DockerNetworkID: e.dockerNetworkId,
+    DockerEndpointID: e.dockerEndpointId,
+    CNIContainerID: e.cniContainerId,
+  }, ['Aliases', 'DockerNetworkID', 'DockerEndpointID', 'CNIContainerID']);
 }
 
 // Docker prints labels in map order (random); sorted is stabler for scripts and equal otherwise.

@@ -41,6 +41,23 @@ export interface EndpointRecord {
   docker?: { networkId: string; endpointId: string };
 }
 
+// A Docker network bound to a vxnet network (global scope: one for the cluster; local scope: one
+// per host, all bound to the same vxnet network).
+export interface DockerNetworkRecord {
+  dockerId: string;
+  networkId: string;
+  host: string;              // the host whose dockerd created it
+  scope: 'local' | 'global';
+}
+
+// The label on vxnet networks that the Docker plugin created: the last Docker network bound to one
+// takes it away.
+export const CREATED_BY_DOCKER = 'com.vxnet.created-by';
+
+// What an address key under ipam/ holds between Docker's RequestAddress and CreateEndpoint: the
+// address is taken cluster-wide but no endpoint owns it yet.
+export const reservationOf = (host: string): string => `reserved-by:${host}`;
+
 export interface HostRecord {
   name: string;
   vtep: string;              // underlay address

@@ -55,6 +55,9 @@ export function endpointToProto(ep: EndpointRecord): NonNullable<Network['endpoi
     sandbox: ep.sandbox,
     interfaceName: ep.ifname,
     aliases: ep.aliases,
+    dockerNetworkId: ep.docker?.networkId ?? '',
+    dockerEndpointId: ep.docker?.endpointId ?? '',
+    cniContainerId: ep.cni?.containerId ?? '',
   };
 }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# npm run bench [-- --smoke]: installs what the references need (the CNI reference plugins, iperf3),
+# npm run bench [-- --smoke]: installs what the references need (the CNI reference plugins, iperf3,
+# Docker 20.10 for its overlay driver),
 # builds, and runs bench/run.ts. Prints a table and writes bench/results.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,6 +8,9 @@ if [ "${VXNET_SKIP_SETUP:-}" != 1 ]; then bash scripts/setup.sh; fi
 need=()
 [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
 command -v iperf3 >/dev/null || need+=(iperf3)
+[ -x /usr/sbin/dockerd ] || need+=(docker.io containerd runc)
+[ -x /usr/bin/busybox ] || need+=(busybox-static)
+command -v iptables >/dev/null || need+=(iptables)
 if [ ${#need[@]} -gt 0 ]; then
   echo "bench: installing ${need[*]} with apt-get"
   export DEBIAN_FRONTEND=noninteractive

@@ -70,7 +70,7 @@ done
 say "3. one vxnet agent per host, inside the host's namespace"
 for i in 1 2 3; do
   ip netns exec "$P-h$i" node "$ROOT/dist/cli/main.js" agent --name "h$i" --vtep "192.168.231.1$i" --etcd "$ETCD" \
-    --socket "$TMP/h$i.sock" --lease-ttl 5 --log-format text >"$TMP/agent-h$i.log" 2>&1 &
+    --socket "$TMP/h$i.sock" --docker false --lease-ttl 5 --log-format text >"$TMP/agent-h$i.log" 2>&1 &
   PIDS+=($!)
 done
 for i in 1 2 3; do

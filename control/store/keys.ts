@@ -18,6 +18,12 @@ export const keys = {
   host: (name: string): string => `${PREFIX}hosts/${name}`,
   reconciledAll: `${PREFIX}reconciled/`,
   reconciled: (name: string): string => `${PREFIX}reconciled/${name}`,
+  // Addresses Docker's IPAM reserved on a host and no endpoint owns yet (an index for clean-up).
+  reservationsOf: (host: string): string => `${PREFIX}reservations/${host}/`,
+  reservation: (host: string, netId: string, ip: string): string => `${PREFIX}reservations/${host}/${netId}/${ip}`,
+  // Docker's network IDs (one per cluster in global scope, one per host in local scope) -> vxnet's.
+  dockerNetworks: `${PREFIX}docker/networks/`,
+  dockerNetwork: (dockerId: string): string => `${PREFIX}docker/networks/${dockerId}`,
 };
 
 export type ParsedKey =

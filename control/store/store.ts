@@ -2,7 +2,8 @@ import { Etcd3, IOptions, GRPCGenericError, EtcdError, ClientRuntimeError, EtcdP
 import { BrokenCircuitError, circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, IBackoff, retry } from 'cockatiel';
 import type * as RPC from 'etcd3/lib/rpc';
 import { VxError, unavailable, internal } from '../errors';
-import type { EndpointRecord, HostRecord, NetworkRecord } from '../model';
+import { reservationOf } from '../model';
+import type { DockerNetworkRecord, EndpointRecord, HostRecord, NetworkRecord } from '../model';
 import { keys, parseKey, prefixEnd } from './keys';
 
 export interface StoreOptions {
@@ -27,6 +28,7 @@ const enc = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
 const put = (key: string, value: unknown, lease?: string): RPC.IRequestOp => ({ request_put: { key: Buffer.from(key), value: enc(value), ...(lease ? { lease } : {}) } });
 const del = (key: string): RPC.IRequestOp => ({ request_delete_range: { key: Buffer.from(key) } });
 const delPrefix = (prefix: string): RPC.IRequestOp => ({ request_delete_range: { key: Buffer.from(prefix), range_end: prefixEnd(prefix) } });
+const valueIs = (key: string, value: unknown): RPC.ICompare => ({ key: Buffer.from(key), target: 'Value', result: 'Equal', value: enc(value) });
 const absent = (key: string): RPC.ICompare => ({ key: Buffer.from(key), target: 'Version', result: 'Equal', version: 0 });
 const present = (key: string): RPC.ICompare => ({ key: Buffer.from(key), target: 'Version', result: 'Greater', version: 0 });
 // A range compare holds for every key in the range, and trivially for an empty one (etcd compares an
@@ -181,22 +183,79 @@ export class Store {
   }
 
   // Claims the addresses and the endpoint's name and records the endpoint, all or nothing. Fails
-  // (with the reason) when the network is gone, an address is taken or the name is in use.
-  async createEndpoint(ep: EndpointRecord, addresses: string[]): Promise<{ ok: true; revision: number } | { ok: false; reason: 'no-network' | 'address' | 'name'; taken?: string }> {
-    const compare = [present(keys.network(ep.networkId)), absent(keys.epName(ep.networkId, ep.name)), ...addresses.map((a) => absent(keys.ipam(ep.networkId, a)))];
-    const success = [put(keys.endpoint(ep.networkId, ep.id), ep), put(keys.epName(ep.networkId, ep.name), ep.id), ...addresses.map((a) => put(keys.ipam(ep.networkId, a), ep.id))];
+  // (with the reason) when the network is gone, an address is taken or the name is in use. With
+  // `reservedOn`, the addresses must be that host's reservations instead of free (Docker's IPAM
+  // reserved them before it created the endpoint).
+  async createEndpoint(ep: EndpointRecord, addresses: string[], reservedOn?: string): Promise<{ ok: true; revision: number } | { ok: false; reason: 'no-network' | 'address' | 'name'; taken?: string }> {
+    const ipam = (a: string): string => keys.ipam(ep.networkId, a);
+    const free = (a: string): RPC.ICompare => (reservedOn ? valueIs(ipam(a), reservationOf(reservedOn)) : absent(ipam(a)));
+    const compare = [present(keys.network(ep.networkId)), absent(keys.epName(ep.networkId, ep.name)), ...addresses.map(free)];
+    const success = [
+      put(keys.endpoint(ep.networkId, ep.id), ep), put(keys.epName(ep.networkId, ep.name), ep.id), ...addresses.map((a) => put(ipam(a), ep.id)),
+      ...(reservedOn ? addresses.map((a) => del(keys.reservation(reservedOn, ep.networkId, a))) : []),
+    ];
     const failure: RPC.IRequestOp[] = [
       { request_range: { key: Buffer.from(keys.network(ep.networkId)), keys_only: true } },
       { request_range: { key: Buffer.from(keys.epName(ep.networkId, ep.name)), keys_only: true } },
-      ...addresses.map((a) => ({ request_range: { key: Buffer.from(keys.ipam(ep.networkId, a)), keys_only: true } })),
+      ...addresses.map((a) => ({ request_range: { key: Buffer.from(ipam(a)), keys_only: !reservedOn } })),
     ];
     const res = await this.txn(compare, success, failure);
     if (res.succeeded) return { ok: true, revision: Number(res.header.revision) };
     const found = res.responses.map((r) => r.response_range.kvs.length > 0);
     if (!found[0]) return { ok: false, reason: 'no-network' };
     if (found[1]) return { ok: false, reason: 'name' };
-    const i = found.slice(2).findIndex((f) => f);
+    const held = (j: number): boolean => res.responses[j + 2].response_range.kvs[0]?.value?.toString() === JSON.stringify(reservationOf(reservedOn ?? ''));
+    const i = reservedOn ? addresses.findIndex((_, j) => !held(j)) : found.slice(2).findIndex((f) => f);
     return { ok: false, reason: 'address', taken: addresses[i] };
+  }
+
+  // Takes one address of a network for a later createEndpoint(..., host).
+  async reserveAddress(networkId: string, address: string, host: string): Promise<'ok' | 'no-network' | 'taken'> {
+    const res = await this.txn(
+      [present(keys.network(networkId)), absent(keys.ipam(networkId, address))],
+      [put(keys.ipam(networkId, address), reservationOf(host)), put(keys.reservation(host, networkId, address), new Date().toISOString())],
+      [{ request_range: { key: Buffer.from(keys.network(networkId)), keys_only: true } }],
+    );
+    if (res.succeeded) return 'ok';
+    return res.responses[0].response_range.kvs.length ? 'taken' : 'no-network';
+  }
+
+  // Gives a reservation back; an address that an endpoint owns by now is left alone.
+  async releaseReservation(networkId: string, address: string, host: string): Promise<void> {
+    await this.txn(
+      [valueIs(keys.ipam(networkId, address), reservationOf(host))],
+      [del(keys.ipam(networkId, address)), del(keys.reservation(host, networkId, address))],
+      [del(keys.reservation(host, networkId, address))],
+    );
+  }
+
+  // A host's reservations with the time each was made.
+  async listReservations(host: string): Promise<{ networkId: string; address: string; at: string }[]> {
+    const res = await this.range(keys.reservationsOf(host));
+    return res.kvs.map((kv) => {
+      const [networkId, address] = kv.key.toString().slice(keys.reservationsOf(host).length).split('/');
+      return { networkId, address, at: decode<string>(kv) };
+    });
+  }
+
+  // --- Docker's networks ----------------------------------------------------------------------------
+
+  async getDockerNetwork(dockerId: string): Promise<DockerNetworkRecord | undefined> {
+    const kv = await this.getKey(keys.dockerNetwork(dockerId));
+    return kv ? decode<DockerNetworkRecord>(kv) : undefined;
+  }
+
+  async listDockerNetworks(): Promise<DockerNetworkRecord[]> {
+    return (await this.range(keys.dockerNetworks)).kvs.map((kv) => decode<DockerNetworkRecord>(kv));
+  }
+
+  // Binds a Docker network to a vxnet network that must still exist.
+  async putDockerNetwork(rec: DockerNetworkRecord): Promise<boolean> {
+    return (await this.txn([present(keys.network(rec.networkId))], [put(keys.dockerNetwork(rec.dockerId), rec)])).succeeded;
+  }
+
+  async deleteDockerNetwork(dockerId: string): Promise<void> {
+    await this.txn([], [del(keys.dockerNetwork(dockerId))]);
   }
 
   // Removes the endpoint and releases its addresses and name in one transaction: the claims were

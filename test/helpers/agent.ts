@@ -18,6 +18,7 @@ export interface AgentOptions {
   resyncInterval?: number;
   extra?: string[];
   dir?: string;
+  docker?: { socket: string; scope: 'local' | 'global' }; // Docker's plugin, off unless given
 }
 
 export class TestAgent {
@@ -38,6 +39,7 @@ export class TestAgent {
     return [
       CLI, 'agent', '--name', o.name, '--vtep', o.vtep, '--etcd', o.etcd.join(','), '--socket', this.socket,
       '--lease-ttl', String(o.leaseTtl ?? 3), '--resync-interval', String(o.resyncInterval ?? 30), '--log-format', 'json', '--log-level', 'debug',
+      ...(o.docker ? ['--docker', 'true', '--docker-socket', o.docker.socket, '--docker-scope', o.docker.scope] : ['--docker', 'false']),
       ...(o.extra ?? []),
     ];
   }

@@ -194,7 +194,8 @@ describe('operations: units, install, TLS and auth to etcd, metrics, events, doc
           .replace(/^ {2}(ca_file|cert_file|key_file): .*$/gm, '')
           .replace(/^lease_ttl: 10$/m, 'lease_ttl: 3')
           .replace(/^resync_interval: 30$/m, 'resync_interval: 600')
-          .replace(/^ {2}socket: .*$/m, `  socket: ${dir}/vxnet.sock`);
+          .replace(/^ {2}socket: .*$/m, `  socket: ${dir}/vxnet.sock`)
+          .replace(/^ {2}enabled: auto.*$/m, '  enabled: false');
         const cfgFile = path.join(dir, 'agent.yaml');
         fs.writeFileSync(cfgFile, cfg);
         const args = exec[2].replace('/etc/vxnet/agent.yaml', cfgFile).split(' ');

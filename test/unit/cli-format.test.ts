@@ -27,8 +27,8 @@ function net(over: Partial<Network__Output> = {}): Network__Output {
     options: { 'com.docker.network.driver.overlay.vxlanid_list': '4097' },
     labels: { team: 'net', 'com.example.cost-center': '42' },
     endpoints: [
-      { name: 'web', endpointId: 'e1', macAddress: '02:42:0a:01:00:02', ipv4Address: '10.1.0.2/24', ipv6Address: '', host: 'h1', sandbox: '/run/netns/web', interfaceName: 'eth0', aliases: [] },
-      { name: 'db', endpointId: 'e2', macAddress: '02:42:0a:01:00:03', ipv4Address: '10.1.0.3/24', ipv6Address: '', host: 'h2', sandbox: '/run/netns/db', interfaceName: 'eth0', aliases: ['pg'] },
+      { name: 'web', endpointId: 'e1', macAddress: '02:42:0a:01:00:02', ipv4Address: '10.1.0.2/24', ipv6Address: '', host: 'h1', sandbox: '/run/netns/web', interfaceName: 'eth0', aliases: [], dockerNetworkId: '', dockerEndpointId: '', cniContainerId: '' },
+      { name: 'db', endpointId: 'e2', macAddress: '02:42:0a:01:00:03', ipv4Address: '10.1.0.3/24', ipv6Address: '', host: 'h2', sandbox: '/run/netns/db', interfaceName: 'eth0', aliases: ['pg'], dockerNetworkId: 'd1', dockerEndpointId: 'de2', cniContainerId: '' },
     ],
     vni: 4097,
     mtu: 0,
