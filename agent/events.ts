@@ -1,8 +1,6 @@
 import { EventEmitter } from 'events';
-import type * as RPC from 'etcd3/lib/rpc';
 import type { EndpointRecord, HostRecord, NetworkRecord } from '../control/model';
-import { parseKey } from '../control/store/keys';
-import { decode } from '../control/store/store';
+import type { ParsedKey } from '../control/store/keys';
 import type { Event } from '../control/generated/vxnet/v1/Event';
 import type { Filter__Output } from '../control/generated/vxnet/v1/Filter';
 import { invalid } from '../control/errors';
@@ -21,24 +19,26 @@ export class EventLog extends EventEmitter {
 
   // `previous` is the record the agent's view held before this event (the view, not etcd's prev_kv,
   // so that watches need not ask etcd for the old value of every deleted key).
-  fromWatch(type: 'Put' | 'Delete', kv: RPC.IKeyValue, previous: unknown): void {
-    const k = parseKey(kv.key.toString());
+  fromWatch(k: ParsedKey, deleted: boolean, revision: number, record: unknown, previous: unknown): void {
     if (k.kind !== 'network' && k.kind !== 'endpoint' && k.kind !== 'host') return;
-    const created = type === 'Put' && previous === undefined;
-    if (type === 'Put' && !created) return; // updates (a host's refreshed record) are not events
-    const rec = created ? decode<unknown>(kv) : previous;
+    const created = !deleted && previous === undefined;
+    if (!deleted && !created) return; // updates (a host's refreshed record) are not events
+    const rec = created ? record : previous;
     if (!rec) return;
-    const base = { time: new Date().toISOString(), revision: String(kv.mod_revision) };
-    let e: Event | undefined;
+    // Plain literals, no spread of a shared base: V8 spreads into a literal this size on a slow path
+    // (~9 us an event, most of a 10k-endpoint bulk change).
+    const time = new Date().toISOString();
+    const rv = String(revision);
+    let e: Event;
     if (k.kind === 'network') {
       const n = rec as NetworkRecord;
-      e = { ...base, type: 'network', action: created ? 'create' : 'remove', id: n.id, name: n.name, network: n.name, networkId: n.id };
+      e = { time, revision: rv, type: 'network', action: created ? 'create' : 'remove', id: n.id, name: n.name, network: n.name, networkId: n.id };
     } else if (k.kind === 'endpoint') {
       const ep = rec as EndpointRecord;
-      e = { ...base, type: 'endpoint', action: created ? 'connect' : 'disconnect', id: ep.id, name: ep.name, network: this.networkName(ep.networkId), networkId: ep.networkId, host: ep.host, ipv4Address: ep.ipv4, ipv6Address: ep.ipv6, macAddress: ep.mac };
+      e = { time, revision: rv, type: 'endpoint', action: created ? 'connect' : 'disconnect', id: ep.id, name: ep.name, network: this.networkName(ep.networkId), networkId: ep.networkId, host: ep.host, ipv4Address: ep.ipv4, ipv6Address: ep.ipv6, macAddress: ep.mac };
     } else {
       const h = rec as HostRecord;
-      e = { ...base, type: 'host', action: created ? 'join' : 'leave', id: h.name, name: h.name, host: h.name, vtep: h.vtep };
+      e = { time, revision: rv, type: 'host', action: created ? 'join' : 'leave', id: h.name, name: h.name, host: h.name, vtep: h.vtep };
     }
     this.ring.push(e);
     if (this.ring.length > this.capacity * 2) this.ring.splice(0, this.ring.length - this.capacity);

@@ -44,14 +44,34 @@ const u32 = (n: number): Buffer => {
 };
 const cstr = (s: string): Buffer => Buffer.concat([Buffer.from(s), Buffer.from([0])]);
 
+// These four run once per FDB or neighbor entry in bulk changes and kernel dumps (tens of
+// thousands a run): written without intermediate arrays.
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 export function macBytes(mac: string): Buffer {
-  return Buffer.from(mac.split(':').map((h) => parseInt(h, 16)));
+  const b = Buffer.allocUnsafe(6);
+  for (let i = 0; i < 6; i++) b[i] = parseInt(mac.slice(i * 3, i * 3 + 2), 16);
+  return b;
 }
 export function macString(b: Buffer | undefined): string {
-  return b ? [...b].map((x) => x.toString(16).padStart(2, '0')).join(':') : '';
+  if (!b) return '';
+  if (b.length !== 6) return [...b].map((x) => HEX[x]).join(':');
+  return `${HEX[b[0]]}:${HEX[b[1]]}:${HEX[b[2]]}:${HEX[b[3]]}:${HEX[b[4]]}:${HEX[b[5]]}`;
 }
 export function ipBytes(ip: string): Buffer {
-  if (!ip.includes(':')) return Buffer.from(ip.split('.').map(Number));
+  if (!ip.includes(':')) {
+    const b = Buffer.allocUnsafe(4);
+    let part = 0;
+    let n = 0;
+    for (let i = 0; i < ip.length; i++) {
+      const c = ip.charCodeAt(i);
+      if (c === 46) {
+        b[part++] = n;
+        n = 0;
+      } else n = n * 10 + c - 48;
+    }
+    b[part] = n;
+    return b;
+  }
   const [head, tail] = ip.split('::');
   const h = head ? head.split(':') : [];
   const t = tail !== undefined && tail ? tail.split(':') : [];
@@ -62,7 +82,7 @@ export function ipBytes(ip: string): Buffer {
 }
 export function ipString(b: Buffer | undefined): string {
   if (!b) return '';
-  if (b.length === 4) return [...b].join('.');
+  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
   // compress the longest run of zero groups, as inet_ntop does
@@ -163,7 +183,9 @@ export class NetlinkKernel implements Sandboxes {
 
   // --- Kernel (reconciler) --------------------------------------------------------------------------
 
-  async readActual(): Promise<ActualState> {
+  // `withEntries` false: devices, addresses and veths only, no FDB or neighbor dump (the costly part
+  // with many remote endpoints); the caller knows the entries from its own writes.
+  async readActual(withEntries = true): Promise<ActualState> {
     const links = await this.links();
     const networks = new Map<number, ActualNetwork>();
     const byIndex = new Map<number, ActualNetwork>();
@@ -194,6 +216,7 @@ export class NetlinkKernel implements Sandboxes {
       const n = bridges.get(a.data.index ?? -1);
       if (n) n.bridge!.addresses.push(`${ipString(a.attrs.local ?? a.attrs.address)}/${a.data.prefixlen}`);
     }
+    if (!withEntries) return { networks, veths };
     for (const e of await this.dump(() => this.reader.getNeighbors({ family: AF_BRIDGE }))) {
       const n = byIndex.get(e.data.ifindex ?? -1);
       if (n && e.data.flags?.self && e.attrs.dst && e.attrs.lladdr) n.fdb.set(macString(e.attrs.lladdr), ipString(e.attrs.dst));

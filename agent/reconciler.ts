@@ -6,7 +6,7 @@ import type { ClusterState } from './state';
 
 // The kernel as the reconciler sees it: read everything that is ours, and idempotent fixes.
 export interface Kernel {
-  readActual(): Promise<ActualState>;
+  readActual(withEntries?: boolean): Promise<ActualState>;
   ensureDevices(net: DesiredNetwork): Promise<void>;
   // Connect's path: skips the checks when this process already made the devices right and nothing
   // since said otherwise (the reconciler's own ensureDevices always checks).
@@ -47,6 +47,7 @@ export class Reconciler {
   private busy = false; // cleared in the same synchronous step that ends the loop: no trigger is lost
   private again = false;
   private fullPending = false;
+  private readonly entries = new EntryCache();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   readonly stats: ReconcileStats = { runs: 0, failures: 0, lastOps: 0, lastDurationMs: 0, lastClean: false, lastRevision: 0, kernelOps: {} };
@@ -118,7 +119,7 @@ export class Reconciler {
       // meanwhile is neither removed as stale nor created a second time.
       const busy = new Set(this.repairer.busy());
       const busyNets = new Set(this.repairer.busyNetworks());
-      const actual = await this.kernel.readActual();
+      const actual = await this.readActual(full);
       for (const id of this.repairer.busy()) busy.add(id);
       for (const v of this.repairer.busyNetworks()) busyNets.add(v);
       const desired = computeDesired(snap, this.self);
@@ -128,7 +129,9 @@ export class Reconciler {
         try {
           await this.apply(op);
           this.count(op.kind, 'ok');
+          this.entries.applied(op);
         } catch (err) {
+          this.entries.forget(opVni(op));
           clean = false;
           this.count(op.kind, 'error');
           this.log.error('kernel operation failed', { op: describe(op), error: (err as Error).message });
@@ -160,6 +163,20 @@ export class Reconciler {
     this.stats.lastDurationMs = Number(process.hrtime.bigint() - started) / 1e6;
     this.observe({ clean, durationMs: this.stats.lastDurationMs, revision, vnis });
     if (ops.length) this.log.info('reconciled', { revision, ops: ops.map(describe), ms: Math.round(this.stats.lastDurationMs * 10) / 10 });
+  }
+
+  // Watch-triggered runs take the FDB and neighbor entries from what this reconciler last read and
+  // wrote since (dumping 20,000 entries costs more than programming them); full runs (start,
+  // reload, every resync period) read them from the kernel, so drift is still repaired within one
+  // period. A vxlan device that is new or was replaced is read in any run.
+  private async readActual(full: boolean): Promise<ActualState> {
+    if (!full) {
+      const actual = await this.kernel.readActual(false);
+      if (this.entries.fill(actual)) return actual;
+    }
+    const actual = await this.kernel.readActual(true);
+    this.entries.remember(actual);
+    return actual;
   }
 
   private count(kind: string, result: string): void {
@@ -214,5 +231,70 @@ export function describe(op: Op): string {
       return `remove stale ${op.veth}`;
     case 'repairEndpoint':
       return `repair endpoint ${op.endpoint.name} (${op.endpoint.id.slice(0, 12)})`;
+  }
+}
+
+function opVni(op: Op): number | undefined {
+  switch (op.kind) {
+    case 'ensureDevices':
+      return op.net.vni;
+    case 'removeDevices':
+    case 'fdbAdd':
+    case 'fdbDel':
+    case 'neighAdd':
+    case 'neighDel':
+      return op.vni;
+    default:
+      return undefined;
+  }
+}
+
+// The FDB and neighbor entries of each vxlan device as of the last dump, kept up to date with the
+// reconciler's own successful writes; keyed by VNI and valid only for the device index it was read
+// from. Nothing else writes these entries (they are ours by device name).
+class EntryCache {
+  private readonly byVni = new Map<number, { index: number; fdb: Map<string, string>; neigh: Map<string, string> }>();
+
+  remember(actual: ActualState): void {
+    this.byVni.clear();
+    for (const [vni, n] of actual.networks) if (n.vxlan) this.byVni.set(vni, { index: n.vxlan.index, fdb: new Map(n.fdb), neigh: new Map(n.neigh) });
+  }
+
+  // Fills the entries of an entry-less read; false when some vxlan device is not known as read.
+  fill(actual: ActualState): boolean {
+    for (const [vni, n] of actual.networks) {
+      if (!n.vxlan) continue;
+      const c = this.byVni.get(vni);
+      if (!c || c.index !== n.vxlan.index) return false;
+      n.fdb = c.fdb;
+      n.neigh = c.neigh;
+    }
+    return true;
+  }
+
+  applied(op: Op): void {
+    switch (op.kind) {
+      case 'fdbAdd':
+        for (const e of op.entries) this.byVni.get(op.vni)?.fdb.set(e.mac, e.dst);
+        return;
+      case 'fdbDel':
+        for (const e of op.entries) this.byVni.get(op.vni)?.fdb.delete(e.mac);
+        return;
+      case 'neighAdd':
+        for (const e of op.entries) this.byVni.get(op.vni)?.neigh.set(e.ip, e.mac);
+        return;
+      case 'neighDel':
+        for (const e of op.entries) this.byVni.get(op.vni)?.neigh.delete(e.ip);
+        return;
+      case 'ensureDevices':
+      case 'removeDevices':
+        this.forget(opVni(op));
+        return;
+      default:
+    }
+  }
+
+  forget(vni: number | undefined): void {
+    if (vni !== undefined) this.byVni.delete(vni);
   }
 }

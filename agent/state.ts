@@ -3,19 +3,11 @@ import type { Watcher } from 'etcd3';
 import type * as RPC from 'etcd3/lib/rpc';
 import type { EndpointRecord, NetworkRecord } from '../control/model';
 import { keys } from '../control/store/keys';
-import { applyKv, Store } from '../control/store/store';
+import { applyParsed, Store } from '../control/store/store';
 import type { Snapshot } from '../control/store/store';
 import type { Logger } from './log';
 import type { EventLog } from './events';
 import { parseKey } from '../control/store/keys';
-
-function previousRecord(snap: Snapshot, key: string): unknown {
-  const k = parseKey(key);
-  if (k.kind === 'network') return snap.networks.get(k.id);
-  if (k.kind === 'endpoint') return snap.endpoints.get(k.id);
-  if (k.kind === 'host') return snap.hosts.get(k.name);
-  return undefined;
-}
 
 // The agent's view of etcd: one consistent load at revision R, then a watch from R+1 applied in
 // order. Anything abnormal in the watch (compaction, a broken stream, a reconnect) throws the view
@@ -95,19 +87,19 @@ export class ClusterState extends EventEmitter {
       let changed = false;
       const now = Date.now();
       for (const ev of res.events) {
-        const key = ev.kv.key.toString();
+        // Parsed and decoded once per event: a bulk change is thousands of them in one response.
+        const k = parseKey(ev.kv.key.toString());
+        const deleted = ev.type === 'Delete';
+        const revision = Number(ev.kv.mod_revision);
         this.watchEvents++;
+        const own = k.kind === 'endpoint' && this.isOwnWrite(k.id, revision, deleted);
+        const r = applyParsed(this.snap, k, deleted ? undefined : ev.kv);
+        this.snap.revision = Math.max(this.snap.revision, revision);
         // This agent's own endpoint write, already in the view since its request: not a change.
-        if (this.isOwnWrite(key, ev)) {
-          applyKv(this.snap, key, ev.type === 'Delete' ? undefined : ev.kv);
-          this.snap.revision = Math.max(this.snap.revision, Number(ev.kv.mod_revision));
-          continue;
-        }
-        if (this.events) this.events.fromWatch(ev.type === 'Delete' ? 'Delete' : 'Put', ev.kv, previousRecord(this.snap, key));
-        const c = applyKv(this.snap, key, ev.type === 'Delete' ? undefined : ev.kv);
-        if (c && this.arrivals.length < 10000) this.arrivals.push({ revision: Number(ev.kv.mod_revision), at: now });
-        changed = c || changed;
-        this.snap.revision = Math.max(this.snap.revision, Number(ev.kv.mod_revision));
+        if (own) continue;
+        if (this.events && r.changed) this.events.fromWatch(k, deleted, revision, r.record, r.previous);
+        if (r.changed && this.arrivals.length < 10000) this.arrivals.push({ revision, at: now });
+        changed = r.changed || changed;
       }
       if (res.header?.revision) this.snap.revision = Math.max(this.snap.revision, Number(res.header.revision));
       if (this.localWrites.size) this.replayLocalWrites();
@@ -170,11 +162,9 @@ export class ClusterState extends EventEmitter {
 
   private readonly readNetworks = new Map<string, NetworkRecord>();
 
-  private isOwnWrite(key: string, ev: RPC.IEvent): boolean {
-    const m = /\/endpoints\/[^/]+\/([^/]+)$/.exec(key);
-    if (!m) return false;
-    const w = this.localWrites.get(m[1]);
-    return !!w && w.revision === Number(ev.kv.mod_revision) && w.deleted === (ev.type === 'Delete');
+  private isOwnWrite(id: string, revision: number, deleted: boolean): boolean {
+    const w = this.localWrites.get(id);
+    return !!w && w.revision === revision && w.deleted === deleted;
   }
 
   private readonly localWrites = new Map<string, { ep: EndpointRecord; deleted: boolean; revision: number }>();

@@ -47,30 +47,32 @@ class BatchSocket extends NetlinkSocket {
   }
 }
 
-function encode(m: NeighMsg, seq: number, port: number, ack: boolean): Buffer {
+const msgLen = (m: NeighMsg): number => 16 + 12 + ((4 + m.ip.length + 3) & ~3) + 12;
+
+// Writes one message at `off` of a zero-filled buffer (the padding stays zero); returns its length.
+function encodeAt(b: Buffer, off: number, m: NeighMsg, seq: number, port: number, ack: boolean): number {
   const dstLen = 4 + m.ip.length;
-  const len = 16 + 12 + ((dstLen + 3) & ~3) + 12;
-  const b = Buffer.alloc(len);
+  const len = msgLen(m);
   const type = m.op === 'add' ? RTM_NEWNEIGH : RTM_DELNEIGH;
   const flags = NLM_F_REQUEST | (m.op === 'add' ? NLM_F_CREATE | NLM_F_REPLACE : 0) | (ack ? NLM_F_ACK : 0);
-  b.writeUInt32LE(len, 0);
-  b.writeUInt16LE(type, 4);
-  b.writeUInt16LE(flags, 6);
-  b.writeUInt32LE(seq, 8);
-  b.writeUInt32LE(port, 12);
-  b.writeUInt8(m.kind === 'fdb' ? AF_BRIDGE : m.ip.length === 4 ? AF_INET : AF_INET6, 16);
-  b.writeInt32LE(m.ifindex, 20);
-  b.writeUInt16LE(m.op === 'add' ? NUD_PERMANENT : 0, 24);
-  b.writeUInt8(m.kind === 'fdb' ? NTF_SELF : 0, 26);
-  let off = 28;
-  b.writeUInt16LE(dstLen, off);
-  b.writeUInt16LE(NDA_DST, off + 2);
-  m.ip.copy(b, off + 4);
-  off += (dstLen + 3) & ~3;
-  b.writeUInt16LE(10, off);
-  b.writeUInt16LE(NDA_LLADDR, off + 2);
-  m.mac.copy(b, off + 4);
-  return b;
+  b.writeUInt32LE(len, off);
+  b.writeUInt16LE(type, off + 4);
+  b.writeUInt16LE(flags, off + 6);
+  b.writeUInt32LE(seq, off + 8);
+  b.writeUInt32LE(port, off + 12);
+  b.writeUInt8(m.kind === 'fdb' ? AF_BRIDGE : m.ip.length === 4 ? AF_INET : AF_INET6, off + 16);
+  b.writeInt32LE(m.ifindex, off + 20);
+  b.writeUInt16LE(m.op === 'add' ? NUD_PERMANENT : 0, off + 24);
+  b.writeUInt8(m.kind === 'fdb' ? NTF_SELF : 0, off + 26);
+  let a = off + 28;
+  b.writeUInt16LE(dstLen, a);
+  b.writeUInt16LE(NDA_DST, a + 2);
+  m.ip.copy(b, a + 4);
+  a += (dstLen + 3) & ~3;
+  b.writeUInt16LE(10, a);
+  b.writeUInt16LE(NDA_LLADDR, a + 2);
+  m.mac.copy(b, a + 4);
+  return len;
 }
 
 export class NeighBatcher {
@@ -100,14 +102,17 @@ export class NeighBatcher {
     for (let i = 0; i < msgs.length; i += BATCH) {
       const chunk = msgs.slice(i, i + BATCH);
       const seqs: number[] = [];
-      const bufs = chunk.map((m, j) => {
+      // One buffer per sendmsg, each message written in place.
+      const buf = Buffer.alloc(chunk.reduce((n, m) => n + msgLen(m), 0));
+      let off = 0;
+      chunk.forEach((m, j) => {
         const seq = this.sock.generateSeq();
         seqs.push(seq);
-        return encode(m, seq, this.port, j === chunk.length - 1);
+        off += encodeAt(buf, off, m, seq, this.port, j === chunk.length - 1);
       });
       const last = seqs[seqs.length - 1];
       try {
-        const reply = await this.sock.sendBatch(Buffer.concat(bufs), last);
+        const reply = await this.sock.sendBatch(buf, last);
         const lastErr = reply[0] ? parseError(reply[0].data, reply[0].flags).errno : 0;
         if (lastErr) this.errors.set(last, Math.abs(lastErr));
       } catch (err) {

@@ -5,6 +5,7 @@ import { VxError, unavailable, internal } from '../errors';
 import { reservationOf } from '../model';
 import type { DockerNetworkRecord, EndpointRecord, HostRecord, NetworkRecord } from '../model';
 import { keys, parseKey, prefixEnd } from './keys';
+import type { ParsedKey } from './keys';
 
 export interface StoreOptions {
   endpoints: string[];
@@ -306,27 +307,41 @@ export class Store {
 
 // Applies one key's new value (or deletion, kv undefined) to a snapshot; unknown keys are ignored.
 export function applyKv(snap: Snapshot, key: string, kv: RPC.IKeyValue | undefined): boolean {
-  const k = parseKey(key);
+  return applyParsed(snap, parseKey(key), kv).changed;
+}
+
+// The same for a key parsed already; also returns the record it holds now (decoded once) and the
+// one it held before, for the watch's callers (events) to use without decoding or parsing again.
+export function applyParsed(snap: Snapshot, k: ParsedKey, kv: RPC.IKeyValue | undefined): { changed: boolean; record: unknown; previous: unknown } {
   switch (k.kind) {
-    case 'network':
-      if (kv) snap.networks.set(k.id, decode<NetworkRecord>(kv));
+    case 'network': {
+      const previous = snap.networks.get(k.id);
+      const record = kv ? decode<NetworkRecord>(kv) : undefined;
+      if (record) snap.networks.set(k.id, record);
       else snap.networks.delete(k.id);
-      return true;
-    case 'endpoint':
-      if (kv) snap.endpoints.set(k.id, decode<EndpointRecord>(kv));
+      return { changed: true, record, previous };
+    }
+    case 'endpoint': {
+      const previous = snap.endpoints.get(k.id);
+      const record = kv ? decode<EndpointRecord>(kv) : undefined;
+      if (record) snap.endpoints.set(k.id, record);
       else snap.endpoints.delete(k.id);
-      return true;
-    case 'host':
-      if (kv) snap.hosts.set(k.name, decode<HostRecord>(kv));
+      return { changed: true, record, previous };
+    }
+    case 'host': {
+      const previous = snap.hosts.get(k.name);
+      const record = kv ? decode<HostRecord>(kv) : undefined;
+      if (record) snap.hosts.set(k.name, record);
       else snap.hosts.delete(k.name);
-      return true;
+      return { changed: true, record, previous };
+    }
     case 'reconciled':
       // Progress reports of the agents: not a change of desired state, so no reconcile.
       if (kv) snap.reconciled.set(k.name, decode<{ revision: number }>(kv).revision);
       else snap.reconciled.delete(k.name);
-      return false;
+      return { changed: false, record: undefined, previous: undefined };
     default:
-      return false;
+      return { changed: false, record: undefined, previous: undefined };
   }
 }
 
