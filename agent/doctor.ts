@@ -142,6 +142,8 @@ export async function runDoctor(d: DoctorInputs): Promise<DoctorReport> {
   const differences = describeDifferences(ops, actual);
   for (const n of desired.networks.values()) {
     for (const ep of n.local) {
+      // Docker's sandboxes are visible only in dockerd's mount namespace, and Docker sets them up.
+      if (ep.docker) continue;
       const addrs = await d.sandboxAddresses(ep.sandbox, ep.ifname);
       if (addrs === undefined) {
         if (!ops.some((o) => o.kind === 'repairEndpoint' && o.endpoint.id === ep.id)) differences.push(`+ interface ${ep.ifname} in ${ep.sandbox} of endpoint ${ep.name} (missing)`);

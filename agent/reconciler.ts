@@ -65,7 +65,9 @@ export class Reconciler {
   start(): void {
     this.state.on('change', (why: string) => this.trigger(why === 'reload'));
     this.schedule();
-    // The first run also looks inside the sandboxes: they may have changed while no agent was here.
+    // The data plane first (readiness waits for it), then a look inside every local sandbox: they
+    // may have changed while no agent was here (a setns and a dump each, so not before ready).
+    this.trigger();
     this.trigger(true);
   }
 

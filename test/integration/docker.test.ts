@@ -132,6 +132,8 @@ describe('Docker network and IPAM plugin, global scope (3 hosts, Docker 20.10 wi
     assert.strictEqual(ep.host, 'h2');
     assert.strictEqual(ep.dockerNetworkId, dockerNetId);
     assert.strictEqual(ep.ipv4Address, `${ips[1]}/24`);
+    // The kernel is what etcd says, Docker's endpoints included.
+    for (const a of l.agents) assert.deepStrictEqual((await a.client.doctor({})).differences, [], `vxnet doctor on ${a.opts.name}`);
   });
 
   it('30 containers started at once across the hosts get 30 distinct addresses', async () => {
