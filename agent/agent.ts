@@ -67,6 +67,7 @@ export class Agent {
   private readonly progress: Progress;
   private readonly docker: DockerPluginServer | undefined;
   private dockerGc: NodeJS.Timeout | undefined;
+  private localVnis: number[] = [];
 
   constructor(private readonly config: AgentConfig, private readonly log: Logger) {
     const e = config.etcd;
@@ -99,7 +100,8 @@ export class Agent {
     this.isolation = new Isolation(log, config.docker.enabled === 'true');
     this.progress = new Progress(this.store, config.name, () => this.registration.currentLease());
     this.reconciler = new Reconciler(this.state, this.kernel, this.self, this.endpoints, log, config.resyncInterval * 1000, (run) => {
-      void this.isolation.sync(run.vnis);
+      this.localVnis = run.vnis;
+      void this.isolation.sync(run.vnis.map((vni) => ({ vni, subnets: this.subnetsOf(vni) })), run.full);
       if (run.clean) this.progress.report(run.revision);
       this.metrics.reconcileRuns.inc({ result: run.clean ? 'clean' : 'error' });
       this.metrics.reconcileDuration.observe(run.durationMs / 1000);
@@ -162,13 +164,18 @@ export class Agent {
         sandboxAddresses: (p, i) => this.kernel.sandboxAddresses(p, i),
         registered: () => this.registration.registered,
         etcdEndpoints: this.config.etcd.endpoints,
-        isolation: () => this.isolation.installed(),
+        isolation: () => this.isolation.installed(this.localVnis),
       }),
       health: async () => {
         const r = this.readiness();
         return { status: r.ok ? 'SERVING' : 'NOT_SERVING', host: this.config.name, version: VERSION, message: r.reason };
       },
     };
+  }
+
+  private subnetsOf(vni: number): string[] {
+    for (const n of this.state.snap?.networks.values() ?? []) if (n.vni === vni) return [...n.ipv4, ...n.ipv6].map((c) => c.subnet);
+    return [];
   }
 
   private endpointCounts(): { network: string; local: number; remote: number }[] {

@@ -59,7 +59,7 @@ export class Reconciler {
     private readonly repairer: EndpointRepairer,
     private readonly log: Logger,
     private readonly resyncMs: number,
-    private readonly observe: (run: { clean: boolean; durationMs: number; revision: number; vnis: number[] }) => void = () => undefined,
+    private readonly observe: (run: { clean: boolean; full: boolean; durationMs: number; revision: number; vnis: number[] }) => void = () => undefined,
   ) {}
 
   start(): void {
@@ -163,7 +163,7 @@ export class Reconciler {
     this.stats.lastClean = clean;
     this.stats.lastRevision = revision;
     this.stats.lastDurationMs = Number(process.hrtime.bigint() - started) / 1e6;
-    this.observe({ clean, durationMs: this.stats.lastDurationMs, revision, vnis });
+    this.observe({ clean, full, durationMs: this.stats.lastDurationMs, revision, vnis });
     if (ops.length) this.log.info('reconciled', { revision, ops: ops.map(describe), ms: Math.round(this.stats.lastDurationMs * 10) / 10 });
   }
 
