@@ -439,6 +439,8 @@ export class EndpointService implements EndpointRepairer {
       if (since !== undefined && Date.now() - since < JOIN_GRACE_MS) return;
       if (await this.kernel.hasLink(hostVethName(ep.id))) return; // joined since the diff was made
       this.awaitingJoin.delete(ep.id);
+      this.joinedAt.delete(ep.id);
+      this.claimRevision.delete(ep.id);
       this.log.info('docker container is gone, releasing its endpoint', { endpoint: ep.name, ip: ep.ipv4 || ep.ipv6 });
       this.state.applyLocalEndpoint(ep, true, await this.store.deleteEndpoint(ep));
       this.afterChange();

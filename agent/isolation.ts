@@ -43,7 +43,9 @@ export function batch(have: RoutingPlan, want: RoutingPlan): string[] {
   for (const r of add(want.rules, have.rules)) lines.push(`rule add pref ${RULE_PREF} iif ${r.split(' ')[0]} table ${r.split(' ')[1]}`);
   for (const r of add(want.routes, have.routes)) lines.push(`route replace prohibit ${r.split(' ')[1]} table ${r.split(' ')[0]}`);
   for (const r of add(have.routes, want.routes)) lines.push(`route del prohibit ${r.split(' ')[1]} table ${r.split(' ')[0]}`);
-  for (const r of add(have.rules, want.rules)) lines.push(`rule del pref ${RULE_PREF} iif ${r.split(' ')[0]} table ${r.split(' ')[1]}`);
+  // Rules, unlike routes, can exist twice: a second copy of a wanted one goes too.
+  const dup = have.rules.filter((r, i) => have.rules.indexOf(r) !== i);
+  for (const r of [...add(have.rules, want.rules), ...dup]) lines.push(`rule del pref ${RULE_PREF} iif ${r.split(' ')[0]} table ${r.split(' ')[1]}`);
   return lines;
 }
 
@@ -98,8 +100,16 @@ export class Isolation {
   constructor(private readonly log: Logger, private readonly dockerForward = false) {}
 
   // `recheck` (full reconciles): compare with the kernel even if the networks did not change, so
-  // that rules removed by hand come back within one resync period.
-  async sync(nets: LocalNetwork[], recheck = false): Promise<void> {
+  // that rules removed by hand come back within one resync period. One at a time: two syncs working
+  // from the same reading would both add a rule, and ip rules can exist twice.
+  sync(nets: LocalNetwork[], recheck = false): Promise<void> {
+    this.queue = this.queue.then(() => this.syncNow(nets, recheck)).catch((err: Error) => this.log.warn('isolation sync failed', { error: err.message }));
+    return this.queue;
+  }
+
+  private queue: Promise<void> = Promise.resolve();
+
+  private async syncNow(nets: LocalNetwork[], recheck: boolean): Promise<void> {
     if (this.dockerForward) await this.syncDocker(nets.map((n) => n.vni), recheck);
     const key = JSON.stringify([...nets].sort((a, b) => a.vni - b.vni));
     if (key === this.synced && !recheck) return;

@@ -27,6 +27,9 @@ describe('isolation between networks (pure)', () => {
       `rule del pref ${RULE_PREF} iif vxbr-4098 table 100004098`,
     ]);
     assert.deepStrictEqual(batch(plan(nets, false), plan(nets, false)), []);
+    const twice = plan(nets, false);
+    twice.rules.push(twice.rules[0]);
+    assert.deepStrictEqual(batch(twice, plan(nets, false)), [`rule del pref ${RULE_PREF} iif vxbr-4096 table 100004096`]);
   });
 
   it('Docker\'s FORWARD chain gets one accept per bridge, in and out the same bridge', () => {
