@@ -112,7 +112,11 @@ export class EndpointService implements EndpointRepairer {
         /* not known here (yet): ask etcd */
       }
     }
-    return this.networks.resolve(ref);
+    // Into the view with it: a local endpoint of a network the view lacks would make the reconciler
+    // take the network's devices and the endpoint's veth for stale ones.
+    const net = await this.networks.resolve(ref);
+    this.state.applyNetwork(net);
+    return net;
   }
 
   // `access`: where this process reaches the sandbox when the recorded path is only visible in the
@@ -350,6 +354,7 @@ export class EndpointService implements EndpointRepairer {
     const known = this.state.snap?.endpoints.get(ep.id);
     if (known) return known;
     const addrs = [ep.ipv4, ep.ipv6].filter((a) => a).map((a) => a.split('/')[0]);
+    this.state.applyNetwork(net);
     this.awaitingJoin.set(ep.id, Date.now());
     const res = await this.store.createEndpoint(ep, addrs, this.self.name);
     if (!res.ok) {
@@ -367,6 +372,7 @@ export class EndpointService implements EndpointRepairer {
   async joinDocker(ep: EndpointRecord, peer: string): Promise<number> {
     const net = this.state.snap?.networks.get(ep.networkId) ?? (await this.store.getNetwork(ep.networkId));
     if (!net) throw notFound(`network ${ep.networkId} not found (it was removed)`);
+    this.state.applyNetwork(net);
     this.inFlight.add(ep.id);
     this.holdNetwork(net.vni, 1);
     try {
