@@ -5,6 +5,7 @@ import { VxError } from '../control/errors';
 import type { EndpointRecord } from '../control/model';
 import type { ConnectResponse } from '../control/generated/vxnet/v1/ConnectResponse';
 import type { Logger } from './log';
+import { listenUnix } from './unixsocket';
 
 // The CNI side of the agent: the shim (native/cni-shim.c) hands over the runtime's request, this
 // turns it into one Connect or Disconnect of the agent's own endpoint service, and answers in the
@@ -107,18 +108,9 @@ export class CniServer {
   constructor(private readonly backend: CniBackend, private readonly log: Logger) {}
 
   async listen(path: string): Promise<void> {
-    try {
-      if (fs.lstatSync(path).isSocket()) fs.unlinkSync(path);
-    } catch {
-      /* not there */
-    }
     // Half-open: the shim shuts its write side to mark the end of the request, then reads the answer.
     this.server = net.createServer({ allowHalfOpen: true }, (c) => this.serve(c));
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(path, () => resolve());
-    });
-    fs.chmodSync(path, 0o600);
+    await listenUnix(this.server, path);
   }
 
   close(): void {

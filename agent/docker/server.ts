@@ -1,8 +1,7 @@
-import * as fs from 'fs';
 import * as http from 'http';
-import * as path from 'path';
 import { VxError } from '../../control/errors';
 import type { Logger } from '../log';
+import { listenUnix } from '../unixsocket';
 import type { DockerDriver } from './driver';
 import { CONTENT_TYPE } from './wire';
 
@@ -41,20 +40,10 @@ export class DockerPluginServer {
   }
 
   async listen(socket: string): Promise<void> {
-    fs.mkdirSync(path.dirname(socket), { recursive: true });
-    try {
-      if (fs.lstatSync(socket).isSocket()) fs.unlinkSync(socket);
-    } catch {
-      /* not there */
-    }
     this.server = http.createServer((req, res) => this.serve(req, res));
     // Docker holds connections open between calls; they must not keep the agent from stopping.
     this.server.keepAliveTimeout = 5000;
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(socket, () => resolve());
-    });
-    fs.chmodSync(socket, 0o600);
+    await listenUnix(this.server, socket);
   }
 
   close(): void {
