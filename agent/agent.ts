@@ -17,6 +17,7 @@ import { Metrics } from './metrics';
 import { runDoctor } from './doctor';
 import { CniServer } from './cni';
 import { Isolation } from './isolation';
+import type { LocalNetwork } from './isolation';
 import { Progress } from './progress';
 import { DockerDriver } from './docker/driver';
 import { DockerPluginServer } from './docker/server';
@@ -67,7 +68,7 @@ export class Agent {
   private readonly progress: Progress;
   private readonly docker: DockerPluginServer | undefined;
   private dockerGc: NodeJS.Timeout | undefined;
-  private localVnis: number[] = [];
+  private localNets: LocalNetwork[] = [];
 
   constructor(private readonly config: AgentConfig, private readonly log: Logger) {
     const e = config.etcd;
@@ -100,8 +101,8 @@ export class Agent {
     this.isolation = new Isolation(log, config.docker.enabled === 'true');
     this.progress = new Progress(this.store, config.name, () => this.registration.currentLease());
     this.reconciler = new Reconciler(this.state, this.kernel, this.self, this.endpoints, log, config.resyncInterval * 1000, (run) => {
-      this.localVnis = run.vnis;
-      void this.isolation.sync(run.vnis.map((vni) => ({ vni, subnets: this.subnetsOf(vni) })), run.full);
+      this.localNets = run.vnis.map((vni) => ({ vni, subnets: this.subnetsOf(vni) }));
+      void this.isolation.sync(this.localNets, run.full);
       if (run.clean) this.progress.report(run.revision);
       this.metrics.reconcileRuns.inc({ result: run.clean ? 'clean' : 'error' });
       this.metrics.reconcileDuration.observe(run.durationMs / 1000);
@@ -164,7 +165,7 @@ export class Agent {
         sandboxAddresses: (p, i) => this.kernel.sandboxAddresses(p, i),
         registered: () => this.registration.registered,
         etcdEndpoints: this.config.etcd.endpoints,
-        isolation: () => this.isolation.installed(this.localVnis),
+        isolation: () => this.isolation.installed(this.localNets),
       }),
       health: async () => {
         const r = this.readiness();

@@ -134,7 +134,7 @@ export async function runDoctor(d: DoctorInputs): Promise<DoctorReport> {
   }
   const external = [...desired.networks.values()].some((n) => !snap.networks.get(n.networkId)?.internal);
   const isolated = await d.isolation();
-  check('isolation', isolated || fwd !== '1', isolated ? 'routing rules in place: networks do not route to each other' : fwd === '1' ? 'routing rules missing and ip_forward is on: networks on this host can route to each other (see the agent\'s log; kill -HUP it to retry)' : 'routing rules missing; ip_forward is off, so networks stay apart anyway');
+  check('isolation', isolated || fwd !== '1', isolated ? 'networks on this host do not route to each other (routing rules in place where two or more share it)' : fwd === '1' ? 'routing rules missing and ip_forward is on: networks on this host can route to each other (see the agent\'s log; kill -HUP it to retry)' : 'routing rules missing; ip_forward is off, so networks stay apart anyway');
   check('ip_forward', true, fwd === '1' ? 'on: containers on non-internal networks can reach beyond this host through their gateway' : external ? 'off: containers reach each other and this host, not beyond it (enable net.ipv4.ip_forward for outside access)' : 'off (no network here needs it)');
 
   const actual = await d.readActual();

@@ -21,17 +21,22 @@ export interface RoutingPlan {
 
 const table = (vni: number): number => TABLE_BASE + vni;
 
-// Pure: the rules and prohibit routes of one address family for this host's networks.
+// Pure: the rules and prohibit routes of one address family for this host's networks. A network
+// gets a rule only when its table has routes: alone on a host (or alone in a family) it has nothing
+// to be kept from, and a host without IPv6 needs no IPv6 rule at all.
 export function plan(nets: LocalNetwork[], v6: boolean): RoutingPlan {
   const rules: string[] = [];
   const routes: string[] = [];
   const sorted = [...nets].sort((a, b) => a.vni - b.vni);
   for (const n of sorted) {
-    rules.push(`vxbr-${n.vni} ${table(n.vni)}`);
+    const own: string[] = [];
     for (const o of sorted) {
       if (o.vni === n.vni) continue;
-      for (const s of o.subnets) if (parseCidr(s).v6 === v6) routes.push(`${table(n.vni)} ${parseCidr(s).text}`);
+      for (const s of o.subnets) if (parseCidr(s).v6 === v6) own.push(`${table(n.vni)} ${parseCidr(s).text}`);
     }
+    if (!own.length) continue;
+    rules.push(`vxbr-${n.vni} ${table(n.vni)}`);
+    routes.push(...own);
   }
   return { rules, routes };
 }
@@ -119,8 +124,11 @@ export class Isolation {
       this.legacyGone = true;
     }
     for (const v6 of [false, true]) {
+      const want = plan(nets, v6);
       const have = await current(v6);
-      const lines = have ? batch(have, plan(nets, v6)) : [];
+      // Nothing of ours to keep or remove in a family the host cannot even list (IPv6 disabled).
+      if (!have && !want.rules.length) continue;
+      const lines = have ? batch(have, want) : [];
       const r = have ? (lines.length ? await run('ip', ['-force', v6 ? '-6' : '-4', '-batch', '-'], `${lines.join('\n')}\n`) : { ok: true, out: '' }) : { ok: false, out: 'cannot list routing rules' };
       if (!r.ok) {
         if (!this.warned) this.log.warn('cannot install the routing rules that keep networks apart: networks on this host can reach each other while net.ipv4.ip_forward is 1', { error: r.out });
@@ -131,10 +139,15 @@ export class Isolation {
     this.synced = key;
   }
 
-  // True when every local network has its rule (IPv4), as `vxnet doctor` reports it.
-  async installed(vnis: number[]): Promise<boolean> {
-    const have = await current(false);
-    return !!have && vnis.every((v) => have.rules.includes(`vxbr-${v} ${table(v)}`));
+  // True when the kernel holds every rule and route the host's networks need (`vxnet doctor`).
+  async installed(nets: LocalNetwork[]): Promise<boolean> {
+    for (const v6 of [false, true]) {
+      const want = plan(nets, v6);
+      if (!want.rules.length) continue;
+      const have = await current(v6);
+      if (!have || !want.rules.every((r) => have.rules.includes(r)) || !want.routes.every((r) => have.routes.includes(r))) return false;
+    }
+    return true;
   }
 
   // Tried once per change of the host's networks: a host without iptables gets one warning per

@@ -9,11 +9,12 @@ describe('isolation between networks (pure)', () => {
       rules: ['vxbr-4096 100004096', 'vxbr-4097 100004097'],
       routes: ['100004096 10.2.0.0/24', '100004097 10.1.0.0/24'],
     });
-    assert.deepStrictEqual(plan(nets, true), { rules: ['vxbr-4096 100004096', 'vxbr-4097 100004097'], routes: ['100004096 fd00:2::/64'] });
+    assert.deepStrictEqual(plan(nets, true), { rules: ['vxbr-4096 100004096'], routes: ['100004096 fd00:2::/64'] });
   });
 
-  it('a single network needs its rule and no route: nothing to keep it from', () => {
-    assert.deepStrictEqual(plan([{ vni: 5000, subnets: ['10.5.0.0/24'] }], false), { rules: ['vxbr-5000 100005000'], routes: [] });
+  it('a network alone on a host, or alone in a family, gets no rule: nothing to keep it from', () => {
+    assert.deepStrictEqual(plan([{ vni: 5000, subnets: ['10.5.0.0/24'] }], false), { rules: [], routes: [] });
+    assert.deepStrictEqual(plan([{ vni: 5000, subnets: ['10.5.0.0/24'] }, { vni: 5001, subnets: ['10.6.0.0/24'] }], true), { rules: [], routes: [] });
   });
 
   it('changes add before they remove, and touch nothing that is right already', () => {
