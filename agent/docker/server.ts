@@ -53,6 +53,9 @@ export class DockerPluginServer {
 
   private serve(req: http.IncomingMessage, res: http.ServerResponse): void {
     const chunks: Buffer[] = [];
+    // dockerd gone mid-request (restarted, killed): nothing to answer, and nothing to crash over.
+    req.on('error', () => undefined);
+    res.on('error', () => undefined);
     req.on('data', (d: Buffer) => chunks.push(d));
     req.on('end', () => {
       void this.answer(req.url ?? '', Buffer.concat(chunks).toString()).then(({ code, body }) => {
