@@ -84,7 +84,7 @@ export class Agent {
     this.events.on('event', (e: { type?: string; action?: string; name?: string; vtep?: string }) => {
       if (e.type === 'host' && e.name !== config.name) log.info(e.action === 'join' ? 'peer host joined' : 'peer host left', { peer: e.name, vtep: e.vtep });
     });
-    this.state = new ClusterState(this.store, log, this.events);
+    this.state = new ClusterState(this.store, config.name, log, this.events);
     this.registration = new Registration(this.store, host, config.leaseTtl, log, () => void this.state.reload('registered'));
     this.kernel = new NetlinkKernel(this.self, log);
     this.networks = new NetworkService(this.store);

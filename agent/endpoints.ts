@@ -23,8 +23,9 @@ export interface Sandboxes {
   check(p: string): void;
   interfaces(p: string): Promise<string[]>;
   hasDefaultRoute(p: string, family: 4 | 6): Promise<boolean>;
-  // One socket for what Connect checks inside the sandbox before it commits anything.
-  inspect(p: string): Promise<{ interfaces: string[]; default4: boolean; default6: boolean }>;
+  // Connect's socket in the sandbox: NOT_FOUND / INVALID_ARGUMENT unless `p` is a network namespace.
+  // Default routes are looked for only in the families asked for (those Connect may add one to).
+  open(p: string, routes: { v4: boolean; v6: boolean }): Promise<OpenSandbox>;
   attach(a: Attachment): Promise<void>;
   // Docker's Join: both ends here, Docker moves the container end into its sandbox.
   createPair(a: { hostVeth: string; peer: string; mac: string; mtu: number; bridge: string }): Promise<void>;
@@ -32,7 +33,17 @@ export interface Sandboxes {
   ensureInside(sandbox: string, ifname: string, addresses: string[], gateway4?: string): Promise<string[]>;
 }
 
+// What Connect checks inside the sandbox before it commits anything, and its attach there.
+export interface OpenSandbox {
+  interfaces: string[];
+  default4: boolean;
+  default6: boolean;
+  attach(a: Attachment): Promise<void>;
+  close(): void;
+}
+
 export interface Attachment {
+  bridgeIndex?: number;    // known from ensuring the devices: saves a look-up
   sandbox: string;
   hostVeth: string;
   ifname: string;
@@ -61,8 +72,8 @@ const JOIN_GRACE_MS = 60_000;
 // How long Join waits for peers to program a new Docker endpoint before it answers anyway.
 const DOCKER_WAIT_MS = 1000;
 
-// Connect and Disconnect for sandboxes on this host. Etcd is written first so that a rejected
-// request changes nothing in the kernel, and the kernel is rolled back if it refuses.
+// Connect and Disconnect for sandboxes on this host. Connect writes etcd and the kernel at once
+// (each ~2 ms); whichever refuses, the other is undone, so a rejected request changes nothing.
 export class EndpointService implements EndpointRepairer {
   private readonly inFlight = new Set<string>();
   private readonly inFlightNets = new Map<number, number>(); // VNI -> Connects in flight
@@ -128,67 +139,89 @@ export class EndpointService implements EndpointRepairer {
     if (req.name) validateEndpointName(req.name);
     const mac = req.macAddress ? parseMac(req.macAddress) : undefined;
     const net = await this.resolve(req.network);
+    if (req.ipv6Address && net.ipv6.length === 0) throw invalid(`network ${net.name} has no IPv6 subnet: --ip6 ${req.ipv6Address} cannot be used`);
     const sandbox = sandboxPath(req.sandbox);
     const reach = access ?? sandbox;
-    this.sandboxes.check(reach);
-    if (req.ipv6Address && net.ipv6.length === 0) throw invalid(`network ${net.name} has no IPv6 subnet: --ip6 ${req.ipv6Address} cannot be used`);
-    const inside = await this.sandboxes.inspect(reach);
-    const present = inside.interfaces;
-    const ifname = req.interfaceName || nextIfname(present);
-    if (present.includes(ifname)) throw exists(`interface ${ifname} already exists in sandbox ${sandbox}`);
-    const name = req.name || sandboxName(sandbox);
-    validateEndpointName(name);
-    t.push(performance.now());
+    const box = await this.sandboxes.open(reach, { v4: !net.internal && net.ipv4.length > 0, v6: !net.internal && net.ipv6.length > 0 });
+    try {
+      const ifname = req.interfaceName || nextIfname(box.interfaces);
+      if (box.interfaces.includes(ifname)) throw exists(`interface ${ifname} already exists in sandbox ${sandbox}`);
+      const name = req.name || sandboxName(sandbox);
+      validateEndpointName(name);
+      t.push(performance.now());
+      const base: EndpointRecord = {
+        id: newId(), networkId: net.id, name, host: this.self.name, sandbox, ifname, mac: mac ?? '', ipv4: '', ipv6: '',
+        aliases: req.aliases ?? [], created: new Date().toISOString(), ...identity,
+      };
+      return await this.connectIn(box, reach, net, base, req, mac === undefined, t);
+    } finally {
+      box.close();
+    }
+  }
 
+  private async connectIn(box: OpenSandbox, reach: string, net: NetworkRecord, base: EndpointRecord, req: ConnectRequest__Output, macFromIp: boolean, t: number[]): Promise<ConnectResponse> {
     // Busy before the record exists: its watch event can reach the reconciler before the
     // transaction's own answer reaches us, and the veth is this request's to create.
-    const id = newId();
+    const id = base.id;
     this.inFlight.add(id);
     this.holdNetwork(net.vni, 1);
-    let ep: EndpointRecord;
-    try {
-      ep = await this.claim(net, {
-        id, networkId: net.id, name, host: this.self.name, sandbox, ifname, mac: mac ?? '', ipv4: '', ipv6: '',
-        aliases: req.aliases ?? [], created: new Date().toISOString(), ...identity,
-      }, req.ipv4Address, req.ipv6Address, mac === undefined);
-    } catch (err) {
-      this.inFlight.delete(id);
-      this.holdNetwork(net.vni, -1);
-      throw err;
-    }
-    t.push(performance.now());
-    try {
-      const mtu = overlayMtu(net, this.self.underlayMtu, this.self.vtep.includes(':'));
-      await this.kernel.ensureDevicesCached(devicesOf(net, mtu));
-      t.push(performance.now());
-      const gw4 = net.ipv4[0]?.gateway;
-      const gw6 = net.ipv6[0]?.gateway;
-      const defaultRoute4 = !net.internal && !!ep.ipv4 && !!gw4 && !inside.default4;
-      const defaultRoute6 = !net.internal && !!ep.ipv6 && !!gw6 && !inside.default6;
-      await this.sandboxes.attach({
-        sandbox: reach, hostVeth: hostVethName(ep.id), ifname, mac: ep.mac, mtu, bridge: bridgeName(net.vni),
+    const mtu = overlayMtu(net, this.self.underlayMtu, this.self.vtep.includes(':'));
+    const gw4 = net.ipv4[0]?.gateway;
+    const gw6 = net.ipv6[0]?.gateway;
+    const plug = async (ep: EndpointRecord): Promise<void> => {
+      const bridgeIndex = await this.kernel.ensureDevicesCached(devicesOf(net, mtu));
+      const defaultRoute4 = !net.internal && !!ep.ipv4 && !!gw4 && !box.default4;
+      const defaultRoute6 = !net.internal && !!ep.ipv6 && !!gw6 && !box.default6;
+      await box.attach({
+        bridgeIndex, sandbox: reach, hostVeth: hostVethName(id), ifname: base.ifname, mac: ep.mac, mtu, bridge: bridgeName(net.vni),
         addresses: [ep.ipv4, ep.ipv6].filter((a) => a),
         ...(defaultRoute4 ? { gateway4: gw4 } : {}),
         ...(defaultRoute6 ? { gateway6: gw6 } : {}),
       });
+    };
+    let ep: EndpointRecord | undefined;
+    try {
+      // First try: addresses from the agent's view, the kernel plugged while etcd commits. A lost
+      // race unplugs the veth and goes on as any later try does (etcd first, then the kernel).
+      const first = this.state.snap ? this.plan(net, base, req.ipv4Address, req.ipv6Address, macFromIp, 0, this.viewAddresses(net.id)) : undefined;
+      let plugged = false;
+      if (first) {
+        const [c, k] = await Promise.allSettled([this.commit(net, first, req.ipv4Address, req.ipv6Address), plug(first)]);
+        if (c.status === 'fulfilled' && c.value) ep = first;
+        if (c.status === 'rejected') throw c.reason;
+        if (k.status === 'rejected') throw k.reason;
+        plugged = true;
+        if (!ep) {
+          this.log.debug('address taken meanwhile: unplugged, trying again from etcd', { network: net.name, ip: first.ipv4 || first.ipv6 });
+          await this.kernel.removeVeth(hostVethName(id));
+          plugged = false;
+        }
+      }
+      t.push(performance.now());
+      ep ??= await this.claim(net, base, req.ipv4Address, req.ipv6Address, macFromIp, first ? 1 : 0);
+      if (!plugged) await plug(ep);
       t.push(performance.now());
       const revision = this.claimRevision.get(ep.id) ?? 0;
       this.claimRevision.delete(ep.id);
       const lagging = req.wait ? await this.waitForPeers(net.id, revision, req.waitTimeoutMs || 2000) : [];
       const ms = t.slice(1).map((x, i) => Math.round((x - t[i]) * 100) / 100);
-      this.log.info('endpoint connected', { network: net.name, endpoint: ep.name, ip: ep.ipv4 || ep.ipv6, mac: ep.mac, sandbox, ifname, ms: { checks: ms[0], etcd: ms[1], devices: ms[2], attach: ms[3] } });
+      this.log.info('endpoint connected', { network: net.name, endpoint: ep.name, ip: ep.ipv4 || ep.ipv6, mac: ep.mac, sandbox: ep.sandbox, ifname: ep.ifname, ms: { checks: ms[0], etcdAndKernel: ms[1], afterLostRace: ms[2] } });
       return { endpoint: endpointToProto(ep), gateway: net.internal ? '' : (gw4 ?? ''), gatewayIpv6: net.internal ? '' : (gw6 ?? ''), mtu, laggingHosts: lagging };
     } catch (err) {
-      this.log.warn('connect failed, rolling back', { network: net.name, endpoint: ep.name, error: (err as Error).message });
-      await this.kernel.removeVeth(hostVethName(ep.id)).catch(() => undefined);
-      const rev = await this.store.deleteEndpoint(ep).catch((e: Error) => {
-        this.log.error('rollback of endpoint record failed', { endpoint: ep.id, error: e.message });
-        return 0;
-      });
-      this.state.applyLocalEndpoint(ep, true, rev);
+      if (ep) this.log.warn('connect failed, rolling back', { network: net.name, endpoint: ep.name, error: (err as Error).message });
+      await this.kernel.removeVeth(hostVethName(id)).catch(() => undefined);
+      const rec = ep;
+      if (rec) {
+        const rev = await this.store.deleteEndpoint(rec).catch((e: Error) => {
+          this.log.error('rollback of endpoint record failed', { endpoint: rec.id, error: e.message });
+          return 0;
+        });
+        this.state.applyLocalEndpoint(rec, true, rev);
+      }
       throw err;
     } finally {
-      this.inFlight.delete(ep.id);
+      this.claimRevision.delete(id);
+      this.inFlight.delete(id);
       this.holdNetwork(net.vni, -1);
       // The first endpoint of a network on this host needs every peer's entries; later ones change
       // nothing the reconciler programs, so they cost no extra kernel dump.
@@ -218,44 +251,56 @@ export class EndpointService implements EndpointRepairer {
 
   // Picks addresses (static or the next free ones) and commits them with the endpoint in one
   // transaction; a lost race for a dynamic address moves on to another candidate.
-  private async claim(net: NetworkRecord, base: EndpointRecord, ip4: string, ip6: string, macFromIp: boolean): Promise<EndpointRecord> {
-    const mine = this.claiming.get(net.id) ?? new Set<string>();
-    this.claiming.set(net.id, mine);
-    for (let attempt = 0; attempt < MAX_ALLOC_ATTEMPTS; attempt++) {
+  private async claim(net: NetworkRecord, base: EndpointRecord, ip4: string, ip6: string, macFromIp: boolean, from: number): Promise<EndpointRecord> {
+    for (let attempt = from; attempt < MAX_ALLOC_ATTEMPTS; attempt++) {
       // First from the agent's view (no round trip); after a lost race, from etcd itself.
       const allocated = attempt === 0 && this.state.snap ? this.viewAddresses(net.id) : await this.store.allocatedAddresses(net.id);
-      const busy = new Set([...allocated, ...mine]);
-      let v4: string;
-      let v6: string;
-      try {
-        v4 = net.ipv4.length ? pick(net.ipv4, ip4, busy, allocated, net.name, attempt) : '';
-        v6 = net.ipv6.length ? pick(net.ipv6, ip6, busy, allocated, net.name, attempt) : '';
-      } catch (err) {
-        // "Taken" or "full" by a possibly stale view is checked against etcd before it is believed.
-        if (attempt === 0 && err instanceof VxError && (err.code === status.ALREADY_EXISTS || err.code === status.RESOURCE_EXHAUSTED)) continue;
-        throw err;
-      }
-      const chosen = [v4, v6].filter((a) => a).map((a) => a.split('/')[0]);
-      if (chosen.length === 0) throw invalid(`network ${net.name} has no subnet to allocate from`);
-      const ep: EndpointRecord = { ...base, ipv4: v4, ipv6: v6 };
-      if (macFromIp) ep.mac = v4 ? macFromIPv4(v4.split('/')[0]) : randomMac();
-      for (const a of chosen) mine.add(a);
-      try {
-        const res = await this.store.createEndpoint(ep, chosen);
-        if (res.ok) {
-          this.state.applyLocalEndpoint(ep, false, res.revision);
-          this.claimRevision.set(ep.id, res.revision);
-          return ep;
-        }
-        if (res.reason === 'no-network') throw notFound(`network ${net.name} not found (it was removed)`);
-        if (res.reason === 'name') throw exists(`endpoint with name ${ep.name} already exists in network ${net.name}`);
-        const taken = res.taken ?? '';
-        if ((taken === v4.split('/')[0] && ip4) || (taken === v6.split('/')[0] && ip6)) throw exists(`address ${taken} is already in use in network ${net.name}`);
-      } finally {
-        for (const a of chosen) mine.delete(a);
-      }
+      const ep = this.plan(net, base, ip4, ip6, macFromIp, attempt, allocated);
+      if (ep && (await this.commit(net, ep, ip4, ip6))) return ep;
     }
     throw unavailable(`could not allocate an address in network ${net.name}: too many concurrent allocations, try again`);
+  }
+
+  // The endpoint with its addresses chosen; undefined when the agent's view says "taken" or "full",
+  // which is checked against etcd before it is believed.
+  private plan(net: NetworkRecord, base: EndpointRecord, ip4: string, ip6: string, macFromIp: boolean, attempt: number, allocated: Set<string>): EndpointRecord | undefined {
+    const busy = new Set([...allocated, ...(this.claiming.get(net.id) ?? [])]);
+    let v4: string;
+    let v6: string;
+    try {
+      v4 = net.ipv4.length ? pick(net.ipv4, ip4, busy, allocated, net.name, attempt) : '';
+      v6 = net.ipv6.length ? pick(net.ipv6, ip6, busy, allocated, net.name, attempt) : '';
+    } catch (err) {
+      if (attempt === 0 && err instanceof VxError && (err.code === status.ALREADY_EXISTS || err.code === status.RESOURCE_EXHAUSTED)) return undefined;
+      throw err;
+    }
+    if (!v4 && !v6) throw invalid(`network ${net.name} has no subnet to allocate from`);
+    const ep: EndpointRecord = { ...base, ipv4: v4, ipv6: v6 };
+    if (macFromIp) ep.mac = v4 ? macFromIPv4(v4.split('/')[0]) : randomMac();
+    return ep;
+  }
+
+  // One transaction: true when it committed, false when a dynamic address was taken meanwhile.
+  private async commit(net: NetworkRecord, ep: EndpointRecord, ip4: string, ip6: string): Promise<boolean> {
+    const chosen = [ep.ipv4, ep.ipv6].filter((a) => a).map((a) => a.split('/')[0]);
+    const mine = this.claiming.get(net.id) ?? new Set<string>();
+    this.claiming.set(net.id, mine);
+    for (const a of chosen) mine.add(a);
+    try {
+      const res = await this.store.createEndpoint(ep, chosen);
+      if (res.ok) {
+        this.state.applyLocalEndpoint(ep, false, res.revision);
+        this.claimRevision.set(ep.id, res.revision);
+        return true;
+      }
+      if (res.reason === 'no-network') throw notFound(`network ${net.name} not found (it was removed)`);
+      if (res.reason === 'name') throw exists(`endpoint with name ${ep.name} already exists in network ${net.name}`);
+      const taken = res.taken ?? '';
+      if ((taken === ep.ipv4.split('/')[0] && ip4) || (taken === ep.ipv6.split('/')[0] && ip6)) throw exists(`address ${taken} is already in use in network ${net.name}`);
+      return false;
+    } finally {
+      for (const a of chosen) mine.delete(a);
+    }
   }
 
   private viewAddresses(networkId: string): Set<string> {

@@ -1,10 +1,10 @@
 import { createHash } from 'crypto';
+import * as fs from 'fs';
 import { RtNetlinkSocket, rt } from 'netlink';
 import * as ifla from 'netlink/dist/rt/ifla';
-import { VxError } from '../control/errors';
 import type { DesiredNetwork, Self } from './desired';
 import type { ActualState, ActualNetwork, FdbEntry, NeighEntry } from './diff';
-import type { Attachment, Sandboxes } from './endpoints';
+import type { Attachment, OpenSandbox, Sandboxes } from './endpoints';
 import { openRtNetlink, checkNetns } from './dataplane/netns';
 import { NeighBatcher, NeighMsg, ENOENT, ESRCH } from './dataplane/batch';
 import { bridgeName, isHostVeth, vniOfDevice, vxlanName } from './names';
@@ -231,14 +231,18 @@ export class NetlinkKernel implements Sandboxes {
   }
 
   private readonly verified = new Set<number>();
-  async ensureDevicesCached(net: DesiredNetwork): Promise<void> {
+  // Returns the bridge's index, which the attach that follows needs.
+  async ensureDevicesCached(net: DesiredNetwork): Promise<number> {
     if (this.verified.has(net.vni)) {
       // Still one cheap look-up: a bridge deleted by hand since must not fail the Connect.
       const br = await this.link(net.bridge);
-      if (br?.kind === 'bridge' && br.up) return;
+      if (br?.kind === 'bridge' && br.up) return br.index;
       this.verified.delete(net.vni);
     }
     await this.ensureDevices(net);
+    const br = await this.link(net.bridge);
+    if (!br) throw new Error(`bridge ${net.bridge} vanished after it was made`);
+    return br.index;
   }
 
   // Connects and the reconciler may ensure one network's devices at once: one at a time per VNI.
@@ -453,14 +457,19 @@ export class NetlinkKernel implements Sandboxes {
     });
   }
 
-  async inspect(p: string): Promise<{ interfaces: string[]; default4: boolean; default6: boolean }> {
-    return this.inSandbox(p, async (s) => {
+  // One socket in the sandbox for Connect: what it checks first, then the attach.
+  async open(p: string, routes: { v4: boolean; v6: boolean }): Promise<OpenSandbox> {
+    const s = openRtNetlink(p);
+    try {
       const interfaces = (await s.getLinks()).map((m) => m.attrs.ifname ?? '');
       const isDefault = (r: rt.RouteMessage): boolean => r.data.dstLen === 0 && (r.data.table === 254 || r.attrs.table === 254);
-      const default4 = (await s.getRoutes({ family: AF_INET })).some(isDefault);
-      const default6 = (await s.getRoutes({ family: AF_INET6 })).some(isDefault);
-      return { interfaces, default4, default6 };
-    });
+      const default4 = routes.v4 && (await s.getRoutes({ family: AF_INET })).some(isDefault);
+      const default6 = routes.v6 && (await s.getRoutes({ family: AF_INET6 })).some(isDefault);
+      return { interfaces, default4, default6, attach: (a) => this.attachVia(s, a), close: () => s.socket.close() };
+    } catch (err) {
+      s.socket.close();
+      throw err;
+    }
   }
 
   async hasDefaultRoute(p: string, family: 4 | 6): Promise<boolean> {
@@ -481,12 +490,17 @@ export class NetlinkKernel implements Sandboxes {
     }
   }
 
+  async attach(a: Attachment): Promise<void> {
+    return this.inSandbox(a.sandbox, (s) => this.attachVia(s, a));
+  }
+
   // The container end is born inside the sandbox (IFLA_NET_NS_FD in the peer's attributes): moving
   // an existing interface between namespaces costs ~20 ms of kernel time, creating it there ~0.5 ms.
-  async attach(a: Attachment): Promise<void> {
-    const br = await this.link(a.bridge);
-    if (!br) throw new Error(`bridge ${a.bridge} does not exist`);
-    const fs = await import('fs');
+  // Then one look-up of its index and one burst of [addresses, up, routes] on the sandbox's socket:
+  // the kernel takes a socket's messages in order, so only the last answer is waited for in effect.
+  private async attachVia(s: RtNetlinkSocket, a: Attachment): Promise<void> {
+    const master = a.bridgeIndex ?? (await this.link(a.bridge))?.index;
+    if (master === undefined) throw new Error(`bridge ${a.bridge} does not exist`);
     const nsFd = fs.openSync(a.sandbox, 'r');
     try {
       const peer = Buffer.concat([
@@ -497,28 +511,29 @@ export class NetlinkKernel implements Sandboxes {
         nlattr(IFLA_NET_NS_FD, u32(nsFd)),
       ]);
       const linkinfo = Buffer.concat([nlattr(IFLA_INFO_KIND, cstr('veth')), nlattr(IFLA_INFO_DATA, nlattr(VETH_INFO_PEER, peer))]);
-      await this.sock.newLink({ flags: { up: true }, change: { up: true } }, { ifname: a.hostVeth, mtu: a.mtu, master: br.index, linkinfo }, { flags: NLM_F_CREATE | NLM_F_EXCL });
+      await this.sock.newLink({ flags: { up: true }, change: { up: true } }, { ifname: a.hostVeth, mtu: a.mtu, master, linkinfo }, { flags: NLM_F_CREATE | NLM_F_EXCL });
     } catch (err) {
-      if (err instanceof VxError) throw err;
       throw new Error(`failed to create veth ${a.hostVeth} <-> ${a.ifname} in ${a.sandbox}: ${errno(err)}`, { cause: err });
     } finally {
       fs.closeSync(nsFd);
     }
-    await this.inSandbox(a.sandbox, async (s) => {
+    try {
       const l = (await s.getLink({}, { ifname: a.ifname }))[0];
       if (!l?.data.index) throw new Error(`interface ${a.ifname} did not appear in ${a.sandbox}`);
       const index = l.data.index;
+      const sent: Promise<unknown>[] = [];
       for (const cidr of a.addresses) {
         const [ip, len] = cidr.split('/');
         const b = ipBytes(ip);
         // IPv6 DAD would hold the address "tentative" for a second: the address is ours by IPAM.
-        await s.newAddress({ family: b.length === 4 ? AF_INET : AF_INET6, prefixlen: Number(len), index, ...(b.length === 16 ? { flags: { nodad: true } } : {}) }, { local: b, address: b }, { flags: NLM_F_CREATE | NLM_F_REPLACE });
+        sent.push(s.newAddress({ family: b.length === 4 ? AF_INET : AF_INET6, prefixlen: Number(len), index, ...(b.length === 16 ? { flags: { nodad: true } } : {}) }, { local: b, address: b }, { flags: NLM_F_CREATE | NLM_F_REPLACE }));
       }
-      await s.setLink({ index, flags: { up: true }, change: { up: true } });
-      if (a.gateway4) await s.newRoute({ family: AF_INET, dstLen: 0, table: 254, protocol: 'BOOT', scope: 'UNIVERSE', type: 'UNICAST' }, { gateway: ipBytes(a.gateway4), oif: index }, { flags: NLM_F_CREATE | NLM_F_REPLACE });
-      if (a.gateway6) await s.newRoute({ family: AF_INET6, dstLen: 0, table: 254, protocol: 'BOOT', scope: 'UNIVERSE', type: 'UNICAST' }, { gateway: ipBytes(a.gateway6), oif: index }, { flags: NLM_F_CREATE | NLM_F_REPLACE });
-    }).catch((err: unknown) => {
+      sent.push(s.setLink({ index, flags: { up: true }, change: { up: true } }));
+      if (a.gateway4) sent.push(s.newRoute({ family: AF_INET, dstLen: 0, table: 254, protocol: 'BOOT', scope: 'UNIVERSE', type: 'UNICAST' }, { gateway: ipBytes(a.gateway4), oif: index }, { flags: NLM_F_CREATE | NLM_F_REPLACE }));
+      if (a.gateway6) sent.push(s.newRoute({ family: AF_INET6, dstLen: 0, table: 254, protocol: 'BOOT', scope: 'UNIVERSE', type: 'UNICAST' }, { gateway: ipBytes(a.gateway6), oif: index }, { flags: NLM_F_CREATE | NLM_F_REPLACE }));
+      await Promise.all(sent);
+    } catch (err) {
       throw new Error(`failed to configure ${a.ifname} in ${a.sandbox}: ${errno(err)}`, { cause: err });
-    });
+    }
   }
 }

@@ -10,7 +10,7 @@ export interface Kernel {
   ensureDevices(net: DesiredNetwork): Promise<void>;
   // Connect's path: skips the checks when this process already made the devices right and nothing
   // since said otherwise (the reconciler's own ensureDevices always checks).
-  ensureDevicesCached(net: DesiredNetwork): Promise<void>;
+  ensureDevicesCached(net: DesiredNetwork): Promise<number>; // the bridge's index
   removeDevices(vni: number): Promise<void>;
   fdbAdd(vni: number, entries: FdbEntry[]): Promise<void>;
   fdbDel(vni: number, entries: FdbEntry[]): Promise<void>;

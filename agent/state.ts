@@ -24,7 +24,7 @@ export class ClusterState extends EventEmitter {
   // When each not yet reconciled revision arrived: the reconciler reports the lag from here.
   readonly arrivals: { revision: number; at: number }[] = [];
 
-  constructor(private readonly store: Store, private readonly log: Logger, private readonly events?: EventLog) {
+  constructor(private readonly store: Store, private readonly host: string, private readonly log: Logger, private readonly events?: EventLog) {
     super();
     this.setMaxListeners(0);
   }
@@ -53,6 +53,7 @@ export class ClusterState extends EventEmitter {
     try {
       const snap = await this.store.snapshot();
       this.snap = snap;
+      this.served = undefined;
       this.replayLocalWrites();
       this.log.debug('loaded cluster state', { reason, revision: snap.revision, networks: snap.networks.size, endpoints: snap.endpoints.size, hosts: snap.hosts.size });
       await this.watchFrom(snap.revision + 1);
@@ -98,8 +99,9 @@ export class ClusterState extends EventEmitter {
         // This agent's own endpoint write, already in the view since its request: not a change.
         if (own) continue;
         if (this.events && r.changed) this.events.fromWatch(k, deleted, revision, r.record, r.previous);
-        if (r.changed && this.arrivals.length < 10000) this.arrivals.push({ revision, at: now });
-        changed = r.changed || changed;
+        if (!r.changed || (k.kind === 'endpoint' && !this.concerns((r.record ?? r.previous) as EndpointRecord | undefined))) continue;
+        if (this.arrivals.length < 10000) this.arrivals.push({ revision, at: now });
+        changed = true;
       }
       if (res.header?.revision) this.snap.revision = Math.max(this.snap.revision, Number(res.header.revision));
       if (this.localWrites.size) this.replayLocalWrites();
@@ -146,10 +148,29 @@ export class ClusterState extends EventEmitter {
   // reconcile only when the view's consequences reach beyond it (see EndpointService).
   applyLocalEndpoint(ep: EndpointRecord, deleted = false, revision = 0): void {
     if (revision) this.localWrites.set(ep.id, { ep, deleted, revision });
+    this.served = undefined;
     if (!this.snap) return;
     if (deleted) this.snap.endpoints.delete(ep.id);
     else this.snap.endpoints.set(ep.id, ep);
   }
+
+  // An endpoint in a network with no endpoint on this host changes nothing in its kernel: no
+  // reconcile, and so no progress report (an etcd write) from every host for every Connect anywhere.
+  // Its first local endpoint asks for a reconcile, which then programs the network's peers.
+  private concerns(ep: EndpointRecord | undefined): boolean {
+    if (!ep) return true;
+    if (ep.host === this.host) {
+      this.served = undefined;
+      return true;
+    }
+    if (!this.served) {
+      this.served = new Set();
+      for (const e of this.snap?.endpoints.values() ?? []) if (e.host === this.host) this.served.add(e.networkId);
+    }
+    return this.served.has(ep.networkId);
+  }
+
+  private served: Set<string> | undefined; // networks with an endpoint on this host; undefined: to count
 
   // A network this agent read from etcd (a Connect for a network its watch has not delivered yet):
   // without it in the view, the reconciler would take the new endpoint's veth for a stale one.

@@ -323,8 +323,9 @@ export function applyParsed(snap: Snapshot, k: ParsedKey, kv: RPC.IKeyValue | un
     }
     case 'endpoint': {
       const previous = snap.endpoints.get(k.id);
-      const record = kv ? decode<EndpointRecord>(kv) : undefined;
-      if (record) snap.endpoints.set(k.id, record);
+      const record = kv ? compact(decode<EndpointRecord>(kv)) : undefined;
+      // The record's own id as the map's key: k.id is a slice that would keep the whole key alive.
+      if (record) snap.endpoints.set(record.id === k.id ? record.id : k.id, record);
       else snap.endpoints.delete(k.id);
       return { changed: true, record, previous };
     }
@@ -343,6 +344,26 @@ export function applyParsed(snap: Snapshot, k: ParsedKey, kv: RPC.IKeyValue | un
     default:
       return { changed: false, record: undefined, previous: undefined };
   }
+}
+
+// Values that every endpoint of a network or a host repeats, held once: with tens of thousands of
+// remote endpoints the agent's view is most of its memory, and JSON.parse makes a copy of each.
+const repeated = new Map<string, string>();
+function once(v: string): string {
+  const seen = repeated.get(v);
+  if (seen !== undefined) return seen;
+  if (repeated.size >= 4096) repeated.clear(); // bounded: ids of networks and hosts long gone
+  repeated.set(v, v);
+  return v;
+}
+const NO_ALIASES: string[] = [];
+
+function compact(ep: EndpointRecord): EndpointRecord {
+  ep.networkId = once(ep.networkId);
+  ep.host = once(ep.host);
+  ep.ifname = once(ep.ifname);
+  if (ep.aliases?.length === 0) ep.aliases = NO_ALIASES;
+  return ep;
 }
 
 async function jitter(attempt: number): Promise<void> {

@@ -8,6 +8,7 @@ import { VxClient } from '../../control/client';
 // its PID only. Its log goes to a file whose tail is attached to failures.
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+export const BIN = path.join(ROOT, 'bin', 'vxnet');
 
 export interface AgentOptions {
   name: string;
@@ -37,7 +38,7 @@ export class TestAgent {
   args(): string[] {
     const o = this.opts;
     return [
-      CLI, 'agent', '--name', o.name, '--vtep', o.vtep, '--etcd', o.etcd.join(','), '--socket', this.socket,
+      'agent', '--name', o.name, '--vtep', o.vtep, '--etcd', o.etcd.join(','), '--socket', this.socket,
       '--lease-ttl', String(o.leaseTtl ?? 3), '--resync-interval', String(o.resyncInterval ?? 30), '--log-format', 'json', '--log-level', 'debug',
       ...(o.docker ? ['--docker', 'true', '--docker-socket', o.docker.socket, '--docker-scope', o.docker.scope] : ['--docker', 'false']),
       ...(o.extra ?? []),
@@ -46,8 +47,9 @@ export class TestAgent {
 
   async start(timeoutMs = 15000): Promise<void> {
     const log = fs.openSync(this.logFile, 'a');
-    const cmd = this.opts.netns ? 'ip' : process.execPath;
-    const args = this.opts.netns ? ['netns', 'exec', this.opts.netns, process.execPath, ...this.args()] : this.args();
+    // Through bin/vxnet, as systemd starts it: the agent's node flags live there.
+    const cmd = this.opts.netns ? 'ip' : BIN;
+    const args = this.opts.netns ? ['netns', 'exec', this.opts.netns, BIN, ...this.args()] : this.args();
     this.proc = spawn(cmd, args, { stdio: ['ignore', log, log] });
     fs.closeSync(log);
     await this.waitServing(timeoutMs);

@@ -223,10 +223,20 @@ describe('faults: restarts, drift, watches, etcd member loss and outage, lease l
 
   it('3 agents x 50 concurrent Connects: 150 distinct addresses, every endpoint reachable', async () => {
     await agents[0].client.create({ name: 'race', ipamConfig: [{ subnet: '10.90.0.0/24' }] });
+    const veths = (ns: string): number => sh('ip', ['-n', ns, '-o', 'link']).split('\n').filter((l) => /: vxv[0-9a-f]+@/.test(l)).length;
+    const vethsBefore = topo.hosts.map((h) => veths(h.ns));
     const boxes = Array.from({ length: 150 }, (_, i) => topo.container(`r${i}`));
     const res = await Promise.all(boxes.map((b, i) => agents[i % 3].client.connect({ network: 'race', sandbox: b }, { deadlineMs: 60000 })));
     const addrs = res.map((r) => r.endpoint!.ipv4Address.split('/')[0]);
     assert.strictEqual(new Set(addrs).size, 150);
+    // A Connect plugs the kernel while etcd commits; a race lost in etcd unplugs it before the retry:
+    // one interface per sandbox, holding the address etcd gave it, and one veth per endpoint.
+    for (const [i, b] of boxes.entries()) {
+      const inside = sh('ip', ['-n', b, '-o', '-4', 'addr', 'show']);
+      assert.match(inside, new RegExp(`eth0\\s+inet ${addrs[i].replace(/\./g, '\\.')}/`), `${b}: ${inside}`);
+      assert.doesNotMatch(sh('ip', ['-n', b, '-o', 'link']), /eth1/, b);
+    }
+    topo.hosts.forEach((h, i) => assert.strictEqual(veths(h.ns), vethsBefore[i] + 50, h.name));
     for (let i = 1; i < 150; i++) await waitFor(`r0 -> r${i}`, () => ping(boxes[0], addrs[i]), 3000, 100);
     await Promise.all(boxes.map((b, i) => agents[i % 3].client.disconnect({ network: 'race', sandbox: b }, { deadlineMs: 60000 })));
     for (const b of boxes) topo.removeNs(b);

@@ -200,7 +200,7 @@ describe('operations: units, install, TLS and auth to etcd, metrics, events, doc
         fs.writeFileSync(cfgFile, cfg);
         const args = exec[2].replace('/etc/vxnet/agent.yaml', cfgFile).split(' ');
         const a = new TestAgent({ name: h.name, etcd: [], vtep: h.vtep, netns: h.ns, dir });
-        a.args = () => [CLI, ...args];
+        a.args = () => args; // bin/vxnet, as the unit runs /usr/bin/vxnet
         agents.push(a);
       }
       await Promise.all(agents.map((a) => a.start()));
