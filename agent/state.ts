@@ -1,6 +1,6 @@
 import { EventEmitter } from 'events';
-import type { Watcher } from 'etcd3';
-import type * as RPC from 'etcd3/lib/rpc';
+import type { PrefixWatch } from '../control/store/watch';
+import type { WatchResponse } from '../control/store/wire';
 import type { EndpointRecord, NetworkRecord } from '../control/model';
 import { keys } from '../control/store/keys';
 import { applyParsed, Store } from '../control/store/store';
@@ -16,7 +16,7 @@ import { parseKey } from '../control/store/keys';
 // Emits 'change' (coalesce it) after every applied batch and after every reload.
 export class ClusterState extends EventEmitter {
   snap: Snapshot | undefined;
-  private watcher: Watcher | undefined;
+  private watcher: PrefixWatch | undefined;
   private stopped = false;
   private reloading: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -75,51 +75,44 @@ export class ClusterState extends EventEmitter {
   }
 
   private async watchFrom(revision: number): Promise<void> {
-    const w = await this.store.client.watch().prefix(keys.all).startRevision(String(revision)).create();
+    const w = await this.store.watchPrefix(keys.all, revision);
     this.watcher = w;
-    let sawDisconnect = false;
-    w.on('data', (res: RPC.IWatchResponse) => {
+    w.on('data', (res: WatchResponse) => {
       if (w !== this.watcher || !this.snap) return;
-      if (res.compact_revision && Number(res.compact_revision) > 0) {
-        this.log.warn('watch revision compacted, reloading', { compactRevision: res.compact_revision });
+      if (res.compactRevision > 0) {
+        this.log.warn('watch revision compacted, reloading', { compactRevision: res.compactRevision });
         void this.reload('compacted');
+        return;
+      }
+      if (res.canceled) {
+        this.log.warn('etcd cancelled the watch, reloading', { reason: res.cancelReason });
+        void this.reload('watch cancelled');
         return;
       }
       let changed = false;
       const now = Date.now();
       for (const ev of res.events) {
         // Parsed and decoded once per event: a bulk change is thousands of them in one response.
-        const k = parseKey(ev.kv.key.toString());
-        const deleted = ev.type === 'Delete';
-        const revision = Number(ev.kv.mod_revision);
+        const k = parseKey(ev.key);
+        const revision = ev.modRevision;
         this.watchEvents++;
-        const own = k.kind === 'endpoint' && this.isOwnWrite(k.id, revision, deleted);
-        const r = applyParsed(this.snap, k, deleted ? undefined : ev.kv);
+        const own = k.kind === 'endpoint' && this.isOwnWrite(k.id, revision, ev.deleted);
+        const r = applyParsed(this.snap, k, ev.value ? (ev as { value: Buffer }) : undefined);
         this.snap.revision = Math.max(this.snap.revision, revision);
         // This agent's own endpoint write, already in the view since its request: not a change.
         if (own) continue;
-        if (this.events && r.changed) this.events.fromWatch(k, deleted, revision, r.record, r.previous);
+        if (this.events && r.changed) this.events.fromWatch(k, ev.deleted, revision, r.record, r.previous);
         if (!r.changed || (k.kind === 'endpoint' && !this.concerns((r.record ?? r.previous) as EndpointRecord | undefined))) continue;
         if (this.arrivals.length < 10000) this.arrivals.push({ revision, at: now });
         changed = true;
       }
-      if (res.header?.revision) this.snap.revision = Math.max(this.snap.revision, Number(res.header.revision));
+      if (res.revision) this.snap.revision = Math.max(this.snap.revision, res.revision);
       if (this.localWrites.size) this.replayLocalWrites();
       this.emit('progress');
       if (changed) this.emit('change', 'watch');
     });
-    w.on('disconnected', () => {
-      sawDisconnect = true;
-      this.log.warn('etcd watch disconnected');
-    });
-    w.on('connected', () => {
-      // The client resumes the stream by itself, but we cannot prove it saw every event while it was
-      // gone (and a lost lease means our own keys may be gone): load again.
-      if (sawDisconnect && w === this.watcher) {
-        sawDisconnect = false;
-        void this.reload('watch reconnected');
-      }
-    });
+    // A stream that ended (etcd restarted, a member lost, the connection cut) may have missed events
+    // and our own keys may be gone with a lost lease: load again rather than resume.
     w.on('error', (err: Error) => {
       if (w !== this.watcher) return;
       this.log.warn('etcd watch failed, reloading', { error: err.message });
@@ -127,14 +120,15 @@ export class ClusterState extends EventEmitter {
     });
   }
 
-  private async closeWatcher(): Promise<void> {
+  private closeWatcher(): Promise<void> {
     const w = this.watcher;
     this.watcher = undefined;
     if (w) {
       w.removeAllListeners();
       w.on('error', () => undefined);
-      await w.cancel().catch(() => undefined);
+      w.cancel();
     }
+    return Promise.resolve();
   }
 
   // A write this agent just committed, applied ahead of its watch event so that the reconciler never

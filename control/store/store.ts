@@ -6,6 +6,8 @@ import { reservationOf } from '../model';
 import type { DockerNetworkRecord, EndpointRecord, HostRecord, NetworkRecord } from '../model';
 import { keys, parseKey, prefixEnd } from './keys';
 import type { ParsedKey } from './keys';
+import { PrefixWatch } from './watch';
+import type { EtcdTarget } from './watch';
 
 export interface StoreOptions {
   endpoints: string[];
@@ -37,7 +39,7 @@ const present = (key: string): RPC.ICompare => ({ key: Buffer.from(key), target:
 const noneUnder = (prefix: string): RPC.ICompare => ({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), target: 'Version', result: 'Equal', version: 0 });
 const unchangedSince = (prefix: string, revision: number): RPC.ICompare => ({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), target: 'Mod', result: 'Less', mod_revision: revision + 1 });
 
-export function decode<T>(kv: RPC.IKeyValue): T {
+export function decode<T>(kv: { value: Buffer }): T {
   return JSON.parse(kv.value.toString()) as T;
 }
 
@@ -59,9 +61,12 @@ export class Store {
   readonly client: Etcd3;
   private readonly timeoutMs: number;
   requests = 0; // unary etcd requests made (a metric, and the bench's requests per Connect)
+  private readonly target: EtcdTarget;
+  private watchEndpoint = 0; // the member the next watch goes to; moves on after a failure
 
   constructor(opts: StoreOptions) {
     this.timeoutMs = opts.callTimeoutMs ?? 5000;
+    this.target = { endpoints: opts.endpoints, ...(opts.tls ? { tls: opts.tls } : {}), ...(opts.auth ? { auth: opts.auth } : {}) };
     const o: IOptions = {
       hosts: opts.endpoints,
       dialTimeout: this.timeoutMs,
@@ -86,6 +91,19 @@ export class Store {
 
   close(): void {
     this.client.close();
+  }
+
+  // Every change under `prefix` from `revision` on. A failed watch sends the next one to another
+  // member: a member cut off from the others would otherwise hold the agent's view still.
+  async watchPrefix(prefix: string, revision: number): Promise<PrefixWatch> {
+    try {
+      const w = await PrefixWatch.open(this.target, this.watchEndpoint, Buffer.from(prefix), prefixEnd(prefix), revision, this.timeoutMs);
+      w.once('error', () => this.watchEndpoint++);
+      return w;
+    } catch (err) {
+      this.watchEndpoint++;
+      throw storeError(err);
+    }
   }
 
   // While a breaker is open the client refuses at once; within the call's deadline we wait for it
@@ -306,13 +324,13 @@ export class Store {
 }
 
 // Applies one key's new value (or deletion, kv undefined) to a snapshot; unknown keys are ignored.
-export function applyKv(snap: Snapshot, key: string, kv: RPC.IKeyValue | undefined): boolean {
+export function applyKv(snap: Snapshot, key: string, kv: { value: Buffer } | undefined): boolean {
   return applyParsed(snap, parseKey(key), kv).changed;
 }
 
 // The same for a key parsed already; also returns the record it holds now (decoded once) and the
 // one it held before, for the watch's callers (events) to use without decoding or parsing again.
-export function applyParsed(snap: Snapshot, k: ParsedKey, kv: RPC.IKeyValue | undefined): { changed: boolean; record: unknown; previous: unknown } {
+export function applyParsed(snap: Snapshot, k: ParsedKey, kv: { value: Buffer } | undefined): { changed: boolean; record: unknown; previous: unknown } {
   switch (k.kind) {
     case 'network': {
       const previous = snap.networks.get(k.id);
