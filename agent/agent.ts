@@ -19,6 +19,7 @@ import { CniServer } from './cni';
 import { Isolation } from './isolation';
 import type { LocalNetwork } from './isolation';
 import { Progress } from './progress';
+import { MemoryTrim } from './memory';
 import { DockerDriver } from './docker/driver';
 import { DockerPluginServer } from './docker/server';
 
@@ -56,6 +57,7 @@ export class Agent {
   readonly state: ClusterState;
   readonly registration: Registration;
   readonly reconciler: Reconciler;
+  private readonly memory: MemoryTrim;
   readonly networks: NetworkService;
   readonly endpoints: EndpointService;
   readonly kernel: NetlinkKernel;
@@ -100,6 +102,7 @@ export class Agent {
     });
     this.isolation = new Isolation(log, config.docker.enabled === 'true');
     this.progress = new Progress(this.store, config.name, () => this.registration.currentLease());
+    this.memory = new MemoryTrim(() => this.state.recordsSeen, log);
     this.reconciler = new Reconciler(this.state, this.kernel, this.self, this.endpoints, log, config.resyncInterval * 1000, (run) => {
       this.localNets = run.vnis.map((vni) => ({ vni, subnets: this.subnetsOf(vni) }));
       void this.isolation.sync(this.localNets, run.full);
@@ -111,6 +114,7 @@ export class Agent {
       let i = 0;
       while (i < arr.length && arr[i].revision <= run.revision) this.metrics.watchLag.observe((now - arr[i++].at) / 1000);
       arr.splice(0, i);
+      this.memory.afterRun();
     });
     this.server = new ApiServer(this.api(), log, (method, code) => this.metrics.apiRequests.inc({ method, code }));
     this.cni = new CniServer({
@@ -272,6 +276,7 @@ export class Agent {
     fs.rmSync(this.config.api.socket, { force: true });
     fs.rmSync(this.config.cni.socket, { force: true });
     await this.reconciler.stop();
+    this.memory.stop();
     await this.state.stop();
     await this.registration.stop();
     await this.metrics.close();

@@ -21,6 +21,7 @@ export class ClusterState extends EventEmitter {
   private reloading: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   watchEvents = 0;
+  recordsSeen = 0; // watch events and records loaded: how much the view has churned (agent/memory.ts)
   // When each not yet reconciled revision arrived: the reconciler reports the lag from here.
   readonly arrivals: { revision: number; at: number }[] = [];
 
@@ -54,6 +55,7 @@ export class ClusterState extends EventEmitter {
       const snap = await this.store.snapshot();
       this.snap = snap;
       this.served = undefined;
+      this.recordsSeen += snap.endpoints.size + snap.networks.size + snap.hosts.size;
       this.replayLocalWrites();
       this.log.debug('loaded cluster state', { reason, revision: snap.revision, networks: snap.networks.size, endpoints: snap.endpoints.size, hosts: snap.hosts.size });
       await this.watchFrom(snap.revision + 1);
@@ -96,6 +98,7 @@ export class ClusterState extends EventEmitter {
         const k = parseKey(ev.key);
         const revision = ev.modRevision;
         this.watchEvents++;
+        this.recordsSeen++;
         const own = k.kind === 'endpoint' && this.isOwnWrite(k.id, revision, ev.deleted);
         const r = applyParsed(this.snap, k, ev.value ? (ev as { value: Buffer }) : undefined);
         this.snap.revision = Math.max(this.snap.revision, revision);

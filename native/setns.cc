@@ -29,9 +29,14 @@ static Napi::Value GetTid(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), (double)syscall(SYS_gettid));
 }
 
+Napi::Value TrimMemory(const Napi::CallbackInfo& info); // memory.cc
+Napi::Value ReduceHeap(const Napi::CallbackInfo& info); // memory.cc
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setns", Napi::Function::New(env, SetNs));
   exports.Set("gettid", Napi::Function::New(env, GetTid));
+  exports.Set("trimMemory", Napi::Function::New(env, TrimMemory));
+  exports.Set("reduceHeap", Napi::Function::New(env, ReduceHeap));
   exports.Set("CLONE_NEWNET", Napi::Number::New(env, CLONE_NEWNET));
   return exports;
 }

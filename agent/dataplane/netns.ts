@@ -1,35 +1,16 @@
 import * as fs from 'fs';
-import * as path from 'path';
 import { createRtNetlink, RtNetlinkSocket } from 'netlink';
 import { invalid, notFound } from '../../control/errors';
+import { nativeAddon } from './native';
+import type { NativeAddon } from './native';
 
-interface NativeAddon {
-  setns(fd: number, nstype: number): void;
-  gettid(): number;
-  CLONE_NEWNET: number;
-}
-
-// native/build/Release/vxnet_native.node, from dist/agent/dataplane or agent/dataplane.
-function loadAddon(): NativeAddon {
-  const candidates = [
-    path.resolve(__dirname, '..', '..', '..', 'native', 'build', 'Release', 'vxnet_native.node'),
-    path.resolve(__dirname, '..', '..', 'native', 'build', 'Release', 'vxnet_native.node'),
-  ];
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a native addon is loaded by path
-  for (const c of candidates) if (fs.existsSync(c)) return require(c) as NativeAddon;
-  throw new Error(`native addon vxnet_native.node not built (looked in ${candidates.join(', ')}): run npm run build`);
-}
-
-let addon: NativeAddon | undefined;
 let homeFd = -1;
 
 function init(): NativeAddon {
-  if (!addon) {
-    addon = loadAddon();
-    // The thread's own namespace, opened once: the way back after every switch.
-    homeFd = fs.openSync(`/proc/self/task/${addon.gettid()}/ns/net`, 'r');
-  }
-  return addon;
+  const a = nativeAddon();
+  // The thread's own namespace, opened once: the way back after every switch.
+  if (homeFd < 0) homeFd = fs.openSync(`/proc/self/task/${a.gettid()}/ns/net`, 'r');
+  return a;
 }
 
 // Runs `fn` synchronously with the main thread inside the network namespace at `nsPath`. A netlink
