@@ -71,13 +71,14 @@ function countEntries(ns: string, dev: string): Promise<{ fdb: number; neigh: nu
   })();
 }
 
-function procStats(pid: number): { rssMb: number; peakMb: number; cpuS: number } {
+function procStats(pid: number): { rssMb: number; peakMb: number; anonMb: number; cpuS: number } {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const anon = Number(/RssAnon:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
   const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
   const peak = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   const tick = 100;
-  return { rssMb: rss, peakMb: peak, cpuS: (Number(stat[11]) + Number(stat[12])) / tick };
+  return { rssMb: rss, peakMb: peak, anonMb: anon, cpuS: (Number(stat[11]) + Number(stat[12])) / tick };
 }
 
 function fakeEndpoints(netId: string, host: string, count: number, base: number): Record<string, string> {
@@ -252,6 +253,8 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, SMOKE ? 2000 : 12000));
       const steady = procStats(a1.pid!);
       record({ name: `agent RSS with ${size} remote endpoints (steady, ${SMOKE ? 2 : 12} s after)`, unit: 'MB', median: steady.rssMb, p99: steady.rssMb, n: 1, ...(size === 10000 ? { target: '< 80 MB', met: steady.rssMb < 80 } : {}) });
+      // RSS counts the node binary's code pages (~42 MB, shared with every node process); this does not.
+      record({ name: `agent private memory (RssAnon) with ${size} remote endpoints (steady)`, unit: 'MB', median: steady.anonMb, p99: steady.anonMb, n: 1 });
       record({ name: `agent RSS right after programming ${size} (peak of the run so far)`, unit: 'MB', median: after.rssMb, p99: after.peakMb, n: 1 });
       record({ name: `agent CPU to program ${size} remote endpoints`, unit: 's', median: after.cpuS - before.cpuS, p99: NaN, n: 1 });
       if (size === N.scale[N.scale.length - 1] || size === N.restart) {
