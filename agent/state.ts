@@ -77,10 +77,10 @@ export class ClusterState extends EventEmitter {
   }
 
   private async watchFrom(revision: number): Promise<void> {
-    const w = await this.store.watchPrefix(keys.all, revision);
-    this.watcher = w;
-    w.on('data', (res: WatchResponse) => {
-      if (w !== this.watcher || !this.snap) return;
+    // Callbacks of a watch closed since (a reload) are ignored: each watch has its generation.
+    const gen = ++this.watchGen;
+    const data = (res: WatchResponse): void => {
+      if (gen !== this.watchGen || !this.snap) return;
       if (res.compactRevision > 0) {
         this.log.warn('watch revision compacted, reloading', { compactRevision: res.compactRevision });
         void this.reload('compacted');
@@ -113,26 +113,36 @@ export class ClusterState extends EventEmitter {
       if (this.localWrites.size) this.replayLocalWrites();
       this.emit('progress');
       if (changed) this.emit('change', 'watch');
-    });
+    };
     // A stream that ended (etcd restarted, a member lost, the connection cut) may have missed events
     // and our own keys may be gone with a lost lease: load again rather than resume.
-    w.on('error', (err: Error) => {
-      if (w !== this.watcher) return;
+    let failed = false;
+    const error = (err: Error): void => {
+      failed = true;
+      if (gen !== this.watchGen) return;
       this.log.warn('etcd watch failed, reloading', { error: err.message });
       void this.reload('watch error');
-    });
+    };
+    const w = await this.store.watchPrefix(keys.all, revision, { data, error });
+    // Closed while it was opening (a stop): not ours to keep.
+    if (gen !== this.watchGen) {
+      w.cancel();
+      return;
+    }
+    // Failed before this load could take it: the reload it asked for is this one, so fail it (and
+    // it is tried again in a second).
+    if (failed) throw new Error('the etcd watch ended as it opened');
+    this.watcher = w;
   }
 
   private closeWatcher(): Promise<void> {
-    const w = this.watcher;
+    this.watchGen++;
+    this.watcher?.cancel();
     this.watcher = undefined;
-    if (w) {
-      w.removeAllListeners();
-      w.on('error', () => undefined);
-      w.cancel();
-    }
     return Promise.resolve();
   }
+
+  private watchGen = 0;
 
   // A write this agent just committed, applied ahead of its watch event so that the reconciler never
   // acts on a view older than the agent's own request (the event, when it comes, is idempotent).

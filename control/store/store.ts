@@ -7,7 +7,7 @@ import type { DockerNetworkRecord, EndpointRecord, HostRecord, NetworkRecord } f
 import { keys, parseKey, prefixEnd } from './keys';
 import type { ParsedKey } from './keys';
 import { PrefixWatch } from './watch';
-import type { EtcdTarget } from './watch';
+import type { EtcdTarget, WatchHandlers } from './watch';
 
 export interface StoreOptions {
   endpoints: string[];
@@ -95,11 +95,15 @@ export class Store {
 
   // Every change under `prefix` from `revision` on. A failed watch sends the next one to another
   // member: a member cut off from the others would otherwise hold the agent's view still.
-  async watchPrefix(prefix: string, revision: number): Promise<PrefixWatch> {
+  async watchPrefix(prefix: string, revision: number, on: WatchHandlers): Promise<PrefixWatch> {
     try {
-      const w = await PrefixWatch.open(this.target, this.watchEndpoint, Buffer.from(prefix), prefixEnd(prefix), revision, this.timeoutMs);
-      w.once('error', () => this.watchEndpoint++);
-      return w;
+      return await PrefixWatch.open(this.target, this.watchEndpoint, Buffer.from(prefix), prefixEnd(prefix), revision, this.timeoutMs, {
+        data: (res) => on.data(res),
+        error: (err) => {
+          this.watchEndpoint++;
+          on.error(err);
+        },
+      });
     } catch (err) {
       this.watchEndpoint++;
       throw storeError(err);

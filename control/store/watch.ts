@@ -1,5 +1,4 @@
 import * as grpc from '@grpc/grpc-js';
-import { EventEmitter } from 'events';
 import { decodeAuthenticateToken, decodeWatchResponse, encodeAuthenticate, encodeWatchCreate } from './wire';
 import type { WatchResponse } from './wire';
 
@@ -11,18 +10,23 @@ export interface EtcdTarget {
 
 const identity = (b: Buffer): Buffer => b;
 
+export interface WatchHandlers {
+  data(res: WatchResponse): void;
+  error(err: Error): void;
+}
+
 // One watch of a key range on a gRPC stream of its own, decoded by ./wire (etcd3's watcher decodes
-// into protobufjs objects: most of the agent's time in a bulk change). Emits 'data' (WatchResponse)
-// for every response after etcd confirmed the watch, and 'error' once when the stream ends for any
-// reason but cancel(): the caller loads again and watches anew, it never resumes a stream.
-export class PrefixWatch extends EventEmitter {
+// into protobufjs objects: most of the agent's time in a bulk change). `data` gets every response
+// after etcd confirmed the watch, `error` is called once when the stream ends for any reason but
+// cancel(): the caller loads again and watches anew, it never resumes a stream. The handlers are
+// given up front: etcd sends the events since the start revision right behind its confirmation,
+// often in the same read, before a caller awaiting open() could attach a listener.
+export class PrefixWatch {
   private closed = false;
 
-  private constructor(private readonly client: grpc.Client, private readonly call: grpc.ClientDuplexStream<Buffer, WatchResponse>) {
-    super();
-  }
+  private constructor(private readonly client: grpc.Client, private readonly call: grpc.ClientDuplexStream<Buffer, WatchResponse>, private readonly on: WatchHandlers) {}
 
-  static async open(t: EtcdTarget, endpoint: number, key: Buffer, rangeEnd: Buffer, startRevision: number, timeoutMs: number): Promise<PrefixWatch> {
+  static async open(t: EtcdTarget, endpoint: number, key: Buffer, rangeEnd: Buffer, startRevision: number, timeoutMs: number, on: WatchHandlers): Promise<PrefixWatch> {
     const url = t.endpoints[endpoint % t.endpoints.length];
     const creds = t.tls ? grpc.credentials.createSsl(t.tls.ca, t.tls.key ?? null, t.tls.cert ?? null) : url.startsWith('https://') ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
     // A response carries every change of a revision range: far over gRPC's 4 MiB default in a big cluster.
@@ -32,7 +36,7 @@ export class PrefixWatch extends EventEmitter {
       const md = new grpc.Metadata();
       if (t.auth) md.set('token', await authenticate(client, t.auth, deadline));
       const call = client.makeBidiStreamRequest('/etcdserverpb.Watch/Watch', identity, decodeWatchResponse, md, {});
-      const w = new PrefixWatch(client, call);
+      const w = new PrefixWatch(client, call, on);
       await w.start(encodeWatchCreate(key, rangeEnd, startRevision), deadline);
       return w;
     } catch (err) {
@@ -54,7 +58,7 @@ export class PrefixWatch extends EventEmitter {
         }
         this.closed = true;
         this.client.close();
-        this.emit('error', err);
+        this.on.error(err);
       };
       const timer = setTimeout(() => fail(new Error('etcd did not confirm the watch in time')), Math.max(1, deadline - Date.now()));
       this.call.on('data', (res: WatchResponse) => {
@@ -66,7 +70,7 @@ export class PrefixWatch extends EventEmitter {
           resolve();
           if (!res.events.length && !res.canceled && !res.compactRevision) return;
         }
-        this.emit('data', res);
+        this.on.data(res);
       });
       this.call.on('error', (err: Error) => fail(err));
       this.call.on('end', () => fail(new Error('etcd ended the watch stream')));
