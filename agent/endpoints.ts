@@ -264,7 +264,8 @@ export class EndpointService implements EndpointRepairer {
   // The endpoint with its addresses chosen; undefined when the agent's view says "taken" or "full",
   // which is checked against etcd before it is believed.
   private plan(net: NetworkRecord, base: EndpointRecord, ip4: string, ip6: string, macFromIp: boolean, attempt: number, allocated: Set<string>): EndpointRecord | undefined {
-    const busy = new Set([...allocated, ...(this.claiming.get(net.id) ?? [])]);
+    const mine = this.claiming.get(net.id);
+    const busy = mine?.size ? new Set([...allocated, ...mine]) : allocated;
     let v4: string;
     let v6: string;
     try {
@@ -303,12 +304,13 @@ export class EndpointService implements EndpointRepairer {
     }
   }
 
+  // Every Connect walks the view once: no array per endpoint (split), it adds up at 10,000.
   private viewAddresses(networkId: string): Set<string> {
     const out = new Set<string>();
     for (const e of this.state.snap?.endpoints.values() ?? []) {
       if (e.networkId !== networkId) continue;
-      if (e.ipv4) out.add(e.ipv4.split('/')[0]);
-      if (e.ipv6) out.add(e.ipv6.split('/')[0]);
+      if (e.ipv4) out.add(bare(e.ipv4));
+      if (e.ipv6) out.add(bare(e.ipv6));
     }
     return out;
   }
@@ -543,6 +545,11 @@ function pick(subnets: SubnetConfig[], wanted: string, busy: Set<string>, alloca
     if (cands.length) return `${cands[attempt === 0 ? 0 : Math.floor(Math.random() * cands.length)]}/${s.subnet.split('/')[1]}`;
   }
   throw exhausted(`no free address left in network ${netName} (${subnets.map((s) => s.ipRange ?? s.subnet).join(', ')})`);
+}
+
+function bare(cidr: string): string {
+  const i = cidr.indexOf('/');
+  return i < 0 ? cidr : cidr.slice(0, i);
 }
 
 function nextIfname(present: string[]): string {
