@@ -21,7 +21,11 @@ export class ClusterState extends EventEmitter {
   private reloading: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   watchEvents = 0;
-  recordsSeen = 0; // watch events and records loaded: how much the view has churned (agent/memory.ts)
+  private loaded = 0; // records read by loads
+  // Watch events and records loaded: how much the view has churned (agent/memory.ts).
+  get recordsSeen(): number {
+    return this.watchEvents + this.loaded;
+  }
   // When each not yet reconciled revision arrived: the reconciler reports the lag from here.
   readonly arrivals: { revision: number; at: number }[] = [];
 
@@ -49,13 +53,13 @@ export class ClusterState extends EventEmitter {
   }
 
   private async doReload(reason: string): Promise<void> {
-    await this.closeWatcher();
+    this.closeWatcher();
     if (this.stopped) return;
     try {
       const snap = await this.store.snapshot();
       this.snap = snap;
       this.served = undefined;
-      this.recordsSeen += snap.endpoints.size + snap.networks.size + snap.hosts.size;
+      this.loaded += snap.endpoints.size + snap.networks.size + snap.hosts.size;
       this.replayLocalWrites();
       this.log.debug('loaded cluster state', { reason, revision: snap.revision, networks: snap.networks.size, endpoints: snap.endpoints.size, hosts: snap.hosts.size });
       await this.watchFrom(snap.revision + 1);
@@ -98,9 +102,8 @@ export class ClusterState extends EventEmitter {
         const k = parseKey(ev.key);
         const revision = ev.modRevision;
         this.watchEvents++;
-        this.recordsSeen++;
         const own = k.kind === 'endpoint' && this.isOwnWrite(k.id, revision, ev.deleted);
-        const r = applyParsed(this.snap, k, ev.value ? (ev as { value: Buffer }) : undefined);
+        const r = applyParsed(this.snap, k, ev.value);
         this.snap.revision = Math.max(this.snap.revision, revision);
         // This agent's own endpoint write, already in the view since its request: not a change.
         if (own) continue;
@@ -135,11 +138,10 @@ export class ClusterState extends EventEmitter {
     this.watcher = w;
   }
 
-  private closeWatcher(): Promise<void> {
+  private closeWatcher(): void {
     this.watchGen++;
     this.watcher?.cancel();
     this.watcher = undefined;
-    return Promise.resolve();
   }
 
   private watchGen = 0;
@@ -234,6 +236,6 @@ export class ClusterState extends EventEmitter {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    await this.closeWatcher();
+    this.closeWatcher();
   }
 }

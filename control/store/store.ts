@@ -9,11 +9,8 @@ import type { ParsedKey } from './keys';
 import { PrefixWatch } from './watch';
 import type { EtcdTarget, WatchHandlers } from './watch';
 
-export interface StoreOptions {
-  endpoints: string[];
+export interface StoreOptions extends EtcdTarget {
   callTimeoutMs?: number;
-  tls?: { ca: Buffer; cert?: Buffer; key?: Buffer };
-  auth?: { username: string; password: string };
 }
 
 // Everything the agent derives kernel state from, read at one revision.
@@ -39,8 +36,12 @@ const present = (key: string): RPC.ICompare => ({ key: Buffer.from(key), target:
 const noneUnder = (prefix: string): RPC.ICompare => ({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), target: 'Version', result: 'Equal', version: 0 });
 const unchangedSince = (prefix: string, revision: number): RPC.ICompare => ({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), target: 'Mod', result: 'Less', mod_revision: revision + 1 });
 
-export function decode<T>(kv: { value: Buffer }): T {
-  return JSON.parse(kv.value.toString()) as T;
+export function decode<T>(kv: RPC.IKeyValue): T {
+  return parse<T>(kv.value);
+}
+
+function parse<T>(value: Buffer): T {
+  return JSON.parse(value.toString()) as T;
 }
 
 // Maps etcd client failures to UNAVAILABLE with a message an operator can act on; our own errors pass.
@@ -61,12 +62,12 @@ export class Store {
   readonly client: Etcd3;
   private readonly timeoutMs: number;
   requests = 0; // unary etcd requests made (a metric, and the bench's requests per Connect)
-  private readonly target: EtcdTarget;
+  private readonly target: StoreOptions;
   private watchEndpoint = 0; // the member the next watch goes to; moves on after a failure
 
   constructor(opts: StoreOptions) {
     this.timeoutMs = opts.callTimeoutMs ?? 5000;
-    this.target = { endpoints: opts.endpoints, ...(opts.tls ? { tls: opts.tls } : {}), ...(opts.auth ? { auth: opts.auth } : {}) };
+    this.target = opts;
     const o: IOptions = {
       hosts: opts.endpoints,
       dialTimeout: this.timeoutMs,
@@ -321,31 +322,31 @@ export class Store {
   async snapshot(): Promise<Snapshot> {
     const res = await this.range(keys.all);
     const snap: Snapshot = { revision: Number(res.header.revision), networks: new Map(), endpoints: new Map(), hosts: new Map(), reconciled: new Map() };
-    for (const kv of res.kvs) applyKv(snap, kv.key.toString(), kv);
+    for (const kv of res.kvs) applyKv(snap, kv.key.toString(), kv.value);
     return snap;
   }
 
 }
 
 // Applies one key's new value (or deletion, kv undefined) to a snapshot; unknown keys are ignored.
-export function applyKv(snap: Snapshot, key: string, kv: { value: Buffer } | undefined): boolean {
-  return applyParsed(snap, parseKey(key), kv).changed;
+export function applyKv(snap: Snapshot, key: string, value: Buffer | undefined): boolean {
+  return applyParsed(snap, parseKey(key), value).changed;
 }
 
 // The same for a key parsed already; also returns the record it holds now (decoded once) and the
 // one it held before, for the watch's callers (events) to use without decoding or parsing again.
-export function applyParsed(snap: Snapshot, k: ParsedKey, kv: { value: Buffer } | undefined): { changed: boolean; record: unknown; previous: unknown } {
+export function applyParsed(snap: Snapshot, k: ParsedKey, value: Buffer | undefined): { changed: boolean; record: unknown; previous: unknown } {
   switch (k.kind) {
     case 'network': {
       const previous = snap.networks.get(k.id);
-      const record = kv ? decode<NetworkRecord>(kv) : undefined;
+      const record = value ? parse<NetworkRecord>(value) : undefined;
       if (record) snap.networks.set(k.id, record);
       else snap.networks.delete(k.id);
       return { changed: true, record, previous };
     }
     case 'endpoint': {
       const previous = snap.endpoints.get(k.id);
-      const record = kv ? compact(decode<EndpointRecord>(kv)) : undefined;
+      const record = value ? compact(parse<EndpointRecord>(value)) : undefined;
       // The record's own id as the map's key: k.id is a slice that would keep the whole key alive.
       if (record) snap.endpoints.set(record.id === k.id ? record.id : k.id, record);
       else snap.endpoints.delete(k.id);
@@ -353,14 +354,14 @@ export function applyParsed(snap: Snapshot, k: ParsedKey, kv: { value: Buffer } 
     }
     case 'host': {
       const previous = snap.hosts.get(k.name);
-      const record = kv ? decode<HostRecord>(kv) : undefined;
+      const record = value ? parse<HostRecord>(value) : undefined;
       if (record) snap.hosts.set(k.name, record);
       else snap.hosts.delete(k.name);
       return { changed: true, record, previous };
     }
     case 'reconciled':
       // Progress reports of the agents: not a change of desired state, so no reconcile.
-      if (kv) snap.reconciled.set(k.name, decode<{ revision: number }>(kv).revision);
+      if (value) snap.reconciled.set(k.name, parse<{ revision: number }>(value).revision);
       else snap.reconciled.delete(k.name);
       return { changed: false, record: undefined, previous: undefined };
     default:

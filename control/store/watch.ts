@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { decodeAuthenticateToken, decodeWatchResponse, encodeAuthenticate, encodeWatchCreate } from './wire';
 import type { WatchResponse } from './wire';
 
+// Where etcd is and how to reach it (StoreOptions extends it).
 export interface EtcdTarget {
   endpoints: string[];
   tls?: { ca: Buffer; cert?: Buffer; key?: Buffer };
@@ -51,14 +52,9 @@ export class PrefixWatch {
       const fail = (err: Error): void => {
         clearTimeout(timer);
         if (this.closed) return;
-        if (!created) {
-          this.cancel();
-          reject(err);
-          return;
-        }
-        this.closed = true;
-        this.client.close();
-        this.on.error(err);
+        this.cancel();
+        if (created) this.on.error(err);
+        else reject(err);
       };
       const timer = setTimeout(() => fail(new Error('etcd did not confirm the watch in time')), Math.max(1, deadline - Date.now()));
       this.call.on('data', (res: WatchResponse) => {
