@@ -12,13 +12,15 @@ import { Topology, ping, waitFor, sh } from '../helpers/topology';
 // podman 4.3 (Debian) on its CNI backend, one per simulated host, isolated as the shared lab does
 // it: the host's network namespace, a private mount namespace whose /run/netns is podman's own
 // tmpfs, storage and config in a temp dir, a busybox image imported locally. Each host runs one
-// scenario script; the test steps it through files so that both containers live at once.
+// scenario script; the test steps it through files so that both containers live at once. Each
+// host has its own /dev/shm as well: podman keeps its lock table in /dev/shm/libpod_lock, and two
+// podmans creating it at once failed ("failed to create 2048 locks ... file exists").
 const SHIM = path.join(ROOT, 'native', 'build', 'Release', 'vxnet-cni');
 
 function hostScript(w: string, ip: string, peerIp: string): string {
   return `
 set -u
-mount -t tmpfs vxt-podman-netns /run/netns && mount --bind ${w}/cni-cache /var/lib/cni || exit 1
+mount -t tmpfs vxt-podman-netns /run/netns && mount -t tmpfs vxt-podman-shm /dev/shm && mount --bind ${w}/cni-cache /var/lib/cni || exit 1
 podman() { command podman --root ${w}/storage --runroot ${w}/runroot --tmpdir ${w}/tmp --volumepath ${w}/volumes --cgroup-manager cgroupfs --events-backend file "$@"; }
 step() { echo "$1" > ${w}/state; }
 wait_for() { for i in $(seq 600); do [ -f ${w}/$1 ] && return 0; sleep 0.1; done; echo "timeout waiting for $1" >&2; return 1; }
