@@ -6,7 +6,7 @@ import type { DesiredNetwork, Self } from './desired';
 import type { ActualState, ActualNetwork, FdbEntry, NeighEntry } from './diff';
 import type { Attachment, OpenSandbox, Sandboxes } from './endpoints';
 import { openRtNetlink, checkNetns } from './dataplane/netns';
-import { NeighBatcher, NeighMsg, ENOENT, ESRCH } from './dataplane/batch';
+import { NeighBatcher, NeighKind, NeighOp, NeighEntryText, ENOENT, ESRCH } from './dataplane/batch';
 import { bridgeName, isHostVeth, vniOfDevice, vxlanName } from './names';
 import type { Logger } from './log';
 
@@ -355,31 +355,29 @@ export class NetlinkKernel implements Sandboxes {
   }
 
   fdbAdd(vni: number, entries: FdbEntry[]): Promise<void> {
-    return this.bulk(vni, 'fdb', 'add', entries.map((e) => [e.mac, e.dst]));
+    return this.bulk(vni, 'fdb', 'add', entries.map((e) => ({ mac: e.mac, addr: e.dst })));
   }
 
   fdbDel(vni: number, entries: FdbEntry[]): Promise<void> {
-    return this.bulk(vni, 'fdb', 'del', entries.map((e) => [e.mac, e.dst]));
+    return this.bulk(vni, 'fdb', 'del', entries.map((e) => ({ mac: e.mac, addr: e.dst })));
   }
 
   neighAdd(vni: number, entries: NeighEntry[]): Promise<void> {
-    return this.bulk(vni, 'neigh', 'add', entries.map((e) => [e.mac, e.ip]));
+    return this.bulk(vni, 'neigh', 'add', entries.map((e) => ({ mac: e.mac, addr: e.ip })));
   }
 
   neighDel(vni: number, entries: NeighEntry[]): Promise<void> {
-    return this.bulk(vni, 'neigh', 'del', entries.map((e) => [e.mac, e.ip]));
+    return this.bulk(vni, 'neigh', 'del', entries.map((e) => ({ mac: e.mac, addr: e.ip })));
   }
 
   // Deleting what is already gone is success (idempotent); any other failure names the entry.
-  // `pairs`: [MAC, address] with the address the VTEP (fdb) or the endpoint's IP (neigh).
-  private async bulk(vni: number, kind: NeighMsg['kind'], op: NeighMsg['op'], pairs: [string, string][]): Promise<void> {
+  private async bulk(vni: number, kind: NeighKind, op: NeighOp, entries: NeighEntryText[]): Promise<void> {
     const ifindex = await this.vxIndex(vni);
-    const msgs: NeighMsg[] = pairs.map(([mac, ip]) => ({ kind, op, ifindex, mac: macBytes(mac), ip: ipBytes(ip) }));
-    const failed = (await this.batcher.send(msgs)).filter((f) => !(f.msg.op === 'del' && (f.errno === ENOENT || f.errno === ESRCH)));
+    const failed = (await this.batcher.send(kind, op, ifindex, entries)).filter((f) => !(op === 'del' && (f.errno === ENOENT || f.errno === ESRCH)));
     if (failed.length) {
       const f = failed[0];
-      const what = `${f.msg.kind} ${macString(f.msg.mac)} ${f.msg.kind === 'fdb' ? 'dst' : 'ip'} ${ipString(f.msg.ip)}`;
-      throw new Error(`failed to ${f.msg.op} ${failed.length} of ${msgs.length} entries on vx-${vni}, first ${what}: errno ${f.errno}`);
+      const what = `${kind} ${f.entry.mac} ${kind === 'fdb' ? 'dst' : 'ip'} ${f.entry.addr}`;
+      throw new Error(`failed to ${op} ${failed.length} of ${entries.length} entries on vx-${vni}, first ${what}: errno ${f.errno}`);
     }
   }
 

@@ -5,6 +5,10 @@ import { NetlinkSocket, RawNetlinkSocket, Protocol, MessageType, parseError, Net
 // entry, each acknowledged, tops out near 25k entries/s from Node; this path measured ~250k/s
 // (FACTS.md). Errors of the un-ACKed messages arrive as unsolicited ERROR messages and are
 // collected per batch, matched by sequence number.
+//
+// Entries are written straight from their strings into the batch's buffer: a bulk change is tens of
+// thousands of them, and a Buffer per MAC and per address (plus a message object) cost more than
+// the kernel's own work on them.
 
 const RTM_NEWNEIGH = 28;
 const RTM_DELNEIGH = 29;
@@ -19,14 +23,20 @@ const NDA_LLADDR = 2;
 const AF_BRIDGE = 7;
 const AF_INET = 2;
 const AF_INET6 = 10;
-const BATCH = 256; // messages per sendmsg: one ACK outstanding per batch, far from the buffer limit
+const EINVAL = 22;
+// Messages per sendmsg: one ACK outstanding per batch. Kept at 256 because every failed message
+// comes back as its own error (~800 bytes of receive buffer each) and the netlink package aborts
+// the process when its receive buffer overflows (FACTS.md).
+const BATCH = 256;
+const MAX_MSG = 16 + 12 + 20 + 12; // an IPv6 neighbor
 
-export interface NeighMsg {
-  kind: 'fdb' | 'neigh';
-  op: 'add' | 'del';
-  ifindex: number;
-  mac: Buffer;   // 6 bytes
-  ip: Buffer;    // fdb: the VTEP; neigh: the endpoint's address (4 or 16 bytes)
+export type NeighKind = 'fdb' | 'neigh';
+export type NeighOp = 'add' | 'del';
+
+// One entry: its MAC and its address (the VTEP for fdb, the endpoint's IP for neigh), as text.
+export interface NeighEntryText {
+  mac: string;
+  addr: string;
 }
 
 class BatchSocket extends NetlinkSocket {
@@ -47,31 +57,100 @@ class BatchSocket extends NetlinkSocket {
   }
 }
 
-const msgLen = (m: NeighMsg): number => 16 + 12 + ((4 + m.ip.length + 3) & ~3) + 12;
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
 
-// Writes one message at `off` of a zero-filled buffer (the padding stays zero); returns its length.
-function encodeAt(b: Buffer, off: number, m: NeighMsg, seq: number, port: number, ack: boolean): number {
-  const dstLen = 4 + m.ip.length;
-  const len = msgLen(m);
-  const type = m.op === 'add' ? RTM_NEWNEIGH : RTM_DELNEIGH;
-  const flags = NLM_F_REQUEST | (m.op === 'add' ? NLM_F_CREATE | NLM_F_REPLACE : 0) | (ack ? NLM_F_ACK : 0);
-  b.writeUInt32LE(len, off);
-  b.writeUInt16LE(type, off + 4);
-  b.writeUInt16LE(flags, off + 6);
-  b.writeUInt32LE(seq, off + 8);
-  b.writeUInt32LE(port, off + 12);
-  b.writeUInt8(m.kind === 'fdb' ? AF_BRIDGE : m.ip.length === 4 ? AF_INET : AF_INET6, off + 16);
-  b.writeInt32LE(m.ifindex, off + 20);
-  b.writeUInt16LE(m.op === 'add' ? NUD_PERMANENT : 0, off + 24);
-  b.writeUInt8(m.kind === 'fdb' ? NTF_SELF : 0, off + 26);
-  let a = off + 28;
-  b.writeUInt16LE(dstLen, a);
-  b.writeUInt16LE(NDA_DST, a + 2);
-  m.ip.copy(b, a + 4);
-  a += (dstLen + 3) & ~3;
-  b.writeUInt16LE(10, a);
-  b.writeUInt16LE(NDA_LLADDR, a + 2);
-  m.mac.copy(b, a + 4);
+// "aa:bb:cc:dd:ee:ff" into b[at..at+6]; false when it is not a MAC.
+export function putMac(b: Buffer, at: number, mac: string): boolean {
+  if (mac.length !== 17) return false;
+  for (let i = 0; i < 6; i++) {
+    const hi = hexDigit(mac.charCodeAt(i * 3));
+    const lo = hexDigit(mac.charCodeAt(i * 3 + 1));
+    if (hi < 0 || lo < 0 || (i < 5 && mac.charCodeAt(i * 3 + 2) !== 58)) return false;
+    b[at + i] = hi * 16 + lo;
+  }
+  return true;
+}
+
+// A dotted quad into b[at..at+4]; false when it is not one.
+export function putIPv4(b: Buffer, at: number, ip: string): boolean {
+  let part = 0;
+  let n = 0;
+  let digits = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || part === 3) return false;
+      b[at + part++] = n;
+      n = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      n = n * 10 + c - 48;
+      digits++;
+      if (n > 255) return false;
+    } else return false;
+  }
+  if (digits === 0 || part !== 3) return false;
+  b[at + 3] = n;
+  return true;
+}
+
+// An IPv6 address into b[at..at+16]; false when it is not one.
+export function putIPv6(b: Buffer, at: number, ip: string): boolean {
+  const halves = ip.split('::');
+  if (halves.length > 2) return false;
+  const head = halves[0] ? halves[0].split(':') : [];
+  const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
+  const fill = 8 - head.length - tail.length;
+  if (halves.length === 1 ? fill !== 0 : fill < 1) return false;
+  const groups = [...head, ...Array<string>(halves.length === 2 ? fill : 0).fill('0'), ...tail];
+  for (let i = 0; i < 8; i++) {
+    const g = groups[i];
+    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return false;
+    const v = parseInt(g, 16);
+    b[at + 2 * i] = v >> 8;
+    b[at + 2 * i + 1] = v & 255;
+  }
+  return true;
+}
+
+function put16(b: Buffer, at: number, v: number): void {
+  b[at] = v & 255;
+  b[at + 1] = v >>> 8;
+}
+function put32(b: Buffer, at: number, v: number): void {
+  b[at] = v & 255;
+  b[at + 1] = (v >>> 8) & 255;
+  b[at + 2] = (v >>> 16) & 255;
+  b[at + 3] = v >>> 24;
+}
+
+// Writes one message at `off` of a buffer with at least MAX_MSG bytes free; returns its length, or
+// 0 when the entry's MAC or address is malformed (nothing is written then that would be sent).
+export function encodeEntry(b: Buffer, off: number, kind: NeighKind, op: NeighOp, ifindex: number, e: NeighEntryText, seq: number, port: number, ack: boolean): number {
+  const v6 = e.addr.includes(':');
+  const alen = v6 ? 16 : 4;
+  const len = 16 + 12 + 4 + alen + 12;
+  b.fill(0, off, off + len);
+  if (!(v6 ? putIPv6(b, off + 32, e.addr) : putIPv4(b, off + 32, e.addr)) || !putMac(b, off + 32 + alen + 4, e.mac)) return 0;
+  put32(b, off, len);
+  put16(b, off + 4, op === 'add' ? RTM_NEWNEIGH : RTM_DELNEIGH);
+  put16(b, off + 6, NLM_F_REQUEST | (op === 'add' ? NLM_F_CREATE | NLM_F_REPLACE : 0) | (ack ? NLM_F_ACK : 0));
+  put32(b, off + 8, seq);
+  put32(b, off + 12, port);
+  b[off + 16] = kind === 'fdb' ? AF_BRIDGE : v6 ? AF_INET6 : AF_INET;
+  put32(b, off + 20, ifindex);
+  put16(b, off + 24, op === 'add' ? NUD_PERMANENT : 0);
+  b[off + 26] = kind === 'fdb' ? NTF_SELF : 0;
+  put16(b, off + 28, 4 + alen);
+  put16(b, off + 30, NDA_DST);
+  const l = off + 32 + alen;
+  put16(b, l, 10);
+  put16(b, l + 2, NDA_LLADDR);
   return len;
 }
 
@@ -79,6 +158,7 @@ export class NeighBatcher {
   private readonly sock: BatchSocket;
   private readonly port: number;
   private readonly errors = new Map<number, number>(); // seq -> errno of un-ACKed messages
+  private readonly buf = Buffer.alloc(BATCH * MAX_MSG);
 
   constructor() {
     const opts = { recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 };
@@ -95,38 +175,50 @@ export class NeighBatcher {
     this.sock.on('error', () => undefined);
   }
 
-  // Sends all messages; resolves with the messages that failed and their errno (ENOENT on delete and
-  // EEXIST never happen to be errors for us: callers filter).
-  async send(msgs: NeighMsg[]): Promise<{ msg: NeighMsg; errno: number }[]> {
-    const failed: { msg: NeighMsg; errno: number }[] = [];
-    for (let i = 0; i < msgs.length; i += BATCH) {
-      const chunk = msgs.slice(i, i + BATCH);
-      const seqs: number[] = [];
-      // One buffer per sendmsg, each message written in place.
-      const buf = Buffer.alloc(chunk.reduce((n, m) => n + msgLen(m), 0));
+  // Sends every entry; resolves with those that failed and their errno (ENOENT on delete is not
+  // an error for us: callers filter). A malformed entry fails with EINVAL and is not sent. Each
+  // batch is encoded and copied out of the shared buffer before the first await, so calls may overlap.
+  async send(kind: NeighKind, op: NeighOp, ifindex: number, entries: readonly NeighEntryText[]): Promise<{ entry: NeighEntryText; errno: number }[]> {
+    const failed: { entry: NeighEntryText; errno: number }[] = [];
+    const seqs: number[] = [];
+    const sent: NeighEntryText[] = [];
+    for (let i = 0; i < entries.length; ) {
+      seqs.length = 0;
+      sent.length = 0;
       let off = 0;
-      chunk.forEach((m, j) => {
+      let lastSeq = 0;
+      let lastOff = 0;
+      for (; i < entries.length && sent.length < BATCH; i++) {
         const seq = this.sock.generateSeq();
+        const len = encodeEntry(this.buf, off, kind, op, ifindex, entries[i], seq, this.port, false);
+        if (!len) {
+          failed.push({ entry: entries[i], errno: EINVAL });
+          continue;
+        }
         seqs.push(seq);
-        off += encodeAt(buf, off, m, seq, this.port, j === chunk.length - 1);
-      });
-      const last = seqs[seqs.length - 1];
+        sent.push(entries[i]);
+        lastSeq = seq;
+        lastOff = off;
+        off += len;
+      }
+      if (!sent.length) continue;
+      put16(this.buf, lastOff + 6, this.buf.readUInt16LE(lastOff + 6) | NLM_F_ACK);
       try {
-        const reply = await this.sock.sendBatch(buf, last);
+        const reply = await this.sock.sendBatch(Buffer.from(this.buf.subarray(0, off)), lastSeq);
         const lastErr = reply[0] ? parseError(reply[0].data, reply[0].flags).errno : 0;
-        if (lastErr) this.errors.set(last, Math.abs(lastErr));
+        if (lastErr) this.errors.set(lastSeq, Math.abs(lastErr));
       } catch (err) {
         const e = err as { errno?: number };
-        this.errors.set(last, Math.abs(e.errno ?? 5));
+        this.errors.set(lastSeq, Math.abs(e.errno ?? 5));
       }
       // Errors of earlier messages in the batch were delivered before the final ACK.
-      seqs.forEach((seq, j) => {
-        const errno = this.errors.get(seq);
+      for (let j = 0; j < seqs.length; j++) {
+        const errno = this.errors.get(seqs[j]);
         if (errno) {
-          failed.push({ msg: chunk[j], errno });
-          this.errors.delete(seq);
+          failed.push({ entry: sent[j], errno });
+          this.errors.delete(seqs[j]);
         }
-      });
+      }
     }
     return failed;
   }
