@@ -83,8 +83,8 @@ export class Agent {
     this.self = { name: config.name, vtep: config.vtep, vxlanPort: config.vxlanPort, underlayMtu: config.underlayMtu };
     const host: HostRecord = { name: config.name, vtep: config.vtep, vxlanPort: config.vxlanPort, underlayMtu: config.underlayMtu, version: VERSION, started: new Date().toISOString() };
     this.events = new EventLog(2000, (id) => this.state.snap?.networks.get(id)?.name ?? '');
-    this.events.on('event', (e: { type?: string; action?: string; name?: string; vtep?: string }) => {
-      if (e.type === 'host' && e.name !== config.name) log.info(e.action === 'join' ? 'peer host joined' : 'peer host left', { peer: e.name, vtep: e.vtep });
+    this.events.on('host', (e: { action: string; host: HostRecord }) => {
+      if (e.host.name !== config.name) log.info(e.action === 'join' ? 'peer host joined' : 'peer host left', { peer: e.host.name, vtep: e.host.vtep });
     });
     this.state = new ClusterState(this.store, config.name, log, this.events);
     this.registration = new Registration(this.store, host, config.leaseTtl, log, () => void this.state.reload('registered'));

@@ -9,8 +9,22 @@ import { parseUntil } from '../control/filters';
 // Cluster events as `docker events` shows them, derived from the etcd watch that every agent
 // already runs: a key created or deleted under networks/, endpoints/ or hosts/. Kept in a ring so
 // that `--since` can replay the recent past.
+//
+// The ring holds what the watch handed over and an Event is built only when somebody reads it (a
+// `vxnet events` stream, a replay): a bulk change is tens of thousands of events nobody watches,
+// and building each (its time as text, a 13-field object) was a tenth of the agent's work on them.
+// Emits 'event' (an Event) while someone listens, and 'host' for hosts joining or leaving.
+interface Raw {
+  kind: 'network' | 'endpoint' | 'host';
+  created: boolean;
+  revision: number;
+  at: number;
+  rec: unknown;
+  network: string; // an endpoint's network name when it happened
+}
+
 export class EventLog extends EventEmitter {
-  private readonly ring: Event[] = [];
+  private readonly ring: Raw[] = [];
 
   constructor(private readonly capacity = 2000, private readonly networkName: (id: string) => string = () => '') {
     super();
@@ -25,29 +39,31 @@ export class EventLog extends EventEmitter {
     if (!deleted && !created) return; // updates (a host's refreshed record) are not events
     const rec = created ? record : previous;
     if (!rec) return;
-    // Plain literals, no spread of a shared base: V8 spreads into a literal this size on a slow path
-    // (~9 us an event, most of a 10k-endpoint bulk change).
-    const time = new Date().toISOString();
-    const rv = String(revision);
-    let e: Event;
-    if (k.kind === 'network') {
-      const n = rec as NetworkRecord;
-      e = { time, revision: rv, type: 'network', action: created ? 'create' : 'remove', id: n.id, name: n.name, network: n.name, networkId: n.id };
-    } else if (k.kind === 'endpoint') {
-      const ep = rec as EndpointRecord;
-      e = { time, revision: rv, type: 'endpoint', action: created ? 'connect' : 'disconnect', id: ep.id, name: ep.name, network: this.networkName(ep.networkId), networkId: ep.networkId, host: ep.host, ipv4Address: ep.ipv4, ipv6Address: ep.ipv6, macAddress: ep.mac };
-    } else {
-      const h = rec as HostRecord;
-      e = { time, revision: rv, type: 'host', action: created ? 'join' : 'leave', id: h.name, name: h.name, host: h.name, vtep: h.vtep };
-    }
-    this.ring.push(e);
+    const raw: Raw = { kind: k.kind, created, revision, at: Date.now(), rec, network: k.kind === 'endpoint' ? this.networkName((rec as EndpointRecord).networkId) : '' };
+    this.ring.push(raw);
     if (this.ring.length > this.capacity * 2) this.ring.splice(0, this.ring.length - this.capacity);
-    this.emit('event', e);
+    if (k.kind === 'host') this.emit('host', { action: created ? 'join' : 'leave', host: rec as HostRecord });
+    if (this.listenerCount('event')) this.emit('event', toEvent(raw));
   }
 
   recent(sinceMs: number): Event[] {
-    return this.ring.slice(-this.capacity).filter((e) => Date.parse(e.time ?? '') >= sinceMs);
+    return this.ring.slice(-this.capacity).filter((r) => r.at >= sinceMs).map(toEvent);
   }
+}
+
+function toEvent(r: Raw): Event {
+  const time = new Date(r.at).toISOString();
+  const revision = String(r.revision);
+  if (r.kind === 'network') {
+    const n = r.rec as NetworkRecord;
+    return { time, revision, type: 'network', action: r.created ? 'create' : 'remove', id: n.id, name: n.name, network: n.name, networkId: n.id };
+  }
+  if (r.kind === 'endpoint') {
+    const ep = r.rec as EndpointRecord;
+    return { time, revision, type: 'endpoint', action: r.created ? 'connect' : 'disconnect', id: ep.id, name: ep.name, network: r.network, networkId: ep.networkId, host: ep.host, ipv4Address: ep.ipv4, ipv6Address: ep.ipv6, macAddress: ep.mac };
+  }
+  const h = r.rec as HostRecord;
+  return { time, revision, type: 'host', action: r.created ? 'join' : 'leave', id: h.name, name: h.name, host: h.name, vtep: h.vtep };
 }
 
 const EVENT_FILTERS = new Set(['network', 'type', 'host', 'event', 'name']);
