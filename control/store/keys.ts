@@ -33,14 +33,27 @@ export type ParsedKey =
   | { kind: 'reconciled'; name: string }
   | { kind: 'other' };
 
+const OTHER: ParsedKey = { kind: 'other' };
+
+// Once per watched key (tens of thousands in a bulk change): found by position, not split into an
+// array of parts.
 export function parseKey(key: string): ParsedKey {
-  if (!key.startsWith(PREFIX)) return { kind: 'other' };
-  const parts = key.slice(PREFIX.length).split('/');
-  if (parts[0] === 'networks' && parts.length === 2) return { kind: 'network', id: parts[1] };
-  if (parts[0] === 'endpoints' && parts.length === 3) return { kind: 'endpoint', networkId: parts[1], id: parts[2] };
-  if (parts[0] === 'hosts' && parts.length === 2) return { kind: 'host', name: parts[1] };
-  if (parts[0] === 'reconciled' && parts.length === 2) return { kind: 'reconciled', name: parts[1] };
-  return { kind: 'other' };
+  if (!key.startsWith(PREFIX)) return OTHER;
+  const p = PREFIX.length;
+  const slash = key.indexOf('/', p);
+  if (slash < 0) return OTHER;
+  const rest = slash + 1;
+  const last = key.indexOf('/', rest);
+  const kind = slash - p;
+  if (kind === 9 && key.startsWith('endpoints', p)) {
+    if (last < 0 || key.indexOf('/', last + 1) >= 0) return OTHER;
+    return { kind: 'endpoint', networkId: key.slice(rest, last), id: key.slice(last + 1) };
+  }
+  if (last >= 0) return OTHER;
+  if (kind === 8 && key.startsWith('networks', p)) return { kind: 'network', id: key.slice(rest) };
+  if (kind === 5 && key.startsWith('hosts', p)) return { kind: 'host', name: key.slice(rest) };
+  if (kind === 10 && key.startsWith('reconciled', p)) return { kind: 'reconciled', name: key.slice(rest) };
+  return OTHER;
 }
 
 // etcd's "every key with this prefix" range end: the prefix with its last byte incremented.
