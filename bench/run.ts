@@ -13,6 +13,7 @@ import { Topology, ping, sh, waitFor } from '../test/helpers/topology';
 import { openRtNetlink } from '../agent/dataplane/netns';
 import { keys } from '../control/store/keys';
 import { dockerFigures } from './docker';
+import { EntryCounter } from './entries';
 import { Figure, figures, firstReply, now, record, round, stats } from './figures';
 
 const SMOKE = process.argv.includes('--smoke');
@@ -54,21 +55,6 @@ function monitor(ns: string): { sock: RtNetlinkSocket; waitMac: (mac: string) =>
       });
     }),
   };
-}
-
-function countEntries(ns: string, dev: string): Promise<{ fdb: number; neigh: number }> {
-  const s = openRtNetlink(`/run/netns/${ns}`);
-  return (async () => {
-    try {
-      const link = (await s.getLinks()).find((l) => l.attrs.ifname === dev);
-      if (!link) return { fdb: 0, neigh: 0 };
-      const fdb = (await s.getNeighbors({ family: 7 })).filter((e) => e.data.ifindex === link.data.index && e.attrs.dst).length;
-      const neigh = (await s.getNeighbors({ family: 2 })).filter((e) => e.data.ifindex === link.data.index && e.data.state?.permanent).length;
-      return { fdb, neigh };
-    } finally {
-      s.socket.close();
-    }
-  })();
 }
 
 function procStats(pid: number): { rssMb: number; peakMb: number; anonMb: number; cpuS: number } {
@@ -128,6 +114,9 @@ async function main(): Promise<void> {
     for (const h of topo.hosts) agents.push(new TestAgent({ name: h.name, etcd: etcd.unixUrls, vtep: h.vtep, netns: h.ns, leaseTtl: 10, resyncInterval: 600, extra: ['--log-level', 'info', '--metrics', '127.0.0.1:9476'] }));
     await Promise.all(agents.map((a) => a.start(30000)));
     const [a1, a2] = agents;
+    const counter = new EntryCounter(topo.hosts[0].ns);
+    cleanups.push(() => counter.close());
+    const countEntries = (dev: string): Promise<{ fdb: number; neigh: number }> => counter.count(dev);
 
     // 1. Attach latency through the API, against the CNI reference bridge plugin + host-local.
     console.log('\n1. attach latency (one host)');
@@ -228,11 +217,11 @@ async function main(): Promise<void> {
     await putAll(kv, eps);
     const tAdd = now();
     const writeMs = tAdd - tWrite;
-    await waitFor('bulk add', async () => { const c = await countEntries(topo!.hosts[0].ns, 'vx-9000'); return c.fdb >= N.bulk && c.neigh >= N.bulk; }, 120000, 10);
+    await waitFor('bulk add', async () => { const c = await countEntries('vx-9000'); return c.fdb >= N.bulk && c.neigh >= N.bulk; }, 120000, 10);
     const addMs = now() - tAdd;
     await delAll(kv, Object.keys(eps));
     const t0 = now();
-    await waitFor('bulk del', async () => { const c = await countEntries(topo!.hosts[0].ns, 'vx-9000'); return c.fdb === 0 && c.neigh === 0; }, 120000, 10);
+    await waitFor('bulk del', async () => { const c = await countEntries('vx-9000'); return c.fdb === 0 && c.neigh === 0; }, 120000, 10);
     const delMs = now() - t0;
     const ref = ipBatchReference(topo.hosts[0].ns, eps);
     record({ name: 'bulk add (committed in etcd -> watch -> kernel)', unit: 'entries/s', median: (2 * N.bulk) / (addMs / 1000), p99: NaN, n: 1, reference: 'ip -batch + bridge -batch', refMedian: (2 * N.bulk) / (ref.addMs / 1000), ratio: ref.addMs / addMs, target: '>= 3x', met: ref.addMs / addMs >= 3 });
@@ -246,7 +235,7 @@ async function main(): Promise<void> {
       const before = procStats(a1.pid!);
       await putAll(kv, many);
       // Both kinds: the restart below must find the kernel complete, not cut a reconcile short.
-      await waitFor(`scale ${size}`, async () => { const c = await countEntries(topo!.hosts[0].ns, "vx-9000"); return c.fdb >= size && c.neigh >= size; }, 300000, 50);
+      await waitFor(`scale ${size}`, async () => { const c = await countEntries('vx-9000'); return c.fdb >= size && c.neigh >= size; }, 300000, 50);
       const after = procStats(a1.pid!);
       // Held for good once the burst's garbage is gone: V8 gives its heap back after some seconds
       // of quiet (its memory reducer), so the steady figure is read after a pause.
@@ -264,7 +253,7 @@ async function main(): Promise<void> {
         record({ name: `restart with ${size} remote endpoints: kernel writes`, unit: 'writes', median: r.writes, p99: r.writes, n: 1, target: '0', met: r.writes === 0 });
       }
       await delAll(kv, Object.keys(many));
-      await waitFor('scale cleanup', async () => (await countEntries(topo!.hosts[0].ns, 'vx-9000')).fdb === 0, 300000, 50);
+      await waitFor('scale cleanup', async () => (await countEntries('vx-9000')).fdb === 0, 300000, 50);
     }
 
     // 5. Data plane: iperf3 over vxnet vs a hand-built VXLAN pair vs the plain underlay.
