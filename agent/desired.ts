@@ -27,6 +27,12 @@ export interface DesiredState {
   networks: Map<number, DesiredNetwork>; // by VNI
 }
 
+// "10.0.0.2/24" -> "10.0.0.2"; once per remote endpoint and run, so no array.
+function address(cidr: string): string {
+  const slash = cidr.indexOf('/');
+  return slash < 0 ? cidr : cidr.slice(0, slash);
+}
+
 function prefixLen(cidr: string): string {
   return cidr.split('/')[1];
 }
@@ -60,7 +66,8 @@ function desiredNetwork(net: NetworkRecord, eps: EndpointRecord[], local: Endpoi
     const host = hosts.get(ep.host);
     if (!host || host.vtep === self.vtep) continue;
     fdb.set(ep.mac, host.vtep);
-    for (const a of [ep.ipv4, ep.ipv6]) if (a) neigh.set(a.split('/')[0], ep.mac);
+    if (ep.ipv4) neigh.set(address(ep.ipv4), ep.mac);
+    if (ep.ipv6) neigh.set(address(ep.ipv6), ep.mac);
   }
   const gateways = [...net.ipv4, ...net.ipv6].map((s) => `${s.gateway}/${prefixLen(s.subnet)}`);
   return {

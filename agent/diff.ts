@@ -68,10 +68,15 @@ export function diff(desired: DesiredState, actual: ActualState, self: Self, bus
     const replaced = mustReplaceVxlan(want, have, self);
     const haveFdb = replaced ? new Map<string, string>() : (have?.fdb ?? new Map<string, string>());
     const haveNeigh = replaced ? new Map<string, string>() : (have?.neigh ?? new Map<string, string>());
-    const fdbAdd = [...want.fdb].filter(([mac, dst]) => haveFdb.get(mac) !== dst).map(([mac, dst]) => ({ mac, dst }));
-    const fdbDel = [...haveFdb].filter(([mac]) => !want.fdb.has(mac)).map(([mac, dst]) => ({ mac, dst }));
-    const neighAdd = [...want.neigh].filter(([ip, mac]) => haveNeigh.get(ip) !== mac).map(([ip, mac]) => ({ ip, mac }));
-    const neighDel = [...haveNeigh].filter(([ip]) => !want.neigh.has(ip)).map(([ip, mac]) => ({ ip, mac }));
+    // Loops rather than spread-filter-map: these maps hold every remote endpoint of the network.
+    const fdbAdd: FdbEntry[] = [];
+    for (const [mac, dst] of want.fdb) if (haveFdb.get(mac) !== dst) fdbAdd.push({ mac, dst });
+    const fdbDel: FdbEntry[] = [];
+    for (const [mac, dst] of haveFdb) if (!want.fdb.has(mac)) fdbDel.push({ mac, dst });
+    const neighAdd: NeighEntry[] = [];
+    for (const [ip, mac] of want.neigh) if (haveNeigh.get(ip) !== mac) neighAdd.push({ ip, mac });
+    const neighDel: NeighEntry[] = [];
+    for (const [ip, mac] of haveNeigh) if (!want.neigh.has(ip)) neighDel.push({ ip, mac });
     if (fdbDel.length) ops.push({ kind: 'fdbDel', vni, entries: fdbDel });
     if (neighDel.length) ops.push({ kind: 'neighDel', vni, entries: neighDel });
     if (fdbAdd.length) ops.push({ kind: 'fdbAdd', vni, entries: fdbAdd });
