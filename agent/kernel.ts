@@ -6,6 +6,8 @@ import type { DesiredNetwork, Self } from './desired';
 import type { ActualState, ActualNetwork, FdbEntry, NeighEntry } from './diff';
 import type { Attachment, OpenSandbox, Sandboxes } from './endpoints';
 import { openRtNetlink, checkNetns } from './dataplane/netns';
+import { arpAnnouncements, FRAME } from './dataplane/announce';
+import { nativeAddon } from './dataplane/native';
 import { NeighBatcher, NeighKind, NeighOp, NeighEntryText, ENOENT, ESRCH } from './dataplane/batch';
 import { bridgeName, isHostVeth, vniOfDevice, vxlanName } from './names';
 import type { Logger } from './log';
@@ -379,6 +381,14 @@ export class NetlinkKernel implements Sandboxes {
       const what = `${kind} ${f.entry.mac} ${kind === 'fdb' ? 'dst' : 'ip'} ${f.entry.addr}`;
       throw new Error(`failed to ${op} ${failed.length} of ${entries.length} entries on vx-${vni}, first ${what}: errno ${f.errno}`);
     }
+  }
+
+  // See dataplane/announce.ts.
+  async announce(vni: number, entries: NeighEntry[]): Promise<number> {
+    const br = await this.link(bridgeName(vni));
+    const frames = arpAnnouncements(entries);
+    if (!br || !frames.length) return 0;
+    return nativeAddon().sendFrames(br.index, frames, FRAME);
   }
 
   async attachPort(vni: number, veth: string): Promise<void> {

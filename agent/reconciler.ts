@@ -17,6 +17,8 @@ export interface Kernel {
   neighAdd(vni: number, entries: NeighEntry[]): Promise<void>;
   neighDel(vni: number, entries: NeighEntry[]): Promise<void>;
   attachPort(vni: number, veth: string): Promise<void>;
+  // Tells the local containers of a network where these remote addresses are (dataplane/announce.ts).
+  announce(vni: number, entries: NeighEntry[]): Promise<number>;
   removeVeth(veth: string): Promise<void>;
   hasLink(name: string): Promise<boolean>;
 }
@@ -39,6 +41,10 @@ export interface ReconcileStats {
   lastRevision: number;
   kernelOps: Record<string, number>;
 }
+
+// New remote addresses announced to local containers per run and network, at most: a bulk change
+// (a host with thousands of endpoints joining) is left to the containers' own ARP requests.
+const ANNOUNCE_MAX = 64;
 
 // Level-triggered: every run computes desired from the whole snapshot and actual from the whole
 // kernel, so a missed trigger is repaired by the next one and by the periodic resync.
@@ -132,6 +138,7 @@ export class Reconciler {
           await this.apply(op);
           this.count(op.kind, 'ok');
           this.entries.applied(op);
+          if (op.kind === 'neighAdd' && op.entries.length <= ANNOUNCE_MAX) this.announce(op.vni, op.entries);
         } catch (err) {
           this.entries.forget(opVni(op));
           clean = false;
@@ -179,6 +186,11 @@ export class Reconciler {
     const actual = await this.kernel.readActual(true);
     this.entries.remember(actual);
     return actual;
+  }
+
+  // Not awaited: nothing waits for the announcement, and a failure costs only the second it saves.
+  private announce(vni: number, entries: NeighEntry[]): void {
+    this.kernel.announce(vni, entries).catch((err: Error) => this.log.debug('cannot announce remote addresses', { vni, error: err.message }));
   }
 
   private count(kind: string, result: string): void {

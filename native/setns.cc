@@ -31,12 +31,14 @@ static Napi::Value GetTid(const Napi::CallbackInfo& info) {
 
 Napi::Value TrimMemory(const Napi::CallbackInfo& info); // memory.cc
 Napi::Value ReduceHeap(const Napi::CallbackInfo& info); // memory.cc
+Napi::Value SendFrames(const Napi::CallbackInfo& info); // announce.cc
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setns", Napi::Function::New(env, SetNs));
   exports.Set("gettid", Napi::Function::New(env, GetTid));
   exports.Set("trimMemory", Napi::Function::New(env, TrimMemory));
   exports.Set("reduceHeap", Napi::Function::New(env, ReduceHeap));
+  exports.Set("sendFrames", Napi::Function::New(env, SendFrames));
   exports.Set("CLONE_NEWNET", Napi::Number::New(env, CLONE_NEWNET));
   return exports;
 }

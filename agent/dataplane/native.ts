@@ -1,12 +1,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-// native/setns.cc and native/memory.cc: what Node has no binding for.
+// native/setns.cc, memory.cc and announce.cc: what Node has no binding for.
 export interface NativeAddon {
   setns(fd: number, nstype: number): void;
   gettid(): number;
   trimMemory(): boolean;
   reduceHeap(): void;
+  sendFrames(ifindex: number, frames: Buffer, frameLength: number): number;
   CLONE_NEWNET: number;
 }
 

@@ -1,4 +1,5 @@
 import * as assert from 'assert';
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import { status } from '@grpc/grpc-js';
 import type { Etcd3 } from 'etcd3';
@@ -69,6 +70,36 @@ describe('data plane: three hosts, real agents, real kernel', function () {
       assert.ok(ping(c.c3b, target, { count: 1, waitS: 1 }), 'h3 could not reach the new endpoint at once');
       await agents[0].client.disconnect({ network: 'blue', sandbox: box });
       topo.removeNs(box);
+    });
+
+    it('a container that asked for an address before it existed is answered as soon as its host programs the entry', async () => {
+      // c1b's ARP retransmission at 30 s: within the bound below only the agent's announcement can
+      // resolve the request it sent while the address had no endpoint (its normal retry is at 1 s).
+      const target = '10.77.0.200';
+      sh('ip', ['netns', 'exec', c.c1b, 'sysctl', '-qw', 'net.ipv4.neigh.eth0.retrans_time_ms=30000']);
+      // One probe every 0.2 s until one is answered: the first may reach h2 before the new endpoint's
+      // interface is up there (Connect plugs it while etcd commits, and h1 learns of it from etcd).
+      const pinger = spawn('ip', ['netns', 'exec', c.c1b, 'ping', '-n', '-c1', '-i', '0.2', '-w', '20', target], { stdio: 'ignore' });
+      const box = topo.container('cw2');
+      try {
+        await waitFor('c1b asking for the address', () => /INCOMPLETE|FAILED/.test(sh('ip', ['-n', c.c1b, 'neigh', 'show', target])), 3000, 20);
+        const r = await agents[1].client.connect({ network: 'blue', sandbox: box, ipv4Address: target });
+        await waitFor('c1b has the new endpoint\'s MAC', () => sh('ip', ['-n', c.c1b, 'neigh', 'show', target]).includes(r.endpoint!.macAddress), 5000, 20);
+        // The probes that waited for the answer go out, and one is answered.
+        const code = await new Promise<number | null>((resolve) => {
+          const t = setTimeout(() => resolve(-1), 5000);
+          pinger.once('exit', (c) => {
+            clearTimeout(t);
+            resolve(c);
+          });
+        });
+        assert.strictEqual(code, 0, 'no reply once the address was known');
+      } finally {
+        pinger.kill('SIGKILL');
+        sh('ip', ['netns', 'exec', c.c1b, 'sysctl', '-qw', 'net.ipv4.neigh.eth0.retrans_time_ms=1000']);
+        await agents[1].client.disconnect({ network: 'blue', sandbox: box }).catch(() => undefined);
+        topo.removeNs(box);
+      }
     });
 
     it('programs exactly the remote endpoints: FDB to their VTEPs and permanent neighbor entries', () => {
