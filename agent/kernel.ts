@@ -8,7 +8,7 @@ import type { Attachment, OpenSandbox, Sandboxes } from './endpoints';
 import { openRtNetlink, checkNetns } from './dataplane/netns';
 import { arpAnnouncements, FRAME } from './dataplane/announce';
 import { nativeAddon } from './dataplane/native';
-import { NeighBatcher, NeighKind, NeighOp, NeighEntryText, ENOENT, ESRCH } from './dataplane/batch';
+import { NeighBatcher, NeighKind, NeighOp, NeighEntryText, ENOENT, ESRCH, putIPv4, putIPv6, putMac } from './dataplane/batch';
 import { bridgeName, isHostVeth, vniOfDevice, vxlanName } from './names';
 import type { Logger } from './log';
 
@@ -46,41 +46,28 @@ const u32 = (n: number): Buffer => {
 };
 const cstr = (s: string): Buffer => Buffer.concat([Buffer.from(s), Buffer.from([0])]);
 
-// These four run once per FDB or neighbor entry in bulk changes and kernel dumps (tens of
-// thousands a run): written without intermediate arrays.
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+// Text to bytes with the parsers the FDB/neighbor batches use (dataplane/batch.ts). The addresses
+// and MACs come from records validated when they were written.
 export function macBytes(mac: string): Buffer {
-  const b = Buffer.allocUnsafe(6);
-  for (let i = 0; i < 6; i++) b[i] = parseInt(mac.slice(i * 3, i * 3 + 2), 16);
+  const b = Buffer.alloc(6);
+  putMac(b, 0, mac);
   return b;
 }
+export function ipBytes(ip: string): Buffer {
+  const v6 = ip.includes(':');
+  const b = Buffer.alloc(v6 ? 16 : 4);
+  if (v6) putIPv6(b, 0, ip);
+  else putIPv4(b, 0, ip);
+  return b;
+}
+
+// These two run once per FDB or neighbor entry in kernel dumps (tens of thousands a run): written
+// without intermediate arrays.
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 export function macString(b: Buffer | undefined): string {
   if (!b) return '';
   if (b.length !== 6) return [...b].map((x) => HEX[x]).join(':');
   return `${HEX[b[0]]}:${HEX[b[1]]}:${HEX[b[2]]}:${HEX[b[3]]}:${HEX[b[4]]}:${HEX[b[5]]}`;
-}
-export function ipBytes(ip: string): Buffer {
-  if (!ip.includes(':')) {
-    const b = Buffer.allocUnsafe(4);
-    let part = 0;
-    let n = 0;
-    for (let i = 0; i < ip.length; i++) {
-      const c = ip.charCodeAt(i);
-      if (c === 46) {
-        b[part++] = n;
-        n = 0;
-      } else n = n * 10 + c - 48;
-    }
-    b[part] = n;
-    return b;
-  }
-  const [head, tail] = ip.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail !== undefined && tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  const b = Buffer.alloc(16);
-  groups.forEach((g, i) => b.writeUInt16BE(parseInt(g || '0', 16), i * 2));
-  return b;
 }
 export function ipString(b: Buffer | undefined): string {
   if (!b) return '';

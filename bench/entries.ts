@@ -39,7 +39,7 @@ export class EntryCounter {
     const [fdbMsgs] = await this.sock.request(RTM_GETNEIGH, ndmsg(AF_BRIDGE, false), { flags: NLM_F_DUMP });
     const [neighMsgs] = await this.sock.request(RTM_GETNEIGH, ndmsg(AF_INET, true), { flags: NLM_F_DUMP });
     let fdb = 0;
-    for (const m of fdbMsgs) if (m.data.readInt32LE(4) === index && hasAttr(m.data, NDA_DST)) fdb++;
+    for (const m of fdbMsgs) if (m.data.readInt32LE(4) === index && attr(m.data, 12, NDA_DST)) fdb++;
     let neigh = 0;
     for (const m of neighMsgs) if (m.data.readInt32LE(4) === index && (m.data.readUInt16LE(8) & NUD_PERMANENT) !== 0) neigh++;
     return { fdb, neigh };
@@ -48,13 +48,8 @@ export class EntryCounter {
   private async ifindex(dev: string): Promise<number> {
     const [links] = await this.sock.request(RTM_GETLINK, Buffer.alloc(16), { flags: NLM_F_DUMP });
     for (const m of links) {
-      let off = 16;
-      while (off + 4 <= m.data.length) {
-        const len = m.data.readUInt16LE(off);
-        if (len < 4) break;
-        if ((m.data.readUInt16LE(off + 2) & 0x3fff) === IFLA_IFNAME && m.data.toString('utf8', off + 4, off + len).replace(/\0+$/, '') === dev) return m.data.readInt32LE(4);
-        off += (len + 3) & ~3;
-      }
+      const name = attr(m.data, 16, IFLA_IFNAME);
+      if (name && m.data.toString('utf8', name[0], name[1]).replace(/\0+$/, '') === dev) return m.data.readInt32LE(4);
     }
     return 0;
   }
@@ -64,13 +59,14 @@ export class EntryCounter {
   }
 }
 
-function hasAttr(data: Buffer, type: number): boolean {
-  let off = 12;
+// The bounds of the first attribute of `type` after a message's fixed header of `start` bytes.
+function attr(data: Buffer, start: number, type: number): [number, number] | undefined {
+  let off = start;
   while (off + 4 <= data.length) {
     const len = data.readUInt16LE(off);
-    if (len < 4) return false;
-    if ((data.readUInt16LE(off + 2) & 0x3fff) === type) return true;
+    if (len < 4) return undefined;
+    if ((data.readUInt16LE(off + 2) & 0x3fff) === type) return [off + 4, off + len];
     off += (len + 3) & ~3;
   }
-  return false;
+  return undefined;
 }
