@@ -80,19 +80,17 @@ describe('data plane: three hosts, real agents, real kernel', function () {
       // One probe every 0.2 s until one is answered: the first may reach h2 before the new endpoint's
       // interface is up there (Connect plugs it while etcd commits, and h1 learns of it from etcd).
       const pinger = spawn('ip', ['netns', 'exec', c.c1b, 'ping', '-n', '-c1', '-i', '0.2', '-w', '20', target], { stdio: 'ignore' });
+      // Listened for from the start: the reply may come before the checks below are done.
+      const exited = new Promise<number | null>((resolve) => pinger.once('exit', (code) => resolve(code)));
       const box = topo.container('cw2');
       try {
         await waitFor('c1b asking for the address', () => /INCOMPLETE|FAILED/.test(sh('ip', ['-n', c.c1b, 'neigh', 'show', target])), 3000, 20);
         const r = await agents[1].client.connect({ network: 'blue', sandbox: box, ipv4Address: target });
         await waitFor('c1b has the new endpoint\'s MAC', () => sh('ip', ['-n', c.c1b, 'neigh', 'show', target]).includes(r.endpoint!.macAddress), 5000, 20);
         // The probes that waited for the answer go out, and one is answered.
-        const code = await new Promise<number | null>((resolve) => {
-          const t = setTimeout(() => resolve(-1), 5000);
-          pinger.once('exit', (c) => {
-            clearTimeout(t);
-            resolve(c);
-          });
-        });
+        let timer: NodeJS.Timeout | undefined;
+        const code = await Promise.race([exited, new Promise<number>((resolve) => (timer = setTimeout(() => resolve(-1), 5000)))]);
+        clearTimeout(timer);
         assert.strictEqual(code, 0, 'no reply once the address was known');
       } finally {
         pinger.kill('SIGKILL');
