@@ -1,5 +1,6 @@
 import type { EndpointRecord, HostRecord, NetworkRecord } from '../control/model';
 import { overlayMtu } from '../control/model';
+import { addressOf } from '../control/ipam';
 import type { Snapshot } from '../control/store/store';
 import { bridgeName, vxlanName } from './names';
 
@@ -25,12 +26,6 @@ export interface DesiredNetwork {
 
 export interface DesiredState {
   networks: Map<number, DesiredNetwork>; // by VNI
-}
-
-// "10.0.0.2/24" -> "10.0.0.2"; once per remote endpoint and run, so no array.
-function address(cidr: string): string {
-  const slash = cidr.indexOf('/');
-  return slash < 0 ? cidr : cidr.slice(0, slash);
 }
 
 function prefixLen(cidr: string): string {
@@ -66,8 +61,8 @@ function desiredNetwork(net: NetworkRecord, eps: EndpointRecord[], local: Endpoi
     const host = hosts.get(ep.host);
     if (!host || host.vtep === self.vtep) continue;
     fdb.set(ep.mac, host.vtep);
-    if (ep.ipv4) neigh.set(address(ep.ipv4), ep.mac);
-    if (ep.ipv6) neigh.set(address(ep.ipv6), ep.mac);
+    if (ep.ipv4) neigh.set(addressOf(ep.ipv4), ep.mac);
+    if (ep.ipv6) neigh.set(addressOf(ep.ipv6), ep.mac);
   }
   const gateways = [...net.ipv4, ...net.ipv6].map((s) => `${s.gateway}/${prefixLen(s.subnet)}`);
   return {

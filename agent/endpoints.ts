@@ -5,7 +5,7 @@ import { EndpointRecord, NetworkRecord, SubnetConfig, overlayMtu } from '../cont
 import type { Store } from '../control/store/store';
 import type { NetworkService } from '../control/networks';
 import { newId, endpointToProto } from '../control/networks';
-import { freeCandidates, checkStaticAddress, parseMac, macFromIPv4, randomMac, canonicalAddress } from '../control/ipam';
+import { freeCandidates, checkStaticAddress, parseMac, macFromIPv4, randomMac, canonicalAddress, addressOf } from '../control/ipam';
 import { validateIfname, validateEndpointName, validateSandboxArg } from '../control/validate';
 import { resolveNetwork } from '../control/filters';
 import type { ConnectRequest__Output } from '../control/generated/vxnet/v1/ConnectRequest';
@@ -309,8 +309,8 @@ export class EndpointService implements EndpointRepairer {
     const out = new Set<string>();
     for (const e of this.state.snap?.endpoints.values() ?? []) {
       if (e.networkId !== networkId) continue;
-      if (e.ipv4) out.add(bare(e.ipv4));
-      if (e.ipv6) out.add(bare(e.ipv6));
+      if (e.ipv4) out.add(addressOf(e.ipv4));
+      if (e.ipv6) out.add(addressOf(e.ipv6));
     }
     return out;
   }
@@ -545,11 +545,6 @@ function pick(subnets: SubnetConfig[], wanted: string, busy: Set<string>, alloca
     if (cands.length) return `${cands[attempt === 0 ? 0 : Math.floor(Math.random() * cands.length)]}/${s.subnet.split('/')[1]}`;
   }
   throw exhausted(`no free address left in network ${netName} (${subnets.map((s) => s.ipRange ?? s.subnet).join(', ')})`);
-}
-
-function bare(cidr: string): string {
-  const i = cidr.indexOf('/');
-  return i < 0 ? cidr : cidr.slice(0, i);
 }
 
 function nextIfname(present: string[]): string {

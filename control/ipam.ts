@@ -37,6 +37,12 @@ export function parseAddress(s: string, what = 'address'): { v6: boolean; value:
   }
 }
 
+// "10.0.0.2/24" -> "10.0.0.2" without an array: once per endpoint in the agent's hot loops.
+export function addressOf(cidr: string): string {
+  const slash = cidr.indexOf('/');
+  return slash < 0 ? cidr : cidr.slice(0, slash);
+}
+
 export function canonicalAddress(s: string): string {
   return parseAddress(s).text;
 }
