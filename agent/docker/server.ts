@@ -41,8 +41,11 @@ export class DockerPluginServer {
 
   async listen(socket: string): Promise<void> {
     this.server = http.createServer((req, res) => this.serve(req, res));
-    // Docker holds connections open between calls; they must not keep the agent from stopping.
-    this.server.keepAliveTimeout = 5000;
+    // Docker keeps connections open between calls and only it may close an idle one: when Node's
+    // keep-alive timeout closed one just as dockerd sent a call on it, dockerd saw "connection
+    // reset", retried a second later with an empty body (its plugin client does not rewind the
+    // request) and a `docker run` failed with "pool undefined". close() drops them when stopping.
+    this.server.keepAliveTimeout = 0;
     await listenUnix(this.server, socket);
   }
 
