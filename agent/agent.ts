@@ -100,7 +100,7 @@ export class Agent {
       etcdRequests: () => this.store.requests,
       ready: () => this.readiness(),
     });
-    this.isolation = new Isolation(log, config.docker.enabled === 'true');
+    this.isolation = new Isolation(log, (type, family) => this.kernel.dumpRaw(type, family), config.docker.enabled === 'true');
     this.progress = new Progress(this.store, config.name, () => this.registration.currentLease());
     this.memory = new MemoryTrim(() => this.state.recordsSeen, log);
     this.reconciler = new Reconciler(this.state, this.kernel, this.self, this.endpoints, log, config.resyncInterval * 1000, (run) => {

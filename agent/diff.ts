@@ -58,7 +58,10 @@ function mustReplaceVxlan(want: DesiredNetwork, have: ActualNetwork | undefined,
 // name (vx-N, vxbr-N, vxv<id>) are never in `actual`, so they are never touched. `busy` holds the
 // endpoints whose Connect or Disconnect is in flight: their veths belong to that request, and
 // `busyNetworks` the VNIs they attach to.
-export function diff(desired: DesiredState, actual: ActualState, self: Self, busy: ReadonlySet<string> = new Set(), busyNetworks: ReadonlySet<number> = new Set()): Op[] {
+// `entriesInSync`: the caller knows that the FDB and neighbor entries in `actual` are those of
+// `desired` (its last run applied them and nothing changed since), so they are not compared, except
+// for a vxlan device that must be replaced (its entries go with it).
+export function diff(desired: DesiredState, actual: ActualState, self: Self, busy: ReadonlySet<string> = new Set(), busyNetworks: ReadonlySet<number> = new Set(), entriesInSync = false): Op[] {
   const ops: Op[] = [];
   const wantedVeths = new Set<string>();
   for (const [vni, want] of desired.networks) {
@@ -66,21 +69,7 @@ export function diff(desired: DesiredState, actual: ActualState, self: Self, bus
     const problem = devicesProblem(want, have, self);
     if (problem) ops.push({ kind: 'ensureDevices', net: want, reason: problem });
     const replaced = mustReplaceVxlan(want, have, self);
-    const haveFdb = replaced ? new Map<string, string>() : (have?.fdb ?? new Map<string, string>());
-    const haveNeigh = replaced ? new Map<string, string>() : (have?.neigh ?? new Map<string, string>());
-    // Loops rather than spread-filter-map: these maps hold every remote endpoint of the network.
-    const fdbAdd: FdbEntry[] = [];
-    for (const [mac, dst] of want.fdb) if (haveFdb.get(mac) !== dst) fdbAdd.push({ mac, dst });
-    const fdbDel: FdbEntry[] = [];
-    for (const [mac, dst] of haveFdb) if (!want.fdb.has(mac)) fdbDel.push({ mac, dst });
-    const neighAdd: NeighEntry[] = [];
-    for (const [ip, mac] of want.neigh) if (haveNeigh.get(ip) !== mac) neighAdd.push({ ip, mac });
-    const neighDel: NeighEntry[] = [];
-    for (const [ip, mac] of haveNeigh) if (!want.neigh.has(ip)) neighDel.push({ ip, mac });
-    if (fdbDel.length) ops.push({ kind: 'fdbDel', vni, entries: fdbDel });
-    if (neighDel.length) ops.push({ kind: 'neighDel', vni, entries: neighDel });
-    if (fdbAdd.length) ops.push({ kind: 'fdbAdd', vni, entries: fdbAdd });
-    if (neighAdd.length) ops.push({ kind: 'neighAdd', vni, entries: neighAdd });
+    if (!entriesInSync || replaced) entryOps(ops, vni, want, replaced ? undefined : have);
     for (const ep of want.local) {
       const name = hostVethName(ep.id);
       wantedVeths.add(name);
@@ -100,4 +89,23 @@ export function diff(desired: DesiredState, actual: ActualState, self: Self, bus
     if (!desired.networks.has(vni) && !busyNetworks.has(vni)) ops.push({ kind: 'removeDevices', vni });
   }
   return ops;
+}
+
+// The FDB and neighbor operations that turn one network's entries in `have` into those of `want`.
+function entryOps(ops: Op[], vni: number, want: DesiredNetwork, have: ActualNetwork | undefined): void {
+  const haveFdb = have?.fdb ?? new Map<string, string>();
+  const haveNeigh = have?.neigh ?? new Map<string, string>();
+  // Loops rather than spread-filter-map: these maps hold every remote endpoint of the network.
+  const fdbAdd: FdbEntry[] = [];
+  for (const [mac, dst] of want.fdb) if (haveFdb.get(mac) !== dst) fdbAdd.push({ mac, dst });
+  const fdbDel: FdbEntry[] = [];
+  for (const [mac, dst] of haveFdb) if (!want.fdb.has(mac)) fdbDel.push({ mac, dst });
+  const neighAdd: NeighEntry[] = [];
+  for (const [ip, mac] of want.neigh) if (haveNeigh.get(ip) !== mac) neighAdd.push({ ip, mac });
+  const neighDel: NeighEntry[] = [];
+  for (const [ip, mac] of haveNeigh) if (!want.neigh.has(ip)) neighDel.push({ ip, mac });
+  if (fdbDel.length) ops.push({ kind: 'fdbDel', vni, entries: fdbDel });
+  if (neighDel.length) ops.push({ kind: 'neighDel', vni, entries: neighDel });
+  if (fdbAdd.length) ops.push({ kind: 'fdbAdd', vni, entries: fdbAdd });
+  if (neighAdd.length) ops.push({ kind: 'neighAdd', vni, entries: neighAdd });
 }

@@ -1,5 +1,6 @@
 import { execFile } from 'child_process';
 import { parseCidr } from '../control/ipam';
+import { attrAt, ipText } from './dataplane/dump';
 import type { Logger } from './log';
 
 // Networks must not reach each other through the host: a host that forwards IP (every Docker host
@@ -61,16 +62,58 @@ function run(cmd: string, args: string[], input?: string): Promise<{ ok: boolean
   });
 }
 
-// What the kernel holds of ours now, from `ip -j`.
-async function current(v6: boolean): Promise<RoutingPlan | undefined> {
-  const fam = v6 ? '-6' : '-4';
-  const [r, t] = await Promise.all([run('ip', [fam, '-j', 'rule', 'show', 'pref', String(RULE_PREF)]), run('ip', [fam, '-j', 'route', 'show', 'table', 'all', 'type', 'prohibit'])]);
-  if (!r.ok || !t.ok) return undefined;
-  const rules = (JSON.parse(r.out || '[]') as { iif?: string; table?: string }[]).filter((x) => x.iif && x.table).map((x) => `${x.iif} ${x.table}`);
-  const routes = (JSON.parse(t.out || '[]') as { dst?: string; table?: string }[])
-    .filter((x) => x.dst && Number(x.table) >= TABLE_BASE)
-    .map((x) => `${x.table} ${x.dst!.includes('/') ? x.dst : `${x.dst}/${v6 ? 128 : 32}`}`);
-  return { rules, routes };
+// A netlink dump of one message type and address family: the payloads of its answers.
+export type Dump = (type: number, family: number) => Promise<Buffer[]>;
+const RTM_GETROUTE = 26;
+const RTM_GETRULE = 34;
+const FRA_IIFNAME = 3;
+const FRA_PRIORITY = 6;
+const FRA_TABLE = 15;
+const RTA_DST = 1;
+const RTA_TABLE = 15;
+const RTN_PROHIBIT = 8;
+const HDR = 12; // struct fib_rule_hdr and struct rtmsg: the table (u8) at 4, a route's type at 7
+
+function u32Attr(d: Buffer, type: number, fallback: number): number {
+  const a = attrAt(d, HDR, type);
+  return a >= 0 && d.readUInt16LE(a) >= 8 ? d.readUInt32LE(a + 4) : fallback;
+}
+
+// Pure: "iif table" of the rules at our preference that match an input interface.
+export function rulesOf(payloads: Iterable<Buffer>): string[] {
+  const out: string[] = [];
+  for (const d of payloads) {
+    if (d.length < HDR || u32Attr(d, FRA_PRIORITY, 0) !== RULE_PREF) continue;
+    const iif = attrAt(d, HDR, FRA_IIFNAME);
+    if (iif < 0) continue;
+    out.push(`${d.toString('utf8', iif + 4, iif + d.readUInt16LE(iif)).replace(/\0+$/, '')} ${u32Attr(d, FRA_TABLE, d[4])}`);
+  }
+  return out;
+}
+
+// Pure: "table dst/len" of the prohibit routes in our tables.
+export function prohibitRoutesOf(payloads: Iterable<Buffer>): string[] {
+  const out: string[] = [];
+  for (const d of payloads) {
+    if (d.length < HDR || d[7] !== RTN_PROHIBIT) continue;
+    const t = u32Attr(d, RTA_TABLE, d[4]);
+    const dst = attrAt(d, HDR, RTA_DST);
+    if (t < TABLE_BASE || dst < 0) continue;
+    out.push(`${t} ${ipText(d, dst + 4, d.readUInt16LE(dst) - 4)}/${d[1]}`);
+  }
+  return out;
+}
+
+// What the kernel holds of ours now: read over netlink, not with `ip -j` (a process per look, and
+// forking the agent cost ~20 ms of its main thread each, four per check). Undefined for a family
+// the host cannot list (IPv6 disabled).
+async function current(dump: Dump, v6: boolean): Promise<RoutingPlan | undefined> {
+  const family = v6 ? 10 : 2;
+  try {
+    return { rules: rulesOf(await dump(RTM_GETRULE, family)), routes: prohibitRoutesOf(await dump(RTM_GETROUTE, family)) };
+  } catch {
+    return undefined;
+  }
 }
 
 // Docker sets the FORWARD policy to DROP and turns on br_netfilter, so frames bridged between two
@@ -102,7 +145,7 @@ export class Isolation {
   private legacyGone = false;
 
   // `dockerForward`: also open Docker's FORWARD chain for bridged traffic within each network.
-  constructor(private readonly log: Logger, private readonly dockerForward = false) {}
+  constructor(private readonly log: Logger, private readonly dump: Dump, private readonly dockerForward = false) {}
 
   // `recheck` (full reconciles): compare with the kernel even if the networks did not change, so
   // that rules removed by hand come back within one resync period. One at a time: two syncs working
@@ -125,7 +168,7 @@ export class Isolation {
     }
     for (const v6 of [false, true]) {
       const want = plan(nets, v6);
-      const have = await current(v6);
+      const have = await current(this.dump, v6);
       // Nothing of ours to keep or remove in a family the host cannot even list (IPv6 disabled).
       if (!have && !want.rules.length) continue;
       const lines = have ? batch(have, want) : [];
@@ -144,7 +187,7 @@ export class Isolation {
     for (const v6 of [false, true]) {
       const want = plan(nets, v6);
       if (!want.rules.length) continue;
-      const have = await current(v6);
+      const have = await current(this.dump, v6);
       if (!have || !want.rules.every((r) => have.rules.includes(r)) || !want.routes.every((r) => have.routes.includes(r))) return false;
     }
     return true;

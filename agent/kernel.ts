@@ -9,6 +9,7 @@ import { openRtNetlink, checkNetns } from './dataplane/netns';
 import { arpAnnouncements, FRAME } from './dataplane/announce';
 import { nativeAddon } from './dataplane/native';
 import { NeighBatcher, NeighKind, NeighOp, NeighEntryText, ENOENT, ESRCH, putIPv4, putIPv6, putMac } from './dataplane/batch';
+import { forEachEntry, ipText, macText } from './dataplane/dump';
 import { bridgeName, isHostVeth, vniOfDevice, vxlanName } from './names';
 import type { Logger } from './log';
 
@@ -29,6 +30,8 @@ const IFLA_PROTINFO = 12;
 const NLA_F_NESTED = 0x8000;
 const IFLA_BRPORT_LEARNING = 8;
 const RTM_SETLINK = 19;
+const RTM_GETNEIGH = 30;
+const NLM_F_DUMP = 0x300;
 
 // --- small encoders for what the netlink package cannot express (a veth peer's nested ifinfomsg) ---
 function nlattr(type: number, payload: Buffer): Buffer {
@@ -61,37 +64,11 @@ export function ipBytes(ip: string): Buffer {
   return b;
 }
 
-// These two run once per FDB or neighbor entry in kernel dumps (tens of thousands a run): written
-// without intermediate arrays.
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 export function macString(b: Buffer | undefined): string {
-  if (!b) return '';
-  if (b.length !== 6) return [...b].map((x) => HEX[x]).join(':');
-  return `${HEX[b[0]]}:${HEX[b[1]]}:${HEX[b[2]]}:${HEX[b[3]]}:${HEX[b[4]]}:${HEX[b[5]]}`;
+  return b ? macText(b, 0, b.length) : '';
 }
 export function ipString(b: Buffer | undefined): string {
-  if (!b) return '';
-  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
-  // compress the longest run of zero groups, as inet_ntop does
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen && j - i > 1) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (best < 0) return groups.join(':');
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+  return b ? ipText(b, 0, b.length) : '';
 }
 
 // A stable, locally administered MAC for our bridges: the gateway's MAC must not change when ports
@@ -206,17 +183,22 @@ export class NetlinkKernel implements Sandboxes {
       if (n) n.bridge!.addresses.push(`${ipString(a.attrs.local ?? a.attrs.address)}/${a.data.prefixlen}`);
     }
     if (!withEntries) return { networks, veths };
-    for (const e of await this.dump(() => this.reader.getNeighbors({ family: AF_BRIDGE }))) {
-      const n = byIndex.get(e.data.ifindex ?? -1);
-      if (n && e.data.flags?.self && e.attrs.dst && e.attrs.lladdr) n.fdb.set(macString(e.attrs.lladdr), ipString(e.attrs.dst));
-    }
+    const fdb = await this.dumpRaw(RTM_GETNEIGH, AF_BRIDGE);
+    forEachEntry(fdb, 'fdb', (ifindex, mac, dst) => byIndex.get(ifindex)?.fdb.set(mac, dst));
     for (const family of [AF_INET, AF_INET6]) {
-      for (const e of await this.dump(() => this.reader.getNeighbors({ family }))) {
-        const n = byIndex.get(e.data.ifindex ?? -1);
-        if (n && e.data.state?.permanent && e.attrs.dst && e.attrs.lladdr) n.neigh.set(ipString(e.attrs.dst), macString(e.attrs.lladdr));
-      }
+      const neigh = await this.dumpRaw(RTM_GETNEIGH, family);
+      forEachEntry(neigh, 'neigh', (ifindex, mac, ip) => byIndex.get(ifindex)?.neigh.set(ip, mac));
     }
     return { networks, veths };
+  }
+
+  // The raw payloads of a dump of one message type and family whose request header is 12 bytes
+  // with the family first (ndmsg, rtmsg, fib_rule_hdr): ./dataplane/dump and ./isolation read them.
+  async dumpRaw(type: number, family: number): Promise<Buffer[]> {
+    const hdr = Buffer.alloc(12);
+    hdr[0] = family;
+    const [msgs] = await this.dump(() => this.reader.socket.request(type, hdr, { flags: NLM_F_DUMP }));
+    return msgs.map((m) => m.data);
   }
 
   private readonly verified = new Set<number>();

@@ -1,5 +1,5 @@
 import type { EndpointRecord } from '../control/model';
-import { computeDesired, DesiredNetwork, Self } from './desired';
+import { computeDesired, DesiredNetwork, DesiredState, Self } from './desired';
 import { ActualState, diff, FdbEntry, NeighEntry, Op } from './diff';
 import type { Logger } from './log';
 import type { ClusterState } from './state';
@@ -53,7 +53,10 @@ export class Reconciler {
   private busy = false; // cleared in the same synchronous step that ends the loop: no trigger is lost
   private again = false;
   private fullPending = false;
+  private sandboxesPending = false;
   private readonly entries = new EntryCache();
+  // The view's version and desired state of the last run that applied everything it wanted.
+  private last: { version: number; desired: DesiredState } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   readonly stats: ReconcileStats = { runs: 0, failures: 0, lastOps: 0, lastDurationMs: 0, lastClean: false, lastRevision: 0, kernelOps: {} };
@@ -71,10 +74,13 @@ export class Reconciler {
   start(): void {
     this.state.on('change', (why: string) => this.trigger(why === 'reload'));
     this.schedule();
-    // The data plane first (readiness waits for it), then a look inside every local sandbox: they
-    // may have changed while no agent was here (a setns and a dump each, so not before ready).
+    // The data plane first (readiness waits for it; with nothing known yet it reads every entry
+    // from the kernel), then a look inside every local sandbox: they may have changed while no agent
+    // was here (a setns and a dump each, so not before ready). That second run takes the entries
+    // from the first rather than dumping them all again.
     this.trigger();
-    this.trigger(true);
+    this.sandboxesPending = true;
+    this.trigger();
   }
 
   private schedule(): void {
@@ -105,15 +111,18 @@ export class Reconciler {
       do {
         this.again = false;
         const full = this.fullPending;
+        const sandboxes = full || this.sandboxesPending;
         this.fullPending = false;
-        await this.runOnce(full);
+        this.sandboxesPending = false;
+        await this.runOnce(full, sandboxes);
       } while (this.again && !this.stopped);
     } finally {
       this.busy = false;
     }
   }
 
-  async runOnce(full = false): Promise<void> {
+  // `sandboxes` (implied by `full`): also check the inside of every local sandbox.
+  async runOnce(full = false, sandboxes = full): Promise<void> {
     const snap = this.state.snap;
     if (!snap) return; // never act before the first consistent load: an empty view would flush everything
     const started = process.hrtime.bigint();
@@ -121,18 +130,27 @@ export class Reconciler {
     let clean = true;
     let ops: Op[] = [];
     let vnis: number[] = [];
+    let lastDesired: { version: number; desired: DesiredState } | undefined;
     try {
       // Endpoints whose Connect or Disconnect overlaps this run belong to their request: the busy set
       // is taken before and after reading the kernel, and desired after it, so that a veth created
       // meanwhile is neither removed as stale nor created a second time.
       const busy = new Set(this.repairer.busy());
       const busyNets = new Set(this.repairer.busyNetworks());
-      const actual = await this.readActual(full);
+      const { actual, fromKernel } = await this.readActual(full);
       for (const id of this.repairer.busy()) busy.add(id);
       for (const v of this.repairer.busyNetworks()) busyNets.add(v);
-      const desired = computeDesired(snap, this.self);
+      // Nothing changed in the view since a run that applied all it wanted, and the entries are
+      // that run's own (not read again): desired is the same, and so are the FDB and neighbor
+      // entries, which need no comparing (20,000 of them at 10,000 remote endpoints). Devices,
+      // addresses and veths are still compared with the kernel as read now.
+      const version = this.state.version;
+      const unchanged = !fromKernel && this.last?.version === version;
+      const desired = unchanged ? this.last!.desired : computeDesired(snap, this.self);
+      this.last = undefined;
+      lastDesired = { version, desired };
       vnis = [...new Set([...desired.networks.keys(), ...busyNets])];
-      ops = diff(desired, actual, this.self, busy, busyNets);
+      ops = diff(desired, actual, this.self, busy, busyNets, unchanged);
       for (const op of ops) {
         try {
           await this.apply(op);
@@ -146,7 +164,7 @@ export class Reconciler {
           this.log.error('kernel operation failed', { op: describe(op), error: (err as Error).message });
         }
       }
-      if (full) {
+      if (sandboxes) {
         for (const n of desired.networks.values()) {
           for (const ep of n.local) {
             if (busy.has(ep.id) || ops.some((o) => o.kind === 'repairEndpoint' && o.endpoint.id === ep.id)) continue;
@@ -164,6 +182,7 @@ export class Reconciler {
       clean = false;
       this.log.error('reconcile failed', { error: (err as Error).message });
     }
+    if (clean && lastDesired) this.last = lastDesired;
     this.stats.runs++;
     if (!clean) this.stats.failures++;
     this.stats.lastOps = ops.length;
@@ -178,14 +197,14 @@ export class Reconciler {
   // wrote since (dumping 20,000 entries costs more than programming them); full runs (start,
   // reload, every resync period) read them from the kernel, so drift is still repaired within one
   // period. A vxlan device that is new or was replaced is read in any run.
-  private async readActual(full: boolean): Promise<ActualState> {
+  private async readActual(full: boolean): Promise<{ actual: ActualState; fromKernel: boolean }> {
     if (!full) {
       const actual = await this.kernel.readActual(false);
-      if (this.entries.fill(actual)) return actual;
+      if (this.entries.fill(actual)) return { actual, fromKernel: false };
     }
     const actual = await this.kernel.readActual(true);
     this.entries.remember(actual);
-    return actual;
+    return { actual, fromKernel: true };
   }
 
   // Not awaited: nothing waits for the announcement, and a failure costs only the second it saves.
@@ -271,7 +290,8 @@ class EntryCache {
 
   remember(actual: ActualState): void {
     this.byVni.clear();
-    for (const [vni, n] of actual.networks) if (n.vxlan) this.byVni.set(vni, { index: n.vxlan.index, fdb: new Map(n.fdb), neigh: new Map(n.neigh) });
+    // Kept as read, not copied: the diff of this run has read them before `applied` changes them.
+    for (const [vni, n] of actual.networks) if (n.vxlan) this.byVni.set(vni, { index: n.vxlan.index, fdb: n.fdb, neigh: n.neigh });
   }
 
   // Fills the entries of an entry-less read; false when some vxlan device is not known as read.

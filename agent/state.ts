@@ -16,6 +16,9 @@ import { parseKey } from '../control/store/keys';
 // Emits 'change' (coalesce it) after every applied batch and after every reload.
 export class ClusterState extends EventEmitter {
   snap: Snapshot | undefined;
+  // Bumped by every change this class makes to the view (the only writer of `snap`): a reconcile
+  // whose view has the same version as the last one's computes the same desired state.
+  version = 0;
   private watcher: PrefixWatch | undefined;
   private stopped = false;
   private reloading: Promise<void> | undefined;
@@ -58,6 +61,7 @@ export class ClusterState extends EventEmitter {
     try {
       const snap = await this.store.snapshot();
       this.snap = snap;
+      this.version++;
       this.served = undefined;
       this.loaded += snap.endpoints.size + snap.networks.size + snap.hosts.size;
       this.replayLocalWrites();
@@ -104,6 +108,7 @@ export class ClusterState extends EventEmitter {
         this.watchEvents++;
         const own = k.kind === 'endpoint' && this.isOwnWrite(k.id, revision, ev.deleted);
         const r = applyParsed(this.snap, k, ev.value);
+        if (r.changed) this.version++; // not for progress reports, which desired state does not read
         this.snap.revision = Math.max(this.snap.revision, revision);
         // This agent's own endpoint write, already in the view since its request: not a change.
         if (own) continue;
@@ -159,6 +164,7 @@ export class ClusterState extends EventEmitter {
     if (revision) this.localWrites.set(ep.id, { ep, deleted, revision });
     this.served = undefined;
     if (!this.snap) return;
+    this.version++;
     if (deleted) this.snap.endpoints.delete(ep.id);
     else this.snap.endpoints.set(ep.id, ep);
   }
@@ -185,6 +191,7 @@ export class ClusterState extends EventEmitter {
   // without it in the view, the reconciler would take the new endpoint's veth for a stale one.
   applyNetwork(net: NetworkRecord): void {
     if (this.snap && !this.snap.networks.has(net.id)) {
+      this.version++;
       this.snap.networks.set(net.id, net);
       this.readNetworks.set(net.id, net);
     }
@@ -206,6 +213,7 @@ export class ClusterState extends EventEmitter {
         this.localWrites.delete(id);
         continue;
       }
+      this.version++;
       if (w.deleted) this.snap.endpoints.delete(id);
       else this.snap.endpoints.set(id, w.ep);
       // A reload from before the network existed would otherwise drop it under a live endpoint.

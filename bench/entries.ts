@@ -1,5 +1,6 @@
 import { createNetlink, NetlinkSocket, Protocol } from 'netlink';
 import { withNetns } from '../agent/dataplane/netns';
+import { attrAt } from '../agent/dataplane/dump';
 
 // Counts a vxlan device's FDB entries (with a destination) and permanent neighbor entries, from
 // dumps the kernel filters to that device, counted from the raw messages. The bench polls this
@@ -39,7 +40,7 @@ export class EntryCounter {
     const [fdbMsgs] = await this.sock.request(RTM_GETNEIGH, ndmsg(AF_BRIDGE, false), { flags: NLM_F_DUMP });
     const [neighMsgs] = await this.sock.request(RTM_GETNEIGH, ndmsg(AF_INET, true), { flags: NLM_F_DUMP });
     let fdb = 0;
-    for (const m of fdbMsgs) if (m.data.readInt32LE(4) === index && attr(m.data, 12, NDA_DST)) fdb++;
+    for (const m of fdbMsgs) if (m.data.readInt32LE(4) === index && attrAt(m.data, 12, NDA_DST) >= 0) fdb++;
     let neigh = 0;
     for (const m of neighMsgs) if (m.data.readInt32LE(4) === index && (m.data.readUInt16LE(8) & NUD_PERMANENT) !== 0) neigh++;
     return { fdb, neigh };
@@ -48,8 +49,8 @@ export class EntryCounter {
   private async ifindex(dev: string): Promise<number> {
     const [links] = await this.sock.request(RTM_GETLINK, Buffer.alloc(16), { flags: NLM_F_DUMP });
     for (const m of links) {
-      const name = attr(m.data, 16, IFLA_IFNAME);
-      if (name && m.data.toString('utf8', name[0], name[1]).replace(/\0+$/, '') === dev) return m.data.readInt32LE(4);
+      const name = attrAt(m.data, 16, IFLA_IFNAME);
+      if (name >= 0 && m.data.toString('utf8', name + 4, name + m.data.readUInt16LE(name)).replace(/\0+$/, '') === dev) return m.data.readInt32LE(4);
     }
     return 0;
   }
@@ -57,16 +58,4 @@ export class EntryCounter {
   close(): void {
     this.sock.close();
   }
-}
-
-// The bounds of the first attribute of `type` after a message's fixed header of `start` bytes.
-function attr(data: Buffer, start: number, type: number): [number, number] | undefined {
-  let off = start;
-  while (off + 4 <= data.length) {
-    const len = data.readUInt16LE(off);
-    if (len < 4) return undefined;
-    if ((data.readUInt16LE(off + 2) & 0x3fff) === type) return [off + 4, off + len];
-    off += (len + 3) & ~3;
-  }
-  return undefined;
 }

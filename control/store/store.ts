@@ -7,7 +7,9 @@ import type { DockerNetworkRecord, EndpointRecord, HostRecord, NetworkRecord } f
 import { keys, parseKey, prefixEnd } from './keys';
 import type { ParsedKey } from './keys';
 import { PrefixWatch } from './watch';
-import type { EtcdTarget, WatchHandlers } from './watch';
+import type { WatchHandlers } from './watch';
+import { rangeAll } from './raw';
+import type { EtcdTarget } from './raw';
 
 export interface StoreOptions extends EtcdTarget {
   callTimeoutMs?: number;
@@ -54,6 +56,9 @@ export function storeError(err: unknown): VxError {
   if (err instanceof GRPCGenericError || err instanceof EtcdError || err instanceof ClientRuntimeError) {
     return unavailable(`etcd is unreachable or not answering: ${err.message}`);
   }
+  // A call made by hand on grpc-js (./raw): its status says etcd could not be reached or answer.
+  const g = err as { code?: unknown; details?: unknown };
+  if (typeof g?.code === 'number' && typeof g.details === 'string') return unavailable(`etcd is unreachable or not answering: ${g.details}`);
   const e = err as Error;
   return internal(`etcd request failed: ${e?.message ?? String(err)}`);
 }
@@ -319,10 +324,19 @@ export class Store {
 
   // --- snapshot ----------------------------------------------------------------------------------
 
+  // Read by hand (./raw), from the member the next watch goes to: the agent's start and every reload
+  // read the whole cluster.
   async snapshot(): Promise<Snapshot> {
-    const res = await this.range(keys.all);
-    const snap: Snapshot = { revision: Number(res.header.revision), networks: new Map(), endpoints: new Map(), hosts: new Map(), reconciled: new Map() };
-    for (const kv of res.kvs) applyKv(snap, kv.key.toString(), kv.value);
+    this.requests++;
+    let res;
+    try {
+      res = await rangeAll(this.target, this.watchEndpoint, Buffer.from(keys.all), prefixEnd(keys.all), this.timeoutMs);
+    } catch (err) {
+      this.watchEndpoint++;
+      throw storeError(err);
+    }
+    const snap: Snapshot = { revision: res.revision, networks: new Map(), endpoints: new Map(), hosts: new Map(), reconciled: new Map() };
+    for (const kv of res.kvs) applyKv(snap, kv.key, kv.value);
     return snap;
   }
 

@@ -1,13 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
-import { decodeAuthenticateToken, decodeWatchResponse, encodeAuthenticate, encodeWatchCreate } from './wire';
+import { decodeWatchResponse, encodeWatchCreate } from './wire';
 import type { WatchResponse } from './wire';
-
-// Where etcd is and how to reach it (StoreOptions extends it).
-export interface EtcdTarget {
-  endpoints: string[];
-  tls?: { ca: Buffer; cert?: Buffer; key?: Buffer };
-  auth?: { username: string; password: string };
-}
+import { callMetadata, openClient } from './raw';
+import type { EtcdTarget } from './raw';
 
 const identity = (b: Buffer): Buffer => b;
 
@@ -28,14 +23,10 @@ export class PrefixWatch {
   private constructor(private readonly client: grpc.Client, private readonly call: grpc.ClientDuplexStream<Buffer, WatchResponse>, private readonly on: WatchHandlers) {}
 
   static async open(t: EtcdTarget, endpoint: number, key: Buffer, rangeEnd: Buffer, startRevision: number, timeoutMs: number, on: WatchHandlers): Promise<PrefixWatch> {
-    const url = t.endpoints[endpoint % t.endpoints.length];
-    const creds = t.tls ? grpc.credentials.createSsl(t.tls.ca, t.tls.key ?? null, t.tls.cert ?? null) : url.startsWith('https://') ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
-    // A response carries every change of a revision range: far over gRPC's 4 MiB default in a big cluster.
-    const client = new grpc.Client(url.replace(/^https?:\/\//, ''), creds, { 'grpc.max_receive_message_length': 1 << 30, 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000 });
+    const client = openClient(t, endpoint);
     const deadline = Date.now() + timeoutMs;
     try {
-      const md = new grpc.Metadata();
-      if (t.auth) md.set('token', await authenticate(client, t.auth, deadline));
+      const md = await callMetadata(client, t, deadline);
       const call = client.makeBidiStreamRequest('/etcdserverpb.Watch/Watch', identity, decodeWatchResponse, md, {});
       const w = new PrefixWatch(client, call, on);
       await w.start(encodeWatchCreate(key, rangeEnd, startRevision), deadline);
@@ -82,13 +73,4 @@ export class PrefixWatch {
     this.call.cancel();
     this.client.close();
   }
-}
-
-function authenticate(client: grpc.Client, auth: { username: string; password: string }, deadline: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    client.makeUnaryRequest('/etcdserverpb.Auth/Authenticate', identity, decodeAuthenticateToken, encodeAuthenticate(auth.username, auth.password), new grpc.Metadata(), { deadline }, (err, token) => {
-      if (err || !token) reject(err ?? new Error('etcd gave no token'));
-      else resolve(token);
-    });
-  });
 }

@@ -1,4 +1,4 @@
-// etcd's Watch and Authenticate messages, encoded and decoded by hand (pure). The watch carries every
+// etcd's Watch, Range and Authenticate messages, encoded and decoded by hand (pure). The watch carries every
 // change the agent sees: a bulk change is thousands of events in one response, and decoding them
 // into etcd3's protobufjs objects (with int64 revisions as Longs turned into strings) cost more than
 // programming the kernel with them. Field numbers from etcd's rpc.proto and kv.proto (API v3).
@@ -125,6 +125,38 @@ function decodeEvent(buf: Buffer, start: number, end: number): WatchedKey {
   return ev;
 }
 
+// A Range's answer: every key of the range at one revision (the agent's load of the cluster).
+export interface RangeResponse {
+  revision: number; // header.revision
+  kvs: { key: string; value: Buffer; modRevision: number }[];
+  more: boolean;
+}
+
+// The same decoding as a watch's events: a restart loads every endpoint of the cluster this way, and
+// etcd3's objects (Longs turned into strings, a Buffer copied per key and value) took a quarter of a
+// restart's time at 10,000 endpoints.
+export function decodeRangeResponse(buf: Buffer): RangeResponse {
+  const c = new Cursor(buf);
+  const out: RangeResponse = { revision: 0, kvs: [], more: false };
+  while (c.pos < c.end) {
+    const tag = c.varint();
+    if (tag === ((2 << 3) | 2)) {
+      const [s, e] = c.sub();
+      const kv = { deleted: false, key: '', value: undefined as Buffer | undefined, modRevision: 0 };
+      decodeKv(buf, s, e, kv);
+      out.kvs.push({ key: kv.key, value: kv.value!, modRevision: kv.modRevision });
+    } else if (tag === ((1 << 3) | 2)) {
+      const [s, e] = c.sub();
+      out.revision = headerRevision(buf, s, e);
+    } else if (tag === (3 << 3)) {
+      out.more = c.varint() !== 0;
+    } else {
+      c.skip(tag & 7);
+    }
+  }
+  return out;
+}
+
 function decodeKv(buf: Buffer, start: number, end: number, ev: WatchedKey): void {
   const c = new Cursor(buf, start, end);
   let value: Buffer | undefined;
@@ -165,6 +197,11 @@ function lengthDelimited(field: number, payload: Buffer): Buffer {
 export function encodeWatchCreate(key: Buffer, rangeEnd: Buffer, startRevision: number): Buffer {
   const create = Buffer.concat([lengthDelimited(1, key), lengthDelimited(2, rangeEnd), Buffer.from([3 << 3, ...varintBytes(startRevision)])]);
   return lengthDelimited(1, create);
+}
+
+// RangeRequest{key, range_end}: linearizable, the latest revision, no limit.
+export function encodeRange(key: Buffer, rangeEnd: Buffer): Buffer {
+  return Buffer.concat([lengthDelimited(1, key), lengthDelimited(2, rangeEnd)]);
 }
 
 export function encodeAuthenticate(name: string, password: string): Buffer {

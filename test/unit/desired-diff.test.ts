@@ -98,6 +98,16 @@ describe('diff (pure)', () => {
     it(t.name, () => assert.deepStrictEqual(kinds(diff(desired, t.a, self, new Set(t.busy ?? []))), t.want));
   }
 
+  it('with the entries known in sync, compares devices and veths but not entries', () => {
+    const drifted = actual({ ...good(), fdb: new Map(), bridge: { ...good().bridge!, addresses: [] } }, [], []);
+    assert.deepStrictEqual(kinds(diff(desired, drifted, self, new Set(), new Set(), true)), ['ensureDevices', 'repairEndpoint']);
+  });
+
+  it('with the entries known in sync, still refills a vxlan device that must be replaced', () => {
+    const a = actual({ ...good(), vxlan: { ...good().vxlan!, learning: true } });
+    assert.deepStrictEqual(kinds(diff(desired, a, self, new Set(), new Set(), true)), ['ensureDevices', 'fdbAdd', 'neighAdd', 'attachPort']);
+  });
+
   it('is idempotent: applying the ops to the actual state leaves nothing to do', () => {
     const a = actual({ ...good(), fdb: new Map([['02:aa:00:00:00:01', '1.1.1.1']]), neigh: new Map() });
     const ops = diff(desired, a, self);

@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 import * as path from 'path';
 import * as protobuf from 'protobufjs';
-import { decodeAuthenticateToken, decodeWatchResponse, encodeAuthenticate, encodeWatchCreate } from '../../control/store/wire';
+import { decodeAuthenticateToken, decodeRangeResponse, decodeWatchResponse, encodeAuthenticate, encodeRange, encodeWatchCreate } from '../../control/store/wire';
 
 // The hand-written codec against protobufjs reading etcd's own .proto files (shipped with etcd3).
 const protoDir = path.join(path.dirname(require.resolve('etcd3/package.json')), 'proto');
@@ -10,12 +10,14 @@ root.resolvePath = (_origin, target) => path.join(protoDir, path.basename(target
 root.loadSync('rpc.proto', { keepCase: true });
 const WatchResponse = root.lookupType('etcdserverpb.WatchResponse');
 const WatchRequest = root.lookupType('etcdserverpb.WatchRequest');
+const RangeRequest = root.lookupType('etcdserverpb.RangeRequest');
+const RangeResponse = root.lookupType('etcdserverpb.RangeResponse');
 const AuthenticateRequest = root.lookupType('etcdserverpb.AuthenticateRequest');
 const AuthenticateResponse = root.lookupType('etcdserverpb.AuthenticateResponse');
 
 const enc = (t: protobuf.Type, v: Record<string, unknown>): Buffer => Buffer.from(t.encode(t.fromObject(v)).finish());
 
-describe('etcd wire codec (watch, authenticate)', () => {
+describe('etcd wire codec (watch, range, authenticate)', () => {
   it('decodes puts, deletes, revisions and an empty value as etcd sends them', () => {
     const buf = enc(WatchResponse, {
       header: { cluster_id: '14841639068965178418', member_id: '10276657743932975437', revision: 9007199254740000, raft_term: 7 },
@@ -52,6 +54,25 @@ describe('etcd wire codec (watch, authenticate)', () => {
   it('encodes a watch of a prefix from a revision as etcd reads it', () => {
     const m = WatchRequest.toObject(WatchRequest.decode(encodeWatchCreate(Buffer.from('/vxnet/v1/'), Buffer.from('/vxnet/v10'), 123456789012)), { longs: Number, bytes: String });
     assert.deepStrictEqual(m, { create_request: { key: Buffer.from('/vxnet/v1/').toString('base64'), range_end: Buffer.from('/vxnet/v10').toString('base64'), start_revision: 123456789012 } });
+  });
+
+  it('encodes a linearizable Range of a prefix and decodes every key, value and revision', () => {
+    const m = RangeRequest.toObject(RangeRequest.decode(encodeRange(Buffer.from('/vxnet/v1/'), Buffer.from('/vxnet/v10'))), { longs: Number, bytes: String, defaults: true });
+    assert.deepStrictEqual([m.key, m.range_end, m.limit, m.revision, m.serializable, m.keys_only], [Buffer.from('/vxnet/v1/').toString('base64'), Buffer.from('/vxnet/v10').toString('base64'), 0, 0, false, false]);
+    const r = decodeRangeResponse(enc(RangeResponse, {
+      header: { cluster_id: '14841639068965178418', revision: 9007199254740000 },
+      kvs: [
+        { key: Buffer.from('/vxnet/v1/networks/n1'), create_revision: 3, mod_revision: 7, version: 2, value: Buffer.from('{"id":"n1"}') },
+        { key: Buffer.from('/vxnet/v1/hosts/h1'), mod_revision: 8, value: Buffer.alloc(0), lease: '7587869548375285000' },
+      ],
+      count: 2,
+    }));
+    assert.strictEqual(r.revision, 9007199254740000);
+    assert.strictEqual(r.more, false);
+    assert.deepStrictEqual(r.kvs.map((kv) => [kv.key, kv.value.toString(), kv.modRevision]), [['/vxnet/v1/networks/n1', '{"id":"n1"}', 7], ['/vxnet/v1/hosts/h1', '', 8]]);
+    assert.strictEqual(decodeRangeResponse(enc(RangeResponse, { more: true })).more, true);
+    const buf = enc(RangeResponse, { kvs: [{ key: Buffer.from('/vxnet/v1/k'), value: Buffer.from('v') }] });
+    assert.throws(() => decodeRangeResponse(buf.subarray(0, buf.length - 2)), /truncated/);
   });
 
   it('encodes Authenticate and reads its token', () => {

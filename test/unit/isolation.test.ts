@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { batch, forwardRules, plan, RULE_PREF } from '../../agent/isolation';
+import { batch, forwardRules, plan, prohibitRoutesOf, rulesOf, RULE_PREF } from '../../agent/isolation';
 
 describe('isolation between networks (pure)', () => {
   const nets = [{ vni: 4097, subnets: ['10.2.0.0/24', 'fd00:2::/64'] }, { vni: 4096, subnets: ['10.1.0.0/24'] }];
@@ -38,5 +38,24 @@ describe('isolation between networks (pure)', () => {
       '-A FORWARD -i vxbr-4096 -o vxbr-4096 -m comment --comment "vxnet: bridged traffic within one network" -j ACCEPT',
       '-A FORWARD -i vxbr-4097 -o vxbr-4097 -m comment --comment "vxnet: bridged traffic within one network" -j ACCEPT',
     ]);
+  });
+
+  // Payloads as this machine's kernel answered RTM_GETRULE and RTM_GETROUTE dumps in a namespace
+  // holding `rule add pref 4789 iif vxbr-4096 table 100004096` and prohibit routes in that table
+  // (beside the default rules of tables local, main and default).
+  const hex = (s: string): Buffer => Buffer.from(s, 'hex');
+  it('reads our rules and prohibit routes from netlink dumps, and nothing else', () => {
+    const rules = [
+      '02000000ff0000010000000008000f00ff00000008000e00ffffffff0500150002000000',
+      '02000000fc0000010000000008000f0000f1f50508000e00ffffffff05001500000000000e000300767862722d3430393600000008000600b5120000',
+      '02000000fe0000010000000008000f00fe00000008000e00ffffffff050015000200000008000600fe7f0000',
+    ].map(hex);
+    assert.deepStrictEqual(rulesOf(rules), ['vxbr-4096 100004096']);
+    const routes = [
+      '02180000fc0300080000000008000f0000f1f505080001000a020000',
+      '0a400000fc0300080000000008000f0000f1f50514000100fd0000020000000000000000000000000800060000040000080004000100000024000c0000000000000000000000000000000000000000000000000000000000000000000500140000000000',
+      '02180000fe0300010000000008000f00fe000000080001000a020000', // a unicast route in main: not ours
+    ].map(hex);
+    assert.deepStrictEqual(prohibitRoutesOf(routes), ['100004096 10.2.0.0/24', '100004096 fd00:2::/64']);
   });
 });
