@@ -212,7 +212,7 @@ export class EndpointService implements EndpointRepairer {
       await this.kernel.removeVeth(hostVethName(id)).catch(() => undefined);
       const rec = ep;
       if (rec) {
-        const rev = await this.store.deleteEndpoint(rec).catch((e: Error) => {
+        const rev = await this.state.ownWrite(rec.id, true, () => this.store.deleteEndpoint(rec)).catch((e: Error) => {
           this.log.error('rollback of endpoint record failed', { endpoint: rec.id, error: e.message });
           return 0;
         });
@@ -288,7 +288,7 @@ export class EndpointService implements EndpointRepairer {
     this.claiming.set(net.id, mine);
     for (const a of chosen) mine.add(a);
     try {
-      const res = await this.store.createEndpoint(ep, chosen);
+      const res = await this.state.ownWrite(ep.id, false, () => this.store.createEndpoint(ep, chosen));
       if (res.ok) {
         this.state.applyLocalEndpoint(ep, false, res.revision);
         this.claimRevision.set(ep.id, res.revision);
@@ -333,7 +333,7 @@ export class EndpointService implements EndpointRepairer {
   async disconnectEndpoint(ep: EndpointRecord, networkName = ''): Promise<void> {
     this.inFlight.add(ep.id);
     try {
-      const rev = await this.store.deleteEndpoint(ep);
+      const rev = await this.state.ownWrite(ep.id, true, () => this.store.deleteEndpoint(ep));
       this.state.applyLocalEndpoint(ep, true, rev);
       this.joinedAt.delete(ep.id);
       this.awaitingJoin.delete(ep.id);
@@ -403,7 +403,7 @@ export class EndpointService implements EndpointRepairer {
     const addrs = [ep.ipv4, ep.ipv6].filter((a) => a).map((a) => a.split('/')[0]);
     this.state.applyNetwork(net);
     this.awaitingJoin.set(ep.id, Date.now());
-    const res = await this.store.createEndpoint(ep, addrs, this.self.name);
+    const res = await this.state.ownWrite(ep.id, false, () => this.store.createEndpoint(ep, addrs, this.self.name));
     if (!res.ok) {
       this.awaitingJoin.delete(ep.id);
       if (res.reason === 'no-network') throw notFound(`network ${net.name} not found (it was removed)`);

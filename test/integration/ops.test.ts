@@ -226,7 +226,7 @@ describe('operations: units, install, TLS and auth to etcd, metrics, events, doc
       }
     });
 
-    it('vxnet events receives a create, a connect on another host, a disconnect and a removal, in order', async () => {
+    it('vxnet events receives a create, connects and disconnects on another host and on its own, and a removal, in order', async () => {
       const p = spawn(process.execPath, [CLI, '-H', `unix://${agents[0].socket}`, 'events', '--filter', 'type=network', '--filter', 'type=endpoint', '--format', '{{.Type}} {{.Action}} {{.Name}} {{.Host}}'], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       p.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -236,12 +236,23 @@ describe('operations: units, install, TLS and auth to etcd, metrics, events, doc
         const box = topo.container('ev1');
         await agents[1].client.connect({ network: 'ev', sandbox: box });
         await agents[1].client.disconnect({ network: 'ev', sandbox: box });
+        // The listening agent's own Connect and Disconnect: its watch delivers them as its own writes.
+        const own = topo.container('ev2');
+        await agents[0].client.connect({ network: 'ev', sandbox: own });
+        await agents[0].client.disconnect({ network: 'ev', sandbox: own });
         await agents[0].client.delete({ network: 'ev' });
-        await waitFor('four events', () => out.trim().split('\n').length >= 4, 5000);
+        await waitFor('six events', () => out.trim().split('\n').length >= 6, 5000);
       } finally {
         p.kill('SIGINT');
       }
-      assert.deepStrictEqual(out.trim().split('\n').map((l) => l.trim()), ['network create ev', `endpoint connect ${topo.prefix}ev1 h2`, `endpoint disconnect ${topo.prefix}ev1 h2`, 'network remove ev']);
+      assert.deepStrictEqual(out.trim().split('\n').map((l) => l.trim()), [
+        'network create ev',
+        `endpoint connect ${topo.prefix}ev1 h2`,
+        `endpoint disconnect ${topo.prefix}ev1 h2`,
+        `endpoint connect ${topo.prefix}ev2 h1`,
+        `endpoint disconnect ${topo.prefix}ev2 h1`,
+        'network remove ev',
+      ]);
     });
 
     it('/metrics parses as Prometheus text and its counters move after a Connect', async () => {
