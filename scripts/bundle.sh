@@ -10,7 +10,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf dist/bundle dist/proto
+# Whitespace and syntax minified, names kept (stack traces still name functions): V8 holds the
+# source of the whole file, 2.6 MB as written and 1.6 MB so, which kept the agent's memory 2 MB above
+# the unbundled one's; minified it is 1 MB below.
 node_modules/.bin/esbuild dist/cli/main.js --bundle --platform=node --target=node20 --external:netlink \
-  --outfile=dist/bundle/vxnet.js --log-level=error
+  --minify-whitespace --minify-syntax --outfile=dist/bundle/vxnet.js --log-level=error
 mkdir -p dist/proto
 cp node_modules/etcd3/proto/*.proto dist/proto/
