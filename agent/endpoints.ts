@@ -5,7 +5,8 @@ import { EndpointRecord, NetworkRecord, SubnetConfig, overlayMtu } from '../cont
 import type { Store } from '../control/store/store';
 import type { NetworkService } from '../control/networks';
 import { newId, endpointToProto } from '../control/networks';
-import { freeCandidates, checkStaticAddress, parseMac, macFromIPv4, randomMac, canonicalAddress, addressOf } from '../control/ipam';
+import { freeCandidates, checkStaticAddress, parseMac, macFromIPv4, randomMac, canonicalAddress, parseAddress } from '../control/ipam';
+import type { Taken } from '../control/ipam';
 import { validateIfname, validateEndpointName, validateSandboxArg } from '../control/validate';
 import { resolveNetwork } from '../control/filters';
 import type { ConnectRequest__Output } from '../control/generated/vxnet/v1/ConnectRequest';
@@ -183,7 +184,8 @@ export class EndpointService implements EndpointRepairer {
     try {
       // First try: addresses from the agent's view, the kernel plugged while etcd commits. A lost
       // race unplugs the veth and goes on as any later try does (etcd first, then the kernel).
-      const first = this.state.snap ? this.plan(net, base, req.ipv4Address, req.ipv6Address, macFromIp, 0, this.viewAddresses(net.id)) : undefined;
+      const inView = this.viewTaken(net);
+      const first = inView ? this.plan(net, base, req.ipv4Address, req.ipv6Address, macFromIp, 0, inView) : undefined;
       let plugged = false;
       if (first) {
         const [c, k] = await Promise.allSettled([this.commit(net, first, req.ipv4Address, req.ipv6Address), plug(first)]);
@@ -235,18 +237,15 @@ export class EndpointService implements EndpointRepairer {
     const lagging = (): string[] => {
       const snap = this.state.snap;
       if (!snap) return [];
-      const peers = new Set<string>();
-      for (const e of snap.endpoints.values()) if (e.networkId === networkId && e.host !== this.self.name && snap.hosts.has(e.host)) peers.add(e.host);
-      return [...peers].filter((h) => (snap.reconciled.get(h) ?? 0) < revision).sort();
+      const peers = [...snap.endpoints.hostsOf(networkId).keys()].filter((h) => h !== this.self.name && snap.hosts.has(h));
+      return peers.filter((h) => (snap.reconciled.get(h) ?? 0) < revision).sort();
     };
     await this.state.waitUntil(() => lagging().length === 0, timeoutMs);
     return lagging();
   }
 
   private localCount(networkId: string): number {
-    let n = 0;
-    for (const e of this.state.snap?.endpoints.values() ?? []) if (e.networkId === networkId && e.host === this.self.name) n++;
-    return n;
+    return this.state.snap?.endpoints.hostsOf(networkId).get(this.self.name) ?? 0;
   }
 
   // Picks addresses (static or the next free ones) and commits them with the endpoint in one
@@ -254,7 +253,7 @@ export class EndpointService implements EndpointRepairer {
   private async claim(net: NetworkRecord, base: EndpointRecord, ip4: string, ip6: string, macFromIp: boolean, from: number): Promise<EndpointRecord> {
     for (let attempt = from; attempt < MAX_ALLOC_ATTEMPTS; attempt++) {
       // First from the agent's view (no round trip); after a lost race, from etcd itself.
-      const allocated = attempt === 0 && this.state.snap ? this.viewAddresses(net.id) : await this.store.allocatedAddresses(net.id);
+      const allocated = (attempt === 0 ? this.viewTaken(net) : undefined) ?? (await this.store.allocatedAddresses(net.id));
       const ep = this.plan(net, base, ip4, ip6, macFromIp, attempt, allocated);
       if (ep && (await this.commit(net, ep, ip4, ip6))) return ep;
     }
@@ -263,14 +262,14 @@ export class EndpointService implements EndpointRepairer {
 
   // The endpoint with its addresses chosen; undefined when the agent's view says "taken" or "full",
   // which is checked against etcd before it is believed.
-  private plan(net: NetworkRecord, base: EndpointRecord, ip4: string, ip6: string, macFromIp: boolean, attempt: number, allocated: Set<string>): EndpointRecord | undefined {
-    const mine = this.claiming.get(net.id);
-    const busy = mine?.size ? new Set([...allocated, ...mine]) : allocated;
+  private plan(net: NetworkRecord, base: EndpointRecord, ip4: string, ip6: string, macFromIp: boolean, attempt: number, allocated: Taken): EndpointRecord | undefined {
+    const busy = this.withClaims(net.id, allocated);
+    const floors = attempt === 0 ? this.floors(net.id) : undefined;
     let v4: string;
     let v6: string;
     try {
-      v4 = net.ipv4.length ? pick(net.ipv4, ip4, busy, allocated, net.name, attempt) : '';
-      v6 = net.ipv6.length ? pick(net.ipv6, ip6, busy, allocated, net.name, attempt) : '';
+      v4 = net.ipv4.length ? pick(net.ipv4, ip4, busy, allocated, net.name, attempt, floors) : '';
+      v6 = net.ipv6.length ? pick(net.ipv6, ip6, busy, allocated, net.name, attempt, floors) : '';
     } catch (err) {
       if (attempt === 0 && err instanceof VxError && (err.code === status.ALREADY_EXISTS || err.code === status.RESOURCE_EXHAUSTED)) return undefined;
       throw err;
@@ -287,8 +286,10 @@ export class EndpointService implements EndpointRepairer {
     const mine = this.claiming.get(net.id) ?? new Set<string>();
     this.claiming.set(net.id, mine);
     for (const a of chosen) mine.add(a);
+    let committed = false;
     try {
       const res = await this.state.ownWrite(ep.id, false, () => this.store.createEndpoint(ep, chosen));
+      committed = res.ok;
       if (res.ok) {
         this.state.applyLocalEndpoint(ep, false, res.revision);
         this.claimRevision.set(ep.id, res.revision);
@@ -301,17 +302,42 @@ export class EndpointService implements EndpointRepairer {
       return false;
     } finally {
       for (const a of chosen) mine.delete(a);
+      // The floors counted these addresses as taken: below them they would be missed until a removal.
+      if (!committed) this.state.snap?.endpoints.forgetFloors(net.id);
     }
   }
 
-  // Every Connect walks the view once: no array per endpoint (split), it adds up at 10,000.
-  private viewAddresses(networkId: string): Set<string> {
-    const out = new Set<string>();
-    for (const e of this.state.snap?.endpoints.values() ?? []) {
-      if (e.networkId !== networkId) continue;
-      if (e.ipv4) out.add(addressOf(e.ipv4));
-      if (e.ipv6) out.add(addressOf(e.ipv6));
-    }
+  // The network's addresses in the view as allocation asks for them ("10.0.0.2"), from the view's
+  // index; undefined before the view is loaded.
+  private viewTaken(net: NetworkRecord): Taken | undefined {
+    const table = this.state.snap?.endpoints;
+    if (!table) return undefined;
+    const prefixes = [...new Set([...net.ipv4, ...net.ipv6].map((s) => s.subnet.slice(s.subnet.indexOf('/'))))];
+    return { size: table.addressCount(net.id), has: (a) => prefixes.some((p) => table.hasAddress(net.id, a + p)) };
+  }
+
+  // Addresses in use plus those this agent is claiming right now, without copying either.
+  private withClaims(networkId: string, allocated: Taken): Taken {
+    const mine = this.claiming.get(networkId);
+    if (!mine?.size) return allocated;
+    return { size: allocated.size + mine.size, has: (a) => mine.has(a) || allocated.has(a) };
+  }
+
+  private floors(networkId: string): Floors | undefined {
+    const table = this.state.snap?.endpoints;
+    if (!table) return undefined;
+    return {
+      get: (s) => table.floor(networkId, s.subnet, valueOf),
+      set: (s, address) => {
+        const v = valueOf(address);
+        if (v !== undefined) table.setFloor(networkId, s.subnet, v);
+      },
+    };
+  }
+
+  private viewEndpoints(networkId: string): EndpointRecord[] {
+    const out: EndpointRecord[] = [];
+    for (const e of this.state.snap?.endpoints.values() ?? []) if (e.networkId === networkId) out.push(e);
     return out;
   }
 
@@ -322,7 +348,7 @@ export class EndpointService implements EndpointRepairer {
     const find = (eps: EndpointRecord[]): EndpointRecord | undefined =>
       eps.find((e) => e.sandbox === p && e.host === this.self.name) ?? eps.find((e) => e.name === req.sandbox || e.id === req.sandbox) ?? eps.find((e) => e.sandbox === p);
     // The view first (no round trip); etcd when the view does not know the endpoint (yet).
-    const ep = find([...(this.state.snap?.endpoints.values() ?? [])].filter((e) => e.networkId === net.id)) ?? find(await this.store.listEndpoints(net.id));
+    const ep = find(this.viewEndpoints(net.id)) ?? find(await this.store.listEndpoints(net.id));
     if (!ep) throw notFound(`sandbox ${req.sandbox} is not connected to network ${net.name}`);
     if (ep.host !== this.self.name && !req.force) throw precondition(`endpoint ${ep.name} lives on host ${ep.host}: disconnect it there, or use --force to remove its record from here`);
     await this.disconnectEndpoint(ep, net.name);
@@ -357,10 +383,10 @@ export class EndpointService implements EndpointRepairer {
     const mine = this.claiming.get(net.id) ?? new Set<string>();
     this.claiming.set(net.id, mine);
     for (let attempt = 0; attempt < MAX_ALLOC_ATTEMPTS; attempt++) {
-      const allocated = attempt === 0 && this.state.snap ? this.viewAddresses(net.id) : await this.store.allocatedAddresses(net.id);
+      const allocated = (attempt === 0 ? this.viewTaken(net) : undefined) ?? (await this.store.allocatedAddresses(net.id));
       let addr: string;
       try {
-        addr = pick(subnets, wanted, new Set([...allocated, ...mine]), allocated, net.name, attempt);
+        addr = pick(subnets, wanted, this.withClaims(net.id, allocated), allocated, net.name, attempt, attempt === 0 ? this.floors(net.id) : undefined);
       } catch (err) {
         if (attempt === 0 && err instanceof VxError && (err.code === status.ALREADY_EXISTS || err.code === status.RESOURCE_EXHAUSTED)) continue;
         throw err;
@@ -381,6 +407,7 @@ export class EndpointService implements EndpointRepairer {
 
   async releaseReservation(networkId: string, address: string): Promise<void> {
     await this.store.releaseReservation(networkId, canonicalAddress(address), this.self.name);
+    this.state.snap?.endpoints.forgetFloors(networkId); // the address was never in the view
   }
 
   // Reservations that no CreateEndpoint took within `maxAgeMs` (Docker gave up, or this agent
@@ -525,7 +552,21 @@ export class EndpointService implements EndpointRepairer {
   }
 }
 
-function pick(subnets: SubnetConfig[], wanted: string, busy: Set<string>, allocated: Set<string>, netName: string, attempt: number): string {
+// Where the lowest free address of a subnet is to be looked for (see EndpointTable's floors).
+interface Floors {
+  get(s: SubnetConfig): bigint | undefined;
+  set(s: SubnetConfig, address: string): void;
+}
+
+function valueOf(address: string): bigint | undefined {
+  try {
+    return parseAddress(address).value;
+  } catch {
+    return undefined;
+  }
+}
+
+function pick(subnets: SubnetConfig[], wanted: string, busy: Taken, allocated: Taken, netName: string, attempt: number, floors?: Floors): string {
   if (wanted) {
     const addr = canonicalAddress(wanted);
     for (const s of subnets) {
@@ -541,8 +582,11 @@ function pick(subnets: SubnetConfig[], wanted: string, busy: Set<string>, alloca
   for (const s of subnets) {
     // The first try takes the lowest free address (what people expect); after a lost race, spread
     // out over the next free ones so that hosts racing for one network stop colliding.
-    const cands = freeCandidates(s, busy, { limit: attempt === 0 ? 1 : 64 });
-    if (cands.length) return `${cands[attempt === 0 ? 0 : Math.floor(Math.random() * cands.length)]}/${s.subnet.split('/')[1]}`;
+    const cands = freeCandidates(s, busy, { limit: attempt === 0 ? 1 : 64, from: floors?.get(s) });
+    if (!cands.length) continue;
+    const chosen = cands[attempt === 0 ? 0 : Math.floor(Math.random() * cands.length)];
+    if (attempt === 0) floors?.set(s, chosen);
+    return `${chosen}/${s.subnet.split('/')[1]}`;
   }
   throw exhausted(`no free address left in network ${netName} (${subnets.map((s) => s.ipRange ?? s.subnet).join(', ')})`);
 }

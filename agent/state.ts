@@ -62,7 +62,6 @@ export class ClusterState extends EventEmitter {
       const snap = await this.store.snapshot();
       this.snap = snap;
       this.version++;
-      this.served = undefined;
       this.loaded += snap.endpoints.size + snap.networks.size + snap.hosts.size;
       this.replayLocalWrites();
       this.log.debug('loaded cluster state', { reason, revision: snap.revision, networks: snap.networks.size, endpoints: snap.endpoints.size, hosts: snap.hosts.size });
@@ -167,7 +166,6 @@ export class ClusterState extends EventEmitter {
   // reconcile only when the view's consequences reach beyond it (see EndpointService).
   applyLocalEndpoint(ep: EndpointRecord, deleted = false, revision = 0): void {
     if (revision) this.localWrites.set(ep.id, { ep, deleted, revision });
-    this.served = undefined;
     if (!this.snap) return;
     this.version++;
     if (deleted) this.snap.endpoints.delete(ep.id);
@@ -178,19 +176,9 @@ export class ClusterState extends EventEmitter {
   // reconcile, and so no progress report (an etcd write) from every host for every Connect anywhere.
   // Its first local endpoint asks for a reconcile, which then programs the network's peers.
   private concerns(ep: EndpointRecord | undefined): boolean {
-    if (!ep) return true;
-    if (ep.host === this.host) {
-      this.served = undefined;
-      return true;
-    }
-    if (!this.served) {
-      this.served = new Set();
-      for (const e of this.snap?.endpoints.values() ?? []) if (e.host === this.host) this.served.add(e.networkId);
-    }
-    return this.served.has(ep.networkId);
+    if (!ep || ep.host === this.host) return true;
+    return this.snap?.endpoints.hostsOf(ep.networkId).has(this.host) ?? true;
   }
-
-  private served: Set<string> | undefined; // networks with an endpoint on this host; undefined: to count
 
   // A network this agent read from etcd (a Connect for a network its watch has not delivered yet):
   // without it in the view, the reconciler would take the new endpoint's veth for a stale one.

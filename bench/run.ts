@@ -20,8 +20,8 @@ const SMOKE = process.argv.includes('--smoke');
 // reference's bridge being created), which a host that has been running does not.
 const WARMUP = SMOKE ? 1 : 5;
 const N = SMOKE
-  ? { attach: 10, converge: 5, bulk: 500, scale: [1000], iperfS: 1, restart: 500, cni: 10, docker: 3 }
-  : { attach: 100, converge: 50, bulk: 10000, scale: [10000, 50000], iperfS: 5, restart: 10000, cni: 100, docker: 30 };
+  ? { attach: 10, converge: 5, bulk: 500, scale: [1000], iperfS: 1, restart: 500, cni: 10, docker: 3, bigConnect: 3 }
+  : { attach: 100, converge: 50, bulk: 10000, scale: [10000, 50000], iperfS: 5, restart: 10000, cni: 100, docker: 30, bigConnect: 20 };
 
 function timeCmd(cmd: string, args: string[], input?: string, env?: NodeJS.ProcessEnv): { ms: number; out: string; code: number | null } {
   const t0 = now();
@@ -79,11 +79,14 @@ function procStats(pid: number): { rssMb: number; peakMb: number; anonMb: number
   return { rssMb: rss, peakMb: peak, anonMb: anon, cpuS: (Number(stat[11]) + Number(stat[12])) / tick };
 }
 
-function fakeEndpoints(netId: string, host: string, count: number, base: number): Record<string, string> {
+// Endpoints of the bench's network 10.64.0.0/10 as if from another host: ids and MACs from `base`,
+// addresses from 10.64.0.0 + `ipBase` up.
+function fakeEndpoints(netId: string, host: string, count: number, base: number, ipBase: number): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i < count; i++) {
     const n = base + i;
-    const ip = `10.${100 + ((n >> 16) & 0x3f)}.${(n >> 8) & 255}.${n & 255}`;
+    const a = ipBase + i;
+    const ip = `10.${64 + ((a >> 16) & 0x3f)}.${(a >> 8) & 255}.${a & 255}`;
     const mac = `02:43:${[(n >> 24) & 255, (n >> 16) & 255, (n >> 8) & 255, n & 255].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
     const id = `${n.toString(16).padStart(8, '0')}${'e'.repeat(56)}`;
     out[keys.endpoint(netId, id)] = JSON.stringify({ id, networkId: netId, name: `bulk-${n}`, host, sandbox: `/run/netns/bulk-${n}`, ifname: 'eth0', mac, ipv4: `${ip}/10`, ipv6: '', aliases: [], created: '' });
@@ -232,7 +235,7 @@ async function main(): Promise<void> {
     const anchor = topo.container('bk0');
     await a1.client.connect({ network: 'bulk', sandbox: anchor });
     await kv.put(keys.host('bulkhost')).value(JSON.stringify({ name: 'bulkhost', vtep: '192.168.231.99', vxlanPort: 4789, underlayMtu: 1500, version: 'bench', started: new Date().toISOString() }));
-    const eps = fakeEndpoints(bulkNet.id, 'bulkhost', N.bulk, 1);
+    const eps = fakeEndpoints(bulkNet.id, 'bulkhost', N.bulk, 1, 36 << 16);
     // Timed from the moment the endpoints exist in etcd (the write committed) to the last kernel entry.
     const tWrite = now();
     await putAll(kv, eps);
@@ -252,7 +255,9 @@ async function main(): Promise<void> {
     // 4. Scale of the agent: RSS and CPU with N remote endpoints in its networks.
     console.log('\n4. agent scale');
     for (const size of N.scale) {
-      const many = fakeEndpoints(bulkNet.id, 'bulkhost', size, 100000);
+      // From the subnet's bottom up, as allocation fills a network: a Connect must find the next free
+      // address past all of them (the anchor holds 10.64.0.2).
+      const many = fakeEndpoints(bulkNet.id, 'bulkhost', size, 100000, 3);
       const before = procStats(a1.pid!);
       await putAll(kv, many);
       // Both kinds: the restart below must find the kernel complete, not cut a reconcile short.
@@ -267,6 +272,8 @@ async function main(): Promise<void> {
       record({ name: `agent private memory (RssAnon) with ${size} remote endpoints (steady)`, unit: 'MB', median: steady.anonMb, p99: steady.anonMb, n: 1 });
       record({ name: `agent RSS right after programming ${size} (peak of the run so far)`, unit: 'MB', median: after.rssMb, p99: after.peakMb, n: 1 });
       record({ name: `agent CPU to program ${size} remote endpoints`, unit: 's', median: after.cpuS - before.cpuS, p99: NaN, n: 1 });
+      const big = await connectIntoBig(topo, a1, `bg${size}`, N.bigConnect);
+      record({ name: `Connect via gRPC into a network holding ${size} endpoints`, unit: 'ms', ...big, reference: 'Connect via gRPC (fresh network)', refMedian: su.median, refP99: su.p99, ratio: big.median / su.median });
       if (size === N.scale[N.scale.length - 1] || size === N.restart) {
         // 6. Restart with these entries in place: time to ready, kernel writes when nothing differed.
         const r = await restartFigures(a1, topo.hosts[0].ns);
@@ -291,6 +298,24 @@ async function main(): Promise<void> {
   console.log(`\nwrote bench/results.json (${figures.length} figures)`);
   const missed = figures.filter((f) => f.target && !f.met);
   console.log(missed.length ? `targets not met: ${missed.map((f) => f.name).join('; ')}` : 'every target met');
+}
+
+// Connects of fresh namespaces on one host into the bench's big network, one after another (the
+// first finds the next free address past every endpoint; the rest start where it stopped), then
+// their Disconnects.
+async function connectIntoBig(topo: Topology, a: TestAgent, prefix: string, count: number): Promise<{ median: number; p99: number; n: number }> {
+  const boxes = Array.from({ length: count }, (_, i) => topo.container(`${prefix}${i}`));
+  const times: number[] = [];
+  for (const b of boxes) {
+    const t0 = now();
+    await a.client.connect({ network: 'bulk', sandbox: b });
+    times.push(now() - t0);
+  }
+  for (const b of boxes) {
+    await a.client.disconnect({ network: 'bulk', sandbox: b });
+    topo.removeNs(b);
+  }
+  return stats(times);
 }
 
 // The agent's own count of etcd requests, from its metrics inside the host's namespace.

@@ -107,10 +107,17 @@ export function reserved(cfg: SubnetConfig): Set<string> {
   return new Set([cfg.gateway, ...Object.values(cfg.auxAddresses)].filter((a) => a).map(canonicalAddress));
 }
 
-// Free addresses for dynamic allocation, lowest first (from `start` if given), skipping the
-// network's edges, its gateway and aux addresses, and `taken`; bounded by ip-range. Lazy: a /64 is
-// never enumerated, only walked until `limit` free addresses are found.
-export function freeCandidates(cfg: SubnetConfig, taken: ReadonlySet<string>, opts: { limit: number; start?: bigint; maxScan?: number }): string[] {
+// What allocation asks of the addresses in use: a Set of them, or a view over the agent's indexes.
+export interface Taken {
+  has(address: string): boolean;
+  readonly size: number;
+}
+
+// Free addresses for dynamic allocation, lowest first (from `from` if it is inside the range, the
+// address below which nothing is free), skipping the network's edges, its gateway and aux
+// addresses, and `taken`; bounded by ip-range. Lazy: a /64 is never enumerated, only walked until
+// `limit` free addresses are found.
+export function freeCandidates(cfg: SubnetConfig, taken: Taken, opts: { limit: number; from?: bigint; maxScan?: number }): string[] {
   const subnet = parseCidr(cfg.subnet);
   const range = cfg.ipRange ? parseCidr(cfg.ipRange, 'ip-range') : subnet;
   const skip = reserved(cfg);
@@ -118,7 +125,7 @@ export function freeCandidates(cfg: SubnetConfig, taken: ReadonlySet<string>, op
   const first = range.network;
   const span = range.last - range.network + 1n;
   const maxScan = BigInt(opts.maxScan ?? Number(taken.size + skip.size + opts.limit + 4));
-  const offset = opts.start !== undefined && span > 0n ? opts.start % span : 0n;
+  const offset = opts.from !== undefined && opts.from >= first && opts.from <= range.last ? opts.from - first : 0n;
   for (let i = 0n; i < span && i < maxScan + BigInt(opts.limit) && out.length < opts.limit; i++) {
     const v = first + ((offset + i) % span);
     if (isEdge(subnet, v)) continue;
@@ -143,7 +150,7 @@ export function capacity(cfg: SubnetConfig): bigint {
 }
 
 // A static address request: inside the subnet, not its edges, gateway or aux addresses, not taken.
-export function checkStaticAddress(cfg: SubnetConfig, addr: string, taken: ReadonlySet<string>, network: string): string {
+export function checkStaticAddress(cfg: SubnetConfig, addr: string, taken: Taken, network: string): string {
   const a = parseAddress(addr);
   const subnet = parseCidr(cfg.subnet);
   if (!contains(subnet, a.value, a.v6)) throw invalid(`address ${a.text} is outside network ${network}'s subnet ${cfg.subnet}`);

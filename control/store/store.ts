@@ -9,6 +9,7 @@ import type { ParsedKey } from './keys';
 import { PrefixWatch } from './watch';
 import type { WatchHandlers } from './watch';
 import { rangeAll } from './raw';
+import { EndpointTable } from './endpoint-table';
 import type { EtcdTarget } from './raw';
 
 export interface StoreOptions extends EtcdTarget {
@@ -19,7 +20,7 @@ export interface StoreOptions extends EtcdTarget {
 export interface Snapshot {
   revision: number;
   networks: Map<string, NetworkRecord>;
-  endpoints: Map<string, EndpointRecord>; // by endpoint id
+  endpoints: EndpointTable; // by endpoint id
   hosts: Map<string, HostRecord>;
   reconciled: Map<string, number>; // host -> etcd revision up to which its kernel is programmed
 }
@@ -335,7 +336,7 @@ export class Store {
       this.watchEndpoint++;
       throw storeError(err);
     }
-    const snap: Snapshot = { revision: res.revision, networks: new Map(), endpoints: new Map(), hosts: new Map(), reconciled: new Map() };
+    const snap: Snapshot = { revision: res.revision, networks: new Map(), endpoints: new EndpointTable(), hosts: new Map(), reconciled: new Map() };
     for (const kv of res.kvs) applyKv(snap, kv.key, kv.value);
     return snap;
   }

@@ -3,6 +3,7 @@ import { computeDesired, Self } from '../../agent/desired';
 import { diff, ActualState, ActualNetwork } from '../../agent/diff';
 import type { EndpointRecord, HostRecord, NetworkRecord } from '../../control/model';
 import type { Snapshot } from '../../control/store/store';
+import { EndpointTable } from '../../control/store/endpoint-table';
 
 const self: Self = { name: 'h1', vtep: '192.168.231.11', vxlanPort: 4789, underlayMtu: 1500 };
 
@@ -16,7 +17,12 @@ function host(name: string, vtep: string): HostRecord {
   return { name, vtep, vxlanPort: 4789, underlayMtu: 1500, version: 'test', started: '' };
 }
 function snap(networks: NetworkRecord[], endpoints: EndpointRecord[], hosts: HostRecord[]): Snapshot {
-  return { revision: 1, networks: new Map(networks.map((n) => [n.id, n])), endpoints: new Map(endpoints.map((e) => [e.id, e])), hosts: new Map(hosts.map((h) => [h.name, h])), reconciled: new Map() };
+  return { revision: 1, networks: new Map(networks.map((n) => [n.id, n])), endpoints: table(endpoints), hosts: new Map(hosts.map((h) => [h.name, h])), reconciled: new Map() };
+}
+function table(endpoints: EndpointRecord[]): EndpointTable {
+  const t = new EndpointTable();
+  for (const e of endpoints) t.set(e.id, e);
+  return t;
 }
 const hosts = [host('h1', '192.168.231.11'), host('h2', '192.168.231.12'), host('h3', '192.168.231.13')];
 
