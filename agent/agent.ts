@@ -186,17 +186,16 @@ export class Agent {
   private endpointCounts(): { network: string; local: number; remote: number }[] {
     const snap = this.state.snap;
     if (!snap) return [];
-    const out = new Map<string, { network: string; local: number; remote: number }>();
-    const localNets = new Set([...snap.endpoints.values()].filter((e) => e.host === this.config.name).map((e) => e.networkId));
-    for (const e of snap.endpoints.values()) {
-      if (!localNets.has(e.networkId)) continue;
-      const name = snap.networks.get(e.networkId)?.name ?? e.networkId.slice(0, 12);
-      const c = out.get(name) ?? { network: name, local: 0, remote: 0 };
-      if (e.host === this.config.name) c.local++;
-      else if (snap.hosts.has(e.host)) c.remote++;
-      out.set(name, c);
+    const out: { network: string; local: number; remote: number }[] = [];
+    for (const net of snap.networks.values()) {
+      const byHost = snap.endpoints.hostsOf(net.id);
+      const local = byHost.get(this.config.name) ?? 0;
+      if (!local) continue;
+      let remote = 0;
+      for (const [host, n] of byHost) if (host !== this.config.name && snap.hosts.has(host)) remote += n;
+      out.push({ network: net.name, local, remote });
     }
-    return [...out.values()];
+    return out;
   }
 
   readiness(): { ok: boolean; reason: string } {
