@@ -1,6 +1,7 @@
 import { Etcd3, IOptions, GRPCGenericError, EtcdError, ClientRuntimeError, EtcdPermissionDeniedError, EtcdAuthenticationFailedError, Lease, isRecoverableError } from 'etcd3';
 import { BrokenCircuitError, circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, IBackoff, retry } from 'cockatiel';
 import type * as RPC from 'etcd3/lib/rpc';
+import { status } from '@grpc/grpc-js';
 import { VxError, unavailable, internal } from '../errors';
 import { reservationOf } from '../model';
 import type { DockerNetworkRecord, EndpointRecord, HostRecord, NetworkRecord } from '../model';
@@ -48,6 +49,8 @@ function parse<T>(value: Buffer): T {
 }
 
 // Maps etcd client failures to UNAVAILABLE with a message an operator can act on; our own errors pass.
+const AWAY = new Set<number>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.CANCELLED]);
+
 export function storeError(err: unknown): VxError {
   if (err instanceof VxError) return err;
   if (err instanceof EtcdPermissionDeniedError || err instanceof EtcdAuthenticationFailedError) {
@@ -57,9 +60,12 @@ export function storeError(err: unknown): VxError {
   if (err instanceof GRPCGenericError || err instanceof EtcdError || err instanceof ClientRuntimeError) {
     return unavailable(`etcd is unreachable or not answering: ${err.message}`);
   }
-  // A call made by hand on grpc-js (./raw): its status says etcd could not be reached or answer.
+  // A call made by hand on grpc-js (./raw): unreachable or slow, or refused (auth, permissions).
   const g = err as { code?: unknown; details?: unknown };
-  if (typeof g?.code === 'number' && typeof g.details === 'string') return unavailable(`etcd is unreachable or not answering: ${g.details}`);
+  if (typeof g?.code === 'number' && typeof g.details === 'string') {
+    const away = AWAY.has(g.code);
+    return unavailable(away ? `etcd is unreachable or not answering: ${g.details}` : `etcd refused the request (${status[g.code] ?? g.code}): ${g.details}`);
+  }
   const e = err as Error;
   return internal(`etcd request failed: ${e?.message ?? String(err)}`);
 }

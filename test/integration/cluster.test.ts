@@ -236,6 +236,33 @@ describe('data plane: three hosts, real agents, real kernel', function () {
       await agents[0].client.delete({ network: 'big' });
     });
 
+    it('dynamic allocation hands out the lowest free address, also one freed below where the last allocation stopped (here or on a peer)', async () => {
+      await agents[0].client.create({ name: 'low', ipamConfig: [{ subnet: '10.81.0.0/24' }] });
+      const vniLow = await vniOf('low');
+      const boxes = new Map<string, string>();
+      const box = (n: string): string => boxes.get(n) ?? boxes.set(n, topo.container(n)).get(n)!;
+      const on = async (h: number, n: string, ipv4Address = ''): Promise<{ ip: string; mac: string }> => {
+        const r = await agents[h].client.connect({ network: 'low', sandbox: box(n), ipv4Address });
+        return { ip: r.endpoint!.ipv4Address, mac: r.endpoint!.macAddress };
+      };
+      const y1 = await on(1, 'lw-y1', '10.81.0.3'); // a peer's endpoint, below the addresses h1 hands out next
+      assert.strictEqual((await on(0, 'lw-x1')).ip, '10.81.0.2/24');
+      // h1 serves the network now: y1 in its kernel means y1 is in its view.
+      await waitFor('y1 programmed on h1', () => fdbOf(topo.hosts[0].ns, `vx-${vniLow}`).includes(y1.mac), 5000);
+      assert.strictEqual((await on(0, 'lw-x2')).ip, '10.81.0.4/24');
+      assert.strictEqual((await on(0, 'lw-x3')).ip, '10.81.0.5/24');
+      // Freed on the peer (h1 learns it from its watch), then here: each is the next one handed out.
+      await agents[1].client.disconnect({ network: 'low', sandbox: box('lw-y1') });
+      await waitFor('y1 gone from h1', () => !fdbOf(topo.hosts[0].ns, `vx-${vniLow}`).includes(y1.mac), 5000);
+      assert.strictEqual((await on(0, 'lw-x4')).ip, '10.81.0.3/24');
+      await agents[0].client.disconnect({ network: 'low', sandbox: box('lw-x2') });
+      assert.strictEqual((await on(0, 'lw-x5')).ip, '10.81.0.4/24');
+      assert.strictEqual((await on(0, 'lw-x6')).ip, '10.81.0.6/24');
+      for (const n of ['lw-x1', 'lw-x3', 'lw-x4', 'lw-x5', 'lw-x6']) await agents[0].client.disconnect({ network: 'low', sandbox: box(n) });
+      for (const b of boxes.values()) topo.removeNs(b);
+      await agents[0].client.delete({ network: 'low' });
+    });
+
     it('a host whose agent dies disappears from its peers within the lease TTL plus one second', async () => {
       const victim = agents[2];
       const macs = (await agents[0].client.inspect({ network: 'blue' })).endpoints.filter((e) => e.host === 'h3').map((e) => e.macAddress);
