@@ -77,3 +77,41 @@ function desiredNetwork(net: NetworkRecord, eps: EndpointRecord[], local: Endpoi
     local,
   };
 }
+
+// A change of the view's endpoints since a desired state was computed (ClusterState's journal).
+export interface EndpointChange {
+  ep: EndpointRecord;
+  kind: 'created' | 'updated' | 'deleted';
+}
+
+// The entries added to each network by `changes`, applied to `desired` (computed from the view
+// before them) in place: with 10,000 endpoints, computing desired state again and comparing every
+// entry cost 25-70 ms per reconcile for a change of a few. Undefined, and `desired` untouched, when
+// a change needs the whole computation: this host's own endpoints, and a removal or an update in a
+// network this host serves (another endpoint may hold the same MAC or address). Equal to
+// computeDesired(snap) where it answers (unit test): a new record is the last of the view's
+// insertion order, so it wins a shared key there as it does here.
+export function patchDesired(desired: DesiredState, snap: Snapshot, self: Self, changes: readonly EndpointChange[]): Map<number, { fdb: Map<string, string>; neigh: Map<string, string> }> | undefined {
+  const served = (ep: EndpointRecord): DesiredNetwork | undefined => {
+    const net = snap.networks.get(ep.networkId);
+    const dn = net && desired.networks.get(net.vni);
+    return dn?.networkId === ep.networkId ? dn : undefined;
+  };
+  for (const c of changes) if (c.ep.host === self.name || (c.kind !== 'created' && served(c.ep))) return undefined;
+  const added = new Map<number, { fdb: Map<string, string>; neigh: Map<string, string> }>();
+  for (const { ep } of changes) {
+    const dn = served(ep);
+    const host = dn && snap.hosts.get(ep.host);
+    if (!dn || !host || host.vtep === self.vtep) continue;
+    let a = added.get(dn.vni);
+    if (!a) added.set(dn.vni, (a = { fdb: new Map(), neigh: new Map() }));
+    dn.fdb.set(ep.mac, host.vtep);
+    a.fdb.set(ep.mac, host.vtep);
+    for (const cidr of [ep.ipv4, ep.ipv6]) {
+      if (!cidr) continue;
+      dn.neigh.set(addressOf(cidr), ep.mac);
+      a.neigh.set(addressOf(cidr), ep.mac);
+    }
+  }
+  return added;
+}

@@ -109,3 +109,18 @@ function entryOps(ops: Op[], vni: number, want: DesiredNetwork, have: ActualNetw
   if (fdbAdd.length) ops.push({ kind: 'fdbAdd', vni, entries: fdbAdd });
   if (neighAdd.length) ops.push({ kind: 'neighAdd', vni, entries: neighAdd });
 }
+
+// The FDB and neighbor additions of patchDesired's result that the kernel does not hold yet.
+export function addOps(added: ReadonlyMap<number, { fdb: ReadonlyMap<string, string>; neigh: ReadonlyMap<string, string> }>, actual: ActualState): Op[] {
+  const ops: Op[] = [];
+  for (const [vni, a] of added) {
+    const have = actual.networks.get(vni);
+    const fdbAdd: FdbEntry[] = [];
+    for (const [mac, dst] of a.fdb) if (have?.fdb.get(mac) !== dst) fdbAdd.push({ mac, dst });
+    const neighAdd: NeighEntry[] = [];
+    for (const [ip, mac] of a.neigh) if (have?.neigh.get(ip) !== mac) neighAdd.push({ ip, mac });
+    if (fdbAdd.length) ops.push({ kind: 'fdbAdd', vni, entries: fdbAdd });
+    if (neighAdd.length) ops.push({ kind: 'neighAdd', vni, entries: neighAdd });
+  }
+  return ops;
+}

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'events';
 import type { PrefixWatch } from '../control/store/watch';
 import type { WatchResponse } from '../control/store/wire';
+import type { EndpointChange } from './desired';
 import type { EndpointRecord, NetworkRecord } from '../control/model';
 import { keys } from '../control/store/keys';
 import { applyParsed, Store } from '../control/store/store';
@@ -14,11 +15,17 @@ import { parseKey } from '../control/store/keys';
 // away and loads again, because an event missed silently is a kernel entry wrong forever.
 //
 // Emits 'change' (coalesce it) after every applied batch and after every reload.
+const JOURNAL_MAX = 100_000;
+
 export class ClusterState extends EventEmitter {
   snap: Snapshot | undefined;
   // Bumped by every change this class makes to the view (the only writer of `snap`): a reconcile
   // whose view has the same version as the last one's computes the same desired state.
   version = 0;
+  // The endpoint records watched since `journal.from` (a version), in order, for a reconcile that
+  // patches its last desired state instead of computing it again from the whole view; undefined
+  // once anything else changed the view (see journalSince).
+  private journal: { from: number; changes: EndpointChange[] } | undefined;
   private watcher: PrefixWatch | undefined;
   private stopped = false;
   private reloading: Promise<void> | undefined;
@@ -61,7 +68,7 @@ export class ClusterState extends EventEmitter {
     try {
       const snap = await this.store.snapshot();
       this.snap = snap;
-      this.version++;
+      this.changed();
       this.loaded += snap.endpoints.size + snap.networks.size + snap.hosts.size;
       this.replayLocalWrites();
       this.log.debug('loaded cluster state', { reason, revision: snap.revision, networks: snap.networks.size, endpoints: snap.endpoints.size, hosts: snap.hosts.size });
@@ -107,7 +114,7 @@ export class ClusterState extends EventEmitter {
         this.watchEvents++;
         const own = k.kind === 'endpoint' && (this.isOwnWrite(k.id, revision, ev.deleted) || this.writing.get(k.id) === ev.deleted);
         const r = applyParsed(this.snap, k, ev.value);
-        if (r.changed) this.version++; // not for progress reports, which desired state does not read
+        if (r.changed) this.changed(k.kind === 'endpoint' ? { ep: (r.record ?? r.previous) as EndpointRecord | undefined, created: r.previous === undefined, deleted: ev.deleted } : undefined);
         this.snap.revision = Math.max(this.snap.revision, revision);
         // This agent's own endpoint write, in the view since its request (or about to be): not a
         // change. Its event is logged all the same (endpoint records are only ever created and
@@ -167,9 +174,32 @@ export class ClusterState extends EventEmitter {
   applyLocalEndpoint(ep: EndpointRecord, deleted = false, revision = 0): void {
     if (revision) this.localWrites.set(ep.id, { ep, deleted, revision });
     if (!this.snap) return;
-    this.version++;
+    this.changed();
     if (deleted) this.snap.endpoints.delete(ep.id);
     else this.snap.endpoints.set(ep.id, ep);
+  }
+
+  // Every change of the view goes through here. `ep`: a watched endpoint record; anything else ends
+  // the journal until the next reconcile starts one.
+  private changed(ep?: { ep: EndpointRecord | undefined; created: boolean; deleted: boolean }): void {
+    this.version++;
+    if (!this.journal) return;
+    if (!ep?.ep || this.journal.changes.length >= JOURNAL_MAX) {
+      this.journal = undefined;
+      return;
+    }
+    // Another host's endpoint in a network with none here changes nothing this host programs (a
+    // first local endpoint, which would, ends the journal).
+    if (ep.ep.host !== this.host && !this.snap?.endpoints.hostsOf(ep.ep.networkId).has(this.host)) return;
+    this.journal.changes.push({ ep: ep.ep, kind: ep.deleted ? 'deleted' : ep.created ? 'created' : 'updated' });
+  }
+
+  // The endpoint changes since `version` if the journal covers them all (and nothing else changed
+  // the view since), else undefined; either way a new journal starts at the current version.
+  journalSince(version: number | undefined): EndpointChange[] | undefined {
+    const j = this.journal;
+    this.journal = { from: this.version, changes: [] };
+    return j && j.from === version ? j.changes : undefined;
   }
 
   // An endpoint in a network with no endpoint on this host changes nothing in its kernel: no
@@ -184,7 +214,7 @@ export class ClusterState extends EventEmitter {
   // without it in the view, the reconciler would take the new endpoint's veth for a stale one.
   applyNetwork(net: NetworkRecord): void {
     if (this.snap && !this.snap.networks.has(net.id)) {
-      this.version++;
+      this.changed();
       this.snap.networks.set(net.id, net);
       this.readNetworks.set(net.id, net);
     }
@@ -221,7 +251,7 @@ export class ClusterState extends EventEmitter {
         this.localWrites.delete(id);
         continue;
       }
-      this.version++;
+      this.changed();
       if (w.deleted) this.snap.endpoints.delete(id);
       else this.snap.endpoints.set(id, w.ep);
       // A reload from before the network existed would otherwise drop it under a live endpoint.

@@ -1,0 +1,86 @@
+import * as assert from 'assert';
+import { computeDesired, patchDesired, Self } from '../../agent/desired';
+import type { DesiredState, EndpointChange } from '../../agent/desired';
+import { addOps } from '../../agent/diff';
+import type { ActualState } from '../../agent/diff';
+import type { EndpointRecord, HostRecord, NetworkRecord } from '../../control/model';
+import type { Snapshot } from '../../control/store/store';
+import { EndpointTable } from '../../control/store/endpoint-table';
+
+const self: Self = { name: 'h1', vtep: '192.168.231.11', vxlanPort: 4789, underlayMtu: 1500 };
+
+function net(id: string, vni: number): NetworkRecord {
+  return { id, name: id, created: '', vni, mtu: 0, ipv4: [{ subnet: '10.9.0.0/16', gateway: '10.9.0.1', auxAddresses: {} }], ipv6: [], enableIPv6: false, internal: false, attachable: false, labels: {}, options: {}, ipamOptions: {} };
+}
+function host(name: string, vtep: string): HostRecord {
+  return { name, vtep, vxlanPort: 4789, underlayMtu: 1500, version: 'test', started: '' };
+}
+let seq = 0;
+function ep(networkId: string, hostName: string, mac: string, ip: string): EndpointRecord {
+  const id = `e${String(++seq).padStart(63, '0')}`;
+  return { id, networkId, name: id, host: hostName, sandbox: `/run/netns/${id}`, ifname: 'eth0', mac, ipv4: `${ip}/16`, ipv6: '', aliases: [], created: '' };
+}
+// Deterministic: a failure names its seed.
+function rng(seed: number): () => number {
+  let x = seed;
+  return () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32);
+}
+const plain = (d: DesiredState): unknown => [...d.networks].map(([vni, n]) => [vni, [...n.fdb].sort(), [...n.neigh].sort(), n.local.map((e) => e.id)]);
+
+describe('patchDesired (a reconcile patching its last desired state with new remote endpoints)', () => {
+  for (let seed = 1; seed <= 40; seed++) {
+    it(`equals computeDesired after random new endpoints (seed ${seed})`, () => {
+      const r = rng(seed);
+      const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)];
+      const snap: Snapshot = { revision: 1, networks: new Map(), endpoints: new EndpointTable(), hosts: new Map(), reconciled: new Map() };
+      for (const n of [net('a', 100), net('b', 200), net('c', 300)]) snap.networks.set(n.id, n);
+      // h4 is not registered (no lease): its endpoints give no entries; h5 shares this host's VTEP.
+      for (const h of [host('h1', self.vtep), host('h2', '192.168.231.12'), host('h3', '192.168.231.13'), host('h5', self.vtep)]) snap.hosts.set(h.name, h);
+      const add = (e: EndpointRecord): EndpointRecord => (snap.endpoints.set(e.id, e), e);
+      add(ep('a', 'h1', '02:00:00:00:00:01', '10.9.0.2'));
+      add(ep('b', 'h1', '02:00:00:00:00:02', '10.9.0.3')); // c has no local endpoint: not served
+      // Few MACs and addresses, so that new endpoints share them with old ones and with each other.
+      const macs = Array.from({ length: 6 }, (_, i) => `02:00:00:00:01:0${i}`);
+      const ips = Array.from({ length: 6 }, (_, i) => `10.9.1.${i + 2}`);
+      for (let i = 0; i < 8; i++) add(ep(pick(['a', 'b', 'c']), pick(['h2', 'h3', 'h4', 'h5']), pick(macs), pick(ips)));
+      const desired = computeDesired(snap, self);
+      const changes: EndpointChange[] = [];
+      for (let i = 0; i < 12; i++) changes.push({ ep: add(ep(pick(['a', 'b', 'c', 'gone']), pick(['h2', 'h3', 'h4', 'h5']), pick(macs), pick(ips))), kind: 'created' });
+      const added = patchDesired(desired, snap, self, changes);
+      assert.ok(added);
+      assert.deepStrictEqual(plain(desired), plain(computeDesired(snap, self)));
+      // What it reports as added is what the patched state holds for those keys.
+      for (const [vni, a] of added) for (const [mac, dst] of a.fdb) assert.strictEqual(desired.networks.get(vni)!.fdb.get(mac), dst);
+    });
+  }
+
+  it('answers undefined, leaving the state untouched, for a change it cannot patch', () => {
+    const snap: Snapshot = { revision: 1, networks: new Map([['a', net('a', 100)], ['c', net('c', 300)]]), endpoints: new EndpointTable(), hosts: new Map([['h1', host('h1', self.vtep)], ['h2', host('h2', '192.168.231.12')]]), reconciled: new Map() };
+    const local = ep('a', 'h1', '02:00:00:00:00:01', '10.9.0.2');
+    const remote = ep('a', 'h2', '02:00:00:00:00:02', '10.9.0.3');
+    const elsewhere = ep('c', 'h2', '02:00:00:00:00:03', '10.9.0.4');
+    for (const e of [local, remote, elsewhere]) snap.endpoints.set(e.id, e);
+    const desired = computeDesired(snap, self);
+    const before = JSON.stringify(plain(desired));
+    const fresh = ep('a', 'h2', '02:00:00:00:00:09', '10.9.0.9');
+    for (const changes of [
+      [{ ep: fresh, kind: 'created' as const }, { ep: ep('a', 'h1', '02:00:00:00:00:05', '10.9.0.5'), kind: 'created' as const }], // this host's own
+      [{ ep: fresh, kind: 'created' as const }, { ep: remote, kind: 'deleted' as const }], // removal in a served network
+      [{ ep: remote, kind: 'updated' as const }],
+    ]) {
+      assert.strictEqual(patchDesired(desired, snap, self, changes), undefined);
+      assert.strictEqual(JSON.stringify(plain(desired)), before);
+    }
+    // In a network this host does not serve, removals and updates change nothing here.
+    assert.deepStrictEqual(patchDesired(desired, snap, self, [{ ep: elsewhere, kind: 'deleted' }, { ep: elsewhere, kind: 'updated' }]), new Map());
+  });
+
+  it('addOps: only what the kernel does not hold yet', () => {
+    const actual: ActualState = { networks: new Map([[100, { vni: 100, fdb: new Map([['02:00:00:00:00:02', '192.168.231.12']]), neigh: new Map([['10.9.0.3', '02:00:00:00:00:02']]) }]]), veths: new Map() };
+    const ops = addOps(new Map([[100, { fdb: new Map([['02:00:00:00:00:02', '192.168.231.12'], ['02:00:00:00:00:07', '192.168.231.13']]), neigh: new Map([['10.9.0.3', '02:00:00:00:00:02'], ['10.9.0.7', '02:00:00:00:00:07']]) }]]), actual);
+    assert.deepStrictEqual(ops, [
+      { kind: 'fdbAdd', vni: 100, entries: [{ mac: '02:00:00:00:00:07', dst: '192.168.231.13' }] },
+      { kind: 'neighAdd', vni: 100, entries: [{ ip: '10.9.0.7', mac: '02:00:00:00:00:07' }] },
+    ]);
+  });
+});
