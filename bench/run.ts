@@ -287,6 +287,9 @@ async function main(): Promise<void> {
       record({ name: `agent CPU to program ${size} remote endpoints`, unit: 's', median: after.cpuS - before.cpuS, p99: NaN, n: 1 });
       const big = await connectIntoBig(topo, a1, `bg${size}`, N.bigConnect);
       record({ name: `Connect via gRPC into a network holding ${size} endpoints`, unit: 'ms', ...big, reference: 'Connect via gRPC (fresh network)', refMedian: su.median, refP99: su.p99, ratio: big.median / su.median });
+      const single = await singleChanges(kv, a1, bulkNet.id, N.bigConnect);
+      record({ name: `the agent's reconcile for one new remote endpoint, network holding ${size}`, unit: 'ms', ...single.add });
+      record({ name: `the agent's reconcile for one removed remote endpoint, network holding ${size}`, unit: 'ms', ...single.del });
       if (size === N.scale[N.scale.length - 1] || size === N.restart) {
         // 6. Restart with these entries in place: time to ready, kernel writes when nothing differed.
         const r = await restartFigures(a1, topo.hosts[0].ns);
@@ -329,6 +332,25 @@ async function connectIntoBig(topo: Topology, a: TestAgent, prefix: string, coun
     topo.removeNs(b);
   }
   return stats(times);
+}
+
+// Remote endpoints appearing and then going one at a time in the measured agent's big network (a
+// Connect and a Disconnect on another host each): the duration of the reconcile each one causes,
+// from the agent's own log.
+async function singleChanges(kv: Etcd3, a: TestAgent, netId: string, count: number): Promise<{ add: { median: number; p99: number; n: number }; del: { median: number; p99: number; n: number } }> {
+  const eps = Object.entries(fakeEndpoints(netId, 'bulkhost', count, 900000, 1 << 20));
+  const runs = async (each: (k: string, v: string) => Promise<unknown>): Promise<number[]> => {
+    const from = fs.statSync(a.logFile).size;
+    for (const [k, v] of eps) {
+      await each(k, v);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    return fs.readFileSync(a.logFile, 'utf8').slice(from).split('\n').filter((l) => l.includes('"msg":"reconciled"')).map((l) => (JSON.parse(l) as { ms: number }).ms);
+  };
+  const add = await runs((k, v) => kv.put(k).value(v).exec());
+  const del = await runs((k) => kv.delete().key(k).exec());
+  return { add: stats(add), del: stats(del) };
 }
 
 // The agent's own count of etcd requests, from its metrics inside the host's namespace.
