@@ -84,34 +84,59 @@ export interface EndpointChange {
   kind: 'created' | 'updated' | 'deleted';
 }
 
-// The entries added to each network by `changes`, applied to `desired` (computed from the view
-// before them) in place: with 10,000 endpoints, computing desired state again and comparing every
-// entry cost 25-70 ms per reconcile for a change of a few. Undefined, and `desired` untouched, when
-// a change needs the whole computation: this host's own endpoints, and a removal or an update in a
-// network this host serves (another endpoint may hold the same MAC or address). Equal to
-// computeDesired(snap) where it answers (unit test): a new record is the last of the view's
-// insertion order, so it wins a shared key there as it does here.
-export function patchDesired(desired: DesiredState, snap: Snapshot, self: Self, changes: readonly EndpointChange[]): Map<number, { fdb: Map<string, string>; neigh: Map<string, string> }> | undefined {
+// What `changes` add to and remove from each network's entries, applied to `desired` (computed
+// from the view before them) in place: with 10,000 endpoints, computing desired state again and
+// comparing every entry cost 25-70 ms per reconcile for a change of a few. Undefined, and `desired`
+// untouched, when a change needs the whole computation: this host's own endpoints, an update in a
+// network this host serves, and a removal whose MAC or address another endpoint of the network
+// still holds (the view counts them). Equal to computeDesired(snap) where it answers (unit test):
+// a new record is the last of the view's insertion order, so it wins a shared key there as here.
+export interface EntryDelta {
+  added: { fdb: Map<string, string>; neigh: Map<string, string> };
+  removed: { fdb: Set<string>; neigh: Set<string> };
+}
+
+export function patchDesired(desired: DesiredState, snap: Snapshot, self: Self, changes: readonly EndpointChange[]): Map<number, EntryDelta> | undefined {
   const served = (ep: EndpointRecord): DesiredNetwork | undefined => {
     const net = snap.networks.get(ep.networkId);
     const dn = net && desired.networks.get(net.vni);
     return dn?.networkId === ep.networkId ? dn : undefined;
   };
-  for (const c of changes) if (c.ep.host === self.name || (c.kind !== 'created' && served(c.ep))) return undefined;
-  const added = new Map<number, { fdb: Map<string, string>; neigh: Map<string, string> }>();
-  for (const { ep } of changes) {
+  const held = (ep: EndpointRecord): boolean =>
+    snap.endpoints.macCount(ep.networkId, ep.mac) > 0 || [ep.ipv4, ep.ipv6].some((a) => a && snap.endpoints.hasAddress(ep.networkId, a));
+  for (const c of changes) {
+    if (c.ep.host === self.name) return undefined;
+    if (c.kind === 'created' || !served(c.ep)) continue;
+    if (c.kind === 'updated' || held(c.ep)) return undefined;
+  }
+  const delta = new Map<number, EntryDelta>();
+  for (const { ep, kind } of changes) {
     const dn = served(ep);
-    const host = dn && snap.hosts.get(ep.host);
-    if (!dn || !host || host.vtep === self.vtep) continue;
-    let a = added.get(dn.vni);
-    if (!a) added.set(dn.vni, (a = { fdb: new Map(), neigh: new Map() }));
+    if (!dn) continue;
+    let d = delta.get(dn.vni);
+    if (!d) delta.set(dn.vni, (d = { added: { fdb: new Map(), neigh: new Map() }, removed: { fdb: new Set(), neigh: new Set() } }));
+    const addresses = [ep.ipv4, ep.ipv6].filter((a) => a).map(addressOf);
+    if (kind === 'deleted') {
+      dn.fdb.delete(ep.mac);
+      d.added.fdb.delete(ep.mac);
+      d.removed.fdb.add(ep.mac);
+      for (const ip of addresses) {
+        dn.neigh.delete(ip);
+        d.added.neigh.delete(ip);
+        d.removed.neigh.add(ip);
+      }
+      continue;
+    }
+    const host = snap.hosts.get(ep.host);
+    if (!host || host.vtep === self.vtep) continue;
     dn.fdb.set(ep.mac, host.vtep);
-    a.fdb.set(ep.mac, host.vtep);
-    for (const cidr of [ep.ipv4, ep.ipv6]) {
-      if (!cidr) continue;
-      dn.neigh.set(addressOf(cidr), ep.mac);
-      a.neigh.set(addressOf(cidr), ep.mac);
+    d.added.fdb.set(ep.mac, host.vtep);
+    d.removed.fdb.delete(ep.mac);
+    for (const ip of addresses) {
+      dn.neigh.set(ip, ep.mac);
+      d.added.neigh.set(ip, ep.mac);
+      d.removed.neigh.delete(ip);
     }
   }
-  return added;
+  return delta;
 }

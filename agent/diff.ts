@@ -1,5 +1,5 @@
 import type { EndpointRecord } from '../control/model';
-import type { DesiredNetwork, DesiredState } from './desired';
+import type { EntryDelta, DesiredNetwork, DesiredState } from './desired';
 import { hostVethName } from './names';
 
 export interface ActualVxlan { index: number; vni: number; local: string; port: number; learning: boolean; proxy: boolean; up: boolean; mtu: number; master: number }
@@ -110,15 +110,27 @@ function entryOps(ops: Op[], vni: number, want: DesiredNetwork, have: ActualNetw
   if (neighAdd.length) ops.push({ kind: 'neighAdd', vni, entries: neighAdd });
 }
 
-// The FDB and neighbor additions of patchDesired's result that the kernel does not hold yet.
-export function addOps(added: ReadonlyMap<number, { fdb: ReadonlyMap<string, string>; neigh: ReadonlyMap<string, string> }>, actual: ActualState): Op[] {
+// The FDB and neighbor operations of patchDesired's result that the kernel does not match yet.
+export function deltaOps(delta: ReadonlyMap<number, EntryDelta>, actual: ActualState): Op[] {
   const ops: Op[] = [];
-  for (const [vni, a] of added) {
+  for (const [vni, d] of delta) {
     const have = actual.networks.get(vni);
+    const fdbDel: FdbEntry[] = [];
+    for (const mac of d.removed.fdb) {
+      const dst = have?.fdb.get(mac);
+      if (dst !== undefined) fdbDel.push({ mac, dst });
+    }
+    const neighDel: NeighEntry[] = [];
+    for (const ip of d.removed.neigh) {
+      const mac = have?.neigh.get(ip);
+      if (mac !== undefined) neighDel.push({ ip, mac });
+    }
     const fdbAdd: FdbEntry[] = [];
-    for (const [mac, dst] of a.fdb) if (have?.fdb.get(mac) !== dst) fdbAdd.push({ mac, dst });
+    for (const [mac, dst] of d.added.fdb) if (have?.fdb.get(mac) !== dst) fdbAdd.push({ mac, dst });
     const neighAdd: NeighEntry[] = [];
-    for (const [ip, mac] of a.neigh) if (have?.neigh.get(ip) !== mac) neighAdd.push({ ip, mac });
+    for (const [ip, mac] of d.added.neigh) if (have?.neigh.get(ip) !== mac) neighAdd.push({ ip, mac });
+    if (fdbDel.length) ops.push({ kind: 'fdbDel', vni, entries: fdbDel });
+    if (neighDel.length) ops.push({ kind: 'neighDel', vni, entries: neighDel });
     if (fdbAdd.length) ops.push({ kind: 'fdbAdd', vni, entries: fdbAdd });
     if (neighAdd.length) ops.push({ kind: 'neighAdd', vni, entries: neighAdd });
   }

@@ -1,6 +1,6 @@
 import type { EndpointRecord } from '../control/model';
 import { computeDesired, patchDesired, DesiredNetwork, DesiredState, Self } from './desired';
-import { ActualState, addOps, diff, FdbEntry, NeighEntry, Op } from './diff';
+import { ActualState, deltaOps, diff, FdbEntry, NeighEntry, Op } from './diff';
 import type { Logger } from './log';
 import type { ClusterState } from './state';
 
@@ -141,22 +141,22 @@ export class Reconciler {
       for (const id of this.repairer.busy()) busy.add(id);
       for (const v of this.repairer.busyNetworks()) busyNets.add(v);
       // The entries are this reconciler's own (not read again) and the view changed since a run
-      // that applied all it wanted only by other hosts' new endpoints (or not at all): that run's
-      // desired state is patched with them, and only their entries are compared, not the 20,000
-      // at 10,000 remote endpoints. Devices, addresses and veths are still compared with the
+      // that applied all it wanted only by other hosts' endpoints coming and going (or not at
+      // all): that run's desired state is patched with them, and only their entries are compared,
+      // not the 20,000 at 10,000 remote endpoints. Devices, addresses and veths are still compared with the
       // kernel as read now; a device to create or replace takes the whole comparison.
       const version = this.state.version;
       const view = this.state.snap ?? snap; // a reload during the read replaced it
       const changes = this.state.journalSince(this.last?.version);
       const last = this.last;
       this.last = undefined;
-      const added = !fromKernel && last && changes ? patchDesired(last.desired, view, this.self, changes) : undefined;
-      const desired = added ? last!.desired : computeDesired(view, this.self);
+      const delta = !fromKernel && last && changes ? patchDesired(last.desired, view, this.self, changes) : undefined;
+      const desired = delta ? last!.desired : computeDesired(view, this.self);
       lastDesired = { version, desired };
       vnis = [...new Set([...desired.networks.keys(), ...busyNets])];
-      ops = diff(desired, actual, this.self, busy, busyNets, added !== undefined);
-      if (added && ops.some((o) => o.kind === 'ensureDevices' || o.kind === 'fdbAdd' || o.kind === 'neighAdd' || o.kind === 'fdbDel' || o.kind === 'neighDel')) ops = diff(desired, actual, this.self, busy, busyNets);
-      else if (added) ops.push(...addOps(added, actual));
+      ops = diff(desired, actual, this.self, busy, busyNets, delta !== undefined);
+      if (delta && ops.some((o) => o.kind === 'ensureDevices' || o.kind === 'fdbAdd' || o.kind === 'neighAdd' || o.kind === 'fdbDel' || o.kind === 'neighDel')) ops = diff(desired, actual, this.self, busy, busyNets);
+      else if (delta) ops.push(...deltaOps(delta, actual));
       for (const op of ops) {
         try {
           await this.apply(op);

@@ -32,6 +32,22 @@ describe('EndpointTable (the view with per-network indexes)', () => {
     assert.strictEqual(t.hostsOf('n2').size, 0);
   });
 
+  it('counts MACs and addresses per network, so that one of two holders going leaves the other\'s', () => {
+    const t = new EndpointTable();
+    t.set('e2', ep(2));
+    t.set('x', { ...ep(2), id: 'x', host: 'h2' }); // the same address and MAC: not from vxnet's IPAM, but possible in a view
+    assert.strictEqual(t.macCount('n1', '02:42:00:00:00:01'), 2);
+    t.delete('e2');
+    assert.ok(t.hasAddress('n1', '10.9.0.2/16'));
+    assert.strictEqual(t.macCount('n1', '02:42:00:00:00:01'), 1);
+    t.set('x', { ...ep(2), id: 'x', host: 'h2', aliases: ['again'] }); // the same record again
+    assert.strictEqual(t.macCount('n1', '02:42:00:00:00:01'), 1);
+    assert.strictEqual(t.addressCount('n1'), 1);
+    t.delete('x');
+    assert.ok(!t.hasAddress('n1', '10.9.0.2/16'));
+    assert.strictEqual(t.macCount('n1', '02:42:00:00:00:01'), 0);
+  });
+
   it('a floor is brought down by an address freed below it, not by a record that keeps its address', () => {
     const t = new EndpointTable();
     for (let n = 2; n < 1000; n++) t.set(`e${n}`, ep(n));
