@@ -84,6 +84,12 @@ export interface EndpointChange {
   kind: 'created' | 'updated' | 'deleted';
 }
 
+// One network's entries added (or changed) and removed by a patch.
+export interface EntryDelta {
+  added: { fdb: Map<string, string>; neigh: Map<string, string> };
+  removed: { fdb: Set<string>; neigh: Set<string> };
+}
+
 // What `changes` add to and remove from each network's entries, applied to `desired` (computed
 // from the view before them) in place: with 10,000 endpoints, computing desired state again and
 // comparing every entry cost 25-70 ms per reconcile for a change of a few. Undefined, and `desired`
@@ -91,11 +97,6 @@ export interface EndpointChange {
 // network this host serves, and a removal whose MAC or address another endpoint of the network
 // still holds (the view counts them). Equal to computeDesired(snap) where it answers (unit test):
 // a new record is the last of the view's insertion order, so it wins a shared key there as here.
-export interface EntryDelta {
-  added: { fdb: Map<string, string>; neigh: Map<string, string> };
-  removed: { fdb: Set<string>; neigh: Set<string> };
-}
-
 export function patchDesired(desired: DesiredState, snap: Snapshot, self: Self, changes: readonly EndpointChange[]): Map<number, EntryDelta> | undefined {
   const served = (ep: EndpointRecord): DesiredNetwork | undefined => {
     const net = snap.networks.get(ep.networkId);

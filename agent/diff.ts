@@ -96,14 +96,27 @@ function entryOps(ops: Op[], vni: number, want: DesiredNetwork, have: ActualNetw
   const haveFdb = have?.fdb ?? new Map<string, string>();
   const haveNeigh = have?.neigh ?? new Map<string, string>();
   // Loops rather than spread-filter-map: these maps hold every remote endpoint of the network.
-  const fdbAdd: FdbEntry[] = [];
-  for (const [mac, dst] of want.fdb) if (haveFdb.get(mac) !== dst) fdbAdd.push({ mac, dst });
   const fdbDel: FdbEntry[] = [];
   for (const [mac, dst] of haveFdb) if (!want.fdb.has(mac)) fdbDel.push({ mac, dst });
-  const neighAdd: NeighEntry[] = [];
-  for (const [ip, mac] of want.neigh) if (haveNeigh.get(ip) !== mac) neighAdd.push({ ip, mac });
   const neighDel: NeighEntry[] = [];
   for (const [ip, mac] of haveNeigh) if (!want.neigh.has(ip)) neighDel.push({ ip, mac });
+  pushEntryOps(ops, vni, fdbDel, neighDel, fdbAdds(want.fdb, have), neighAdds(want.neigh, have));
+}
+
+// Entries of `want` the kernel does not hold as wanted.
+function fdbAdds(want: ReadonlyMap<string, string>, have: ActualNetwork | undefined): FdbEntry[] {
+  const out: FdbEntry[] = [];
+  for (const [mac, dst] of want) if (have?.fdb.get(mac) !== dst) out.push({ mac, dst });
+  return out;
+}
+function neighAdds(want: ReadonlyMap<string, string>, have: ActualNetwork | undefined): NeighEntry[] {
+  const out: NeighEntry[] = [];
+  for (const [ip, mac] of want) if (have?.neigh.get(ip) !== mac) out.push({ ip, mac });
+  return out;
+}
+
+// Removals before additions, one op per kind and network.
+function pushEntryOps(ops: Op[], vni: number, fdbDel: FdbEntry[], neighDel: NeighEntry[], fdbAdd: FdbEntry[], neighAdd: NeighEntry[]): void {
   if (fdbDel.length) ops.push({ kind: 'fdbDel', vni, entries: fdbDel });
   if (neighDel.length) ops.push({ kind: 'neighDel', vni, entries: neighDel });
   if (fdbAdd.length) ops.push({ kind: 'fdbAdd', vni, entries: fdbAdd });
@@ -125,14 +138,7 @@ export function deltaOps(delta: ReadonlyMap<number, EntryDelta>, actual: ActualS
       const mac = have?.neigh.get(ip);
       if (mac !== undefined) neighDel.push({ ip, mac });
     }
-    const fdbAdd: FdbEntry[] = [];
-    for (const [mac, dst] of d.added.fdb) if (have?.fdb.get(mac) !== dst) fdbAdd.push({ mac, dst });
-    const neighAdd: NeighEntry[] = [];
-    for (const [ip, mac] of d.added.neigh) if (have?.neigh.get(ip) !== mac) neighAdd.push({ ip, mac });
-    if (fdbDel.length) ops.push({ kind: 'fdbDel', vni, entries: fdbDel });
-    if (neighDel.length) ops.push({ kind: 'neighDel', vni, entries: neighDel });
-    if (fdbAdd.length) ops.push({ kind: 'fdbAdd', vni, entries: fdbAdd });
-    if (neighAdd.length) ops.push({ kind: 'neighAdd', vni, entries: neighAdd });
+    pushEntryOps(ops, vni, fdbDel, neighDel, fdbAdds(d.added.fdb, have), neighAdds(d.added.neigh, have));
   }
   return ops;
 }

@@ -5,7 +5,7 @@ import { EndpointRecord, NetworkRecord, SubnetConfig, overlayMtu } from '../cont
 import type { Store } from '../control/store/store';
 import type { NetworkService } from '../control/networks';
 import { newId, endpointToProto } from '../control/networks';
-import { freeCandidates, checkStaticAddress, parseMac, macFromIPv4, randomMac, canonicalAddress, parseAddress } from '../control/ipam';
+import { freeCandidates, checkStaticAddress, parseMac, macFromIPv4, randomMac, canonicalAddress } from '../control/ipam';
 import type { Taken } from '../control/ipam';
 import { validateIfname, validateEndpointName, validateSandboxArg } from '../control/validate';
 import { resolveNetwork } from '../control/filters';
@@ -326,13 +326,7 @@ export class EndpointService implements EndpointRepairer {
   private floors(networkId: string): Floors | undefined {
     const table = this.state.snap?.endpoints;
     if (!table) return undefined;
-    return {
-      get: (s) => table.floor(networkId, s.subnet, valueOf),
-      set: (s, address) => {
-        const v = valueOf(address);
-        if (v !== undefined) table.setFloor(networkId, s.subnet, v);
-      },
-    };
+    return { get: (s) => table.floor(networkId, s.subnet), set: (s, address) => table.setFloor(networkId, s.subnet, address) };
   }
 
   private viewEndpoints(networkId: string): EndpointRecord[] {
@@ -556,14 +550,6 @@ export class EndpointService implements EndpointRepairer {
 interface Floors {
   get(s: SubnetConfig): bigint | undefined;
   set(s: SubnetConfig, address: string): void;
-}
-
-function valueOf(address: string): bigint | undefined {
-  try {
-    return parseAddress(address).value;
-  } catch {
-    return undefined;
-  }
 }
 
 function pick(subnets: SubnetConfig[], wanted: string, busy: Taken, allocated: Taken, netName: string, attempt: number, floors?: Floors): string {

@@ -4,6 +4,8 @@ import { ActualState, deltaOps, diff, FdbEntry, NeighEntry, Op } from './diff';
 import type { Logger } from './log';
 import type { ClusterState } from './state';
 
+const ENTRY_OPS = new Set<Op['kind']>(['fdbAdd', 'fdbDel', 'neighAdd', 'neighDel']);
+
 // The kernel as the reconciler sees it: read everything that is ours, and idempotent fixes.
 export interface Kernel {
   readActual(withEntries?: boolean): Promise<ActualState>;
@@ -143,8 +145,8 @@ export class Reconciler {
       // The entries are this reconciler's own (not read again) and the view changed since a run
       // that applied all it wanted only by other hosts' endpoints coming and going (or not at
       // all): that run's desired state is patched with them, and only their entries are compared,
-      // not the 20,000 at 10,000 remote endpoints. Devices, addresses and veths are still compared with the
-      // kernel as read now; a device to create or replace takes the whole comparison.
+      // not the 20,000 at 10,000 remote endpoints. Devices, addresses and veths are still compared
+      // with the kernel as read now; a device to create or replace takes the whole comparison.
       const version = this.state.version;
       const view = this.state.snap ?? snap; // a reload during the read replaced it
       const changes = this.state.journalSince(this.last?.version);
@@ -155,8 +157,10 @@ export class Reconciler {
       lastDesired = { version, desired };
       vnis = [...new Set([...desired.networks.keys(), ...busyNets])];
       ops = diff(desired, actual, this.self, busy, busyNets, delta !== undefined);
-      if (delta && ops.some((o) => o.kind === 'ensureDevices' || o.kind === 'fdbAdd' || o.kind === 'neighAdd' || o.kind === 'fdbDel' || o.kind === 'neighDel')) ops = diff(desired, actual, this.self, busy, busyNets);
-      else if (delta) ops.push(...deltaOps(delta, actual));
+      if (delta) {
+        if (ops.some((o) => o.kind === 'ensureDevices' || ENTRY_OPS.has(o.kind))) ops = diff(desired, actual, this.self, busy, busyNets);
+        else ops.push(...deltaOps(delta, actual));
+      }
       for (const op of ops) {
         try {
           await this.apply(op);

@@ -10,13 +10,13 @@ import type { Logger } from './log';
 import type { EventLog } from './events';
 import { parseKey } from '../control/store/keys';
 
+const JOURNAL_MAX = 100_000; // endpoint changes kept between two reconciles
+
 // The agent's view of etcd: one consistent load at revision R, then a watch from R+1 applied in
 // order. Anything abnormal in the watch (compaction, a broken stream, a reconnect) throws the view
 // away and loads again, because an event missed silently is a kernel entry wrong forever.
 //
 // Emits 'change' (coalesce it) after every applied batch and after every reload.
-const JOURNAL_MAX = 100_000;
-
 export class ClusterState extends EventEmitter {
   snap: Snapshot | undefined;
   // Bumped by every change this class makes to the view (the only writer of `snap`): a reconcile

@@ -1,4 +1,5 @@
 import type { EndpointRecord } from '../model';
+import { parseAddress } from '../ipam';
 
 // The view's endpoints by id, with per-network indexes kept as the view changes: a Connect into a
 // network of 10,000 endpoints walked the whole view several times (its addresses, this host's count
@@ -66,7 +67,7 @@ export class EndpointTable extends Map<string, EndpointRecord> {
 
   // Below the floor every address of the subnet is taken, reserved or being claimed; undefined when
   // unknown. Addresses freed since it was set bring it down first.
-  floor(networkId: string, subnet: string, valueOf: (address: string) => bigint | undefined): bigint | undefined {
+  floor(networkId: string, subnet: string): bigint | undefined {
     const f = this.floors.get(networkId);
     if (!f) return undefined;
     for (const cidr of f.freed) {
@@ -80,7 +81,10 @@ export class EndpointTable extends Map<string, EndpointRecord> {
     return f.bySubnet.get(subnet);
   }
 
-  setFloor(networkId: string, subnet: string, value: bigint): void {
+  // `address`: the lowest free one, which allocation just found (and hands out).
+  setFloor(networkId: string, subnet: string, address: string): void {
+    const value = valueOf(address);
+    if (value === undefined) return;
     let f = this.floors.get(networkId);
     if (!f) this.floors.set(networkId, (f = { bySubnet: new Map<string, bigint>(), freed: [] }));
     f.bySubnet.set(subnet, value);
@@ -112,6 +116,14 @@ export class EndpointTable extends Map<string, EndpointRecord> {
     }
     count(this.hosts, ep.networkId, ep.host, -1);
     count(this.macs, ep.networkId, ep.mac, -1);
+  }
+}
+
+function valueOf(address: string): bigint | undefined {
+  try {
+    return parseAddress(address).value;
+  } catch {
+    return undefined;
   }
 }
 
