@@ -111,32 +111,44 @@ export function patchDesired(desired: DesiredState, snap: Snapshot, self: Self, 
     if (c.kind === 'updated' || held(c.ep)) return undefined;
   }
   const delta = new Map<number, EntryDelta>();
+  // A bulk change is thousands of endpoints of one network: its desired state and delta are looked
+  // up once per run of changes in it, and a set that is empty is not asked to delete.
+  let lastNet: string | undefined;
+  let dn: DesiredNetwork | undefined;
+  let d: EntryDelta | undefined;
   for (const { ep, kind } of changes) {
-    const dn = served(ep);
-    if (!dn) continue;
-    let d = delta.get(dn.vni);
-    if (!d) delta.set(dn.vni, (d = { added: { fdb: new Map(), neigh: new Map() }, removed: { fdb: new Set(), neigh: new Set() } }));
-    const addresses = [ep.ipv4, ep.ipv6].filter((a) => a).map(addressOf);
+    if (ep.networkId !== lastNet) {
+      lastNet = ep.networkId;
+      dn = served(ep);
+      d = dn && delta.get(dn.vni);
+      if (dn && !d) delta.set(dn.vni, (d = { added: { fdb: new Map(), neigh: new Map() }, removed: { fdb: new Set(), neigh: new Set() } }));
+    }
+    if (!dn || !d) continue;
+    const { added, removed } = d;
+    const v4 = ep.ipv4 ? addressOf(ep.ipv4) : undefined;
+    const v6 = ep.ipv6 ? addressOf(ep.ipv6) : undefined;
     if (kind === 'deleted') {
       dn.fdb.delete(ep.mac);
-      d.added.fdb.delete(ep.mac);
-      d.removed.fdb.add(ep.mac);
-      for (const ip of addresses) {
+      if (added.fdb.size) added.fdb.delete(ep.mac);
+      removed.fdb.add(ep.mac);
+      for (const ip of [v4, v6]) {
+        if (ip === undefined) continue;
         dn.neigh.delete(ip);
-        d.added.neigh.delete(ip);
-        d.removed.neigh.add(ip);
+        if (added.neigh.size) added.neigh.delete(ip);
+        removed.neigh.add(ip);
       }
       continue;
     }
     const host = snap.hosts.get(ep.host);
     if (!host || host.vtep === self.vtep) continue;
     dn.fdb.set(ep.mac, host.vtep);
-    d.added.fdb.set(ep.mac, host.vtep);
-    d.removed.fdb.delete(ep.mac);
-    for (const ip of addresses) {
+    added.fdb.set(ep.mac, host.vtep);
+    if (removed.fdb.size) removed.fdb.delete(ep.mac);
+    for (const ip of [v4, v6]) {
+      if (ip === undefined) continue;
       dn.neigh.set(ip, ep.mac);
-      d.added.neigh.set(ip, ep.mac);
-      d.removed.neigh.delete(ip);
+      added.neigh.set(ip, ep.mac);
+      if (removed.neigh.size) removed.neigh.delete(ip);
     }
   }
   return delta;

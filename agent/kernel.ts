@@ -8,7 +8,7 @@ import type { Attachment, OpenSandbox, Sandboxes } from './endpoints';
 import { openRtNetlink, checkNetns } from './dataplane/netns';
 import { arpAnnouncements, FRAME } from './dataplane/announce';
 import { nativeAddon } from './dataplane/native';
-import { NeighBatcher, NeighKind, NeighOp, NeighEntryText, ENOENT, ESRCH, putIPv4, putIPv6, putMac } from './dataplane/batch';
+import { NeighBatcher, NeighKind, NeighOp, EntryFields, ENOENT, ESRCH, putIPv4, putIPv6, putMac } from './dataplane/batch';
 import { forEachEntry, ipText, macText } from './dataplane/dump';
 import { bridgeName, isHostVeth, vniOfDevice, vxlanName } from './names';
 import type { Logger } from './log';
@@ -32,6 +32,9 @@ const IFLA_BRPORT_LEARNING = 8;
 const RTM_SETLINK = 19;
 const RTM_GETNEIGH = 30;
 const NLM_F_DUMP = 0x300;
+
+const FDB_FIELDS: EntryFields<FdbEntry> = { mac: (e) => e.mac, addr: (e) => e.dst };
+const NEIGH_FIELDS: EntryFields<NeighEntry> = { mac: (e) => e.mac, addr: (e) => e.ip };
 
 // --- small encoders for what the netlink package cannot express (a veth peer's nested ifinfomsg) ---
 function nlattr(type: number, payload: Buffer): Buffer {
@@ -326,28 +329,28 @@ export class NetlinkKernel implements Sandboxes {
   }
 
   fdbAdd(vni: number, entries: FdbEntry[]): Promise<void> {
-    return this.bulk(vni, 'fdb', 'add', entries.map((e) => ({ mac: e.mac, addr: e.dst })));
+    return this.bulk(vni, 'fdb', 'add', entries, FDB_FIELDS);
   }
 
   fdbDel(vni: number, entries: FdbEntry[]): Promise<void> {
-    return this.bulk(vni, 'fdb', 'del', entries.map((e) => ({ mac: e.mac, addr: e.dst })));
+    return this.bulk(vni, 'fdb', 'del', entries, FDB_FIELDS);
   }
 
   neighAdd(vni: number, entries: NeighEntry[]): Promise<void> {
-    return this.bulk(vni, 'neigh', 'add', entries.map((e) => ({ mac: e.mac, addr: e.ip })));
+    return this.bulk(vni, 'neigh', 'add', entries, NEIGH_FIELDS);
   }
 
   neighDel(vni: number, entries: NeighEntry[]): Promise<void> {
-    return this.bulk(vni, 'neigh', 'del', entries.map((e) => ({ mac: e.mac, addr: e.ip })));
+    return this.bulk(vni, 'neigh', 'del', entries, NEIGH_FIELDS);
   }
 
   // Deleting what is already gone is success (idempotent); any other failure names the entry.
-  private async bulk(vni: number, kind: NeighKind, op: NeighOp, entries: NeighEntryText[]): Promise<void> {
+  private async bulk<T>(vni: number, kind: NeighKind, op: NeighOp, entries: T[], fields: EntryFields<T>): Promise<void> {
     const ifindex = await this.vxIndex(vni);
-    const failed = (await this.batcher.send(kind, op, ifindex, entries)).filter((f) => !(op === 'del' && (f.errno === ENOENT || f.errno === ESRCH)));
+    const failed = (await this.batcher.send(kind, op, ifindex, entries, fields)).filter((f) => !(op === 'del' && (f.errno === ENOENT || f.errno === ESRCH)));
     if (failed.length) {
       const f = failed[0];
-      const what = `${kind} ${f.entry.mac} ${kind === 'fdb' ? 'dst' : 'ip'} ${f.entry.addr}`;
+      const what = `${kind} ${fields.mac(f.entry)} ${kind === 'fdb' ? 'dst' : 'ip'} ${fields.addr(f.entry)}`;
       throw new Error(`failed to ${op} ${failed.length} of ${entries.length} entries on vx-${vni}, first ${what}: errno ${f.errno}`);
     }
   }

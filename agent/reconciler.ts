@@ -317,18 +317,19 @@ class EntryCache {
   }
 
   applied(op: Op): void {
+    const c = op.kind === 'fdbAdd' || op.kind === 'fdbDel' || op.kind === 'neighAdd' || op.kind === 'neighDel' ? this.byVni.get(op.vni) : undefined;
     switch (op.kind) {
       case 'fdbAdd':
-        for (const e of op.entries) this.byVni.get(op.vni)?.fdb.set(e.mac, e.dst);
+        if (c) for (const e of op.entries) c.fdb.set(e.mac, e.dst);
         return;
       case 'fdbDel':
-        for (const e of op.entries) this.byVni.get(op.vni)?.fdb.delete(e.mac);
+        if (c) for (const e of op.entries) c.fdb.delete(e.mac);
         return;
       case 'neighAdd':
-        for (const e of op.entries) this.byVni.get(op.vni)?.neigh.set(e.ip, e.mac);
+        if (c) for (const e of op.entries) c.neigh.set(e.ip, e.mac);
         return;
       case 'neighDel':
-        for (const e of op.entries) this.byVni.get(op.vni)?.neigh.delete(e.ip);
+        if (c) for (const e of op.entries) c.neigh.delete(e.ip);
         return;
       case 'ensureDevices':
       case 'removeDevices':

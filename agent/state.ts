@@ -1,6 +1,6 @@
 import { EventEmitter } from 'events';
 import type { PrefixWatch } from '../control/store/watch';
-import type { WatchResponse } from '../control/store/wire';
+import type { WatchedKey, WatchResponse } from '../control/store/wire';
 import type { EndpointChange } from './desired';
 import type { EndpointRecord, NetworkRecord } from '../control/model';
 import { keys } from '../control/store/keys';
@@ -107,26 +107,36 @@ export class ClusterState extends EventEmitter {
       }
       let changed = false;
       const now = Date.now();
-      for (const ev of res.events) {
-        // Parsed and decoded once per event: a bulk change is thousands of them in one response.
-        const k = parseKey(ev.key);
-        const revision = ev.modRevision;
-        this.watchEvents++;
-        const own = k.kind === 'endpoint' && (this.isOwnWrite(k.id, revision, ev.deleted) || this.writing.get(k.id) === ev.deleted);
-        const r = applyParsed(this.snap, k, ev.value);
-        if (r.changed) this.changed(k.kind === 'endpoint' ? { ep: (r.record ?? r.previous) as EndpointRecord | undefined, created: r.previous === undefined, deleted: ev.deleted } : undefined);
-        this.snap.revision = Math.max(this.snap.revision, revision);
-        // This agent's own endpoint write, in the view since its request (or about to be): not a
-        // change. Its event is logged all the same (endpoint records are only ever created and
-        // deleted, so a put is a connect; a deletion's record is the request's own).
-        if (own) {
-          if (this.events) this.events.fromWatch(k, ev.deleted, revision, ev.deleted ? undefined : r.record, ev.deleted ? (r.previous ?? this.localWrites.get(k.id)?.ep) : undefined);
-          continue;
+      const ev: WatchedKey = { deleted: false, key: '', value: undefined, modRevision: 0 };
+      try {
+        for (let i = 0; i < res.events.length; i++) {
+          res.events.read(i, ev); // into the one object: see WatchEvents
+          // Parsed and decoded once per event: a bulk change is thousands of them in one response.
+          const k = parseKey(ev.key);
+          const revision = ev.modRevision;
+          this.watchEvents++;
+          const own = k.kind === 'endpoint' && (this.isOwnWrite(k.id, revision, ev.deleted) || this.writing.get(k.id) === ev.deleted);
+          const r = applyParsed(this.snap, k, ev.value);
+          if (r.changed) this.changed(k.kind === 'endpoint' ? { ep: (r.record ?? r.previous) as EndpointRecord | undefined, created: r.previous === undefined, deleted: ev.deleted } : undefined);
+          this.snap.revision = Math.max(this.snap.revision, revision);
+          // This agent's own endpoint write, in the view since its request (or about to be): not a
+          // change. Its event is logged all the same (endpoint records are only ever created and
+          // deleted, so a put is a connect; a deletion's record is the request's own).
+          if (own) {
+            if (this.events) this.events.fromWatch(k, ev.deleted, revision, ev.deleted ? undefined : r.record, ev.deleted ? (r.previous ?? this.localWrites.get(k.id)?.ep) : undefined);
+            continue;
+          }
+          if (this.events && r.changed) this.events.fromWatch(k, ev.deleted, revision, r.record, r.previous);
+          if (!r.changed || (k.kind === 'endpoint' && !this.concerns((r.record ?? r.previous) as EndpointRecord | undefined))) continue;
+          if (this.arrivals.length < 10000) this.arrivals.push({ revision, at: now });
+          changed = true;
         }
-        if (this.events && r.changed) this.events.fromWatch(k, ev.deleted, revision, r.record, r.previous);
-        if (!r.changed || (k.kind === 'endpoint' && !this.concerns((r.record ?? r.previous) as EndpointRecord | undefined))) continue;
-        if (this.arrivals.length < 10000) this.arrivals.push({ revision, at: now });
-        changed = true;
+      } catch (err) {
+        // An event that cannot be decoded or parsed: the view may hold part of this response, so it is
+        // thrown away and loaded again, as after any other abnormal watch.
+        this.log.error('cannot apply a watch event, loading the cluster state again', { key: ev.key, error: (err as Error).message });
+        void this.reload('unreadable watch event');
+        return;
       }
       if (res.revision) this.snap.revision = Math.max(this.snap.revision, res.revision);
       if (this.localWrites.size) this.replayLocalWrites();

@@ -33,10 +33,11 @@ const MAX_MSG = 16 + 12 + 20 + 12; // an IPv6 neighbor
 export type NeighKind = 'fdb' | 'neigh';
 export type NeighOp = 'add' | 'del';
 
-// One entry: its MAC and its address (the VTEP for fdb, the endpoint's IP for neigh), as text.
-export interface NeighEntryText {
-  mac: string;
-  addr: string;
+// How to read an entry's MAC and address (the VTEP for fdb, the endpoint's IP for neigh), as text:
+// the callers' own entries are encoded as they are, with no object per entry made for the batch.
+export interface EntryFields<T> {
+  mac(e: T): string;
+  addr(e: T): string;
 }
 
 class BatchSocket extends NetlinkSocket {
@@ -131,12 +132,12 @@ function put32(b: Buffer, at: number, v: number): void {
 
 // Writes one message at `off` of a buffer with at least MAX_MSG bytes free; returns its length, or
 // 0 when the entry's MAC or address is malformed (nothing is written then that would be sent).
-export function encodeEntry(b: Buffer, off: number, kind: NeighKind, op: NeighOp, ifindex: number, e: NeighEntryText, seq: number, port: number, ack: boolean): number {
-  const v6 = e.addr.includes(':');
+export function encodeEntry(b: Buffer, off: number, kind: NeighKind, op: NeighOp, ifindex: number, mac: string, addr: string, seq: number, port: number, ack: boolean): number {
+  const v6 = addr.includes(':');
   const alen = v6 ? 16 : 4;
   const len = 16 + 12 + 4 + alen + 12;
   b.fill(0, off, off + len);
-  if (!(v6 ? putIPv6(b, off + 32, e.addr) : putIPv4(b, off + 32, e.addr)) || !putMac(b, off + 32 + alen + 4, e.mac)) return 0;
+  if (!(v6 ? putIPv6(b, off + 32, addr) : putIPv4(b, off + 32, addr)) || !putMac(b, off + 32 + alen + 4, mac)) return 0;
   put32(b, off, len);
   put16(b, off + 4, op === 'add' ? RTM_NEWNEIGH : RTM_DELNEIGH);
   put16(b, off + 6, NLM_F_REQUEST | (op === 'add' ? NLM_F_CREATE | NLM_F_REPLACE : 0) | (ack ? NLM_F_ACK : 0));
@@ -178,10 +179,10 @@ export class NeighBatcher {
   // Sends every entry; resolves with those that failed and their errno (ENOENT on delete is not
   // an error for us: callers filter). A malformed entry fails with EINVAL and is not sent. Each
   // batch is encoded and copied out of the shared buffer before the first await, so calls may overlap.
-  async send(kind: NeighKind, op: NeighOp, ifindex: number, entries: readonly NeighEntryText[]): Promise<{ entry: NeighEntryText; errno: number }[]> {
-    const failed: { entry: NeighEntryText; errno: number }[] = [];
+  async send<T>(kind: NeighKind, op: NeighOp, ifindex: number, entries: readonly T[], fields: EntryFields<T>): Promise<{ entry: T; errno: number }[]> {
+    const failed: { entry: T; errno: number }[] = [];
     const seqs: number[] = [];
-    const sent: NeighEntryText[] = [];
+    const sent: T[] = [];
     for (let i = 0; i < entries.length; ) {
       seqs.length = 0;
       sent.length = 0;
@@ -190,7 +191,7 @@ export class NeighBatcher {
       let lastOff = 0;
       for (; i < entries.length && sent.length < BATCH; i++) {
         const seq = this.sock.generateSeq();
-        const len = encodeEntry(this.buf, off, kind, op, ifindex, entries[i], seq, this.port, false);
+        const len = encodeEntry(this.buf, off, kind, op, ifindex, fields.mac(entries[i]), fields.addr(entries[i]), seq, this.port, false);
         if (!len) {
           failed.push({ entry: entries[i], errno: EINVAL });
           continue;

@@ -44,8 +44,8 @@ export function decode<T>(kv: RPC.IKeyValue): T {
   return parse<T>(kv.value);
 }
 
-function parse<T>(value: Buffer): T {
-  return JSON.parse(value.toString()) as T;
+function parse<T>(value: Buffer | string): T {
+  return JSON.parse(typeof value === 'string' ? value : value.toString()) as T;
 }
 
 // Maps etcd client failures to UNAVAILABLE with a message an operator can act on; our own errors pass.
@@ -343,7 +343,13 @@ export class Store {
       throw storeError(err);
     }
     const snap: Snapshot = { revision: res.revision, networks: new Map(), endpoints: new EndpointTable(), hosts: new Map(), reconciled: new Map() };
-    for (const kv of res.kvs) applyKv(snap, kv.key, kv.value);
+    for (const kv of res.kvs) {
+      try {
+        applyKv(snap, kv.key, kv.value);
+      } catch (err) {
+        throw new Error(`cannot read ${kv.key} (not a record vxnet wrote?): ${(err as Error).message}`, { cause: err });
+      }
+    }
     return snap;
   }
 
@@ -356,18 +362,18 @@ export function applyKv(snap: Snapshot, key: string, value: Buffer | undefined):
 
 // The same for a key parsed already; also returns the record it holds now (decoded once) and the
 // one it held before, for the watch's callers (events) to use without decoding or parsing again.
-export function applyParsed(snap: Snapshot, k: ParsedKey, value: Buffer | undefined): { changed: boolean; record: unknown; previous: unknown } {
+export function applyParsed(snap: Snapshot, k: ParsedKey, value: Buffer | string | undefined): { changed: boolean; record: unknown; previous: unknown } {
   switch (k.kind) {
     case 'network': {
       const previous = snap.networks.get(k.id);
-      const record = value ? parse<NetworkRecord>(value) : undefined;
+      const record = value !== undefined ? parse<NetworkRecord>(value) : undefined;
       if (record) snap.networks.set(k.id, record);
       else snap.networks.delete(k.id);
       return { changed: true, record, previous };
     }
     case 'endpoint': {
       const previous = snap.endpoints.get(k.id);
-      const record = value ? compact(parse<EndpointRecord>(value)) : undefined;
+      const record = value !== undefined ? compact(parse<EndpointRecord>(value)) : undefined;
       // The record's own id as the map's key: k.id is a slice that would keep the whole key alive.
       if (record) snap.endpoints.set(record.id === k.id ? record.id : k.id, record);
       else snap.endpoints.delete(k.id);
@@ -375,14 +381,14 @@ export function applyParsed(snap: Snapshot, k: ParsedKey, value: Buffer | undefi
     }
     case 'host': {
       const previous = snap.hosts.get(k.name);
-      const record = value ? parse<HostRecord>(value) : undefined;
+      const record = value !== undefined ? parse<HostRecord>(value) : undefined;
       if (record) snap.hosts.set(k.name, record);
       else snap.hosts.delete(k.name);
       return { changed: true, record, previous };
     }
     case 'reconciled':
       // Progress reports of the agents: not a change of desired state, so no reconcile.
-      if (value) snap.reconciled.set(k.name, parse<{ revision: number }>(value).revision);
+      if (value !== undefined) snap.reconciled.set(k.name, parse<{ revision: number }>(value).revision);
       else snap.reconciled.delete(k.name);
       return { changed: false, record: undefined, previous: undefined };
     default:

@@ -6,7 +6,7 @@
 export interface WatchedKey {
   deleted: boolean;
   key: string;
-  value: Buffer | undefined; // a view into the response, for a put
+  value: string | undefined; // for a put
   modRevision: number;
 }
 
@@ -16,7 +16,28 @@ export interface WatchResponse {
   canceled: boolean;
   compactRevision: number;
   cancelReason: string;
-  events: WatchedKey[];
+  events: WatchEvents;
+}
+
+// A response's events, each decoded when the caller reads it, into an object the caller reuses: a
+// bulk change is thousands of events in one response, and an object per event (a Buffer for its
+// value, its key) decoded up front lived until the last was applied, so the young generation's
+// collections copied them all and moved them to the old one, as garbage.
+export class WatchEvents {
+  constructor(private readonly buf: Buffer, private readonly bounds: number[]) {} // [start, end] per event
+
+  get length(): number {
+    return this.bounds.length / 2;
+  }
+
+  read(i: number, into: WatchedKey): WatchedKey {
+    return decodeEvent(this.buf, this.bounds[2 * i], this.bounds[2 * i + 1], into);
+  }
+
+  // Each event as an object of its own (tests, and callers with few events).
+  all(): WatchedKey[] {
+    return Array.from({ length: this.length }, (_, i) => this.read(i, { deleted: false, key: '', value: undefined, modRevision: 0 }));
+  }
 }
 
 class Cursor {
@@ -69,14 +90,15 @@ class Cursor {
 
 export function decodeWatchResponse(buf: Buffer): WatchResponse {
   const c = new Cursor(buf);
-  const out: WatchResponse = { revision: 0, created: false, canceled: false, compactRevision: 0, cancelReason: '', events: [] };
+  const bounds: number[] = [];
+  const out: WatchResponse = { revision: 0, created: false, canceled: false, compactRevision: 0, cancelReason: '', events: new WatchEvents(buf, bounds) };
   while (c.pos < c.end) {
     const tag = c.varint();
     const field = Math.floor(tag / 8);
     const wire = tag & 7;
     if (field === 11 && wire === 2) {
       const [s, e] = c.sub();
-      out.events.push(decodeEvent(buf, s, e));
+      bounds.push(s, e);
     } else if (field === 1 && wire === 2) {
       const [s, e] = c.sub();
       out.revision = headerRevision(buf, s, e);
@@ -107,21 +129,26 @@ function headerRevision(buf: Buffer, start: number, end: number): number {
   return revision;
 }
 
-function decodeEvent(buf: Buffer, start: number, end: number): WatchedKey {
+function decodeEvent(buf: Buffer, start: number, end: number, ev: WatchedKey): WatchedKey {
   const c = new Cursor(buf, start, end);
-  const ev: WatchedKey = { deleted: false, key: '', value: undefined, modRevision: 0 };
+  ev.deleted = false;
+  ev.key = '';
+  ev.value = undefined;
+  ev.modRevision = 0;
+  let value: [number, number] | undefined;
   while (c.pos < c.end) {
     const tag = c.varint();
     if (tag === (1 << 3)) {
       ev.deleted = c.varint() === 1;
     } else if (tag === ((2 << 3) | 2)) {
       const [s, e] = c.sub();
-      decodeKv(buf, s, e, ev);
+      value = decodeKv(buf, s, e, ev);
     } else {
       c.skip(tag & 7); // prev_kv: never asked for
     }
   }
-  if (ev.deleted) ev.value = undefined;
+  // proto3 leaves an empty value out: a put of "" is still a put.
+  if (!ev.deleted) ev.value = value ? buf.toString('utf8', value[0], value[1]) : '';
   return ev;
 }
 
@@ -142,9 +169,10 @@ export function decodeRangeResponse(buf: Buffer): RangeResponse {
     const tag = c.varint();
     if (tag === ((2 << 3) | 2)) {
       const [s, e] = c.sub();
-      const kv = { deleted: false, key: '', value: undefined as Buffer | undefined, modRevision: 0 };
-      decodeKv(buf, s, e, kv);
-      out.kvs.push({ key: kv.key, value: kv.value!, modRevision: kv.modRevision });
+      const kv = { key: '', modRevision: 0 };
+      const v = decodeKv(buf, s, e, kv);
+      // proto3 leaves an empty value out: a put of "" is still a put.
+      out.kvs.push({ key: kv.key, value: v ? buf.subarray(v[0], v[1]) : Buffer.alloc(0), modRevision: kv.modRevision });
     } else if (tag === ((1 << 3) | 2)) {
       const [s, e] = c.sub();
       out.revision = headerRevision(buf, s, e);
@@ -157,25 +185,24 @@ export function decodeRangeResponse(buf: Buffer): RangeResponse {
   return out;
 }
 
-function decodeKv(buf: Buffer, start: number, end: number, ev: WatchedKey): void {
+// A KeyValue's key and mod_revision into `kv`; returns its value's bounds (none: the empty value).
+function decodeKv(buf: Buffer, start: number, end: number, kv: { key: string; modRevision: number }): [number, number] | undefined {
   const c = new Cursor(buf, start, end);
-  let value: Buffer | undefined;
+  let value: [number, number] | undefined;
   while (c.pos < c.end) {
     const tag = c.varint();
     if (tag === ((1 << 3) | 2)) {
       const [s, e] = c.sub();
-      ev.key = buf.toString('utf8', s, e);
+      kv.key = buf.toString('utf8', s, e);
     } else if (tag === (3 << 3)) {
-      ev.modRevision = c.varint();
+      kv.modRevision = c.varint();
     } else if (tag === ((5 << 3) | 2)) {
-      const [s, e] = c.sub();
-      value = buf.subarray(s, e);
+      value = c.sub();
     } else {
       c.skip(tag & 7);
     }
   }
-  // proto3 leaves an empty value out: a put of "" is still a put.
-  ev.value = value ?? Buffer.alloc(0);
+  return value;
 }
 
 function varintBytes(n: number): number[] {

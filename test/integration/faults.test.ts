@@ -62,6 +62,7 @@ describe('faults: restarts, drift, watches, etcd member loss and outage, lease l
   const ip: Record<string, string> = {};
   const mac: Record<string, string> = {};
   let vni = 0;
+  let netId = '';
   const vx = (): string => `vx-${vni}`;
 
   before(async () => {
@@ -69,6 +70,7 @@ describe('faults: restarts, drift, watches, etcd member loss and outage, lease l
     ({ etcd, kv, topo, agents } = cl);
     const net = await agents[0].client.create({ name: 'blue', ipamConfig: [{ subnet: '10.88.0.0/24' }] });
     vni = net.vni;
+    netId = net.id;
     for (const [name, h] of [['a1', 0], ['a2', 0], ['b1', 1], ['c1', 2]] as const) {
       box[name] = topo.container(name);
       const r = await agents[h].client.connect({ network: 'blue', sandbox: box[name] });
@@ -219,6 +221,24 @@ describe('faults: restarts, drift, watches, etcd member loss and outage, lease l
     }
     await waitFor('h3 back on its peers', () => fdbOf(topo.hosts[0].ns, vx()).includes(mac.c1) && fdbOf(topo.hosts[1].ns, vx()).includes(mac.c1), 10000, 100);
     await waitFor('a1 -> c1', () => ping(box.a1, ip.c1), 3000);
+  });
+
+  it('a record that is not JSON, written into etcd by hand: the agents keep running and their data plane, name the key, and load again once it is gone', async () => {
+    const key = `/vxnet/v1/endpoints/${netId}/${'0'.repeat(64)}`;
+    await kv.put(key).value('{not json').exec();
+    try {
+      await waitFor('every agent names the key and stops calling itself ready', async () => {
+        const health = await Promise.all(agents.map((a) => a.client.check({})));
+        return agents.every((a, i) => a.tail(100).includes(key) && health[i].status === 'NOT_SERVING');
+      }, 5000, 100);
+      assert.ok(agents.every((a) => a.proc && a.proc.exitCode === null && a.proc.signalCode === null), 'an agent exited');
+      assert.ok(ping(box.a1, ip.b1) && ping(box.b1, ip.c1), 'the data plane stays');
+    } finally {
+      await kv.delete().key(key).exec();
+    }
+    await waitFor('every agent ready again', async () => (await Promise.all(agents.map((a) => a.client.check({})))).every((h) => h.status === 'SERVING'), 5000, 100);
+    const r = await agents[1].client.connect({ network: 'blue', sandbox: topo.container('nj1') });
+    await waitFor('a Connect after it reaches the other hosts', () => fdbOf(topo.hosts[0].ns, vx()).includes(r.endpoint!.macAddress) && fdbOf(topo.hosts[2].ns, vx()).includes(r.endpoint!.macAddress), 3000, 50);
   });
 
   it('3 agents x 50 concurrent Connects: 150 distinct addresses, every endpoint reachable', async () => {

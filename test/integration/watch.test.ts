@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import type { Etcd3 } from 'etcd3';
 import { startEtcd, EtcdCluster } from '../helpers/etcd';
 import { Store } from '../../control/store/store';
-import type { WatchResponse } from '../../control/store/wire';
+import type { WatchedKey, WatchResponse } from '../../control/store/wire';
 
 // The agent's own watch stream (control/store/watch.ts) against a real etcd: what a reload relies on.
 describe('etcd watch stream (real etcd)', function () {
@@ -22,11 +22,11 @@ describe('etcd watch stream (real etcd)', function () {
     await etcd?.stop();
   });
 
-  const collect = (): { got: WatchResponse['events']; revisions: number[]; errors: Error[]; on: { data: (r: WatchResponse) => void; error: (e: Error) => void } } => {
-    const got: WatchResponse['events'] = [];
+  const collect = (): { got: WatchedKey[]; revisions: number[]; errors: Error[]; on: { data: (r: WatchResponse) => void; error: (e: Error) => void } } => {
+    const got: WatchedKey[] = [];
     const revisions: number[] = [];
     const errors: Error[] = [];
-    return { got, revisions, errors, on: { data: (r) => (got.push(...r.events), revisions.push(r.revision)), error: (e) => errors.push(e) } };
+    return { got, revisions, errors, on: { data: (r) => (got.push(...r.events.all()), revisions.push(r.revision)), error: (e) => errors.push(e) } };
   };
   const until = async (what: string, ok: () => boolean, ms = 10000): Promise<void> => {
     const end = Date.now() + ms;

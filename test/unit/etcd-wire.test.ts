@@ -35,9 +35,14 @@ describe('etcd wire codec (watch, range, authenticate)', () => {
     assert.strictEqual(r.created, false);
     assert.strictEqual(r.canceled, false);
     assert.strictEqual(r.events.length, 3);
-    assert.deepStrictEqual({ ...r.events[0], value: r.events[0].value?.toString() }, { deleted: false, key: '/vxnet/v1/endpoints/n/e1', value: '{"id":"e1"}', modRevision: 42 });
-    assert.deepStrictEqual(r.events[1], { deleted: true, key: '/vxnet/v1/hosts/h2', value: undefined, modRevision: 43 });
-    assert.deepStrictEqual({ ...r.events[2], value: r.events[2].value?.toString() }, { deleted: false, key: '/vxnet/v1/x', value: '', modRevision: 44 });
+    assert.deepStrictEqual(r.events.all(), [
+      { deleted: false, key: '/vxnet/v1/endpoints/n/e1', value: '{"id":"e1"}', modRevision: 42 },
+      { deleted: true, key: '/vxnet/v1/hosts/h2', value: undefined, modRevision: 43 },
+      { deleted: false, key: '/vxnet/v1/x', value: '', modRevision: 44 },
+    ]);
+    // Read into one object, as the agent does: nothing of the event before stays behind.
+    const into = { deleted: false, key: '', value: undefined as string | undefined, modRevision: 0 };
+    assert.deepStrictEqual([0, 1, 2, 1].map((i) => ({ ...r.events.read(i, into) })), [...r.events.all(), r.events.all()[1]]);
   });
 
   it('decodes created, canceled, compaction and the reason', () => {

@@ -9,7 +9,7 @@ const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 describe('FDB and neighbor messages encoded straight from their text', () => {
   it('an FDB add: AF_BRIDGE, permanent, NTF_SELF, create|replace, the VTEP as NDA_DST', () => {
     const b = Buffer.alloc(64, 0xee); // garbage around it: padding must still be zero
-    const len = encodeEntry(b, 0, 'fdb', 'add', 7, { mac: '02:43:0A:bc:00:ff', addr: '192.168.231.99' }, 0x01020304, 0x55, false);
+    const len = encodeEntry(b, 0, 'fdb', 'add', 7, '02:43:0A:bc:00:ff', '192.168.231.99', 0x01020304, 0x55, false);
     assert.strictEqual(len, 48);
     assert.deepStrictEqual(b.subarray(0, 48), hex(`
       30000000 1c00 0105 04030201 55000000
@@ -20,7 +20,7 @@ describe('FDB and neighbor messages encoded straight from their text', () => {
 
   it('a neighbor delete over IPv6 with the ACK flag: AF_INET6, no state, no create flags', () => {
     const b = Buffer.alloc(64);
-    const len = encodeEntry(b, 0, 'neigh', 'del', 300, { mac: '02:00:00:00:00:01', addr: 'fd00::1:2' }, 9, 1, true);
+    const len = encodeEntry(b, 0, 'neigh', 'del', 300, '02:00:00:00:00:01', 'fd00::1:2', 9, 1, true);
     assert.strictEqual(len, 60);
     assert.deepStrictEqual(b.subarray(0, 60), hex(`
       3c000000 1d00 0500 09000000 01000000
@@ -32,7 +32,7 @@ describe('FDB and neighbor messages encoded straight from their text', () => {
   it('refuses what is not a MAC or an address (0: nothing to send)', () => {
     const b = Buffer.alloc(64);
     for (const [mac, addr] of [['02:43:0a:bc:00', '10.0.0.1'], ['02:43:0a:bc:00:fg', '10.0.0.1'], ['02-43-0a-bc-00-ff', '10.0.0.1'], ['02:43:0a:bc:00:ff', '10.0.0'], ['02:43:0a:bc:00:ff', '10.0.0.256'], ['02:43:0a:bc:00:ff', '10.0..1'], ['02:43:0a:bc:00:ff', 'fd00::1::2'], ['02:43:0a:bc:00:ff', '1:2:3:4:5:6:7']]) {
-      assert.strictEqual(encodeEntry(b, 0, 'neigh', 'add', 1, { mac, addr }, 1, 1, false), 0, `${mac} ${addr}`);
+      assert.strictEqual(encodeEntry(b, 0, 'neigh', 'add', 1, mac, addr, 1, 1, false), 0, `${mac} ${addr}`);
     }
   });
 
