@@ -2,7 +2,7 @@ import { startEtcd, EtcdCluster } from '../test/helpers/etcd';
 import { TestAgent } from '../test/helpers/agent';
 import { DockerHosts } from '../test/helpers/docker';
 import { Topology } from '../test/helpers/topology';
-import { firstReply, now, record, stats } from './figures';
+import { now, Pinger, record, stats } from './figures';
 
 // 7. Docker: `docker run -d --network` and `docker network connect` through vxnet's plugin against
 // the same through Docker's own overlay driver in its KV-store mode (one etcd cluster store), on the
@@ -13,6 +13,7 @@ export async function dockerFigures(n: number): Promise<void> {
   let topo: Topology | undefined;
   let docker: DockerHosts | undefined;
   const agents: TestAgent[] = [];
+  const pingers: Record<string, Pinger> = {};
   try {
     etcd = await startEtcd(1);
     topo = new Topology(2);
@@ -39,6 +40,8 @@ export async function dockerFigures(n: number): Promise<void> {
     }
     const peerNs: Record<string, string> = {};
     for (const drv of drivers) peerNs[drv.name] = `/proc/${await d('h2', ['inspect', '-f', '{{.State.Pid}}', `peer-${drv.name}`])}/ns/net`;
+    for (const drv of drivers) pingers[drv.name] = new Pinger(peerNs[drv.name]);
+    await Promise.all(Object.values(pingers).map((p) => p.ready));
     for (let i = 0; i < n; i++) {
       for (const drv of drivers) {
         let t0 = now();
@@ -51,7 +54,7 @@ export async function dockerFigures(n: number): Promise<void> {
         await d('h1', ['network', 'connect', '--ip', ip, drv.net, `r-${drv.name}-${i}`]);
         const tReturn = now();
         t[drv.name].connect.push(tReturn - t0);
-        t[drv.name].ping.push((await firstReply(peerNs[drv.name], ip)) - tReturn);
+        t[drv.name].ping.push((await pingers[drv.name].first(ip)) - tReturn);
       }
     }
     const [vx, ov] = [t.vxnet, t.overlay];
@@ -61,8 +64,9 @@ export async function dockerFigures(n: number): Promise<void> {
     record({ name: 'docker network connect (vxnet plugin)', unit: 'ms', ...vc, reference: 'Docker overlay driver (etcd store)', refMedian: oc.median, refP99: oc.p99, ratio: vc.median / oc.median, target: 'p50 <= reference p50', met: vc.median <= oc.median });
     // A missing reply (NaN) counts as the 3 s the pinger waited.
     const [vp, op] = [stats(vx.ping.map((x) => (Number.isNaN(x) ? 3000 : x))), stats(ov.ping.map((x) => (Number.isNaN(x) ? 3000 : x)))];
-    record({ name: 'docker network connect returned -> first ping reply from the other host', unit: 'ms', ...vp, reference: 'Docker overlay driver (etcd store)', refMedian: op.median, refP99: op.p99, ratio: vp.median / op.median, target: 'p99 < 50 ms (ping process start included)', met: vp.p99 < 50 });
+    record({ name: 'docker network connect returned -> first ping reply from the other host', unit: 'ms', ...vp, reference: 'Docker overlay driver (etcd store)', refMedian: op.median, refP99: op.p99, ratio: vp.median / op.median, target: 'p99 < 50 ms', met: vp.p99 < 50 });
   } finally {
+    for (const p of Object.values(pingers)) p.close();
     await docker?.destroy();
     await Promise.all(agents.map((a) => a.stop('SIGKILL')));
     agents.forEach((a) => a.cleanup());

@@ -1,4 +1,8 @@
-import { spawn } from 'child_process';
+import { ChildProcessWithoutNullStreams, spawn } from 'child_process';
+import * as path from 'path';
+import { ROOT } from '../test/helpers/agent';
+
+const FIRSTREPLY = path.join(ROOT, 'native/build/Release/vxnet-firstreply');
 
 // What every benchmark section shares: the figures of this run, how they are summarised and printed.
 
@@ -19,26 +23,43 @@ export function record(f: Figure): void {
   console.log(`  ${f.name}: median ${round(f.median)} ${f.unit}, p99 ${round(f.p99)}, n ${f.n}${ref}${f.target ? ` | target ${f.target}: ${f.met ? 'met' : 'NOT met'}` : ''}`);
 }
 
-// The first ping reply from inside a namespace (`ip netns exec NAME` or a path such as
-// /proc/PID/ns/net) to `ip`, on the monotonic clock of now(); NaN if none within 3 s.
-export function firstReply(fromNs: string, ip: string): Promise<number> {
-  return new Promise((resolve) => {
-    const enter = fromNs.startsWith('/') ? ['nsenter', `--net=${fromNs}`] : ['ip', 'netns', 'exec', fromNs];
-    const p = spawn(enter[0], [...enter.slice(1), 'ping', '-n', '-D', '-i', '0.005', '-w', '3', ip]);
-    let buf = '';
-    let done = false;
-    p.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const m = /^\[(\d+\.\d+)\] \d+ bytes from/m.exec(buf);
-      if (m && !done) {
-        done = true;
-        // ping's wall-clock stamp, mapped onto our monotonic clock through the current offset.
-        resolve(now() - (Date.now() - Number(m[1]) * 1000));
-        p.kill('SIGKILL');
-      }
+// A pinger started ahead inside a namespace (a name for `ip netns exec`, or a path such as
+// /proc/PID/ns/net) by native/first-reply.c: `first(ip)` sends echo requests
+// every 5 ms from the moment it is called and resolves with the time of the first reply (NaN after
+// 3 s). Started ahead so that the figure is the network's: spawning `ip netns exec ... ping` from
+// the bench's Node process after each Connect took 10-20 ms on this machine, a third of the target.
+export class Pinger {
+  private readonly proc: ChildProcessWithoutNullStreams;
+  private readonly waiting: ((line: string) => void)[] = [];
+  private buf = '';
+  readonly ready: Promise<void>;
+
+  constructor(ns: string) {
+    const enter = ns.startsWith('/') ? ['nsenter', `--net=${ns}`] : ['ip', 'netns', 'exec', ns];
+    this.proc = spawn(enter[0], [...enter.slice(1), FIRSTREPLY]);
+    this.proc.stderr.on('data', (d: Buffer) => process.stderr.write(d));
+    this.proc.stdout.on('data', (d: Buffer) => {
+      const lines = (this.buf + d.toString()).split('\n');
+      this.buf = lines.pop() ?? '';
+      for (const line of lines) this.waiting.shift()?.(line);
     });
-    p.on('exit', () => {
-      if (!done) resolve(NaN);
+    this.ready = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${FIRSTREPLY} did not start within 5 s`)), 5000);
+      this.waiting.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
     });
-  });
+  }
+
+  first(ip: string): Promise<number> {
+    return new Promise((resolve) => {
+      this.waiting.push((line) => resolve(line === 'timeout' ? NaN : Number(line) * 1000)); // CLOCK_MONOTONIC, as now()
+      this.proc.stdin.write(`${ip}\n`);
+    });
+  }
+
+  close(): void {
+    this.proc.kill();
+  }
 }

@@ -12,7 +12,7 @@ import { Topology, ping, sh, waitFor } from '../test/helpers/topology';
 import { keys } from '../control/store/keys';
 import { dockerFigures } from './docker';
 import { EntryCounter, EntryMonitor } from './entries';
-import { Figure, figures, firstReply, now, record, round, stats } from './figures';
+import { Figure, figures, now, Pinger, record, round, stats } from './figures';
 
 const SMOKE = process.argv.includes('--smoke');
 // Calls made before each timed series and not counted, for vxnet and for the references alike: the
@@ -204,8 +204,9 @@ async function main(): Promise<void> {
     await agents[2].client.connect({ network: 'conv', sandbox: topo.container('cvq') });
     const m2 = monitor(topo.hosts[1].ns);
     const m3 = monitor(topo.hosts[2].ns);
-    cleanups.push(() => { m2.proc.kill(); m3.proc.kill(); });
-    await Promise.all([m2.ready, m3.ready]);
+    const pingFrom = new Pinger(peerBox);
+    cleanups.push(() => { m2.proc.kill(); m3.proc.kill(); pingFrom.close(); });
+    await Promise.all([m2.ready, m3.ready, pingFrom.ready]);
     const conv: number[] = [];
     const firstPing: number[] = [];
     for (let i = 0; i < N.converge; i++) {
@@ -215,7 +216,7 @@ async function main(): Promise<void> {
       const tReturn = now();
       const mac = r.endpoint!.macAddress;
       const ip = r.endpoint!.ipv4Address.split('/')[0];
-      const pinger = firstReply(peerBox, ip);
+      const pinger = pingFrom.first(ip);
       const [t2, t3] = await Promise.all([m2.waitMac(mac), m3.waitMac(mac)]);
       conv.push(Math.max(t2, t3) - t0);
       const tReply = await pinger;
@@ -224,7 +225,7 @@ async function main(): Promise<void> {
     const sc = stats(conv);
     record({ name: 'Connect -> FDB+neighbor on both peers', unit: 'ms', ...sc, target: 'p99 < 50 ms', met: sc.p99 < 50 });
     const sp = stats(firstPing);
-    record({ name: 'Connect returned -> first ping reply from a peer', unit: 'ms', ...sp, target: 'p99 < 50 ms (ping process start included)', met: sp.p99 < 50 });
+    record({ name: 'Connect returned -> first ping reply from a peer', unit: 'ms', ...sp, target: 'p99 < 50 ms', met: sp.p99 < 50 });
     // The same with Connect's wait: it answers once every peer serving the network has programmed
     // the endpoint, so the first ARP a peer sends is answered.
     const waited: number[] = [];
@@ -235,11 +236,11 @@ async function main(): Promise<void> {
       const r = await a1.client.connect({ network: 'conv', sandbox: b, wait: true });
       const tReturn = now();
       waited.push(tReturn - t0);
-      firstPingWait.push((await firstReply(peerBox, r.endpoint!.ipv4Address.split('/')[0])) - tReturn);
+      firstPingWait.push((await pingFrom.first(r.endpoint!.ipv4Address.split('/')[0])) - tReturn);
     }
     record({ name: 'Connect with wait (answers when all peers are programmed)', unit: 'ms', ...stats(waited) });
     const sw = stats(firstPingWait);
-    record({ name: 'Connect with wait returned -> first ping reply from a peer', unit: 'ms', ...sw, target: 'p99 < 50 ms (ping process start included)', met: sw.p99 < 50 });
+    record({ name: 'Connect with wait returned -> first ping reply from a peer', unit: 'ms', ...sw, target: 'p99 < 50 ms', met: sw.p99 < 50 });
 
     // 3. Bulk programming: N remote endpoints appear in etcd / disappear, against ip -batch + bridge -batch.
     console.log(`\n3. bulk programming (${N.bulk} remote endpoints = ${2 * N.bulk} kernel entries)`);
