@@ -20,8 +20,8 @@ const SMOKE = process.argv.includes('--smoke');
 // reference's bridge being created), which a host that has been running does not.
 const WARMUP = SMOKE ? 1 : 5;
 const N = SMOKE
-  ? { attach: 10, converge: 5, bulk: 500, bulkRounds: 1, scale: [1000], iperfS: 1, restart: 500, cni: 10, docker: 3, bigConnect: 3 }
-  : { attach: 100, converge: 50, bulk: 10000, bulkRounds: 3, scale: [10000, 50000], iperfS: 5, restart: 10000, cni: 100, docker: 30, bigConnect: 20 };
+  ? { attach: 10, converge: 5, bulk: 500, bulkRounds: 1, scale: [1000], iperfS: 1, restart: 500, restarts: 1, cni: 10, docker: 3, bigConnect: 3 }
+  : { attach: 100, converge: 50, bulk: 10000, bulkRounds: 3, scale: [10000, 50000], iperfS: 5, restart: 10000, restarts: 3, cni: 100, docker: 30, bigConnect: 20 };
 
 function timeCmd(cmd: string, args: string[], input?: string, env?: NodeJS.ProcessEnv): { ms: number; out: string; code: number | null } {
   const t0 = now();
@@ -323,9 +323,14 @@ async function main(): Promise<void> {
       record({ name: `the agent's reconcile for one removed remote endpoint, network holding ${size}`, unit: 'ms', ...single.del });
       if (size === N.scale[N.scale.length - 1] || size === N.restart) {
         // 6. Restart with these entries in place: time to ready, kernel writes when nothing differed.
-        const r = await restartFigures(a1, topo.hosts[0].ns);
-        record({ name: `restart with ${size} remote endpoints: time to ready`, unit: 'ms', median: r.readyMs, p99: r.readyMs, n: 1, ...(size <= 10000 ? { target: '< 1000 ms', met: r.readyMs < 1000 } : {}) });
-        record({ name: `restart with ${size} remote endpoints: kernel writes`, unit: 'writes', median: r.writes, p99: r.writes, n: 1, target: '0', met: r.writes === 0 });
+        // Three restarts: one swung between 0.83 and 1.32 s within an hour on this machine.
+        const rs: { readyMs: number; writes: number }[] = [];
+        for (let i = 0; i < N.restarts; i++) rs.push(await restartFigures(a1, topo.hosts[0].ns));
+        const ready = stats(rs.map((r) => r.readyMs));
+        const writes = Math.max(...rs.map((r) => r.writes));
+        record({ name: `restart with ${size} remote endpoints: time to ready`, unit: 'ms', ...ready, ...(size <= 10000 ? { target: '< 1000 ms', met: ready.median < 1000 } : {}) });
+        console.log(`     (ms: ${rs.map((r) => round(r.readyMs, 0)).join(', ')})`);
+        record({ name: `restart with ${size} remote endpoints: kernel writes (the most of ${rs.length} restarts)`, unit: 'writes', median: writes, p99: writes, n: rs.length, target: '0', met: writes === 0 });
       }
       await delAll(kv, Object.keys(many));
       await waitFor('scale cleanup', async () => (await countEntries('vx-9000')).fdb === 0, 300000, 50);
