@@ -45,16 +45,22 @@ export class Pinger {
     });
     this.ready = new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${FIRSTREPLY} did not start within 5 s`)), 5000);
-      this.waiting.push(() => {
+      this.waiting.push((line) => {
         clearTimeout(timer);
-        resolve();
+        if (line === 'ready') resolve();
+        else reject(new Error(`${FIRSTREPLY} did not start: ${line}`));
       });
+    });
+    // A pinger gone answers every call still waiting as if no reply came, so that no figure hangs.
+    this.proc.on('exit', (code) => {
+      for (const w of this.waiting.splice(0)) w(`exited (${code})`);
     });
   }
 
   first(ip: string): Promise<number> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return Promise.resolve(NaN);
     return new Promise((resolve) => {
-      this.waiting.push((line) => resolve(line === 'timeout' ? NaN : Number(line) * 1000)); // CLOCK_MONOTONIC, as now()
+      this.waiting.push((line) => resolve(/^\d/.test(line) ? Number(line) * 1000 : NaN)); // CLOCK_MONOTONIC, as now()
       this.proc.stdin.write(`${ip}\n`);
     });
   }
