@@ -317,7 +317,7 @@ class EntryCache {
   }
 
   applied(op: Op): void {
-    const c = op.kind === 'fdbAdd' || op.kind === 'fdbDel' || op.kind === 'neighAdd' || op.kind === 'neighDel' ? this.byVni.get(op.vni) : undefined;
+    const c = 'entries' in op ? this.byVni.get(op.vni) : undefined; // looked up once per op, not per entry
     switch (op.kind) {
       case 'fdbAdd':
         if (c) for (const e of op.entries) c.fdb.set(e.mac, e.dst);
