@@ -17,3 +17,9 @@ node_modules/.bin/esbuild dist/cli/main.js --bundle --platform=node --target=nod
   --minify-whitespace --minify-syntax --outfile=dist/bundle/vxnet.js --log-level=error
 mkdir -p dist/proto
 cp node_modules/etcd3/proto/*.proto dist/proto/
+# V8's code caches of the bundle (cli/start.ts), made by running it the two ways bin/vxnet runs it,
+# each under its own node flags (V8 refuses a cache made under others): the agent's path as far as
+# its usage text (every module it loads is compiled by then), and a CLI command's.
+rm -f dist/bundle/*.cache
+VXNET_MAKE_CODE_CACHE=1 bin/vxnet agent --help >/dev/null
+VXNET_MAKE_CODE_CACHE=1 bin/vxnet network connect --help >/dev/null
