@@ -71,6 +71,10 @@ export class Agent {
   private readonly docker: DockerPluginServer | undefined;
   private dockerGc: NodeJS.Timeout | undefined;
   private localNets: LocalNetwork[] = [];
+  // How long each step of the start took, from the process's own start (ms): logged once at ready,
+  // because "the agent took a second to come back" is a question an operator or a benchmark asks.
+  private readonly startup: Record<string, number> = {};
+  private readyLogged = false;
 
   constructor(private readonly config: AgentConfig, private readonly log: Logger) {
     const e = config.etcd;
@@ -87,7 +91,11 @@ export class Agent {
       if (e.host.name !== config.name) log.info(e.action === 'join' ? 'peer host joined' : 'peer host left', { peer: e.host.name, vtep: e.host.vtep });
     });
     this.state = new ClusterState(this.store, config.name, log, this.events);
-    this.registration = new Registration(this.store, host, config.leaseTtl, log, () => void this.state.reload('registered'));
+    this.registration = new Registration(this.store, host, config.leaseTtl, log, (again) => {
+      // After a lost lease: etcd may have been away, so the view is loaded again. The first time, the
+      // start's own load is under way (start()).
+      if (again) void this.state.reload('registered again');
+    });
     this.kernel = new NetlinkKernel(this.self, log);
     this.networks = new NetworkService(this.store);
     this.endpoints = new EndpointService(this.store, this.networks, this.state, this.kernel, this.kernel, this.self, log, () => this.reconciler.trigger());
@@ -115,6 +123,12 @@ export class Agent {
       while (i < arr.length && arr[i].revision <= run.revision) this.metrics.watchLag.observe((now - arr[i++].at) / 1000);
       arr.splice(0, i);
       this.memory.afterRun();
+      if (!this.readyLogged && this.readiness().ok) {
+        this.readyLogged = true;
+        this.mark('reconciled');
+        const cpu = process.cpuUsage();
+        this.log.info('ready', { ms: this.startup.reconciled, cpuMs: Math.round((cpu.user + cpu.system) / 1000), steps: this.startup, remoteEndpoints: this.endpointCounts().reduce((n, c) => n + c.remote, 0) });
+      }
     });
     this.server = new ApiServer(this.api(), log, (method, code) => this.metrics.apiRequests.inc({ method, code }));
     this.cni = new CniServer({
@@ -238,7 +252,13 @@ export class Agent {
     }
   }
 
+  private mark(step: string): void {
+    this.startup[step] = Math.round(performance.now());
+  }
+
   async start(): Promise<void> {
+    this.mark('started');
+    this.reconciler.prefetch();
     await this.probeEtcd();
     if (this.config.metrics.listen) await this.metrics.listen(this.config.metrics.listen, this.log);
     fs.mkdirSync(path.dirname(this.config.api.socket), { recursive: true });
@@ -260,9 +280,13 @@ export class Agent {
     }
     this.log.info('agent starting', { vtep: this.config.vtep, socket: this.config.api.socket, etcd: this.config.etcd.endpoints, version: VERSION });
     // The API answers from the start (network calls work as soon as etcd does); the data plane is
-    // reconciled once the first consistent load is in.
-    await this.registration.start();
-    await this.state.start();
+    // reconciled once the first consistent load is in. The load does not wait for the registration:
+    // the view needs no host key of this host, and the watch from the load's revision brings it.
+    this.mark('listening');
+    await Promise.all([
+      this.registration.start().then(() => this.mark('registered')),
+      this.state.start().then(() => this.mark('viewLoaded')),
+    ]);
     this.reconciler.start();
   }
 

@@ -78,6 +78,7 @@ const DOCKER_WAIT_MS = 1000;
 export class EndpointService implements EndpointRepairer {
   private readonly inFlight = new Set<string>();
   private readonly inFlightNets = new Map<number, number>(); // VNI -> Connects in flight
+  private begun = 0;
   private readonly claimRevision = new Map<string, number>(); // endpoint -> revision of its Connect
   private readonly claiming = new Map<string, Set<string>>(); // network -> addresses being claimed here
   private readonly awaitingJoin = new Map<string, number>(); // Docker endpoint -> when CreateEndpoint recorded it
@@ -104,6 +105,17 @@ export class EndpointService implements EndpointRepairer {
 
   busyNetworks(): ReadonlySet<number> {
     return new Set(this.inFlightNets.keys());
+  }
+
+  // How many endpoint operations have begun so far: a kernel read made before the last of them
+  // began may lack what it did.
+  opsBegun(): number {
+    return this.begun;
+  }
+
+  private begin(id: string): void {
+    this.inFlight.add(id);
+    this.begun++;
   }
 
   private holdNetwork(vni: number, delta: 1 | -1): void {
@@ -164,7 +176,7 @@ export class EndpointService implements EndpointRepairer {
     // Busy before the record exists: its watch event can reach the reconciler before the
     // transaction's own answer reaches us, and the veth is this request's to create.
     const id = base.id;
-    this.inFlight.add(id);
+    this.begin(id);
     this.holdNetwork(net.vni, 1);
     const mtu = overlayMtu(net, this.self.underlayMtu, this.self.vtep.includes(':'));
     const gw4 = net.ipv4[0]?.gateway;
@@ -351,7 +363,7 @@ export class EndpointService implements EndpointRepairer {
   // Removes an endpoint found by the caller (Disconnect, CNI DEL and GC): etcd first, so that a
   // failure leaves the record and the next reconcile or call tries again.
   async disconnectEndpoint(ep: EndpointRecord, networkName = ''): Promise<void> {
-    this.inFlight.add(ep.id);
+    this.begin(ep.id);
     try {
       const rev = await this.state.ownWrite(ep.id, true, () => this.store.deleteEndpoint(ep));
       this.state.applyLocalEndpoint(ep, true, rev);
@@ -424,6 +436,7 @@ export class EndpointService implements EndpointRepairer {
     const addrs = [ep.ipv4, ep.ipv6].filter((a) => a).map((a) => a.split('/')[0]);
     this.state.applyNetwork(net);
     this.awaitingJoin.set(ep.id, Date.now());
+    this.begun++;
     const res = await this.state.ownWrite(ep.id, false, () => this.store.createEndpoint(ep, addrs, this.self.name));
     if (!res.ok) {
       this.awaitingJoin.delete(ep.id);
@@ -441,7 +454,7 @@ export class EndpointService implements EndpointRepairer {
     const net = this.state.snap?.networks.get(ep.networkId) ?? (await this.store.getNetwork(ep.networkId));
     if (!net) throw notFound(`network ${ep.networkId} not found (it was removed)`);
     this.state.applyNetwork(net);
-    this.inFlight.add(ep.id);
+    this.begin(ep.id);
     this.holdNetwork(net.vni, 1);
     try {
       const mtu = overlayMtu(net, this.self.underlayMtu, this.self.vtep.includes(':'));

@@ -29,6 +29,7 @@ export interface Kernel {
 export interface EndpointRepairer {
   busy(): ReadonlySet<string>;
   busyNetworks(): ReadonlySet<number>;
+  opsBegun(): number;
   repair(ep: EndpointRecord): Promise<void>;
   // Full resyncs only (a socket per sandbox): put back what was changed inside the sandbox.
   verifySandbox(ep: EndpointRecord): Promise<string[]>;
@@ -57,6 +58,9 @@ export class Reconciler {
   private fullPending = false;
   private sandboxesPending = false;
   private readonly entries = new EntryCache();
+  // A read of the whole kernel begun before the first run (prefetch), and whether it can stand for
+  // one made at the run's start.
+  private early: { actual: Promise<ActualState>; opsBegun: number; quiet: boolean } | undefined;
   // The view's version and desired state of the last run that applied everything it wanted.
   private last: { version: number; desired: DesiredState } | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -72,6 +76,15 @@ export class Reconciler {
     private readonly resyncMs: number,
     private readonly observe: (run: { clean: boolean; full: boolean; durationMs: number; revision: number; vnis: number[] }) => void = () => undefined,
   ) {}
+
+  // Reads the kernel while the agent waits for etcd at its start (the read costs as much as
+  // everything else of the first run at 10,000 remote endpoints): the first run takes it unless an
+  // endpoint operation began since, which could have changed the kernel after the read.
+  prefetch(): void {
+    const actual = this.kernel.readActual(true);
+    actual.catch(() => undefined); // the run reads again
+    this.early = { actual, opsBegun: this.repairer.opsBegun(), quiet: this.repairer.busy().size === 0 && this.repairer.busyNetworks().size === 0 };
+  }
 
   start(): void {
     this.state.on('change', (why: string) => this.trigger(why === 'reload'));
@@ -208,6 +221,15 @@ export class Reconciler {
   // reload, every resync period) read them from the kernel, so drift is still repaired within one
   // period. A vxlan device that is new or was replaced is read in any run.
   private async readActual(full: boolean): Promise<{ actual: ActualState; fromKernel: boolean }> {
+    const early = this.early;
+    this.early = undefined;
+    if (early?.quiet && early.opsBegun === this.repairer.opsBegun()) {
+      const actual = await early.actual.catch(() => undefined);
+      if (actual && early.opsBegun === this.repairer.opsBegun()) {
+        this.entries.remember(actual);
+        return { actual, fromKernel: true };
+      }
+    }
     if (!full) {
       const actual = await this.kernel.readActual(false);
       if (this.entries.fill(actual)) return { actual, fromKernel: false };

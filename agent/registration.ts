@@ -10,10 +10,11 @@ export class Registration {
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   registered = false;
+  private registrations = 0;
   renewals = 0;
   losses = 0;
 
-  constructor(private readonly store: Store, private readonly rec: HostRecord, private readonly ttlSeconds: number, private readonly log: Logger, private readonly onRegistered: () => void) {}
+  constructor(private readonly store: Store, private readonly rec: HostRecord, private readonly ttlSeconds: number, private readonly log: Logger, private readonly onRegistered: (again: boolean) => void) {}
 
   currentLease(): Lease | undefined {
     return this.registered ? this.lease : undefined;
@@ -41,7 +42,7 @@ export class Registration {
       await this.store.putHost(this.rec, lease);
       this.registered = true;
       this.log.info('host registered', { host: this.rec.name, vtep: this.rec.vtep, ttl: this.ttlSeconds });
-      this.onRegistered();
+      this.onRegistered(this.registrations++ > 0);
     } catch (err) {
       this.log.warn('cannot register host, will retry', { error: (err as Error).message });
       lease.removeAllListeners();
