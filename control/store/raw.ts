@@ -1,6 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { decodeAuthenticateToken, decodeRangeResponse, encodeAuthenticate, encodeRange } from './wire';
-import type { RangeResponse } from './wire';
+import { decodeAuthenticateToken, encodeAuthenticate, encodeRange } from './wire';
 
 // Where etcd is and how to reach it (StoreOptions extends it).
 export interface EtcdTarget {
@@ -43,12 +42,13 @@ export function unary<T>(client: grpc.Client, method: string, request: Buffer, d
   });
 }
 
-// Every key of [key, rangeEnd) at the latest revision, on a channel opened for it and closed after.
-export async function rangeAll(t: EtcdTarget, endpoint: number, key: Buffer, rangeEnd: Buffer, timeoutMs: number): Promise<RangeResponse> {
+// Every key of [key, rangeEnd) at the latest revision, on a channel opened for it and closed after:
+// the RangeResponse as etcd sent it, for ./wire's decodeRangeResponse.
+export async function rangeAll(t: EtcdTarget, endpoint: number, key: Buffer, rangeEnd: Buffer, timeoutMs: number): Promise<Buffer> {
   const client = openClient(t, endpoint);
   const deadline = Date.now() + timeoutMs;
   try {
-    return await unary(client, '/etcdserverpb.KV/Range', encodeRange(key, rangeEnd), decodeRangeResponse, await callMetadata(client, t, deadline), deadline);
+    return await unary(client, '/etcdserverpb.KV/Range', encodeRange(key, rangeEnd), identity, await callMetadata(client, t, deadline), deadline);
   } finally {
     client.close();
   }

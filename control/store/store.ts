@@ -10,6 +10,7 @@ import type { ParsedKey } from './keys';
 import { PrefixWatch } from './watch';
 import type { WatchHandlers } from './watch';
 import { rangeAll } from './raw';
+import { decodeRangeResponse } from './wire';
 import { EndpointTable } from './endpoint-table';
 import type { EtcdTarget } from './raw';
 
@@ -342,21 +343,21 @@ export class Store {
       this.watchEndpoint++;
       throw storeError(err);
     }
-    const snap: Snapshot = { revision: res.revision, networks: new Map(), endpoints: new EndpointTable(), hosts: new Map(), reconciled: new Map() };
-    for (const kv of res.kvs) {
+    const snap: Snapshot = { revision: 0, networks: new Map(), endpoints: new EndpointTable(), hosts: new Map(), reconciled: new Map() };
+    snap.revision = decodeRangeResponse(res, (key, value) => {
       try {
-        applyKv(snap, kv.key, kv.value);
+        applyKv(snap, key, value);
       } catch (err) {
-        throw new Error(`cannot read ${kv.key} (not a record vxnet wrote?): ${(err as Error).message}`, { cause: err });
+        throw new Error(`cannot read ${key} (not a record vxnet wrote?): ${(err as Error).message}`, { cause: err });
       }
-    }
+    }).revision;
     return snap;
   }
 
 }
 
 // Applies one key's new value (or deletion, kv undefined) to a snapshot; unknown keys are ignored.
-export function applyKv(snap: Snapshot, key: string, value: Buffer | undefined): boolean {
+export function applyKv(snap: Snapshot, key: string, value: Buffer | string | undefined): boolean {
   return applyParsed(snap, parseKey(key), value).changed;
 }
 

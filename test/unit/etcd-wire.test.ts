@@ -64,20 +64,22 @@ describe('etcd wire codec (watch, range, authenticate)', () => {
   it('encodes a linearizable Range of a prefix and decodes every key, value and revision', () => {
     const m = RangeRequest.toObject(RangeRequest.decode(encodeRange(Buffer.from('/vxnet/v1/'), Buffer.from('/vxnet/v10'))), { longs: Number, bytes: String, defaults: true });
     assert.deepStrictEqual([m.key, m.range_end, m.limit, m.revision, m.serializable, m.keys_only], [Buffer.from('/vxnet/v1/').toString('base64'), Buffer.from('/vxnet/v10').toString('base64'), 0, 0, false, false]);
+    const kvs: [string, string, number][] = [];
     const r = decodeRangeResponse(enc(RangeResponse, {
       header: { cluster_id: '14841639068965178418', revision: 9007199254740000 },
       kvs: [
         { key: Buffer.from('/vxnet/v1/networks/n1'), create_revision: 3, mod_revision: 7, version: 2, value: Buffer.from('{"id":"n1"}') },
         { key: Buffer.from('/vxnet/v1/hosts/h1'), mod_revision: 8, value: Buffer.alloc(0), lease: '7587869548375285000' },
+        { key: Buffer.from('/vxnet/v1/hosts/h2'), value: Buffer.from('{}') },
       ],
-      count: 2,
-    }));
+      count: 3,
+    }), (key, value, modRevision) => kvs.push([key, value, modRevision]));
     assert.strictEqual(r.revision, 9007199254740000);
     assert.strictEqual(r.more, false);
-    assert.deepStrictEqual(r.kvs.map((kv) => [kv.key, kv.value.toString(), kv.modRevision]), [['/vxnet/v1/networks/n1', '{"id":"n1"}', 7], ['/vxnet/v1/hosts/h1', '', 8]]);
-    assert.strictEqual(decodeRangeResponse(enc(RangeResponse, { more: true })).more, true);
+    assert.deepStrictEqual(kvs, [['/vxnet/v1/networks/n1', '{"id":"n1"}', 7], ['/vxnet/v1/hosts/h1', '', 8], ['/vxnet/v1/hosts/h2', '{}', 0]]);
+    assert.strictEqual(decodeRangeResponse(enc(RangeResponse, { more: true }), () => assert.fail('no keys')).more, true);
     const buf = enc(RangeResponse, { kvs: [{ key: Buffer.from('/vxnet/v1/k'), value: Buffer.from('v') }] });
-    assert.throws(() => decodeRangeResponse(buf.subarray(0, buf.length - 2)), /truncated/);
+    assert.throws(() => decodeRangeResponse(buf.subarray(0, buf.length - 2), () => undefined), /truncated/);
   });
 
   it('encodes Authenticate and reads its token', () => {
