@@ -13,9 +13,14 @@ export interface ActualNetwork {
   neigh: Map<string, string>; // IP -> MAC (permanent entries on the vxlan device)
 }
 
+// A host end of an endpoint's veth (named vxv<id>) as a bridge port: `flood` whether the bridge
+// floods unknown unicast to it; `macs` the static FDB entries it has, known only when the kernel's
+// FDB was dumped (full reads).
+export interface ActualVeth { index: number; master: number; flood: boolean; macs?: ReadonlySet<string> }
+
 export interface ActualState {
   networks: Map<number, ActualNetwork>;
-  veths: Map<string, { index: number; master: number }>; // host ends named vxv<id>
+  veths: Map<string, ActualVeth>;
 }
 
 export interface FdbEntry { mac: string; dst: string }
@@ -26,7 +31,7 @@ export type Op =
   | { kind: 'removeDevices'; vni: number }
   | { kind: 'fdbAdd' | 'fdbDel'; vni: number; entries: FdbEntry[] }
   | { kind: 'neighAdd' | 'neighDel'; vni: number; entries: NeighEntry[] }
-  | { kind: 'attachPort'; vni: number; veth: string }
+  | { kind: 'attachPort'; vni: number; veth: string; mac: string; reason: string }
   | { kind: 'repairEndpoint'; endpoint: EndpointRecord }
   | { kind: 'removeVeth'; veth: string };
 
@@ -76,7 +81,10 @@ export function diff(desired: DesiredState, actual: ActualState, self: Self, bus
       if (busy.has(ep.id)) continue;
       const veth = actual.veths.get(name);
       if (!veth) ops.push({ kind: 'repairEndpoint', endpoint: ep });
-      else if (problem || veth.master !== have?.bridge?.index) ops.push({ kind: 'attachPort', vni, veth: name });
+      else {
+        const reason = portProblem(veth, ep.mac, problem !== undefined || veth.master !== have?.bridge?.index);
+        if (reason) ops.push({ kind: 'attachPort', vni, veth: name, mac: ep.mac, reason });
+      }
     }
   }
   for (const [name] of actual.veths) {
@@ -89,6 +97,18 @@ export function diff(desired: DesiredState, actual: ActualState, self: Self, bus
     if (!desired.networks.has(vni) && !busyNetworks.has(vni)) ops.push({ kind: 'removeDevices', vni });
   }
   return ops;
+}
+
+// Why an endpoint's port must be attached again, or undefined. A port is a quiet one: the bridge
+// knows its container's MAC by a static entry and floods it no unknown unicast. The VXLAN port
+// does not learn (no entry but etcd's), so every frame to a remote container is unknown unicast
+// to the bridge: flooded, it was copied to every local container of the network; now it goes to
+// the VXLAN port alone, and a local container is never unknown.
+function portProblem(veth: ActualVeth, mac: string, detached: boolean): string | undefined {
+  if (detached) return 'not a port of the bridge';
+  if (veth.flood) return 'gets unknown unicast';
+  if (veth.macs && !veth.macs.has(mac)) return `no static entry for ${mac}`;
+  return undefined;
 }
 
 // The FDB and neighbor operations that turn one network's entries in `have` into those of `want`.

@@ -52,7 +52,7 @@ export function describeDifferences(ops: Op[], actual: ActualState): string[] {
         for (const e of op.entries) out.push(`- neigh vx-${op.vni} ${e.ip} lladdr ${e.mac} (not in etcd)`);
         break;
       case 'attachPort':
-        out.push(`~ port ${op.veth} is not attached to vxbr-${op.vni}`);
+        out.push(`~ port ${op.veth} of vxbr-${op.vni}: ${op.reason}`);
         break;
       case 'repairEndpoint':
         out.push(`+ veth ${hostVethName(op.endpoint.id)} of endpoint ${op.endpoint.name} (missing)`);

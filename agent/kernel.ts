@@ -3,13 +3,14 @@ import * as fs from 'fs';
 import { RtNetlinkSocket, rt } from 'netlink';
 import * as ifla from 'netlink/dist/rt/ifla';
 import type { DesiredNetwork, Self } from './desired';
-import type { ActualState, ActualNetwork, FdbEntry, NeighEntry } from './diff';
+import type { ActualState, ActualNetwork, ActualVeth, FdbEntry, NeighEntry } from './diff';
 import type { Attachment, OpenSandbox, Sandboxes } from './endpoints';
 import { openRtNetlink, checkNetns } from './dataplane/netns';
 import { arpAnnouncements, FRAME } from './dataplane/announce';
 import { nativeAddon } from './dataplane/native';
 import { NeighBatcher, NeighKind, NeighOp, EntryFields, ENOENT, ESRCH, putIPv4, putIPv6, putMac } from './dataplane/batch';
-import { forEachEntry, ipText, macText } from './dataplane/dump';
+import { attrAt, ipText, macText } from './dataplane/dump';
+import { EntryDumper } from './dataplane/entry-dump';
 import { bridgeName, isHostVeth, vniOfDevice, vxlanName } from './names';
 import type { Logger } from './log';
 
@@ -29,8 +30,13 @@ const IFLA_NET_NS_FD = 28;
 const IFLA_PROTINFO = 12;
 const NLA_F_NESTED = 0x8000;
 const IFLA_BRPORT_LEARNING = 8;
+const IFLA_BRPORT_UNICAST_FLOOD = 9;
 const RTM_SETLINK = 19;
-const RTM_GETNEIGH = 30;
+const RTM_NEWNEIGH = 28;
+const NDA_LLADDR = 2;
+const NUD_NOARP = 0x40; // a bridge FDB entry's state when it is static
+const NTF_MASTER = 0x04;
+
 const NLM_F_DUMP = 0x300;
 
 const FDB_FIELDS: EntryFields<FdbEntry> = { mac: (e) => e.mac, addr: (e) => e.dst };
@@ -97,11 +103,16 @@ interface LinkInfo {
   mtu: number;
   up: boolean;
   vxlan?: { vni: number; local: string; port: number; learning: boolean; proxy: boolean };
+  flood: boolean; // a bridge port that gets unknown unicast (false when not a bridge port)
 }
 
 function parseLink(m: rt.LinkMessage): LinkInfo {
   const info = m.attrs.linkinfo ? ifla.parseInfo(m.attrs.linkinfo) : {};
-  const l: LinkInfo = { index: m.data.index ?? 0, name: m.attrs.ifname ?? '', kind: info.kind ?? '', master: m.attrs.master ?? 0, mtu: m.attrs.mtu ?? 0, up: !!m.data.flags?.up };
+  const l: LinkInfo = { index: m.data.index ?? 0, name: m.attrs.ifname ?? '', kind: info.kind ?? '', master: m.attrs.master ?? 0, mtu: m.attrs.mtu ?? 0, up: !!m.data.flags?.up, flood: false };
+  if (info.slaveKind === 'bridge' && info.slaveData) {
+    const at = attrAt(info.slaveData, 0, IFLA_BRPORT_UNICAST_FLOOD);
+    l.flood = at >= 0 && info.slaveData[at + 4] !== 0;
+  }
   if (info.kind === 'vxlan' && info.data) {
     const v = ifla.parseVxlan(info.data);
     l.vxlan = { vni: v.id ?? 0, local: ipString(v.local ?? v.local6), port: v.port ? v.port.readUInt16BE(0) : 0, learning: !!v.learning, proxy: !!v.proxy };
@@ -115,6 +126,7 @@ export class NetlinkKernel implements Sandboxes {
   private readonly sock: RtNetlinkSocket;   // writes: many in flight, each answered by an ACK
   private readonly reader: RtNetlinkSocket; // dumps: one at a time, never mixed with writes
   private readonly batcher = new NeighBatcher(); // FDB and neighbor entries, many per sendmsg
+  private readonly entries = new EntryDumper();  // and their dumps
 
   constructor(private readonly self: Self, private readonly log: Logger) {
     this.sock = openRtNetlink();
@@ -125,6 +137,7 @@ export class NetlinkKernel implements Sandboxes {
     this.sock.socket.close();
     this.reader.socket.close();
     this.batcher.close();
+    this.entries.close();
   }
 
   // The kernel allows one dump at a time per netlink socket (a second one gets EBUSY): dumps queue.
@@ -163,7 +176,8 @@ export class NetlinkKernel implements Sandboxes {
       if (!n) networks.set(vni, (n = { vni, fdb: new Map(), neigh: new Map() }));
       return n;
     };
-    const veths = new Map<string, { index: number; master: number }>();
+    const veths = new Map<string, ActualVeth>();
+    const vethByIndex = new Map<number, Set<string>>(); // static FDB entries of each veth, when dumped
     for (const l of links) {
       const dev = vniOfDevice(l.name);
       if (dev?.kind === 'vxlan' && l.kind === 'vxlan' && l.vxlan) {
@@ -175,23 +189,28 @@ export class NetlinkKernel implements Sandboxes {
       } else if (dev?.kind === 'bridge' && l.kind === 'bridge') {
         get(dev.vni).bridge = { index: l.index, up: l.up, mtu: l.mtu, addresses: [] };
       } else if (isHostVeth(l.name)) {
-        veths.set(l.name, { index: l.index, master: l.master });
+        const macs = withEntries ? new Set<string>() : undefined;
+        if (macs) vethByIndex.set(l.index, macs);
+        veths.set(l.name, { index: l.index, master: l.master, flood: l.flood, ...(macs ? { macs } : {}) });
       }
     }
     for (const v of this.verified) if (!networks.get(v)?.vxlan || !networks.get(v)?.bridge) this.verified.delete(v);
-    if (networks.size === 0) return { networks, veths };
+    if (networks.size === 0) {
+      for (const v of veths.values()) delete v.macs; // not read: no FDB dump without a network
+      return { networks, veths };
+    }
     const bridges = new Map([...networks.values()].filter((n) => n.bridge).map((n) => [n.bridge!.index, n]));
     for (const a of await this.dump(() => this.reader.getAddresses())) {
       const n = bridges.get(a.data.index ?? -1);
       if (n) n.bridge!.addresses.push(`${ipString(a.attrs.local ?? a.attrs.address)}/${a.data.prefixlen}`);
     }
     if (!withEntries) return { networks, veths };
-    const fdb = await this.dumpRaw(RTM_GETNEIGH, AF_BRIDGE);
-    forEachEntry(fdb, 'fdb', (ifindex, mac, dst) => byIndex.get(ifindex)?.fdb.set(mac, dst));
-    for (const family of [AF_INET, AF_INET6]) {
-      const neigh = await this.dumpRaw(RTM_GETNEIGH, family);
-      forEachEntry(neigh, 'neigh', (ifindex, mac, ip) => byIndex.get(ifindex)?.neigh.set(ip, mac));
-    }
+    // One dump, both kinds: the vxlan devices' entries (a destination) and the ports' static ones.
+    await this.entries.dump(AF_BRIDGE, 'fdb', (ifindex, mac, dst) => {
+      if (dst) byIndex.get(ifindex)?.fdb.set(mac, dst);
+      else vethByIndex.get(ifindex)?.add(mac);
+    });
+    for (const family of [AF_INET, AF_INET6]) await this.entries.dump(family, 'neigh', (ifindex, mac, ip) => byIndex.get(ifindex)?.neigh.set(ip, mac));
     return { networks, veths };
   }
 
@@ -306,6 +325,28 @@ export class NetlinkKernel implements Sandboxes {
     }
   }
 
+  // An endpoint's port (diff.ts, portProblem): its container's MAC as a static entry of the bridge,
+  // then no unknown unicast flooded to it. In this order, so that the MAC is never unknown there
+  // once flooding has stopped; one socket keeps the order.
+  private async staticPort(index: number, name: string, mac: string): Promise<void> {
+    const ndmsg = Buffer.alloc(12);
+    ndmsg.writeUInt8(AF_BRIDGE, 0);
+    ndmsg.writeInt32LE(index, 4);
+    ndmsg.writeUInt16LE(NUD_NOARP, 8);
+    ndmsg.writeUInt8(NTF_MASTER, 10);
+    const ifinfo = Buffer.alloc(16);
+    ifinfo.writeUInt8(AF_BRIDGE, 0);
+    ifinfo.writeInt32LE(index, 4);
+    try {
+      await Promise.all([
+        this.sock.request(RTM_NEWNEIGH, Buffer.concat([ndmsg, nlattr(NDA_LLADDR, macBytes(mac))]), { flags: NLM_F_CREATE | NLM_F_REPLACE }),
+        this.sock.request(RTM_SETLINK, Buffer.concat([ifinfo, nlattr(IFLA_PROTINFO | NLA_F_NESTED, nlattr(IFLA_BRPORT_UNICAST_FLOOD, Buffer.from([0])))])),
+      ]);
+    } catch (err) {
+      throw new Error(`failed to make ${name} a static bridge port for ${mac}: ${errno(err)}`, { cause: err });
+    }
+  }
+
   private async del(index: number, name: string): Promise<void> {
     try {
       await this.sock.delLink({ index });
@@ -363,10 +404,18 @@ export class NetlinkKernel implements Sandboxes {
     return nativeAddon().sendFrames(br.index, frames, FRAME);
   }
 
-  async attachPort(vni: number, veth: string): Promise<void> {
+  async attachPort(vni: number, veth: string, mac: string): Promise<void> {
     const [br, v] = [await this.link(bridgeName(vni)), await this.link(veth)];
     if (!br || !v) throw new Error(`cannot attach ${veth} to ${bridgeName(vni)}: ${!br ? 'bridge' : 'veth'} missing`);
-    await this.sock.setLink({ index: v.index, flags: { up: true }, change: { up: true } }, { master: br.index });
+    if (v.master !== br.index || !v.up) await this.sock.setLink({ index: v.index, flags: { up: true }, change: { up: true } }, { master: br.index });
+    await this.staticPort(v.index, veth, mac);
+  }
+
+  // A host end just created as a port of its bridge, made a static port.
+  private async newPort(veth: string, mac: string): Promise<void> {
+    const v = await this.link(veth);
+    if (!v) throw new Error(`veth ${veth} vanished after creation`);
+    await this.staticPort(v.index, veth, mac);
   }
 
   async hasLink(name: string): Promise<boolean> {
@@ -468,6 +517,7 @@ export class NetlinkKernel implements Sandboxes {
     } catch (err) {
       throw new Error(`failed to create veth ${a.hostVeth} <-> ${a.peer}: ${errno(err)}`, { cause: err });
     }
+    await this.newPort(a.hostVeth, a.mac);
   }
 
   async attach(a: Attachment): Promise<void> {
@@ -497,6 +547,9 @@ export class NetlinkKernel implements Sandboxes {
     } finally {
       fs.closeSync(nsFd);
     }
+    // The host end's port, on the host's socket, while the sandbox's socket configures the other end.
+    const port = this.newPort(a.hostVeth, a.mac);
+    port.catch(() => undefined); // awaited below; the sandbox's failure may come first
     try {
       const l = (await s.getLink({}, { ifname: a.ifname }))[0];
       if (!l?.data.index) throw new Error(`interface ${a.ifname} did not appear in ${a.sandbox}`);
@@ -515,5 +568,6 @@ export class NetlinkKernel implements Sandboxes {
     } catch (err) {
       throw new Error(`failed to configure ${a.ifname} in ${a.sandbox}: ${errno(err)}`, { cause: err });
     }
+    await port;
   }
 }

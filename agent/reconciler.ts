@@ -18,7 +18,8 @@ export interface Kernel {
   fdbDel(vni: number, entries: FdbEntry[]): Promise<void>;
   neighAdd(vni: number, entries: NeighEntry[]): Promise<void>;
   neighDel(vni: number, entries: NeighEntry[]): Promise<void>;
-  attachPort(vni: number, veth: string): Promise<void>;
+  // Makes the veth a quiet port of the network's bridge (see diff.ts, portProblem).
+  attachPort(vni: number, veth: string, mac: string): Promise<void>;
   // Tells the local containers of a network where these remote addresses are (dataplane/announce.ts).
   announce(vni: number, entries: NeighEntry[]): Promise<number>;
   removeVeth(veth: string): Promise<void>;
@@ -264,7 +265,7 @@ export class Reconciler {
       case 'neighDel':
         return this.kernel.neighDel(op.vni, op.entries);
       case 'attachPort':
-        return this.kernel.attachPort(op.vni, op.veth);
+        return this.kernel.attachPort(op.vni, op.veth, op.mac);
       case 'removeVeth':
         return this.kernel.removeVeth(op.veth);
       case 'repairEndpoint':
@@ -291,7 +292,7 @@ export function describe(op: Op): string {
     case 'neighDel':
       return `${op.kind} vx-${op.vni} x${op.entries.length}`;
     case 'attachPort':
-      return `attach ${op.veth} to vxbr-${op.vni}`;
+      return `attach ${op.veth} to vxbr-${op.vni} (${op.reason})`;
     case 'removeVeth':
       return `remove stale ${op.veth}`;
     case 'repairEndpoint':

@@ -6,34 +6,44 @@
 const NDA_DST = 1;
 const NDA_LLADDR = 2;
 const NTF_SELF = 0x02;
+const NUD_NOARP = 0x40;
 const NUD_PERMANENT = 0x80;
 const NDMSG = 12; // struct ndmsg: family, pad, ifindex (int32 at 4), state (u16 at 8), flags, type
 
 // The offset of the first attribute of `type` after a fixed header of `start` bytes, or -1; its
-// payload is at offset + 4, its payload's length is readUInt16LE(offset) - 4.
-export function attrAt(data: Buffer, start: number, type: number): number {
+// payload is at offset + 4, its payload's length is readUInt16LE(offset) - 4. `end`: where the
+// message ends in `data` (its length when it holds one message).
+export function attrAt(data: Buffer, start: number, type: number, end = data.length): number {
   let off = start;
-  while (off + 4 <= data.length) {
+  while (off + 4 <= end) {
     const len = data.readUInt16LE(off);
-    if (len < 4 || off + len > data.length) return -1;
+    if (len < 4 || off + len > end) return -1;
     if ((data.readUInt16LE(off + 2) & 0x3fff) === type) return off;
     off += (len + 3) & ~3;
   }
   return -1;
 }
 
-// Calls `fn` with the device, MAC and address of each of our kinds of entry in the payloads of a
-// neighbor dump: FDB entries of the device itself (NTF_SELF) with a destination, or permanent
-// neighbor entries. Anything else (learned, dynamic, another device's) is someone else's.
-export function forEachEntry(payloads: Iterable<Buffer>, kind: 'fdb' | 'neigh', fn: (ifindex: number, mac: string, addr: string) => void): void {
-  for (const d of payloads) {
-    if (d.length < NDMSG) continue;
-    if (kind === 'fdb' ? (d[10] & NTF_SELF) === 0 : (d.readUInt16LE(8) & NUD_PERMANENT) === 0) continue;
-    const dst = attrAt(d, NDMSG, NDA_DST);
-    const ll = attrAt(d, NDMSG, NDA_LLADDR);
-    if (dst < 0 || ll < 0) continue;
-    fn(d.readInt32LE(4), macText(d, ll + 4, d.readUInt16LE(ll) - 4), ipText(d, dst + 4, d.readUInt16LE(dst) - 4));
+export type EntryVisitor = (ifindex: number, mac: string, addr: string) => void;
+
+// Calls `fn` with the device, MAC and address of the entry whose payload (an ndmsg and its
+// attributes) is at [start, end) of `d`, if it is one of our kinds: an FDB entry of the device
+// itself (NTF_SELF) with a destination, a static entry of a bridge on one of its ports (address
+// ''), or a permanent neighbor entry. Anything else (learned, local, another device's) is someone
+// else's.
+export function visitEntry(d: Buffer, start: number, end: number, kind: 'fdb' | 'neigh', fn: EntryVisitor): void {
+  if (end - start < NDMSG) return;
+  const state = d.readUInt16LE(start + 8);
+  const ll = attrAt(d, start + NDMSG, NDA_LLADDR, end);
+  if (ll < 0) return;
+  if (kind === 'fdb' && (d[start + 10] & NTF_SELF) === 0) {
+    if (state === NUD_NOARP) fn(d.readInt32LE(start + 4), macText(d, ll + 4, d.readUInt16LE(ll) - 4), '');
+    return;
   }
+  if (kind === 'neigh' && (state & NUD_PERMANENT) === 0) return;
+  const dst = attrAt(d, start + NDMSG, NDA_DST, end);
+  if (dst < 0) return;
+  fn(d.readInt32LE(start + 4), macText(d, ll + 4, d.readUInt16LE(ll) - 4), ipText(d, dst + 4, d.readUInt16LE(dst) - 4));
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));

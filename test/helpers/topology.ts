@@ -90,8 +90,9 @@ export class Topology {
   }
 }
 
-export function ping(fromNs: string, ip: string, opts: { count?: number; waitS?: number; size?: number; dontFragment?: boolean } = {}): boolean {
+export function ping(fromNs: string, ip: string, opts: { count?: number; waitS?: number; size?: number; dontFragment?: boolean; intervalS?: number } = {}): boolean {
   const args = ['netns', 'exec', fromNs, 'ping', '-n', '-q', '-c', String(opts.count ?? 1), '-W', String(opts.waitS ?? 1)];
+  if (opts.intervalS !== undefined) args.push('-i', String(opts.intervalS));
   if (opts.size !== undefined) args.push('-s', String(opts.size));
   if (opts.dontFragment) args.push('-M', 'do');
   args.push(ip);

@@ -60,6 +60,22 @@ describe('data plane: three hosts, real agents, real kernel', function () {
       }
     });
 
+    it("a container's unicast to a remote container is not copied to the other containers of its host; those on one host reach each other", async () => {
+      await waitFor('c1a -> c1b', () => ping(c.c1a, ip.c1b), 3000);
+      const rx = (ns: string): number => (JSON.parse(sh('ip', ['-n', ns, '-s', '-j', 'link', 'show', 'eth0'])) as { stats64: { rx: { packets: number } } }[])[0].stats64.rx.packets;
+      const before = rx(c.c1b);
+      assert.ok(ping(c.c1a, ip.c2a, { count: 30, intervalS: 0.01 }));
+      // 30 echo requests went to c2a's MAC, which the bridge of host 1 knows by no entry: flooded,
+      // each was copied to c1b. What c1b may still see is the network's own broadcast and multicast.
+      const copies = rx(c.c1b) - before;
+      assert.ok(copies < 10, `c1b received ${copies} frames while c1a pinged c2a 30 times`);
+      const ports = sh('bridge', ['-n', topo.hosts[0].ns, 'fdb', 'show', 'br', `vxbr-${vni}`]);
+      assert.match(ports, /static/);
+      const veths = sh('ip', ['-n', topo.hosts[0].ns, '-d', 'link', 'show', 'master', `vxbr-${vni}`, 'type', 'veth']);
+      assert.match(veths, / flood off/);
+      assert.doesNotMatch(veths, / flood on/);
+    });
+
     it('Connect with wait answers once every peer has the endpoint: the very first ping from each peer succeeds', async () => {
       const box = topo.container('cw1');
       const r = await agents[0].client.connect({ network: 'blue', sandbox: box, wait: true });

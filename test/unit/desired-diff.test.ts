@@ -1,6 +1,6 @@
 import * as assert from 'assert';
 import { computeDesired, Self } from '../../agent/desired';
-import { diff, ActualState, ActualNetwork } from '../../agent/diff';
+import { diff, ActualState, ActualNetwork, ActualVeth } from '../../agent/diff';
 import type { EndpointRecord, HostRecord, NetworkRecord } from '../../control/model';
 import type { Snapshot } from '../../control/store/store';
 import { EndpointTable } from '../../control/store/endpoint-table';
@@ -80,7 +80,9 @@ describe('diff (pure)', () => {
     fdb: new Map([['02:42:0a:4d:00:03', '192.168.231.12']]),
     neigh: new Map([['10.77.0.3', '02:42:0a:4d:00:03']]),
   });
-  const actual = (n?: ActualNetwork, extra: [number, ActualNetwork][] = [], veths: [string, { index: number; master: number }][] = [[vethA, { index: 20, master: 11 }]]): ActualState => ({
+  // vethA as a quiet port of the bridge: no unknown unicast, its container's MAC static on it.
+  const port = (over: Partial<ActualVeth> = {}): ActualVeth => ({ index: 20, master: 11, flood: false, macs: new Set(['02:42:0a:4d:00:02']), ...over });
+  const actual = (n?: ActualNetwork, extra: [number, ActualNetwork][] = [], veths: [string, ActualVeth][] = [[vethA, port()]]): ActualState => ({
     networks: new Map([...(n ? ([[4097, n]] as [number, ActualNetwork][]) : []), ...extra]),
     veths: new Map(veths),
   });
@@ -88,7 +90,7 @@ describe('diff (pure)', () => {
 
   const cases: { name: string; a: ActualState; busy?: string[]; want: string[] }[] = [
     { name: 'nothing to do when the kernel matches', a: actual(good()), want: [] },
-    { name: 'missing devices are created and every entry added', a: actual(undefined, [], [[vethA, { index: 20, master: 0 }]]), want: ['ensureDevices', 'fdbAdd', 'neighAdd', 'attachPort'] },
+    { name: 'missing devices are created and every entry added', a: actual(undefined, [], [[vethA, port({ master: 0 })]]), want: ['ensureDevices', 'fdbAdd', 'neighAdd', 'attachPort'] },
     { name: 'a deleted FDB entry is re-added', a: actual({ ...good(), fdb: new Map() }), want: ['fdbAdd'] },
     { name: 'a changed neighbor entry is rewritten', a: actual({ ...good(), neigh: new Map([['10.77.0.3', '02:00:00:00:00:99']]) }), want: ['neighAdd'] },
     { name: 'a foreign FDB entry is removed', a: actual({ ...good(), fdb: new Map([['02:42:0a:4d:00:03', '192.168.231.12'], ['02:aa:00:00:00:01', '192.168.231.99']]) }), want: ['fdbDel'] },
@@ -97,12 +99,19 @@ describe('diff (pure)', () => {
     { name: 'a missing bridge address is repaired', a: actual({ ...good(), bridge: { ...good().bridge!, addresses: [] } }), want: ['ensureDevices', 'attachPort'] },
     { name: 'devices of a network no longer wanted here are removed', a: actual(good(), [[4999, { ...good(), vni: 4999 }]]), want: ['removeDevices'] },
     { name: 'a missing local veth is repaired', a: actual(good(), [], []), want: ['repairEndpoint'] },
-    { name: 'a stale local veth is removed', a: actual(good(), [], [[vethA, { index: 20, master: 11 }], ['vxv0123456789ab', { index: 21, master: 11 }]]), want: ['removeVeth'] },
+    { name: 'a stale local veth is removed', a: actual(good(), [], [[vethA, port()], ['vxv0123456789ab', port({ index: 21 })]]), want: ['removeVeth'] },
+    { name: 'a local port the bridge floods unknown unicast to is made quiet again', a: actual(good(), [], [[vethA, port({ flood: true })]]), want: ['attachPort'] },
+    { name: "a local port without its container's static MAC gets it back", a: actual(good(), [], [[vethA, port({ macs: new Set(['02:00:00:00:00:99']) })]]), want: ['attachPort'] },
+    { name: "a port's static entries unknown (no FDB dump) are not compared", a: actual(good(), [], [[vethA, port({ macs: undefined })]]), want: [] },
     { name: 'an endpoint being connected is left to its request', a: actual(good(), [], []), busy: ['a'.padEnd(64, '0')], want: [] },
   ];
   for (const t of cases) {
     it(t.name, () => assert.deepStrictEqual(kinds(diff(desired, t.a, self, new Set(t.busy ?? []))), t.want));
   }
+
+  it("attaches a port again with its container's MAC and says why", () => {
+    assert.deepStrictEqual(diff(desired, actual(good(), [], [[vethA, port({ flood: true })]]), self), [{ kind: 'attachPort', vni: 4097, veth: vethA, mac: '02:42:0a:4d:00:02', reason: 'gets unknown unicast' }]);
+  });
 
   it('with the entries known in sync, compares devices and veths but not entries', () => {
     const drifted = actual({ ...good(), fdb: new Map(), bridge: { ...good().bridge!, addresses: [] } }, [], []);
