@@ -487,6 +487,8 @@ function iperf(serverNs: string, clientNs: string, ip: string, seconds: number):
   }
 }
 
+const NEIGHBOURS = 4;
+
 function dataPlane(topo: Topology, a1: TestAgent, a2: TestAgent, seconds: number): Figure[] {
   void a1;
   void a2;
@@ -497,6 +499,9 @@ function dataPlane(topo: Topology, a1: TestAgent, a2: TestAgent, seconds: number
   spawnSync(process.execPath, [CLI, '-H', `unix://${a1.socket}`, 'network', 'create', '--subnet', '10.213.0.0/24', 'perf']);
   spawnSync(process.execPath, [CLI, '-H', `unix://${a1.socket}`, 'network', 'connect', 'perf', x]);
   spawnSync(process.execPath, [CLI, '-H', `unix://${a2.socket}`, 'network', 'connect', 'perf', y]);
+  // Idle neighbours of the sender on its network, on both paths, as a host has them: a bridge that
+  // floods frames for remote containers copies every one to each of them.
+  for (let i = 0; i < NEIGHBOURS; i++) spawnSync(process.execPath, [CLI, '-H', `unix://${a1.socket}`, 'network', 'connect', 'perf', topo.container(`ipn${i}`)]);
   const yIp = /inet (\S+)\//.exec(sh('ip', ['-n', y, '-4', '-o', 'addr', 'show', 'dev', 'eth0']))![1];
   spawnSync('sh', ['-c', `for i in 1 2 3 4 5 6 7 8 9 10; do ip netns exec ${x} ping -c1 -W1 ${yIp} >/dev/null && break; done`]);
   // The same topology built by hand with ip (container -> veth -> bridge -> VXLAN -> underlay),
@@ -513,6 +518,13 @@ function dataPlane(topo: Topology, a1: TestAgent, a2: TestAgent, seconds: number
     sh('ip', ['-n', c, 'addr', 'add', `${addr}/24`, 'dev', 'eth0']);
     sh('ip', ['-n', c, 'link', 'set', 'eth0', 'up']);
   }
+  for (let i = 0; i < NEIGHBOURS; i++) {
+    const n = topo.container(`pn${i}`);
+    sh('ip', ['-n', hA.ns, 'link', 'add', `ven${i}`, 'mtu', '1450', 'master', 'brm', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', n, 'mtu', '1450']);
+    sh('ip', ['-n', hA.ns, 'link', 'set', `ven${i}`, 'up']);
+    sh('ip', ['-n', n, 'addr', 'add', `10.214.0.${10 + i}/24`, 'dev', 'eth0']);
+    sh('ip', ['-n', n, 'link', 'set', 'eth0', 'up']);
+  }
   ping(cA, '10.214.0.2', { waitS: 2 });
   // Three rounds, the three paths in turn: one run of each swings by 20% on a shared machine.
   const runs = { vx: [] as number[], hand: [] as number[], plain: [] as number[] };
@@ -522,7 +534,7 @@ function dataPlane(topo: Topology, a1: TestAgent, a2: TestAgent, seconds: number
     runs.plain.push(iperf(hB.ns, hA.ns, '192.168.231.32', seconds));
   }
   const [vx, hand, plain] = [stats(runs.vx), stats(runs.hand), stats(runs.plain)];
-  out.push({ name: 'TCP throughput over vxnet (container to container, 2 hosts)', unit: 'Gbit/s', ...vx, reference: 'the same built by hand with ip', refMedian: hand.median, refP99: hand.p99, ratio: vx.median / hand.median, target: '>= 95%', met: vx.median / hand.median >= 0.95 });
+  out.push({ name: `TCP throughput over vxnet (container to container, 2 hosts, ${NEIGHBOURS} idle neighbours on the sender's network)`, unit: 'Gbit/s', ...vx, reference: 'the same built by hand with ip', refMedian: hand.median, refP99: hand.p99, ratio: vx.median / hand.median, target: '>= 95%', met: vx.median / hand.median >= 0.95 });
   out.push({ name: 'TCP throughput over the plain underlay veth path', unit: 'Gbit/s', ...plain });
   return out;
 }
