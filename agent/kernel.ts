@@ -36,7 +36,6 @@ const RTM_NEWNEIGH = 28;
 const NDA_LLADDR = 2;
 const NUD_NOARP = 0x40; // a bridge FDB entry's state when it is static
 const NTF_MASTER = 0x04;
-
 const NLM_F_DUMP = 0x300;
 
 const FDB_FIELDS: EntryFields<FdbEntry> = { mac: (e) => e.mac, addr: (e) => e.dst };
@@ -310,7 +309,8 @@ export class NetlinkKernel implements Sandboxes {
 
   // The bridge must not learn remote MACs on the VXLAN port: a learned entry outlives the endpoint
   // it came from (flannel #654). Frames to remote MACs therefore reach the port as unknown unicast
-  // (flooding stays on), and the VXLAN device forwards them by its own FDB, which has no default
+  // (flooded to it alone: the endpoints' ports get none, staticPort), and the VXLAN device forwards
+  // them by its own FDB, which has no default
   // destination: nothing is ever flooded onto the underlay. Broadcast ARP reaches the device's
   // proxy, which answers from the neighbor table.
   private async quietPort(index: number, name: string): Promise<void> {

@@ -5,6 +5,7 @@ import type { Logger } from './log';
 import type { ClusterState } from './state';
 
 const ENTRY_OPS = new Set<Op['kind']>(['fdbAdd', 'fdbDel', 'neighAdd', 'neighDel']);
+const PREFETCH_MAX_AGE_MS = 5000; // a start's first run comes ~0.5 s after the read when etcd answers
 
 // The kernel as the reconciler sees it: read everything that is ours, and idempotent fixes.
 export interface Kernel {
@@ -61,7 +62,7 @@ export class Reconciler {
   private readonly entries = new EntryCache();
   // A read of the whole kernel begun before the first run (prefetch), and whether it can stand for
   // one made at the run's start.
-  private early: { actual: Promise<ActualState>; opsBegun: number; quiet: boolean } | undefined;
+  private early: { actual: Promise<ActualState>; at: number; opsBegun: number; quiet: boolean } | undefined;
   // The view's version and desired state of the last run that applied everything it wanted.
   private last: { version: number; desired: DesiredState } | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -80,11 +81,12 @@ export class Reconciler {
 
   // Reads the kernel while the agent waits for etcd at its start (the read costs as much as
   // everything else of the first run at 10,000 remote endpoints): the first run takes it unless an
-  // endpoint operation began since, which could have changed the kernel after the read.
+  // endpoint operation began since, which could have changed the kernel after the read, or unless
+  // etcd kept the first run waiting (containers come and go meanwhile).
   prefetch(): void {
     const actual = this.kernel.readActual(true);
     actual.catch(() => undefined); // the run reads again
-    this.early = { actual, opsBegun: this.repairer.opsBegun(), quiet: this.repairer.busy().size === 0 && this.repairer.busyNetworks().size === 0 };
+    this.early = { actual, at: Date.now(), opsBegun: this.repairer.opsBegun(), quiet: this.repairer.busy().size === 0 && this.repairer.busyNetworks().size === 0 };
   }
 
   start(): void {
@@ -224,7 +226,7 @@ export class Reconciler {
   private async readActual(full: boolean): Promise<{ actual: ActualState; fromKernel: boolean }> {
     const early = this.early;
     this.early = undefined;
-    if (early?.quiet && early.opsBegun === this.repairer.opsBegun()) {
+    if (early?.quiet && early.opsBegun === this.repairer.opsBegun() && Date.now() - early.at < PREFETCH_MAX_AGE_MS) {
       const actual = await early.actual.catch(() => undefined);
       if (actual && early.opsBegun === this.repairer.opsBegun()) {
         this.entries.remember(actual);
