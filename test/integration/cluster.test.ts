@@ -65,8 +65,9 @@ describe('data plane: three hosts, real agents, real kernel', function () {
       const rx = (ns: string): number => (JSON.parse(sh('ip', ['-n', ns, '-s', '-j', 'link', 'show', 'eth0'])) as { stats64: { rx: { packets: number } } }[])[0].stats64.rx.packets;
       const before = rx(c.c1b);
       assert.ok(ping(c.c1a, ip.c2a, { count: 30, intervalS: 0.01 }));
-      // 30 echo requests went to c2a's MAC, which the bridge of host 1 knows by no entry: flooded,
-      // each was copied to c1b. What c1b may still see is the network's own broadcast and multicast.
+      // 30 echo requests went to c2a's MAC, which the bridge of host 1 knows by no entry: while it
+      // flooded the local ports too, each was copied to c1b. What c1b may still see is the network's
+      // own broadcast and multicast.
       const copies = rx(c.c1b) - before;
       assert.ok(copies < 10, `c1b received ${copies} frames while c1a pinged c2a 30 times`);
       const ports = sh('bridge', ['-n', topo.hosts[0].ns, 'fdb', 'show', 'br', `vxbr-${vni}`]);
