@@ -98,7 +98,7 @@ export class Agent {
     });
     this.kernel = new NetlinkKernel(this.self, log);
     this.networks = new NetworkService(this.store);
-    this.endpoints = new EndpointService(this.store, this.networks, this.state, this.kernel, this.kernel, this.self, log, () => this.reconciler.trigger());
+    this.endpoints = new EndpointService(this.store, this.networks, this.state, this.kernel, this.kernel, this.self, log, (op) => this.reconciler.settled(op));
     this.metrics = new Metrics({
       kernelOps: () => this.reconciler.stats.kernelOps,
       endpoints: () => this.endpointCounts(),

@@ -14,7 +14,7 @@ import type { ConnectResponse } from '../control/generated/vxnet/v1/ConnectRespo
 import type { DisconnectRequest__Output } from '../control/generated/vxnet/v1/DisconnectRequest';
 import type { DesiredNetwork, Self } from './desired';
 import { bridgeName, dockerPeerName, hostVethName, vxlanName } from './names';
-import type { Kernel, EndpointRepairer } from './reconciler';
+import type { Kernel, EndpointRepairer, Settled } from './reconciler';
 import type { ClusterState } from './state';
 import type { Logger } from './log';
 
@@ -92,7 +92,8 @@ export class EndpointService implements EndpointRepairer {
     private readonly sandboxes: Sandboxes,
     private readonly self: Self,
     private readonly log: Logger,
-    private readonly afterChange: () => void,
+    // Told at the end of every endpoint operation, whatever it did: the reconciler decides.
+    private readonly settled: (op: Settled) => void,
   ) {}
 
   // Endpoints a request is working on, and Docker endpoints whose Join is still to come: neither is
@@ -193,6 +194,7 @@ export class EndpointService implements EndpointRepairer {
       });
     };
     let ep: EndpointRecord | undefined;
+    let ok = false;
     try {
       // First try: addresses from the agent's view, the kernel plugged while etcd commits. A lost
       // race unplugs the veth and goes on as any later try does (etcd first, then the kernel).
@@ -220,6 +222,7 @@ export class EndpointService implements EndpointRepairer {
       const lagging = req.wait ? await this.waitForPeers(net.id, revision, req.waitTimeoutMs || 2000) : [];
       const ms = t.slice(1).map((x, i) => Math.round((x - t[i]) * 100) / 100);
       this.log.info('endpoint connected', { network: net.name, endpoint: ep.name, ip: ep.ipv4 || ep.ipv6, mac: ep.mac, sandbox: ep.sandbox, ifname: ep.ifname, ms: { checks: ms[0], etcdAndKernel: ms[1], afterLostRace: ms[2] } });
+      ok = true;
       return { endpoint: endpointToProto(ep), gateway: net.internal ? '' : (gw4 ?? ''), gatewayIpv6: net.internal ? '' : (gw6 ?? ''), mtu, laggingHosts: lagging };
     } catch (err) {
       if (ep) this.log.warn('connect failed, rolling back', { network: net.name, endpoint: ep.name, error: (err as Error).message });
@@ -237,9 +240,9 @@ export class EndpointService implements EndpointRepairer {
       this.claimRevision.delete(id);
       this.inFlight.delete(id);
       this.holdNetwork(net.vni, -1);
-      // The first endpoint of a network on this host needs every peer's entries; later ones change
-      // nothing the reconciler programs, so they cost no extra kernel dump.
-      if (this.localCount(net.id) <= 1) this.afterChange();
+      // The first endpoint of a network on this host needs every peer's entries; the reconciler
+      // tells that from a later one, which changes nothing it programs.
+      this.settled({ endpointId: id, networkId: net.id, vni: net.vni, host: this.self.name, ok });
     }
   }
 
@@ -254,10 +257,6 @@ export class EndpointService implements EndpointRepairer {
     };
     await this.state.waitUntil(() => lagging().length === 0, timeoutMs);
     return lagging();
-  }
-
-  private localCount(networkId: string): number {
-    return this.state.snap?.endpoints.hostsOf(networkId).get(this.self.name) ?? 0;
   }
 
   // Picks addresses (static or the next free ones) and commits them with the endpoint in one
@@ -364,6 +363,7 @@ export class EndpointService implements EndpointRepairer {
   // failure leaves the record and the next reconcile or call tries again.
   async disconnectEndpoint(ep: EndpointRecord, networkName = ''): Promise<void> {
     this.begin(ep.id);
+    let ok = false;
     try {
       const rev = await this.state.ownWrite(ep.id, true, () => this.store.deleteEndpoint(ep));
       this.state.applyLocalEndpoint(ep, true, rev);
@@ -371,11 +371,12 @@ export class EndpointService implements EndpointRepairer {
       this.awaitingJoin.delete(ep.id);
       if (ep.host === this.self.name) await this.kernel.removeVeth(hostVethName(ep.id));
       this.log.info('endpoint disconnected', { network: networkName || ep.networkId, endpoint: ep.name, ip: ep.ipv4 || ep.ipv6 });
+      ok = true;
     } finally {
       this.inFlight.delete(ep.id);
       // The last local endpoint of a network takes the network's devices with it; another host's
       // endpoint removed from here (--force) changes this host's entries.
-      if (ep.host !== this.self.name || this.localCount(ep.networkId) === 0) this.afterChange();
+      this.settledFor(ep, ok);
     }
   }
 
@@ -446,6 +447,11 @@ export class EndpointService implements EndpointRepairer {
     }
     this.state.applyLocalEndpoint(ep, false, res.revision);
     this.claimRevision.set(ep.id, res.revision);
+    // A Join that never comes leaves the endpoint busy until the grace ends; then it is the
+    // reconciler's to release, and nothing else would ask for that run.
+    setTimeout(() => {
+      if (this.awaitingJoin.has(ep.id)) this.settledFor(ep, false);
+    }, JOIN_GRACE_MS + 100).unref();
     return ep;
   }
 
@@ -456,6 +462,7 @@ export class EndpointService implements EndpointRepairer {
     this.state.applyNetwork(net);
     this.begin(ep.id);
     this.holdNetwork(net.vni, 1);
+    let ok = false;
     try {
       const mtu = overlayMtu(net, this.self.underlayMtu, this.self.vtep.includes(':'));
       await this.kernel.ensureDevicesCached(devicesOf(net, mtu));
@@ -469,12 +476,18 @@ export class EndpointService implements EndpointRepairer {
       this.claimRevision.delete(ep.id);
       const lagging = await this.waitForPeers(net.id, revision, DOCKER_WAIT_MS);
       this.log.info('docker endpoint joined', { network: net.name, endpoint: ep.name, ip: ep.ipv4 || ep.ipv6, mac: ep.mac, ...(lagging.length ? { lagging } : {}) });
+      ok = true;
       return mtu;
     } finally {
       this.inFlight.delete(ep.id);
       this.holdNetwork(net.vni, -1);
-      if (this.localCount(net.id) <= 1) this.afterChange();
+      this.settled({ endpointId: ep.id, networkId: net.id, vni: net.vni, host: this.self.name, ok });
     }
+  }
+
+  private settledFor(ep: EndpointRecord, ok: boolean): void {
+    const vni = this.state.snap?.networks.get(ep.networkId)?.vni ?? -1;
+    this.settled({ endpointId: ep.id, networkId: ep.networkId, vni, host: ep.host, ok: ok && vni >= 0 });
   }
 
   findLocal(id: string): EndpointRecord | undefined {
@@ -530,7 +543,7 @@ export class EndpointService implements EndpointRepairer {
       this.claimRevision.delete(ep.id);
       this.log.info('docker container is gone, releasing its endpoint', { endpoint: ep.name, ip: ep.ipv4 || ep.ipv6 });
       this.state.applyLocalEndpoint(ep, true, await this.store.deleteEndpoint(ep));
-      this.afterChange();
+      this.settledFor(ep, true);
       return;
     }
     let alive = true;
@@ -542,7 +555,7 @@ export class EndpointService implements EndpointRepairer {
     if (!alive) {
       this.log.info('sandbox is gone, releasing its endpoint', { endpoint: ep.name, sandbox: ep.sandbox, ip: ep.ipv4 || ep.ipv6 });
       this.state.applyLocalEndpoint(ep, true, await this.store.deleteEndpoint(ep));
-      this.afterChange();
+      this.settledFor(ep, true);
       return;
     }
     const net = this.state.snap?.networks.get(ep.networkId);

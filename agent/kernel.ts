@@ -225,7 +225,9 @@ export class NetlinkKernel implements Sandboxes {
   private readonly verified = new Set<number>();
   // Returns the bridge's index, which the attach that follows needs.
   async ensureDevicesCached(net: DesiredNetwork): Promise<number> {
-    if (this.verified.has(net.vni)) {
+    // Not while the reconciler's removal or another ensure of this VNI is queued: it may delete the
+    // bridge between this look-up and the attach that follows.
+    if (this.verified.has(net.vni) && !this.ensuring.has(net.vni)) {
       // Still one cheap look-up: a bridge deleted by hand since must not fail the Connect.
       const br = await this.link(net.bridge);
       if (br?.kind === 'bridge' && br.up) return br.index;
@@ -237,18 +239,27 @@ export class NetlinkKernel implements Sandboxes {
     return br.index;
   }
 
-  // Connects and the reconciler may ensure one network's devices at once: one at a time per VNI.
+  // Connects and the reconciler may ensure or remove one network's devices at once: one at a time
+  // per VNI, in the order asked (a removal interleaved with an ensure made a vxlan device whose
+  // bridge had just gone: EINVAL).
   private readonly ensuring = new Map<number, Promise<void>>();
-  async ensureDevices(net: DesiredNetwork): Promise<void> {
+  ensureDevices(net: DesiredNetwork): Promise<void> {
     this.verified.delete(net.vni);
-    const prev = this.ensuring.get(net.vni) ?? Promise.resolve();
-    const run = prev.catch(() => undefined).then(() => this.ensureDevicesNow(net)).then(() => {
+    return this.serialized(net.vni, async () => {
+      await this.ensureDevicesNow(net);
       this.verified.add(net.vni);
     });
+  }
+
+  // Queued synchronously: a caller that checks for requests in flight and then calls this leaves no
+  // gap in which an ensure could slip in unordered.
+  private serialized(vni: number, work: () => Promise<void>): Promise<void> {
+    const prev = this.ensuring.get(vni) ?? Promise.resolve();
+    const run = prev.catch(() => undefined).then(work);
     const tail = run.catch(() => undefined);
-    this.ensuring.set(net.vni, tail);
+    this.ensuring.set(vni, tail);
     void tail.then(() => {
-      if (this.ensuring.get(net.vni) === tail) this.ensuring.delete(net.vni);
+      if (this.ensuring.get(vni) === tail) this.ensuring.delete(vni);
     });
     return run;
   }
@@ -355,12 +366,15 @@ export class NetlinkKernel implements Sandboxes {
     }
   }
 
-  async removeDevices(vni: number): Promise<void> {
+  removeDevices(vni: number): Promise<void> {
     this.verified.delete(vni);
-    for (const name of [vxlanName(vni), bridgeName(vni)]) {
-      const l = await this.link(name);
-      if (l) await this.del(l.index, name);
-    }
+    return this.serialized(vni, async () => {
+      this.verified.delete(vni);
+      for (const name of [vxlanName(vni), bridgeName(vni)]) {
+        const l = await this.link(name);
+        if (l) await this.del(l.index, name);
+      }
+    });
   }
 
   private async vxIndex(vni: number): Promise<number> {

@@ -2,6 +2,7 @@ import type { EndpointRecord } from '../control/model';
 import { computeDesired, patchDesired, DesiredNetwork, DesiredState, Self } from './desired';
 import { ActualState, deltaOps, diff, FdbEntry, NeighEntry, Op } from './diff';
 import type { Logger } from './log';
+import { hostVethName } from './names';
 import type { ClusterState } from './state';
 
 const ENTRY_OPS = new Set<Op['kind']>(['fdbAdd', 'fdbDel', 'neighAdd', 'neighDel']);
@@ -51,8 +52,30 @@ export interface ReconcileStats {
 // (a host with thousands of endpoints joining) is left to the containers' own ARP requests.
 const ANNOUNCE_MAX = 64;
 
-// Level-triggered: every run computes desired from the whole snapshot and actual from the whole
-// kernel, so a missed trigger is repaired by the next one and by the periodic resync.
+// An endpoint operation of this host (Connect, Disconnect, a repair, Docker's Join or a Join that
+// never came), told to the reconciler when it ends, whatever it did.
+export interface Settled {
+  endpointId: string;
+  networkId: string;
+  vni: number;
+  host: string;   // the endpoint's host: another host's endpoint removed from here changes our entries
+  ok: boolean;    // false: it failed and rolled back, and may have left devices behind
+}
+
+// Level-triggered: every run computes desired state from the view and compares it with the kernel.
+//
+// The invariant: every change to the view or to this host's endpoints that affects what the kernel
+// should hold is followed by a run that begins after the change. The three ways in keep it:
+// - the view's 'change' events trigger a run; a trigger while a run is under way makes the loop
+//   run once more (`again`), set and read in the same synchronous step as `busy`;
+// - every endpoint operation calls `settled` when it ends, unconditionally; the reconciler, not the
+//   caller, decides whether a run is needed, against what its last clean run applied (never
+//   against a count that a concurrent operation may change in between), and while a run is under
+//   way it always asks for one more;
+// - what a run leaves alone because a request owns it (busy endpoints and networks) is remembered,
+//   and the end of that request triggers a run; a run with errors is retried with backoff.
+// The periodic full resync repairs drift made by others (by hand, another tool); it is not how any
+// change of ours reaches the kernel, and the tests run with it out of reach to prove so.
 export class Reconciler {
   private running: Promise<void> | undefined;
   private busy = false; // cleared in the same synchronous step that ends the loop: no trigger is lost
@@ -65,7 +88,12 @@ export class Reconciler {
   private early: { actual: Promise<ActualState>; at: number; opsBegun: number; quiet: boolean } | undefined;
   // The view's version and desired state of the last run that applied everything it wanted.
   private last: { version: number; desired: DesiredState } | undefined;
+  // What the last run left alone because a request owned it: when that request ends, a run follows.
+  private skipped: ReadonlySet<string> = new Set();
+  private skippedNets: ReadonlySet<number> = new Set();
   private timer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private failedRuns = 0; // in a row: the retry's backoff
   private stopped = false;
   readonly stats: ReconcileStats = { runs: 0, failures: 0, lastOps: 0, lastDurationMs: 0, lastClean: false, lastRevision: 0, kernelOps: {} };
 
@@ -90,6 +118,7 @@ export class Reconciler {
   }
 
   start(): void {
+    this.state.setServed((id) => this.mayServe(id));
     this.state.on('change', (why: string) => this.trigger(why === 'reload'));
     this.schedule();
     // The data plane first (readiness waits for it; with nothing known yet it reads every entry
@@ -108,6 +137,32 @@ export class Reconciler {
       this.schedule();
     }, this.resyncMs);
     this.timer.unref();
+  }
+
+  // The end of an endpoint operation. A run is skipped only where it provably has nothing to do:
+  // the last clean run applied a desired state that already had this host serving the network
+  // exactly as the view now says, and did not leave this endpoint or network to the request.
+  settled(op: Settled): void {
+    if (this.stopped) return;
+    if (this.busy || this.needsRun(op)) this.trigger();
+  }
+
+  // Whether the kernel may hold this network's devices and entries: what the last clean run applied,
+  // or anything while a run is under way or after one failed (unknown, so yes).
+  private mayServe(networkId: string): boolean {
+    const last = this.last;
+    if (this.busy || !last) return true;
+    for (const n of last.desired.networks.values()) if (n.networkId === networkId) return true;
+    return false;
+  }
+
+  private needsRun(op: Settled): boolean {
+    const last = this.last;
+    if (!last || !op.ok || op.host !== this.self.name) return true;
+    if (this.skipped.has(op.endpointId) || this.skippedNets.has(op.vni)) return true;
+    const served = last.desired.networks.get(op.vni)?.networkId === op.networkId;
+    const serves = (this.state.snap?.endpoints.hostsOf(op.networkId).get(this.self.name) ?? 0) > 0;
+    return served !== serves;
   }
 
   // `full` also checks the inside of every local sandbox (periodic resync, SIGHUP, reloads).
@@ -149,6 +204,8 @@ export class Reconciler {
     let ops: Op[] = [];
     let vnis: number[] = [];
     let lastDesired: { version: number; desired: DesiredState } | undefined;
+    let skipped = new Set<string>();
+    let skippedNets = new Set<number>();
     try {
       // Endpoints whose Connect or Disconnect overlaps this run belong to their request: the busy set
       // is taken before and after reading the kernel, and desired after it, so that a veth created
@@ -158,6 +215,8 @@ export class Reconciler {
       const { actual, fromKernel } = await this.readActual(full);
       for (const id of this.repairer.busy()) busy.add(id);
       for (const v of this.repairer.busyNetworks()) busyNets.add(v);
+      skipped = busy;
+      skippedNets = busyNets;
       // The entries are this reconciler's own (not read again) and the view changed since a run
       // that applied all it wanted only by other hosts' endpoints coming and going (or not at
       // all): that run's desired state is patched with them, and only their entries are compared,
@@ -178,6 +237,9 @@ export class Reconciler {
         else ops.push(...deltaOps(delta, actual));
       }
       for (const op of ops) {
+        // A request that began after the diff owns what this op would change: it is left to the
+        // request, whose end (settled) asks for another run.
+        if (this.ownedNow(op, skipped, skippedNets)) continue;
         try {
           await this.apply(op);
           this.count(op.kind, 'ok');
@@ -209,6 +271,9 @@ export class Reconciler {
       this.log.error('reconcile failed', { error: (err as Error).message });
     }
     if (clean && lastDesired) this.last = lastDesired;
+    this.skipped = skipped;
+    this.skippedNets = skippedNets;
+    this.retryIfFailed(clean);
     this.stats.runs++;
     if (!clean) this.stats.failures++;
     this.stats.lastOps = ops.length;
@@ -217,6 +282,39 @@ export class Reconciler {
     this.stats.lastDurationMs = Number(process.hrtime.bigint() - started) / 1e6;
     this.observe({ clean, full, durationMs: this.stats.lastDurationMs, revision, vnis });
     if (ops.length) this.log.info('reconciled', { revision, ops: ops.map(describe), ms: Math.round(this.stats.lastDurationMs * 10) / 10 });
+  }
+
+  // Checked right before the op is applied, in the same synchronous step as the call that queues
+  // it in the kernel adapter (removeDevices is serialized there with Connect's ensure).
+  private ownedNow(op: Op, skipped: Set<string>, skippedNets: Set<number>): boolean {
+    if (op.kind === 'removeDevices' && this.repairer.busyNetworks().has(op.vni)) {
+      skippedNets.add(op.vni);
+      return true;
+    }
+    if (op.kind === 'removeVeth' || op.kind === 'attachPort') {
+      for (const id of this.repairer.busy()) {
+        if (hostVethName(id) !== op.veth) continue;
+        skipped.add(id);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // A run that could not apply everything is tried again, 1 s, 2 s, 4 s ... up to the resync period,
+  // rather than waiting for the next trigger: nothing else may come.
+  private retryIfFailed(clean: boolean): void {
+    if (clean) {
+      this.failedRuns = 0;
+      return;
+    }
+    if (this.stopped || this.retryTimer) return;
+    const ms = Math.min(1000 * 2 ** Math.min(this.failedRuns++, 10), this.resyncMs);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.trigger();
+    }, ms);
+    this.retryTimer.unref();
   }
 
   // Watch-triggered runs take the FDB and neighbor entries from what this reconciler last read and
@@ -278,6 +376,7 @@ export class Reconciler {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     await this.running;
   }
 }

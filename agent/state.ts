@@ -198,9 +198,9 @@ export class ClusterState extends EventEmitter {
       this.journal = undefined;
       return;
     }
-    // Another host's endpoint in a network with none here changes nothing this host programs (a
+    // Another host's endpoint in a network this host does not serve changes nothing it programs (a
     // first local endpoint, which would, ends the journal).
-    if (ep.ep.host !== this.host && !this.snap?.endpoints.hostsOf(ep.ep.networkId).has(this.host)) return;
+    if (!this.concerns(ep.ep)) return;
     this.journal.changes.push({ ep: ep.ep, kind: ep.deleted ? 'deleted' : ep.created ? 'created' : 'updated' });
   }
 
@@ -212,12 +212,25 @@ export class ClusterState extends EventEmitter {
     return j && j.from === version ? j.changes : undefined;
   }
 
-  // An endpoint in a network with no endpoint on this host changes nothing in its kernel: no
+  // An endpoint in a network that this host does not serve changes nothing in its kernel: no
   // reconcile, and so no progress report (an etcd write) from every host for every Connect anywhere.
   // Its first local endpoint asks for a reconcile, which then programs the network's peers.
+  //
+  // "Serves" is the view's local endpoints or what the kernel was last made to hold (`served`, the
+  // reconciler's): the view alone can have no local endpoint for a moment while the kernel still
+  // serves the network (the last one disconnected as the next connects), and a change dropped then
+  // would never be programmed.
   private concerns(ep: EndpointRecord | undefined): boolean {
     if (!ep || ep.host === this.host) return true;
-    return this.snap?.endpoints.hostsOf(ep.networkId).has(this.host) ?? true;
+    if (this.snap?.endpoints.hostsOf(ep.networkId).has(this.host) ?? true) return true;
+    return this.served(ep.networkId);
+  }
+
+  private served: (networkId: string) => boolean = () => true;
+
+  // The reconciler's answer to "may the kernel hold this network's entries?" (see concerns).
+  setServed(served: (networkId: string) => boolean): void {
+    this.served = served;
   }
 
   // A network this agent read from etcd (a Connect for a network its watch has not delivered yet):

@@ -28,7 +28,7 @@ async function startLab(hosts: number, scope: 'local' | 'global'): Promise<Lab> 
   try {
     await docker.prepare();
     // The plugin's socket must be there before dockerd asks for it (else a 15 s stall per network).
-    lab.agents = topo.hosts.map((h) => new TestAgent({ name: h.name, etcd: etcd.unixUrls, vtep: h.vtep, netns: h.ns, resyncInterval: 5, docker: { socket: docker.pluginSocket(h.name), scope } }));
+    lab.agents = topo.hosts.map((h) => new TestAgent({ name: h.name, etcd: etcd.unixUrls, vtep: h.vtep, netns: h.ns, resyncInterval: 3600, docker: { socket: docker.pluginSocket(h.name), scope } }));
     await Promise.all(lab.agents.map((a) => a.start()));
     await docker.startDaemons();
   } catch (err) {
@@ -134,6 +134,19 @@ describe('Docker network and IPAM plugin, global scope (3 hosts, Docker 20.10 wi
     assert.strictEqual(ep.ipv4Address, `${ips[1]}/24`);
     // The kernel is what etcd says, Docker's endpoints included.
     for (const a of l.agents) assert.deepStrictEqual((await a.client.doctor({})).differences, [], `vxnet doctor on ${a.opts.name}`);
+  });
+
+  it('three containers started at once on a host new to the network reach the other host at once', async () => {
+    const l = lab!;
+    await d(l, 'h1', ['network', 'create', '-d', 'vxnet', '--ipam-driver', 'vxnet', '--subnet', '10.78.0.0/24', '-o', 'vxnet.network=trio', 'trio']);
+    await d(l, 'h1', ['run', '-d', '--name', 't0', '--network', 'trio', 'vxbusy', 'sleep', '3600']);
+    const ip = await ipOf(l, 'h1', 't0', 'trio');
+    await Promise.all([1, 2, 3].map((i) => d(l, 'h2', ['run', '-d', '--name', `t${i}`, '--network', 'trio', 'vxbusy', 'sleep', '3600'])));
+    for (const i of [1, 2, 3]) assert.ok(await pings(l, 'h2', `t${i}`, ip), `t${i} on h2 cannot reach t0 on h1`);
+    for (const a of l.agents) assert.deepStrictEqual((await a.client.doctor({})).differences, [], `vxnet doctor on ${a.opts.name}`);
+    await d(l, 'h1', ['rm', '-f', 't0']);
+    await d(l, 'h2', ['rm', '-f', 't1', 't2', 't3']);
+    await d(l, 'h1', ['network', 'rm', 'trio']);
   });
 
   it('30 containers started at once across the hosts get 30 distinct addresses', async () => {

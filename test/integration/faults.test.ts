@@ -57,7 +57,11 @@ describe('faults: restarts, drift, watches, etcd member loss and outage, lease l
   let topo: Topology;
   let agents: TestAgent[] = [];
   const TTL = 3;
-  const RESYNC = 2;
+  // The periodic resync out of reach: every convergence here comes from the agents' own triggers.
+  // Drift made by hand is what only a resync repairs: SIGHUP asks for one (the timer that makes
+  // them periodically is unit-tested on fakes, test/unit/reconciler.test.ts).
+  const RESYNC = 3600;
+  const REPAIR_MS = 3000;
   const box: Record<string, string> = {};
   const ip: Record<string, string> = {};
   const mac: Record<string, string> = {};
@@ -120,7 +124,7 @@ describe('faults: restarts, drift, watches, etcd member loss and outage, lease l
     await waitFor('peers dropped t1', () => !fdbOf(topo.hosts[0].ns, vx()).includes(r.endpoint!.macAddress), 3000);
   });
 
-  it('repairs drift within one resync period: entries deleted, changed or added by hand, a port flooded again, devices deleted by hand', async () => {
+  it('repairs drift at a resync: entries deleted, changed or added by hand, a port flooded again, devices deleted by hand', async () => {
     const h1 = topo.hosts[0].ns;
     sh('bridge', ['-n', h1, 'fdb', 'del', mac.b1, 'dev', vx(), 'dst', topo.hosts[1].vtep, 'self']);
     sh('ip', ['-n', h1, 'neigh', 'replace', ip.c1, 'lladdr', '02:00:00:00:00:99', 'dev', vx(), 'nud', 'permanent']);
@@ -132,17 +136,20 @@ describe('faults: restarts, drift, watches, etcd member loss and outage, lease l
     sh('bridge', ['-n', h1, 'link', 'set', 'dev', port, 'flood', 'on']);
     const quiet = (): boolean => / flood off/.test(sh('ip', ['-n', h1, '-d', 'link', 'show', port])) && new RegExp(`^${portMac} .*static`, 'm').test(sh('bridge', ['-n', h1, 'fdb', 'show', 'dev', port]));
     assert.strictEqual(quiet(), false);
+    agents[0].signal('SIGHUP');
     const took = await waitFor('h1 repaired', () => {
       const f = fdbOf(h1, vx());
       const n = neighOf(h1, vx());
       return f.includes(mac.b1) && !f.includes('02:aa:bb:cc:dd:ee') && n.includes(`${ip.c1} lladdr ${mac.c1}`) && quiet();
-    }, (RESYNC + 1) * 1000, 50);
-    console.log(`      measured: hand-made FDB/neighbor drift repaired after ${took} ms (resync period ${RESYNC} s)`);
-    assert.ok(took <= (RESYNC + 1) * 1000);
+    }, REPAIR_MS, 50);
+    console.log(`      measured: hand-made FDB/neighbor drift repaired ${took} ms after the resync was asked for`);
+    assert.ok(took <= REPAIR_MS);
     sh('ip', ['-n', h1, 'link', 'del', vx()]);
-    await waitFor('vxlan device recreated with its entries', () => fdbOf(h1, vx()).includes(mac.b1) && ping(box.a1, ip.b1), (RESYNC + 2) * 1000, 100);
+    agents[0].signal('SIGHUP');
+    await waitFor('vxlan device recreated with its entries', () => fdbOf(h1, vx()).includes(mac.b1) && ping(box.a1, ip.b1), REPAIR_MS + 1000, 100);
     sh('ip', ['-n', h1, 'link', 'del', `vxbr-${vni}`]);
-    await waitFor('bridge recreated, ports re-attached, traffic flows', () => ping(box.a1, ip.c1) && ping(box.a1, ip.a2) && ping(box.a1, '10.88.0.1'), (RESYNC + 2) * 1000, 100);
+    agents[0].signal('SIGHUP');
+    await waitFor('bridge recreated, ports re-attached, traffic flows', () => ping(box.a1, ip.c1) && ping(box.a1, ip.a2) && ping(box.a1, '10.88.0.1'), REPAIR_MS + 1000, 100);
   });
 
   it('misses no event: a watch that resumes from a compacted revision after an etcd restart loads again', async () => {
