@@ -3,7 +3,8 @@ import * as http from 'http';
 import type { DoctorReport } from '../control/generated/vxnet/v1/DoctorReport';
 import type { DoctorCheck } from '../control/generated/vxnet/v1/DoctorCheck';
 import type { Store, Snapshot } from '../control/store/store';
-import { overlayMtu } from '../control/model';
+import { overlayMtu, vxlanOverhead } from '../control/model';
+import type { NetworkRecord } from '../control/model';
 import { computeDesired, Self } from './desired';
 import { diff, Op } from './diff';
 import type { ActualState } from './diff';
@@ -19,6 +20,16 @@ export interface DoctorInputs {
   registered(): boolean;
   etcdEndpoints: string[];
   isolation(): Promise<boolean>;
+}
+
+// The MTU check: a network that asks for more than its overlay MTU on this host (underlay minus
+// VXLAN's overhead, which depends on the VTEP's family) is lowered to it.
+export function mtuCheck(nets: Pick<NetworkRecord, 'name' | 'mtu'>[], underlayMtu: number, vtep: string): { ok: boolean; detail: string } {
+  const v6 = vtep.includes(':');
+  const overhead = vxlanOverhead(v6);
+  const tooBig = nets.filter((n) => n.mtu > 0 && overlayMtu(n, underlayMtu, v6) < n.mtu);
+  if (tooBig.length === 0) return { ok: true, detail: `underlay MTU ${underlayMtu}, overlay ${overlayMtu({ mtu: 0 }, underlayMtu, v6)}` };
+  return { ok: false, detail: `networks ${tooBig.map((n) => n.name).join(', ')} ask for an MTU above the underlay's ${underlayMtu} - ${overhead}: lowered to ${overlayMtu(tooBig[0], underlayMtu, v6)}` };
 }
 
 // Readable lines for the difference between what etcd says this host should hold and what it holds:
@@ -120,11 +131,9 @@ export async function runDoctor(d: DoctorInputs): Promise<DoctorReport> {
   check('vxlan port', ports.size <= 1, ports.size <= 1 ? `every host uses UDP ${d.self.vxlanPort}` : `hosts use different VXLAN ports (${[...ports].join(', ')}): they cannot reach each other; set vxlan_port alike`);
 
   const desired = computeDesired(snap, d.self);
-  const tooBig = [...desired.networks.values()].filter((n) => {
-    const net = snap.networks.get(n.networkId);
-    return net && net.mtu > 0 && net.mtu > d.self.underlayMtu - 50;
-  });
-  check('mtu', tooBig.length === 0, tooBig.length ? `networks ${tooBig.map((n) => snap.networks.get(n.networkId)?.name).join(', ')} ask for an MTU above the underlay's ${d.self.underlayMtu} - 50: lowered to ${overlayMtu(snap.networks.get(tooBig[0].networkId)!, d.self.underlayMtu)}` : `underlay MTU ${d.self.underlayMtu}, overlay ${d.self.underlayMtu - 50}`);
+  const served = [...desired.networks.values()].map((n) => snap.networks.get(n.networkId)).filter((n) => n !== undefined);
+  const mtu = mtuCheck(served, d.self.underlayMtu, d.self.vtep);
+  check('mtu', mtu.ok, mtu.detail);
 
   let fwd = '';
   try {

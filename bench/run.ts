@@ -1,6 +1,7 @@
 // vxnet benchmarks: each figure beside the reference it must beat (or the kernel limit it cannot),
 // measured in the same run on the same machine. `npm run bench` (full), `npm run bench -- --smoke`
-// (small sizes, run by the test command so that the suite cannot rot). Writes bench/results.json.
+// (small sizes, run by the test command so that the suite cannot rot). Writes bench/results.json;
+// a full run also rewrites the figures table of docs/performance.md.
 import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -13,6 +14,7 @@ import { keys } from '../control/store/keys';
 import { dockerFigures } from './docker';
 import { EntryCounter, EntryMonitor } from './entries';
 import { Figure, figures, now, Pinger, record, round, stats } from './figures';
+import { performanceBlock, withBlock } from './report';
 
 const SMOKE = process.argv.includes('--smoke');
 // Calls made before each timed series and not counted, for vxnet and for the references alike: the
@@ -348,6 +350,12 @@ async function main(): Promise<void> {
   fs.mkdirSync(path.join(ROOT, 'bench'), { recursive: true });
   fs.writeFileSync(path.join(ROOT, 'bench', 'results.json'), JSON.stringify(out, null, 2) + '\n');
   console.log(`\nwrote bench/results.json (${figures.length} figures)`);
+  // Only a full run's figures describe vxnet; the smoke run's small sizes would replace them.
+  if (!SMOKE) {
+    const doc = path.join(ROOT, 'docs', 'performance.md');
+    fs.writeFileSync(doc, withBlock(fs.readFileSync(doc, 'utf8'), performanceBlock(out)));
+    console.log('wrote the figures table of docs/performance.md');
+  }
   const missed = figures.filter((f) => f.target && !f.met);
   console.log(missed.length ? `targets not met: ${missed.map((f) => f.name).join('; ')}` : 'every target met');
 }

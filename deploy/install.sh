@@ -68,7 +68,7 @@ fi
 
 mkdir -p "$LIB.new"
 trap 'rm -rf "$STAGE" "$LIB.new"' EXIT
-for item in package.json package-lock.json README.md bin proto deploy; do
+for item in package.json package-lock.json README.md docs bin proto deploy; do
   [ -e "$SRC/$item" ] && cp -a "$SRC/$item" "$LIB.new/"
 done
 mkdir -p "$LIB.new/dist" "$LIB.new/native/build/Release"

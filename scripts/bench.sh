@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # npm run bench [-- --smoke]: installs what the references need (the CNI reference plugins, iperf3,
 # Docker 20.10 for its overlay driver),
-# builds, and runs bench/run.ts. Prints a table and writes bench/results.json.
+# builds, and runs bench/run.ts. Prints a table and writes bench/results.json; a full run also
+# rewrites the figures table of docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${VXNET_SKIP_SETUP:-}" != 1 ]; then bash scripts/setup.sh; fi

@@ -4,7 +4,7 @@ import { MTU_OPTION, VXLANID_OPTION } from '../../control/model';
 import type { CreateNetworkRequest__Output } from '../../control/generated/vxnet/v1/CreateNetworkRequest';
 
 // Docker's libnetwork remote plugin API (NetworkDriver + IpamDriver, protocol v1.2 as Docker 20.10
-// speaks it): request shapes as observed on the wire (../shared/INTEGRATIONS.md §1.3), and the pure
+// speaks it): request shapes as dockerd sends them (POST /<Interface>.<Method>, JSON), and the pure
 // translations between them and vxnet's own requests. Nothing here does I/O.
 
 export const DRIVER_NAME = 'vxnet';

@@ -3,10 +3,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Topology, sh, waitFor } from './topology';
 
-// Real Docker 20.10 daemons (Debian's docker.io), one per simulated host, the way
-// ../shared/recipes/docker-lab.sh runs them: dockerd in the host's network namespace and in a mount
-// namespace of its own, where <dir>/plugins is bound over /run/docker/plugins, so that every host
-// has its own plugin socket under the one driver name. Optionally with Docker's etcd cluster store
+// Real Docker 20.10 daemons (Debian's docker.io), one per simulated host: dockerd in the host's
+// network namespace and in a mount namespace of its own, where <dir>/plugins is bound over
+// /run/docker/plugins, so that every host has its own plugin socket under the one driver name. Optionally with Docker's etcd cluster store
 // (a second etcd, v2 API, in the underlay namespace). Stopped by PID; everything is removed in
 // destroy(), also after failures.
 const DOCKERD = '/usr/sbin/dockerd';

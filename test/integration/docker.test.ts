@@ -7,7 +7,7 @@ import { DockerHosts } from '../helpers/docker';
 import { Topology, sh, waitFor } from '../helpers/topology';
 
 // Docker Engine 20.10 (Debian's docker.io) on simulated hosts, one dockerd per host namespace with
-// the host's vxnet agent serving its plugin socket, as ../shared/recipes/docker-lab.sh does it.
+// the host's vxnet agent serving its plugin socket (test/helpers/docker.ts builds them).
 // Global scope runs with Docker's etcd cluster store (a second etcd with the v2 API in the underlay);
 // local scope without one.
 
