@@ -115,7 +115,7 @@ export class Agent {
       this.localNets = run.vnis.map((vni) => ({ vni, subnets: this.subnetsOf(vni) }));
       void this.isolation.sync(this.localNets, run.full);
       if (run.clean) this.progress.report(run.revision);
-      this.metrics.reconcileRuns.inc({ result: run.clean ? 'clean' : 'error' });
+      this.metrics.reconcileRuns.inc({ result: run.clean ? 'clean' : 'error', strategy: run.strategy });
       this.metrics.reconcileDuration.observe(run.durationMs / 1000);
       const now = Date.now();
       const arr = this.state.arrivals;

@@ -25,7 +25,7 @@ export class Metrics {
   constructor(private readonly src: MetricSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'vxnet_' });
-    this.reconcileRuns = new Counter({ name: 'vxnet_reconcile_runs_total', help: 'Reconcile runs by result (clean: every kernel operation succeeded).', labelNames: ['result'], registers });
+    this.reconcileRuns = new Counter({ name: 'vxnet_reconcile_runs_total', help: 'Reconcile runs by result (clean: every kernel operation succeeded) and strategy (full, reuse, patch, patch-full-diff; none before the first load).', labelNames: ['result', 'strategy'], registers });
     this.reconcileDuration = new Histogram({ name: 'vxnet_reconcile_duration_seconds', help: 'Duration of a reconcile run: read the kernel, diff, apply.', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers });
     this.watchLag = new Histogram({ name: 'vxnet_watch_to_kernel_seconds', help: 'Time from an etcd watch event reaching the agent to the end of the reconcile that programmed it.', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5], registers });
     this.apiRequests = new Counter({ name: 'vxnet_api_requests_total', help: 'API requests by method and gRPC status code.', labelNames: ['method', 'code'], registers });

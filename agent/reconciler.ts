@@ -1,11 +1,12 @@
 import type { EndpointRecord } from '../control/model';
-import { computeDesired, patchDesired, DesiredNetwork, DesiredState, Self } from './desired';
-import { ActualState, deltaOps, diff, FdbEntry, NeighEntry, Op } from './diff';
+import type { DesiredNetwork, DesiredState, Self } from './desired';
+import type { ActualState, FdbEntry, NeighEntry, Op } from './diff';
+import { plan } from './planner';
+import type { Strategy } from './planner';
 import type { Logger } from './log';
 import { hostVethName } from './names';
 import type { ClusterState } from './state';
 
-const ENTRY_OPS = new Set<Op['kind']>(['fdbAdd', 'fdbDel', 'neighAdd', 'neighDel']);
 const PREFETCH_MAX_AGE_MS = 5000; // a start's first run comes ~0.5 s after the read when etcd answers
 
 // The kernel as the reconciler sees it: read everything that is ours, and idempotent fixes.
@@ -36,6 +37,19 @@ export interface EndpointRepairer {
   repair(ep: EndpointRecord): Promise<void>;
   // Full resyncs only (a socket per sandbox): put back what was changed inside the sandbox.
   verifySandbox(ep: EndpointRecord): Promise<string[]>;
+}
+
+// Where a run's FDB and neighbor entries came from: a dump now, the read made at start, or the
+// reconciler's cache of what it last dumped and wrote since.
+type EntrySource = 'dump' | 'prefetch' | 'cache';
+
+export interface RunReport {
+  clean: boolean;
+  full: boolean;
+  strategy: Strategy | 'none';
+  durationMs: number;
+  revision: number;
+  vnis: number[];
 }
 
 export interface ReconcileStats {
@@ -76,6 +90,11 @@ export interface Settled {
 //   and the end of that request triggers a run; a run with errors is retried with backoff.
 // The periodic full resync repairs drift made by others (by hand, another tool); it is not how any
 // change of ours reaches the kernel, and the tests run with it out of reach to prove so.
+//
+// Full runs (start, reload, SIGHUP, every resync period) dump the kernel and compute desired state
+// from the whole view. Watch-triggered runs take the entries from the reconciler's cache of its own
+// writes and may reuse or patch the last clean run's desired state: agent/planner.ts names each
+// strategy, and a unit test holds every one to the kernel state a full run reaches.
 export class Reconciler {
   private running: Promise<void> | undefined;
   private busy = false; // cleared in the same synchronous step that ends the loop: no trigger is lost
@@ -104,7 +123,7 @@ export class Reconciler {
     private readonly repairer: EndpointRepairer,
     private readonly log: Logger,
     private readonly resyncMs: number,
-    private readonly observe: (run: { clean: boolean; full: boolean; durationMs: number; revision: number; vnis: number[] }) => void = () => undefined,
+    private readonly observe: (run: RunReport) => void = () => undefined,
   ) {}
 
   // Reads the kernel while the agent waits for etcd at its start (the read costs as much as
@@ -204,6 +223,8 @@ export class Reconciler {
     let ops: Op[] = [];
     let vnis: number[] = [];
     let lastDesired: { version: number; desired: DesiredState } | undefined;
+    let strategy: Strategy | undefined;
+    let entries: EntrySource | undefined;
     let skipped = new Set<string>();
     let skippedNets = new Set<number>();
     try {
@@ -212,30 +233,27 @@ export class Reconciler {
       // meanwhile is neither removed as stale nor created a second time.
       const busy = new Set(this.repairer.busy());
       const busyNets = new Set(this.repairer.busyNetworks());
-      const { actual, fromKernel } = await this.readActual(full);
+      const { actual, fromKernel, source } = await this.readActual(full);
       for (const id of this.repairer.busy()) busy.add(id);
       for (const v of this.repairer.busyNetworks()) busyNets.add(v);
       skipped = busy;
       skippedNets = busyNets;
-      // The entries are this reconciler's own (not read again) and the view changed since a run
-      // that applied all it wanted only by other hosts' endpoints coming and going (or not at
-      // all): that run's desired state is patched with them, and only their entries are compared,
-      // not the 20,000 at 10,000 remote endpoints. Devices, addresses and veths are still compared
-      // with the kernel as read now; a device to create or replace takes the whole comparison.
+      // The choice of strategy (agent/planner.ts): with the entries this reconciler's own (not read
+      // again) and the view changed since the last clean run only by other hosts' endpoints, that
+      // run's desired state is patched and only their entries are compared, not the 20,000 at
+      // 10,000 remote endpoints.
       const version = this.state.version;
       const view = this.state.snap ?? snap; // a reload during the read replaced it
       const changes = this.state.journalSince(this.last?.version);
       const last = this.last;
       this.last = undefined;
-      const delta = !fromKernel && last && changes ? patchDesired(last.desired, view, this.self, changes) : undefined;
-      const desired = delta ? last!.desired : computeDesired(view, this.self);
-      lastDesired = { version, desired };
-      vnis = [...new Set([...desired.networks.keys(), ...busyNets])];
-      ops = diff(desired, actual, this.self, busy, busyNets, delta !== undefined);
-      if (delta) {
-        if (ops.some((o) => o.kind === 'ensureDevices' || ENTRY_OPS.has(o.kind))) ops = diff(desired, actual, this.self, busy, busyNets);
-        else ops.push(...deltaOps(delta, actual));
-      }
+      const p = plan({ view, self: this.self, actual, fromKernel, last: last?.desired, changes, busy, busyNetworks: busyNets });
+      strategy = p.strategy;
+      entries = source;
+      lastDesired = { version, desired: p.desired };
+      vnis = [...new Set([...p.desired.networks.keys(), ...busyNets])];
+      ops = p.ops;
+      const desired = p.desired;
       for (const op of ops) {
         // A request that began after the diff owns what this op would change: it is left to the
         // request, whose end (settled) asks for another run.
@@ -280,8 +298,8 @@ export class Reconciler {
     this.stats.lastClean = clean;
     this.stats.lastRevision = revision;
     this.stats.lastDurationMs = Number(process.hrtime.bigint() - started) / 1e6;
-    this.observe({ clean, full, durationMs: this.stats.lastDurationMs, revision, vnis });
-    if (ops.length) this.log.info('reconciled', { revision, ops: ops.map(describe), ms: Math.round(this.stats.lastDurationMs * 10) / 10 });
+    this.observe({ clean, full, strategy: strategy ?? 'none', durationMs: this.stats.lastDurationMs, revision, vnis });
+    if (ops.length) this.log.info('reconciled', { revision, strategy, entries, ops: ops.map(describe), ms: Math.round(this.stats.lastDurationMs * 10) / 10 });
   }
 
   // Checked right before the op is applied, in the same synchronous step as the call that queues
@@ -321,23 +339,23 @@ export class Reconciler {
   // wrote since (dumping 20,000 entries costs more than programming them); full runs (start,
   // reload, every resync period) read them from the kernel, so drift is still repaired within one
   // period. A vxlan device that is new or was replaced is read in any run.
-  private async readActual(full: boolean): Promise<{ actual: ActualState; fromKernel: boolean }> {
+  private async readActual(full: boolean): Promise<{ actual: ActualState; fromKernel: boolean; source: EntrySource }> {
     const early = this.early;
     this.early = undefined;
     if (early?.quiet && early.opsBegun === this.repairer.opsBegun() && Date.now() - early.at < PREFETCH_MAX_AGE_MS) {
       const actual = await early.actual.catch(() => undefined);
       if (actual && early.opsBegun === this.repairer.opsBegun()) {
         this.entries.remember(actual);
-        return { actual, fromKernel: true };
+        return { actual, fromKernel: true, source: 'prefetch' };
       }
     }
     if (!full) {
       const actual = await this.kernel.readActual(false);
-      if (this.entries.fill(actual)) return { actual, fromKernel: false };
+      if (this.entries.fill(actual)) return { actual, fromKernel: false, source: 'cache' };
     }
     const actual = await this.kernel.readActual(true);
     this.entries.remember(actual);
-    return { actual, fromKernel: true };
+    return { actual, fromKernel: true, source: 'dump' };
   }
 
   // Not awaited: nothing waits for the announcement, and a failure costs only the second it saves.
