@@ -53,6 +53,8 @@ export class FakeEtcd {
   private readonly names = new Map<string, string>();     // network/name -> endpoint
   private watcher: WatchHandlers | undefined;
   private delivery = Promise.resolve();
+  // The next call of each kind throws this (etcd unreachable, a deadline), once.
+  readonly failNext: { createEndpoint?: Error; deleteEndpoint?: Error } = {};
 
   constructor(private readonly r?: () => number) {}
 
@@ -71,6 +73,7 @@ export class FakeEtcd {
       },
       createEndpoint: async (ep: EndpointRecord, addrs: string[]) => {
         await jitter(this.r);
+        this.throwIfFailing('createEndpoint');
         if (!this.networks.has(ep.networkId)) return { ok: false, reason: 'no-network' };
         const taken = addrs.find((a) => this.addresses.has(`${ep.networkId}/${a}`));
         if (taken) return { ok: false, reason: 'address', taken };
@@ -83,6 +86,7 @@ export class FakeEtcd {
       },
       deleteEndpoint: async (ep: EndpointRecord) => {
         await jitter(this.r);
+        this.throwIfFailing('deleteEndpoint');
         const revision = this.remove(ep);
         await jitter(this.r);
         return revision;
@@ -91,6 +95,13 @@ export class FakeEtcd {
       listEndpoints: async (networkId?: string) => [...this.endpoints.values()].filter((e) => !networkId || e.networkId === networkId),
       getNetwork: async (id: string) => this.networks.get(id),
     };
+  }
+
+  private throwIfFailing(kind: keyof FakeEtcd['failNext']): void {
+    const err = this.failNext[kind];
+    if (!err) return;
+    delete this.failNext[kind];
+    throw err;
   }
 
   // Another host's write, or a test's: straight into etcd, delivered to the watch like any other.
