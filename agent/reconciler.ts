@@ -2,6 +2,8 @@ import type { EndpointRecord } from '../control/model';
 import type { DesiredNetwork, DesiredState, Self } from './desired';
 import type { ActualState, FdbEntry, NeighEntry, Op } from './diff';
 import { plan } from './planner';
+import { describe, opVni } from './ops';
+import { EntryCache } from './entry-cache';
 import type { Strategy } from './planner';
 import type { Logger } from './log';
 import { hostVethName } from './names';
@@ -396,92 +398,5 @@ export class Reconciler {
     if (this.timer) clearTimeout(this.timer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     await this.running;
-  }
-}
-
-export function describe(op: Op): string {
-  switch (op.kind) {
-    case 'ensureDevices':
-      return `ensure ${op.net.vxlan}+${op.net.bridge} (${op.reason})`;
-    case 'removeDevices':
-      return `remove vx-${op.vni}`;
-    case 'fdbAdd':
-    case 'fdbDel':
-    case 'neighAdd':
-    case 'neighDel':
-      return `${op.kind} vx-${op.vni} x${op.entries.length}`;
-    case 'attachPort':
-      return `attach ${op.veth} to vxbr-${op.vni} (${op.reason})`;
-    case 'removeVeth':
-      return `remove stale ${op.veth}`;
-    case 'repairEndpoint':
-      return `repair endpoint ${op.endpoint.name} (${op.endpoint.id.slice(0, 12)})`;
-  }
-}
-
-function opVni(op: Op): number | undefined {
-  switch (op.kind) {
-    case 'ensureDevices':
-      return op.net.vni;
-    case 'removeDevices':
-    case 'fdbAdd':
-    case 'fdbDel':
-    case 'neighAdd':
-    case 'neighDel':
-      return op.vni;
-    default:
-      return undefined;
-  }
-}
-
-// The FDB and neighbor entries of each vxlan device as of the last dump, kept up to date with the
-// reconciler's own successful writes; keyed by VNI and valid only for the device index it was read
-// from. Nothing else writes these entries (they are ours by device name).
-class EntryCache {
-  private readonly byVni = new Map<number, { index: number; fdb: Map<string, string>; neigh: Map<string, string> }>();
-
-  remember(actual: ActualState): void {
-    this.byVni.clear();
-    // Kept as read, not copied: the diff of this run has read them before `applied` changes them.
-    for (const [vni, n] of actual.networks) if (n.vxlan) this.byVni.set(vni, { index: n.vxlan.index, fdb: n.fdb, neigh: n.neigh });
-  }
-
-  // Fills the entries of an entry-less read; false when some vxlan device is not known as read.
-  fill(actual: ActualState): boolean {
-    for (const [vni, n] of actual.networks) {
-      if (!n.vxlan) continue;
-      const c = this.byVni.get(vni);
-      if (!c || c.index !== n.vxlan.index) return false;
-      n.fdb = c.fdb;
-      n.neigh = c.neigh;
-    }
-    return true;
-  }
-
-  applied(op: Op): void {
-    const c = 'entries' in op ? this.byVni.get(op.vni) : undefined; // looked up once per op, not per entry
-    switch (op.kind) {
-      case 'fdbAdd':
-        if (c) for (const e of op.entries) c.fdb.set(e.mac, e.dst);
-        return;
-      case 'fdbDel':
-        if (c) for (const e of op.entries) c.fdb.delete(e.mac);
-        return;
-      case 'neighAdd':
-        if (c) for (const e of op.entries) c.neigh.set(e.ip, e.mac);
-        return;
-      case 'neighDel':
-        if (c) for (const e of op.entries) c.neigh.delete(e.ip);
-        return;
-      case 'ensureDevices':
-      case 'removeDevices':
-        this.forget(opVni(op));
-        return;
-      default:
-    }
-  }
-
-  forget(vni: number | undefined): void {
-    if (vni !== undefined) this.byVni.delete(vni);
   }
 }

@@ -5,7 +5,7 @@ import { EndpointService } from '../../agent/endpoints';
 import { computeDesired } from '../../agent/desired';
 import type { Self } from '../../agent/desired';
 import { diff } from '../../agent/diff';
-import { describe as describeOp } from '../../agent/reconciler';
+import { describe as describeOp } from '../../agent/ops';
 import { hostVethName } from '../../agent/names';
 import type { EndpointRecord } from '../../control/model';
 import type { Store, Snapshot } from '../../control/store/store';
