@@ -22,17 +22,7 @@ import { Progress } from './progress';
 import { MemoryTrim } from './memory';
 import { DockerDriver } from './docker/driver';
 import { DockerPluginServer } from './docker/server';
-
-export const VERSION: string = (() => {
-  try {
-    for (const p of [path.join(__dirname, '..', '..', 'package.json'), path.join(__dirname, '..', 'package.json')]) {
-      if (fs.existsSync(p)) return (JSON.parse(fs.readFileSync(p, 'utf8')) as { version: string }).version;
-    }
-  } catch {
-    /* fall through */
-  }
-  return 'unknown';
-})();
+import { version } from '../lib/version';
 
 function readFileFor(key: string, file: string): Buffer {
   try {
@@ -85,7 +75,7 @@ export class Agent {
       ...(e.username ? { auth: { username: e.username, password: e.password } } : {}),
     });
     this.self = { name: config.name, vtep: config.vtep, vxlanPort: config.vxlanPort, underlayMtu: config.underlayMtu };
-    const host: HostRecord = { name: config.name, vtep: config.vtep, vxlanPort: config.vxlanPort, underlayMtu: config.underlayMtu, version: VERSION, started: new Date().toISOString() };
+    const host: HostRecord = { name: config.name, vtep: config.vtep, vxlanPort: config.vxlanPort, underlayMtu: config.underlayMtu, version: version(), started: new Date().toISOString() };
     this.events = new EventLog(2000, (id) => this.state.snap?.networks.get(id)?.name ?? '');
     this.events.on('host', (e: { action: string; host: HostRecord }) => {
       if (e.host.name !== config.name) log.info(e.action === 'join' ? 'peer host joined' : 'peer host left', { peer: e.host.name, vtep: e.host.vtep });
@@ -187,7 +177,7 @@ export class Agent {
       }),
       health: async () => {
         const r = this.readiness();
-        return { status: r.ok ? 'SERVING' : 'NOT_SERVING', host: this.config.name, version: VERSION, message: r.reason };
+        return { status: r.ok ? 'SERVING' : 'NOT_SERVING', host: this.config.name, version: version(), message: r.reason };
       },
     };
   }
@@ -278,7 +268,7 @@ export class Agent {
       const port = await this.server.listenTcp(api.tcp, { cert: readFileFor('api.cert_file', api.certFile), key: readFileFor('api.key_file', api.keyFile), clientCa: readFileFor('api.client_ca_file', api.clientCaFile) });
       this.log.info('API listening on TCP with mutual TLS', { address: api.tcp, port });
     }
-    this.log.info('agent starting', { vtep: this.config.vtep, socket: this.config.api.socket, etcd: this.config.etcd.endpoints, version: VERSION });
+    this.log.info('agent starting', { vtep: this.config.vtep, socket: this.config.api.socket, etcd: this.config.etcd.endpoints, version: version() });
     // The API answers from the start (network calls work as soon as etcd does); the data plane is
     // reconciled once the first consistent load is in. The load does not wait for the registration:
     // the view needs no host key of this host, and the watch from the load's revision brings it.
