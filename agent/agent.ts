@@ -4,7 +4,7 @@ import { Store } from '../control/store/store';
 import { NetworkService } from '../control/networks';
 import { ApiServer, Api } from '../control/server';
 import type { HostRecord } from '../control/model';
-import { AgentConfig, ConfigError } from './config';
+import { AgentConfig, ConfigError, readKeyFile } from './config';
 import type { Self } from './desired';
 import { EndpointService } from './endpoints';
 import { NetlinkKernel } from './kernel';
@@ -23,14 +23,6 @@ import { MemoryTrim } from './memory';
 import { DockerDriver } from './docker/driver';
 import { DockerPluginServer } from './docker/server';
 import { version } from '../lib/version';
-
-function readFileFor(key: string, file: string): Buffer {
-  try {
-    return fs.readFileSync(file);
-  } catch (err) {
-    throw new ConfigError(`${key}: cannot read ${file}: ${(err as Error).message}`);
-  }
-}
 
 // A group name from /etc/group, or a numeric id.
 function groupId(group: string): number {
@@ -71,7 +63,7 @@ export class Agent {
     this.store = new Store({
       endpoints: e.endpoints,
       callTimeoutMs: e.timeoutMs,
-      ...(e.caFile ? { tls: { ca: readFileFor('etcd.ca_file', e.caFile), ...(e.certFile ? { cert: readFileFor('etcd.cert_file', e.certFile) } : {}), ...(e.keyFile ? { key: readFileFor('etcd.key_file', e.keyFile) } : {}) } } : {}),
+      ...(e.caFile ? { tls: { ca: readKeyFile('etcd.ca_file', e.caFile), ...(e.certFile ? { cert: readKeyFile('etcd.cert_file', e.certFile) } : {}), ...(e.keyFile ? { key: readKeyFile('etcd.key_file', e.keyFile) } : {}) } } : {}),
       ...(e.username ? { auth: { username: e.username, password: e.password } } : {}),
     });
     this.self = { name: config.name, vtep: config.vtep, vxlanPort: config.vxlanPort, underlayMtu: config.underlayMtu };
@@ -265,7 +257,7 @@ export class Agent {
     }
     const api = this.config.api;
     if (api.tcp) {
-      const port = await this.server.listenTcp(api.tcp, { cert: readFileFor('api.cert_file', api.certFile), key: readFileFor('api.key_file', api.keyFile), clientCa: readFileFor('api.client_ca_file', api.clientCaFile) });
+      const port = await this.server.listenTcp(api.tcp, { cert: readKeyFile('api.cert_file', api.certFile), key: readKeyFile('api.key_file', api.keyFile), clientCa: readKeyFile('api.client_ca_file', api.clientCaFile) });
       this.log.info('API listening on TCP with mutual TLS', { address: api.tcp, port });
     }
     this.log.info('agent starting', { vtep: this.config.vtep, socket: this.config.api.socket, etcd: this.config.etcd.endpoints, version: version() });

@@ -209,7 +209,8 @@ export function finalize(cfg: AgentConfig): AgentConfig {
   return cfg;
 }
 
-function readPem(key: string, file: string): Buffer {
+// A file a key names (certificates, keys): an error that names the key when it cannot be read.
+export function readKeyFile(key: string, file: string): Buffer {
   try {
     return fs.readFileSync(file);
   } catch (err) {
@@ -224,7 +225,7 @@ function checkTls(section: string, caFile: string, certFile: string, keyFile: st
   if (caFile) {
     const k = `${section}.${clientCa ? 'client_ca_file' : 'ca_file'}`;
     try {
-      ca = new crypto.X509Certificate(readPem(k, caFile));
+      ca = new crypto.X509Certificate(readKeyFile(k, caFile));
     } catch (err) {
       if (err instanceof ConfigError) throw err;
       throw new ConfigError(`${k}: ${caFile} is not a PEM certificate`);
@@ -233,14 +234,14 @@ function checkTls(section: string, caFile: string, certFile: string, keyFile: st
   if (!certFile) return;
   let cert: crypto.X509Certificate;
   try {
-    cert = new crypto.X509Certificate(readPem(`${section}.cert_file`, certFile));
+    cert = new crypto.X509Certificate(readKeyFile(`${section}.cert_file`, certFile));
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`${section}.cert_file: ${certFile} is not a PEM certificate`);
   }
   let key: crypto.KeyObject;
   try {
-    key = crypto.createPrivateKey(readPem(`${section}.key_file`, keyFile));
+    key = crypto.createPrivateKey(readKeyFile(`${section}.key_file`, keyFile));
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`${section}.key_file: ${keyFile} is not a PEM private key`);
