@@ -17,12 +17,18 @@ import { Metrics } from './metrics';
 import { runDoctor } from './doctor';
 import { CniServer } from './cni';
 import { Isolation } from './isolation';
-import type { LocalNetwork } from './isolation';
+import { IsolationFollower } from './isolation-follower';
 import { Progress } from './progress';
 import { MemoryTrim } from './memory';
 import { DockerDriver } from './docker/driver';
 import { DockerPluginServer } from './docker/server';
 import { version } from '../lib/version';
+import { CniAdapter } from './cni-adapter';
+import { endpointCounts } from './endpoint-counts';
+import type { EndpointCount } from './endpoint-counts';
+import { ReadyReporter } from './ready-reporter';
+import { tellEach } from './reconcile-run';
+import { WatchLagMeter } from './watch-lag';
 
 // A group name from /etc/group, or a numeric id.
 function groupId(group: string): number {
@@ -33,7 +39,8 @@ function groupId(group: string): number {
 }
 
 // One agent per host: wires the store, the registration, the cluster view, the reconciler and the
-// API together. Nothing here talks to the kernel or etcd directly.
+// API together. Nothing here talks to the kernel or etcd directly; what follows each reconcile run
+// is in the observers handed to the reconciler (reconcile-run.ts).
 export class Agent {
   readonly store: Store;
   readonly state: ClusterState;
@@ -48,15 +55,11 @@ export class Agent {
   readonly events: EventLog;
   readonly metrics: Metrics;
   private readonly cni: CniServer;
-  private readonly isolation: Isolation;
+  private readonly isolation: IsolationFollower;
   private readonly progress: Progress;
+  private readonly ready: ReadyReporter;
   private readonly docker: DockerPluginServer | undefined;
   private dockerGc: NodeJS.Timeout | undefined;
-  private localNets: LocalNetwork[] = [];
-  // How long each step of the start took, from the process's own start (ms): logged once at ready,
-  // because "the agent took a second to come back" is a question an operator or a benchmark asks.
-  private readonly startup: Record<string, number> = {};
-  private readyLogged = false;
 
   constructor(private readonly config: AgentConfig, private readonly log: Logger) {
     const e = config.etcd;
@@ -88,50 +91,29 @@ export class Agent {
       lease: () => ({ renewals: this.registration.renewals, losses: this.registration.losses }),
       watchEvents: () => this.state.watchEvents,
       etcdRequests: () => this.store.requests,
-      ready: () => this.readiness(),
+      ready: () => this.ready.readiness(),
     });
-    this.isolation = new Isolation(log, (type, family) => this.kernel.dumpRaw(type, family), config.docker.enabled === 'true');
+    this.isolation = new IsolationFollower(new Isolation(log, (type, family) => this.kernel.dumpRaw(type, family), config.docker.enabled === 'true'), () => this.state.snap);
     this.progress = new Progress(this.store, config.name, () => this.registration.currentLease());
     this.memory = new MemoryTrim(() => this.state.recordsSeen, log);
-    this.reconciler = new Reconciler(this.state, this.kernel, this.self, this.endpoints, log, config.resyncInterval * 1000, (run) => {
-      this.localNets = run.vnis.map((vni) => ({ vni, subnets: this.subnetsOf(vni) }));
-      void this.isolation.sync(this.localNets, run.full);
-      if (run.clean) this.progress.report(run.revision);
-      this.metrics.reconcileRuns.inc({ result: run.clean ? 'clean' : 'error' });
-      this.metrics.reconcileDuration.observe(run.durationMs / 1000);
-      const now = Date.now();
-      const arr = this.state.arrivals;
-      let i = 0;
-      while (i < arr.length && arr[i].revision <= run.revision) this.metrics.watchLag.observe((now - arr[i++].at) / 1000);
-      arr.splice(0, i);
-      this.memory.afterRun();
-      if (!this.readyLogged && this.readiness().ok) {
-        this.readyLogged = true;
-        this.mark('reconciled');
-        const cpu = process.cpuUsage();
-        this.log.info('ready', { ms: this.startup.reconciled, cpuMs: Math.round((cpu.user + cpu.system) / 1000), steps: this.startup, remoteEndpoints: this.endpointCounts().reduce((n, c) => n + c.remote, 0) });
-      }
-    });
-    this.server = new ApiServer(this.api(), log, (method, code) => this.metrics.apiRequests.inc({ method, code }));
-    this.cni = new CniServer({
-      connect: (req, cni, access) => this.endpoints.connect({ ...req, wait: false, waitTimeoutMs: 0 }, { cni }, access),
-      findByCni: (c, i) => this.endpoints.findByCni(c, i),
-      localCniEndpoints: (n) => this.endpoints.localCniEndpoints(n),
-      disconnectEndpoint: (ep) => this.endpoints.disconnectEndpoint(ep),
-      sandboxAddresses: (p, i) => this.kernel.sandboxAddresses(p, i),
-      etcdHealthy: async () => {
-        try {
-          await this.store.revision();
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      gateways: (id) => {
-        const n = this.state.snap?.networks.get(id);
-        return { v4: n?.ipv4[0]?.gateway ?? '', v6: n?.ipv6[0]?.gateway ?? '', internal: !!n?.internal };
-      },
+    this.ready = new ReadyReporter({
+      registered: () => this.registration.registered,
+      watching: () => this.state.ready,
+      stats: () => this.reconciler.stats,
+      remoteEndpoints: () => this.endpointCounts().reduce((n, c) => n + c.remote, 0),
     }, log);
+    // In this order: the ready line comes last, after everything a run updates.
+    const afterRun = tellEach([
+      this.isolation,
+      this.progress,
+      this.metrics,
+      new WatchLagMeter(this.state.arrivals, this.metrics.watchLag),
+      { afterRun: () => this.memory.afterRun() },
+      this.ready,
+    ]);
+    this.reconciler = new Reconciler(this.state, this.kernel, this.self, this.endpoints, log, config.resyncInterval * 1000, afterRun);
+    this.server = new ApiServer(this.api(), log, (method, code) => this.metrics.apiRequests.inc({ method, code }));
+    this.cni = new CniServer(new CniAdapter(this.endpoints, this.kernel, this.store, () => this.state.snap), log);
     if (config.docker.enabled === 'true') {
       this.docker = new DockerPluginServer(new DockerDriver(config.name, config.docker.scope, this.store, this.networks, this.endpoints, this.state, log), log);
     }
@@ -165,41 +147,17 @@ export class Agent {
         sandboxAddresses: (p, i) => this.kernel.sandboxAddresses(p, i),
         registered: () => this.registration.registered,
         etcdEndpoints: this.config.etcd.endpoints,
-        isolation: () => this.isolation.installed(this.localNets),
+        isolation: () => this.isolation.installed(),
       }),
       health: async () => {
-        const r = this.readiness();
+        const r = this.ready.readiness();
         return { status: r.ok ? 'SERVING' : 'NOT_SERVING', host: this.config.name, version: version(), message: r.reason };
       },
     };
   }
 
-  private subnetsOf(vni: number): string[] {
-    for (const n of this.state.snap?.networks.values() ?? []) if (n.vni === vni) return [...n.ipv4, ...n.ipv6].map((c) => c.subnet);
-    return [];
-  }
-
-  private endpointCounts(): { network: string; local: number; remote: number }[] {
-    const snap = this.state.snap;
-    if (!snap) return [];
-    const out: { network: string; local: number; remote: number }[] = [];
-    for (const net of snap.networks.values()) {
-      const byHost = snap.endpoints.hostsOf(net.id);
-      const local = byHost.get(this.config.name) ?? 0;
-      if (!local) continue;
-      let remote = 0;
-      for (const [host, n] of byHost) if (host !== this.config.name && snap.hosts.has(host)) remote += n;
-      out.push({ network: net.name, local, remote });
-    }
-    return out;
-  }
-
-  readiness(): { ok: boolean; reason: string } {
-    if (!this.registration.registered) return { ok: false, reason: 'host not registered in etcd' };
-    if (!this.state.ready) return { ok: false, reason: 'no etcd watch running' };
-    if (this.reconciler.stats.runs === 0) return { ok: false, reason: 'not reconciled yet' };
-    if (!this.reconciler.stats.lastClean) return { ok: false, reason: 'last reconcile had errors' };
-    return { ok: true, reason: '' };
+  private endpointCounts(): EndpointCount[] {
+    return endpointCounts(this.state.snap, this.config.name);
   }
 
   private async listHosts(): Promise<{ name: string; vtep: string; version: string; started: string; endpoints: number; leaseTtlLeft: string; vxlanPort: number; underlayMtu: number }[]> {
@@ -234,12 +192,8 @@ export class Agent {
     }
   }
 
-  private mark(step: string): void {
-    this.startup[step] = Math.round(performance.now());
-  }
-
   async start(): Promise<void> {
-    this.mark('started');
+    this.ready.mark('started');
     this.reconciler.prefetch();
     await this.probeEtcd();
     if (this.config.metrics.listen) await this.metrics.listen(this.config.metrics.listen, this.log);
@@ -264,10 +218,10 @@ export class Agent {
     // The API answers from the start (network calls work as soon as etcd does); the data plane is
     // reconciled once the first consistent load is in. The load does not wait for the registration:
     // the view needs no host key of this host, and the watch from the load's revision brings it.
-    this.mark('listening');
+    this.ready.mark('listening');
     await Promise.all([
-      this.registration.start().then(() => this.mark('registered')),
-      this.state.start().then(() => this.mark('viewLoaded')),
+      this.registration.start().then(() => this.ready.mark('registered')),
+      this.state.start().then(() => this.ready.mark('viewLoaded')),
     ]);
     this.reconciler.start();
   }
