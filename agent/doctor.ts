@@ -8,7 +8,7 @@ import type { NetworkRecord } from '../control/model';
 import { computeDesired, Self } from './desired';
 import { diff, Op } from './diff';
 import type { ActualState } from './diff';
-import { hostVethName } from './names';
+import { bridgeName, hostVethName, vxlanName } from './names';
 
 // What `vxnet doctor` needs from the agent.
 export interface DoctorInputs {
@@ -42,28 +42,28 @@ export function describeDifferences(ops: Op[], actual: ActualState): string[] {
         out.push(`~ devices ${op.net.vxlan}/${op.net.bridge}: ${op.reason}`);
         break;
       case 'removeDevices':
-        out.push(`- devices vx-${op.vni}/vxbr-${op.vni}: no endpoint of that network on this host`);
+        out.push(`- devices ${vxlanName(op.vni)}/${bridgeName(op.vni)}: no endpoint of that network on this host`);
         break;
       case 'fdbAdd':
         for (const e of op.entries) {
           const have = actual.networks.get(op.vni)?.fdb.get(e.mac);
-          out.push(have ? `~ fdb vx-${op.vni} ${e.mac} dst ${have}, etcd says dst ${e.dst}` : `+ fdb vx-${op.vni} ${e.mac} dst ${e.dst} (missing)`);
+          out.push(have ? `~ fdb ${vxlanName(op.vni)} ${e.mac} dst ${have}, etcd says dst ${e.dst}` : `+ fdb ${vxlanName(op.vni)} ${e.mac} dst ${e.dst} (missing)`);
         }
         break;
       case 'fdbDel':
-        for (const e of op.entries) out.push(`- fdb vx-${op.vni} ${e.mac} dst ${e.dst} (not in etcd)`);
+        for (const e of op.entries) out.push(`- fdb ${vxlanName(op.vni)} ${e.mac} dst ${e.dst} (not in etcd)`);
         break;
       case 'neighAdd':
         for (const e of op.entries) {
           const have = actual.networks.get(op.vni)?.neigh.get(e.ip);
-          out.push(have ? `~ neigh vx-${op.vni} ${e.ip} lladdr ${have}, etcd says ${e.mac}` : `+ neigh vx-${op.vni} ${e.ip} lladdr ${e.mac} (missing)`);
+          out.push(have ? `~ neigh ${vxlanName(op.vni)} ${e.ip} lladdr ${have}, etcd says ${e.mac}` : `+ neigh ${vxlanName(op.vni)} ${e.ip} lladdr ${e.mac} (missing)`);
         }
         break;
       case 'neighDel':
-        for (const e of op.entries) out.push(`- neigh vx-${op.vni} ${e.ip} lladdr ${e.mac} (not in etcd)`);
+        for (const e of op.entries) out.push(`- neigh ${vxlanName(op.vni)} ${e.ip} lladdr ${e.mac} (not in etcd)`);
         break;
       case 'attachPort':
-        out.push(`~ port ${op.veth} of vxbr-${op.vni}: ${op.reason}`);
+        out.push(`~ port ${op.veth} of ${bridgeName(op.vni)}: ${op.reason}`);
         break;
       case 'repairEndpoint':
         out.push(`+ veth ${hostVethName(op.endpoint.id)} of endpoint ${op.endpoint.name} (missing)`);
