@@ -3,7 +3,7 @@ import * as http from 'http';
 import type { DoctorReport } from '../control/generated/vxnet/v1/DoctorReport';
 import type { DoctorCheck } from '../control/generated/vxnet/v1/DoctorCheck';
 import type { Store, Snapshot } from '../control/store/store';
-import { overlayMtu, vxlanOverhead } from '../control/model';
+import { addressesOf, overlayMtu, vxlanOverhead } from '../control/model';
 import type { NetworkRecord } from '../control/model';
 import { computeDesired, Self } from './desired';
 import { diff, Op } from './diff';
@@ -158,7 +158,7 @@ export async function runDoctor(d: DoctorInputs): Promise<DoctorReport> {
         if (!ops.some((o) => o.kind === 'repairEndpoint' && o.endpoint.id === ep.id)) differences.push(`+ interface ${ep.ifname} in ${ep.sandbox} of endpoint ${ep.name} (missing)`);
         continue;
       }
-      for (const a of [ep.ipv4, ep.ipv6].filter((x) => x)) if (!addrs.includes(a)) differences.push(`+ address ${a} on ${ep.ifname} in ${ep.sandbox} (missing)`);
+      for (const a of addressesOf(ep)) if (!addrs.includes(a)) differences.push(`+ address ${a} on ${ep.ifname} in ${ep.sandbox} (missing)`);
     }
   }
   check('kernel', differences.length === 0, differences.length ? `${differences.length} difference(s) from etcd; the next resync repairs them` : 'matches etcd: no difference');

@@ -1,5 +1,5 @@
 import { invalid } from '../../control/errors';
-import { canonicalAddress, parseCidr } from '../../control/ipam';
+import { addressOf, canonicalAddress, parseCidr } from '../../control/ipam';
 import { MTU_OPTION, VXLANID_OPTION } from '../../control/model';
 import type { CreateNetworkRequest__Output } from '../../control/generated/vxnet/v1/CreateNetworkRequest';
 
@@ -55,7 +55,7 @@ export function parsePoolId(id: string): { pool: string; subPool: string } {
 
 // "10.77.0.5/24" -> "10.77.0.5"; Docker sends gateway and aux addresses with the pool's prefix.
 export function stripPrefix(a: string | undefined): string {
-  return a ? canonicalAddress(a.split('/')[0]) : '';
+  return a ? canonicalAddress(addressOf(a)) : '';
 }
 
 export function withPrefix(address: string, pool: string): string {
