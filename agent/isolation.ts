@@ -143,7 +143,6 @@ export class Isolation {
   private synced: string | undefined;
   private warned = false;
   private forwardTried: string | undefined;
-  private legacyGone = false;
 
   // `dockerForward`: also open Docker's FORWARD chain for bridged traffic within each network.
   constructor(private readonly log: Logger, private readonly dump: Dump, private readonly dockerForward = false) {}
@@ -162,11 +161,6 @@ export class Isolation {
     if (this.dockerForward) await this.syncDocker(nets.map((n) => n.vni), recheck);
     const key = JSON.stringify([...nets].sort((a, b) => a.vni - b.vni));
     if (key === this.synced && !recheck) return;
-    if (!this.legacyGone) {
-      // Earlier versions kept an nftables table for this; it would only cost throughput now.
-      await run('nft', ['delete', 'table', 'inet', 'vxnet']);
-      this.legacyGone = true;
-    }
     for (const v6 of [false, true]) {
       const want = plan(nets, v6);
       const have = await current(this.dump, v6);

@@ -51,8 +51,6 @@ export const SETTINGS = [
   { yaml: 'docker.scope', kind: 'scope', default: 'local', flag: { name: '--docker-scope', value: 'SCOPE', help: 'local or global (dockerd --cluster-store)' } },
 ] as const satisfies readonly Setting[];
 
-export type SettingKey = (typeof SETTINGS)[number]['yaml'];
-
 // "client_ca_file" -> "clientCaFile", at run time and in types alike.
 type Camel<S extends string> = S extends `${infer H}_${infer T}` ? `${H}${Capitalize<Camel<T>>}` : S;
 export type ConfigPath<K extends string> = K extends `${infer S}.${infer L}` ? `${S}.${Camel<L>}` : Camel<K>;

@@ -7,7 +7,6 @@ import type { CreateNetworkRequest__Output } from '../../control/generated/vxnet
 // speaks it): request shapes as dockerd sends them (POST /<Interface>.<Method>, JSON), and the pure
 // translations between them and vxnet's own requests. Nothing here does I/O.
 
-export const DRIVER_NAME = 'vxnet';
 export const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
 // Address spaces of our own: a network created with Docker's default IPAM shows up with Docker's
 // ("LocalDefault"/"GlobalDefault") and is refused, because per-host IPAM would hand out one address

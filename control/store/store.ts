@@ -27,8 +27,6 @@ export interface Snapshot {
   reconciled: Map<string, number>; // host -> etcd revision up to which its kernel is programmed
 }
 
-export type TxnOutcome = { ok: true; revision: number } | { ok: false; revision: number };
-
 const enc = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
 const put = (key: string, value: unknown, lease?: string): RPC.IRequestOp => ({ request_put: { key: Buffer.from(key), value: enc(value), ...(lease ? { lease } : {}) } });
 const del = (key: string): RPC.IRequestOp => ({ request_delete_range: { key: Buffer.from(key) } });
