@@ -12,7 +12,8 @@ import type { Logger } from './log';
 import { Reconciler } from './reconciler';
 import { Registration } from './registration';
 import { ClusterState } from './state';
-import { EventLog, eventFilter, sinceMs } from './events';
+import { EventLog } from './events';
+import { listHosts } from './host-list';
 import { Metrics } from './metrics';
 import { runDoctor } from './doctor';
 import { CniServer } from './cni';
@@ -128,17 +129,8 @@ export class Agent {
       prune: async (r) => ({ networksDeleted: await this.networks.prune(r.filters) }),
       connect: (r) => this.endpoints.connect(r),
       disconnect: (r) => this.endpoints.disconnect(r),
-      watch: (req, push) => {
-        const match = eventFilter(req.filters);
-        const since = sinceMs(req.since);
-        for (const e of this.events.recent(since)) if (match(e)) push(e);
-        const listener = (e: Parameters<typeof push>[0]): void => {
-          if (match(e)) push(e);
-        };
-        this.events.on('event', listener);
-        return () => this.events.off('event', listener);
-      },
-      listHosts: async () => ({ hosts: await this.listHosts() }),
+      watch: (req, push) => this.events.watch(req, push),
+      listHosts: async () => ({ hosts: await listHosts(this.store) }),
       doctor: () => runDoctor({
         self: this.self,
         store: this.store,
@@ -158,11 +150,6 @@ export class Agent {
 
   private endpointCounts(): EndpointCount[] {
     return endpointCounts(this.state.snap, this.config.name);
-  }
-
-  private async listHosts(): Promise<{ name: string; vtep: string; version: string; started: string; endpoints: number; leaseTtlLeft: string; vxlanPort: number; underlayMtu: number }[]> {
-    const [hosts, eps] = await Promise.all([this.store.listHostsWithLeases(), this.store.listEndpoints()]);
-    return hosts.map(({ host, ttlLeft }) => ({ ...host, endpoints: eps.filter((e) => e.host === host.name).length, leaseTtlLeft: String(ttlLeft) }));
   }
 
   async resync(): Promise<void> {
