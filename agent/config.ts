@@ -4,7 +4,8 @@ import * as os from 'os';
 import type * as YAMLModule from 'yaml';
 import type { Level } from './log';
 import { configPath, SECTIONS, SETTING_KEYS, SETTINGS, settingOf } from './settings';
-import type { ConfigPath, Kind, Setting } from './settings';
+import type { Kind, Setting } from './settings';
+import type { CheckedConfig } from './settings-check';
 
 // The agent's configuration: one YAML file, every key overridable by a flag. Validation is by hand
 // against the table of settings.ts so that every error names the key and what is wrong.
@@ -34,17 +35,7 @@ export class ConfigError extends Error {
 
 export const EX_CONFIG = 78;
 
-// Compile-time: each AgentConfig field has a row in SETTINGS whose kind yields the field's type, and
-// each row has its field. A disagreement fails the build at defaults() and names the keys.
-interface KindType { string: string; port: number; uint: number; strings: string[]; mode: number; level: Level; format: AgentConfig['log']['format']; auto: AgentConfig['docker']['enabled']; scope: AgentConfig['docker']['scope'] }
-type At<T, P extends string> = P extends `${infer H}.${infer R}` ? (H extends keyof T ? At<T[H], R> : never) : P extends keyof T ? T[P] : never;
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-type Fields<T> = { [K in keyof T & string]: T[K] extends string | number | unknown[] ? K : `${K}.${keyof T[K] & string}` }[keyof T & string];
-type Row = (typeof SETTINGS)[number];
-type WrongKind = { [R in Row as R['yaml']]: Same<At<AgentConfig, ConfigPath<R['yaml']>>, KindType[R['kind']]> extends true ? never : R['yaml'] }[Row['yaml']];
-type NoRow = Exclude<Fields<AgentConfig>, ConfigPath<Row['yaml']>>;
-type Checked = [WrongKind, NoRow] extends [never, never] ? AgentConfig : { settingOfWrongKind: WrongKind; fieldWithoutSetting: NoRow };
-
+// From the table; settings-check.ts makes the build fail where table and AgentConfig disagree.
 export function defaults(): AgentConfig {
   const cfg: Record<string, unknown> = {};
   for (const s of SECTIONS) cfg[s] = {};
@@ -52,7 +43,7 @@ export function defaults(): AgentConfig {
     const d = s.default;
     set(cfg, configPath(s.yaml), typeof d === 'function' ? d() : typeof d === 'object' ? [...d] : d);
   }
-  return cfg as unknown as Checked;
+  return cfg as unknown as CheckedConfig;
 }
 
 function coerce(key: string, kind: Kind, v: unknown): unknown {
