@@ -18,7 +18,7 @@ import { Metrics } from './metrics';
 import { runDoctor } from './doctor';
 import { CniServer } from './cni';
 import { Isolation } from './isolation';
-import { IsolationFollower } from './isolation-follower';
+import { IsolationFollower } from './observers/isolation';
 import { Progress } from './progress';
 import { MemoryTrim } from './memory';
 import { DockerDriver } from './docker/driver';
@@ -27,9 +27,9 @@ import { version } from '../lib/version';
 import { CniAdapter } from './cni-adapter';
 import { endpointCounts } from './endpoint-counts';
 import type { EndpointCount } from './endpoint-counts';
-import { ReadyReporter } from './ready-reporter';
-import { tellEach } from './reconcile-run';
-import { WatchLagMeter } from './watch-lag';
+import { ReadyReporter } from './observers/ready';
+import { tellEach } from './observers/run';
+import { WatchLagMeter } from './observers/watch-lag';
 
 // A group name from /etc/group, or a numeric id.
 function groupId(group: string): number {
@@ -41,7 +41,7 @@ function groupId(group: string): number {
 
 // One agent per host: wires the store, the registration, the cluster view, the reconciler and the
 // API together. Nothing here talks to the kernel or etcd directly; what follows each reconcile run
-// is in the observers handed to the reconciler (reconcile-run.ts).
+// is in the observers handed to the reconciler (observers/).
 export class Agent {
   readonly store: Store;
   readonly state: ClusterState;

@@ -1,6 +1,6 @@
 import type { Lease } from 'etcd3';
 import type { Store } from '../control/store/store';
-import type { ReconcileRun, RunObserver } from './reconcile-run';
+import type { ReconcileRun, RunObserver } from './observers/run';
 
 // Publishes the etcd revision up to which this host's kernel is programmed (reconciled/<host>, under
 // the host's lease), so that a Connect can wait until every peer serving the network has its entry.

@@ -1,9 +1,9 @@
 import * as assert from 'assert';
-import { ReadyReporter } from '../../agent/ready-reporter';
-import type { ReadinessSources } from '../../agent/ready-reporter';
-import { tellEach } from '../../agent/reconcile-run';
-import type { ReconcileRun } from '../../agent/reconcile-run';
-import { WatchLagMeter } from '../../agent/watch-lag';
+import { ReadyReporter } from '../../agent/observers/ready';
+import type { ReadinessSources } from '../../agent/observers/ready';
+import { tellEach } from '../../agent/observers/run';
+import type { ReconcileRun } from '../../agent/observers/run';
+import { WatchLagMeter } from '../../agent/observers/watch-lag';
 import type { Logger } from '../../agent/log';
 
 const run = (over: Partial<ReconcileRun> = {}): ReconcileRun => ({ clean: true, full: false, durationMs: 1, revision: 10, vnis: [], ...over });

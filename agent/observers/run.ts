@@ -1,4 +1,4 @@
-import type { Reconciler } from './reconciler';
+import type { Reconciler } from '../reconciler';
 
 // What the reconciler reports after each run (clean, full, duration, revision, the VNIs served).
 // Taken from the reconciler's own callback so that a field added there reaches every observer.

@@ -1,6 +1,6 @@
-import type { Snapshot } from '../control/store/store';
-import type { Isolation, LocalNetwork } from './isolation';
-import type { ReconcileRun, RunObserver } from './reconcile-run';
+import type { Snapshot } from '../../control/store/store';
+import type { Isolation, LocalNetwork } from '../isolation';
+import type { ReconcileRun, RunObserver } from './run';
 
 // Keeps the routing rules that separate this host's networks in step with the networks the last
 // run served; full runs compare with the kernel even when those did not change.

@@ -1,6 +1,6 @@
-import type { Logger } from './log';
-import type { RunObserver } from './reconcile-run';
-import type { ReconcileStats } from './reconciler';
+import type { Logger } from '../log';
+import type { RunObserver } from './run';
+import type { ReconcileStats } from '../reconciler';
 
 export interface ReadinessSources {
   registered(): boolean;

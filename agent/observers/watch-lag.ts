@@ -1,4 +1,4 @@
-import type { ReconcileRun, RunObserver } from './reconcile-run';
+import type { ReconcileRun, RunObserver } from './run';
 
 // The time from a watch event reaching the agent to the end of the first run that programmed its
 // revision. `arrivals` is the watch's list (ClusterState.arrivals), oldest first; what a run covers
