@@ -4,7 +4,7 @@ import { Store } from '../control/store/store';
 import { NetworkService } from '../control/networks';
 import { ApiServer, Api } from '../control/server';
 import type { HostRecord } from '../control/model';
-import { AgentConfig, ConfigError } from './config';
+import { AgentConfig, ConfigError, readKeyFile } from './config';
 import type { Self } from './desired';
 import { EndpointService } from './endpoints';
 import { NetlinkKernel } from './kernel';
@@ -12,35 +12,24 @@ import type { Logger } from './log';
 import { Reconciler } from './reconciler';
 import { Registration } from './registration';
 import { ClusterState } from './state';
-import { EventLog, eventFilter, sinceMs } from './events';
+import { EventLog } from './events';
+import { listHosts } from './host-list';
 import { Metrics } from './metrics';
 import { runDoctor } from './doctor';
 import { CniServer } from './cni';
 import { Isolation } from './isolation';
-import type { LocalNetwork } from './isolation';
+import { IsolationFollower } from './observers/isolation';
 import { Progress } from './progress';
 import { MemoryTrim } from './memory';
 import { DockerDriver } from './docker/driver';
 import { DockerPluginServer } from './docker/server';
-
-export const VERSION: string = (() => {
-  try {
-    for (const p of [path.join(__dirname, '..', '..', 'package.json'), path.join(__dirname, '..', 'package.json')]) {
-      if (fs.existsSync(p)) return (JSON.parse(fs.readFileSync(p, 'utf8')) as { version: string }).version;
-    }
-  } catch {
-    /* fall through */
-  }
-  return 'unknown';
-})();
-
-function readFileFor(key: string, file: string): Buffer {
-  try {
-    return fs.readFileSync(file);
-  } catch (err) {
-    throw new ConfigError(`${key}: cannot read ${file}: ${(err as Error).message}`);
-  }
-}
+import { version } from '../lib/version';
+import { CniAdapter } from './cni-adapter';
+import { endpointCounts } from './endpoint-counts';
+import type { EndpointCount } from './endpoint-counts';
+import { ReadyReporter } from './observers/ready';
+import { tellEach } from './observers/run';
+import { WatchLagMeter } from './observers/watch-lag';
 
 // A group name from /etc/group, or a numeric id.
 function groupId(group: string): number {
@@ -51,7 +40,8 @@ function groupId(group: string): number {
 }
 
 // One agent per host: wires the store, the registration, the cluster view, the reconciler and the
-// API together. Nothing here talks to the kernel or etcd directly.
+// API together. Nothing here talks to the kernel or etcd directly; what follows each reconcile run
+// is in the observers handed to the reconciler (observers/).
 export class Agent {
   readonly store: Store;
   readonly state: ClusterState;
@@ -66,26 +56,22 @@ export class Agent {
   readonly events: EventLog;
   readonly metrics: Metrics;
   private readonly cni: CniServer;
-  private readonly isolation: Isolation;
+  private readonly isolation: IsolationFollower;
   private readonly progress: Progress;
+  private readonly ready: ReadyReporter;
   private readonly docker: DockerPluginServer | undefined;
   private dockerGc: NodeJS.Timeout | undefined;
-  private localNets: LocalNetwork[] = [];
-  // How long each step of the start took, from the process's own start (ms): logged once at ready,
-  // because "the agent took a second to come back" is a question an operator or a benchmark asks.
-  private readonly startup: Record<string, number> = {};
-  private readyLogged = false;
 
   constructor(private readonly config: AgentConfig, private readonly log: Logger) {
     const e = config.etcd;
     this.store = new Store({
       endpoints: e.endpoints,
       callTimeoutMs: e.timeoutMs,
-      ...(e.caFile ? { tls: { ca: readFileFor('etcd.ca_file', e.caFile), ...(e.certFile ? { cert: readFileFor('etcd.cert_file', e.certFile) } : {}), ...(e.keyFile ? { key: readFileFor('etcd.key_file', e.keyFile) } : {}) } } : {}),
+      ...(e.caFile ? { tls: { ca: readKeyFile('etcd.ca_file', e.caFile), ...(e.certFile ? { cert: readKeyFile('etcd.cert_file', e.certFile) } : {}), ...(e.keyFile ? { key: readKeyFile('etcd.key_file', e.keyFile) } : {}) } } : {}),
       ...(e.username ? { auth: { username: e.username, password: e.password } } : {}),
     });
     this.self = { name: config.name, vtep: config.vtep, vxlanPort: config.vxlanPort, underlayMtu: config.underlayMtu };
-    const host: HostRecord = { name: config.name, vtep: config.vtep, vxlanPort: config.vxlanPort, underlayMtu: config.underlayMtu, version: VERSION, started: new Date().toISOString() };
+    const host: HostRecord = { name: config.name, vtep: config.vtep, vxlanPort: config.vxlanPort, underlayMtu: config.underlayMtu, version: version(), started: new Date().toISOString() };
     this.events = new EventLog(2000, (id) => this.state.snap?.networks.get(id)?.name ?? '');
     this.events.on('host', (e: { action: string; host: HostRecord }) => {
       if (e.host.name !== config.name) log.info(e.action === 'join' ? 'peer host joined' : 'peer host left', { peer: e.host.name, vtep: e.host.vtep });
@@ -106,50 +92,29 @@ export class Agent {
       lease: () => ({ renewals: this.registration.renewals, losses: this.registration.losses }),
       watchEvents: () => this.state.watchEvents,
       etcdRequests: () => this.store.requests,
-      ready: () => this.readiness(),
+      ready: () => this.ready.readiness(),
     });
-    this.isolation = new Isolation(log, (type, family) => this.kernel.dumpRaw(type, family), config.docker.enabled === 'true');
+    this.isolation = new IsolationFollower(new Isolation(log, (type, family) => this.kernel.dumpRaw(type, family), config.docker.enabled === 'true'), () => this.state.snap);
     this.progress = new Progress(this.store, config.name, () => this.registration.currentLease());
     this.memory = new MemoryTrim(() => this.state.recordsSeen, log);
-    this.reconciler = new Reconciler(this.state, this.kernel, this.self, this.endpoints, log, config.resyncInterval * 1000, (run) => {
-      this.localNets = run.vnis.map((vni) => ({ vni, subnets: this.subnetsOf(vni) }));
-      void this.isolation.sync(this.localNets, run.full);
-      if (run.clean) this.progress.report(run.revision);
-      this.metrics.reconcileRuns.inc({ result: run.clean ? 'clean' : 'error', strategy: run.strategy });
-      this.metrics.reconcileDuration.observe(run.durationMs / 1000);
-      const now = Date.now();
-      const arr = this.state.arrivals;
-      let i = 0;
-      while (i < arr.length && arr[i].revision <= run.revision) this.metrics.watchLag.observe((now - arr[i++].at) / 1000);
-      arr.splice(0, i);
-      this.memory.afterRun();
-      if (!this.readyLogged && this.readiness().ok) {
-        this.readyLogged = true;
-        this.mark('reconciled');
-        const cpu = process.cpuUsage();
-        this.log.info('ready', { ms: this.startup.reconciled, cpuMs: Math.round((cpu.user + cpu.system) / 1000), steps: this.startup, remoteEndpoints: this.endpointCounts().reduce((n, c) => n + c.remote, 0) });
-      }
-    });
-    this.server = new ApiServer(this.api(), log, (method, code) => this.metrics.apiRequests.inc({ method, code }));
-    this.cni = new CniServer({
-      connect: (req, cni, access) => this.endpoints.connect({ ...req, wait: false, waitTimeoutMs: 0 }, { cni }, access),
-      findByCni: (c, i) => this.endpoints.findByCni(c, i),
-      localCniEndpoints: (n) => this.endpoints.localCniEndpoints(n),
-      disconnectEndpoint: (ep) => this.endpoints.disconnectEndpoint(ep),
-      sandboxAddresses: (p, i) => this.kernel.sandboxAddresses(p, i),
-      etcdHealthy: async () => {
-        try {
-          await this.store.revision();
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      gateways: (id) => {
-        const n = this.state.snap?.networks.get(id);
-        return { v4: n?.ipv4[0]?.gateway ?? '', v6: n?.ipv6[0]?.gateway ?? '', internal: !!n?.internal };
-      },
+    this.ready = new ReadyReporter({
+      registered: () => this.registration.registered,
+      watching: () => this.state.ready,
+      stats: () => this.reconciler.stats,
+      remoteEndpoints: () => this.endpointCounts().reduce((n, c) => n + c.remote, 0),
     }, log);
+    // In this order: the ready line comes last, after everything a run updates.
+    const afterRun = tellEach([
+      this.isolation,
+      this.progress,
+      this.metrics,
+      new WatchLagMeter(this.state.arrivals, this.metrics.watchLag),
+      { afterRun: () => this.memory.afterRun() },
+      this.ready,
+    ]);
+    this.reconciler = new Reconciler(this.state, this.kernel, this.self, this.endpoints, log, config.resyncInterval * 1000, afterRun);
+    this.server = new ApiServer(this.api(), log, (method, code) => this.metrics.apiRequests.inc({ method, code }));
+    this.cni = new CniServer(new CniAdapter(this.endpoints, this.kernel, this.store, () => this.state.snap), log);
     if (config.docker.enabled === 'true') {
       this.docker = new DockerPluginServer(new DockerDriver(config.name, config.docker.scope, this.store, this.networks, this.endpoints, this.state, log), log);
     }
@@ -164,17 +129,8 @@ export class Agent {
       prune: async (r) => ({ networksDeleted: await this.networks.prune(r.filters) }),
       connect: (r) => this.endpoints.connect(r),
       disconnect: (r) => this.endpoints.disconnect(r),
-      watch: (req, push) => {
-        const match = eventFilter(req.filters);
-        const since = sinceMs(req.since);
-        for (const e of this.events.recent(since)) if (match(e)) push(e);
-        const listener = (e: Parameters<typeof push>[0]): void => {
-          if (match(e)) push(e);
-        };
-        this.events.on('event', listener);
-        return () => this.events.off('event', listener);
-      },
-      listHosts: async () => ({ hosts: await this.listHosts() }),
+      watch: (req, push) => this.events.watch(req, push),
+      listHosts: async () => ({ hosts: await listHosts(this.store) }),
       doctor: () => runDoctor({
         self: this.self,
         store: this.store,
@@ -183,46 +139,17 @@ export class Agent {
         sandboxAddresses: (p, i) => this.kernel.sandboxAddresses(p, i),
         registered: () => this.registration.registered,
         etcdEndpoints: this.config.etcd.endpoints,
-        isolation: () => this.isolation.installed(this.localNets),
+        isolation: () => this.isolation.installed(),
       }),
       health: async () => {
-        const r = this.readiness();
-        return { status: r.ok ? 'SERVING' : 'NOT_SERVING', host: this.config.name, version: VERSION, message: r.reason };
+        const r = this.ready.readiness();
+        return { status: r.ok ? 'SERVING' : 'NOT_SERVING', host: this.config.name, version: version(), message: r.reason };
       },
     };
   }
 
-  private subnetsOf(vni: number): string[] {
-    for (const n of this.state.snap?.networks.values() ?? []) if (n.vni === vni) return [...n.ipv4, ...n.ipv6].map((c) => c.subnet);
-    return [];
-  }
-
-  private endpointCounts(): { network: string; local: number; remote: number }[] {
-    const snap = this.state.snap;
-    if (!snap) return [];
-    const out: { network: string; local: number; remote: number }[] = [];
-    for (const net of snap.networks.values()) {
-      const byHost = snap.endpoints.hostsOf(net.id);
-      const local = byHost.get(this.config.name) ?? 0;
-      if (!local) continue;
-      let remote = 0;
-      for (const [host, n] of byHost) if (host !== this.config.name && snap.hosts.has(host)) remote += n;
-      out.push({ network: net.name, local, remote });
-    }
-    return out;
-  }
-
-  readiness(): { ok: boolean; reason: string } {
-    if (!this.registration.registered) return { ok: false, reason: 'host not registered in etcd' };
-    if (!this.state.ready) return { ok: false, reason: 'no etcd watch running' };
-    if (this.reconciler.stats.runs === 0) return { ok: false, reason: 'not reconciled yet' };
-    if (!this.reconciler.stats.lastClean) return { ok: false, reason: 'last reconcile had errors' };
-    return { ok: true, reason: '' };
-  }
-
-  private async listHosts(): Promise<{ name: string; vtep: string; version: string; started: string; endpoints: number; leaseTtlLeft: string; vxlanPort: number; underlayMtu: number }[]> {
-    const [hosts, eps] = await Promise.all([this.store.listHostsWithLeases(), this.store.listEndpoints()]);
-    return hosts.map(({ host, ttlLeft }) => ({ ...host, endpoints: eps.filter((e) => e.host === host.name).length, leaseTtlLeft: String(ttlLeft) }));
+  private endpointCounts(): EndpointCount[] {
+    return endpointCounts(this.state.snap, this.config.name);
   }
 
   async resync(): Promise<void> {
@@ -252,12 +179,8 @@ export class Agent {
     }
   }
 
-  private mark(step: string): void {
-    this.startup[step] = Math.round(performance.now());
-  }
-
   async start(): Promise<void> {
-    this.mark('started');
+    this.ready.mark('started');
     this.reconciler.prefetch();
     await this.probeEtcd();
     if (this.config.metrics.listen) await this.metrics.listen(this.config.metrics.listen, this.log);
@@ -275,17 +198,17 @@ export class Agent {
     }
     const api = this.config.api;
     if (api.tcp) {
-      const port = await this.server.listenTcp(api.tcp, { cert: readFileFor('api.cert_file', api.certFile), key: readFileFor('api.key_file', api.keyFile), clientCa: readFileFor('api.client_ca_file', api.clientCaFile) });
+      const port = await this.server.listenTcp(api.tcp, { cert: readKeyFile('api.cert_file', api.certFile), key: readKeyFile('api.key_file', api.keyFile), clientCa: readKeyFile('api.client_ca_file', api.clientCaFile) });
       this.log.info('API listening on TCP with mutual TLS', { address: api.tcp, port });
     }
-    this.log.info('agent starting', { vtep: this.config.vtep, socket: this.config.api.socket, etcd: this.config.etcd.endpoints, version: VERSION });
+    this.log.info('agent starting', { vtep: this.config.vtep, socket: this.config.api.socket, etcd: this.config.etcd.endpoints, version: version() });
     // The API answers from the start (network calls work as soon as etcd does); the data plane is
     // reconciled once the first consistent load is in. The load does not wait for the registration:
     // the view needs no host key of this host, and the watch from the load's revision brings it.
-    this.mark('listening');
+    this.ready.mark('listening');
     await Promise.all([
-      this.registration.start().then(() => this.mark('registered')),
-      this.state.start().then(() => this.mark('viewLoaded')),
+      this.registration.start().then(() => this.ready.mark('registered')),
+      this.state.start().then(() => this.ready.mark('viewLoaded')),
     ]);
     this.reconciler.start();
   }

@@ -3,9 +3,12 @@ import * as fs from 'fs';
 import * as os from 'os';
 import type * as YAMLModule from 'yaml';
 import type { Level } from './log';
+import { configPath, SECTIONS, SETTING_KEYS, SETTINGS, settingOf } from './settings';
+import type { Kind, Setting } from './settings';
+import type { CheckedConfig } from './settings-check';
 
 // The agent's configuration: one YAML file, every key overridable by a flag. Validation is by hand
-// against the table below so that every error names the key and what is wrong.
+// against the table of settings.ts so that every error names the key and what is wrong.
 export interface AgentConfig {
   name: string;
   vtep: string;
@@ -32,57 +35,16 @@ export class ConfigError extends Error {
 
 export const EX_CONFIG = 78;
 
+// From the table; settings-check.ts makes the build fail where table and AgentConfig disagree.
 export function defaults(): AgentConfig {
-  return {
-    name: os.hostname(),
-    vtep: '',
-    vtepInterface: '',
-    vxlanPort: 4789,
-    underlayMtu: 0,
-    etcd: { endpoints: ['http://127.0.0.1:2379'], caFile: '', certFile: '', keyFile: '', username: '', password: '', timeoutMs: 5000 },
-    leaseTtl: 10,
-    resyncInterval: 30,
-    api: { socket: '/run/vxnet/vxnet.sock', socketMode: 0o600, socketGroup: '', tcp: '', certFile: '', keyFile: '', clientCaFile: '' },
-    log: { level: 'info', format: '' },
-    metrics: { listen: '' },
-    cni: { socket: '' },
-    docker: { enabled: 'auto', socket: '/run/docker/plugins/vxnet.sock', scope: 'local' },
-  };
+  const cfg: Record<string, unknown> = {};
+  for (const s of SECTIONS) cfg[s] = {};
+  for (const s of SETTINGS as readonly Setting[]) {
+    const d = s.default;
+    set(cfg, configPath(s.yaml), typeof d === 'function' ? d() : typeof d === 'object' ? [...d] : d);
+  }
+  return cfg as unknown as CheckedConfig;
 }
-
-type Kind = 'string' | 'port' | 'uint' | 'strings' | 'mode' | 'level' | 'format' | 'auto' | 'scope';
-// YAML key -> [path in AgentConfig, kind]
-const SCHEMA: Record<string, [string[], Kind]> = {
-  name: [['name'], 'string'],
-  vtep: [['vtep'], 'string'],
-  vtep_interface: [['vtepInterface'], 'string'],
-  vxlan_port: [['vxlanPort'], 'port'],
-  underlay_mtu: [['underlayMtu'], 'uint'],
-  'etcd.endpoints': [['etcd', 'endpoints'], 'strings'],
-  'etcd.ca_file': [['etcd', 'caFile'], 'string'],
-  'etcd.cert_file': [['etcd', 'certFile'], 'string'],
-  'etcd.key_file': [['etcd', 'keyFile'], 'string'],
-  'etcd.username': [['etcd', 'username'], 'string'],
-  'etcd.password': [['etcd', 'password'], 'string'],
-  'etcd.timeout_ms': [['etcd', 'timeoutMs'], 'uint'],
-  lease_ttl: [['leaseTtl'], 'uint'],
-  resync_interval: [['resyncInterval'], 'uint'],
-  'api.socket': [['api', 'socket'], 'string'],
-  'api.socket_mode': [['api', 'socketMode'], 'mode'],
-  'api.socket_group': [['api', 'socketGroup'], 'string'],
-  'api.tcp': [['api', 'tcp'], 'string'],
-  'api.cert_file': [['api', 'certFile'], 'string'],
-  'api.key_file': [['api', 'keyFile'], 'string'],
-  'api.client_ca_file': [['api', 'clientCaFile'], 'string'],
-  'log.level': [['log', 'level'], 'level'],
-  'log.format': [['log', 'format'], 'format'],
-  'metrics.listen': [['metrics', 'listen'], 'string'],
-  'cni.socket': [['cni', 'socket'], 'string'],
-  'docker.enabled': [['docker', 'enabled'], 'auto'],
-  'docker.socket': [['docker', 'socket'], 'string'],
-  'docker.scope': [['docker', 'scope'], 'scope'],
-};
-const SECTIONS = new Set(['etcd', 'api', 'log', 'metrics', 'cni', 'docker']);
 
 function coerce(key: string, kind: Kind, v: unknown): unknown {
   const bad = (want: string): never => {
@@ -112,17 +74,17 @@ function coerce(key: string, kind: Kind, v: unknown): unknown {
   }
 }
 
-function set(cfg: AgentConfig, path: string[], value: unknown): void {
-  let o = cfg as unknown as Record<string, unknown>;
+function set(cfg: object, path: string[], value: unknown): void {
+  let o = cfg as Record<string, unknown>;
   for (const p of path.slice(0, -1)) o = o[p] as Record<string, unknown>;
   o[path[path.length - 1]] = value;
 }
 
 export function applyValues(cfg: AgentConfig, flat: Record<string, unknown>, where: string): void {
   for (const [key, value] of Object.entries(flat)) {
-    const entry = SCHEMA[key];
-    if (!entry) throw new ConfigError(`${where}: unknown key "${key}"; known keys: ${Object.keys(SCHEMA).join(', ')}`);
-    set(cfg, entry[0], coerce(`${where}: ${key}`, entry[1], value));
+    const setting = settingOf(key);
+    if (!setting) throw new ConfigError(`${where}: unknown key "${key}"; known keys: ${SETTING_KEYS.join(', ')}`);
+    set(cfg, configPath(key), coerce(`${where}: ${key}`, setting.kind, value));
   }
 }
 
@@ -209,7 +171,8 @@ export function finalize(cfg: AgentConfig): AgentConfig {
   return cfg;
 }
 
-function readPem(key: string, file: string): Buffer {
+// A file a key names (certificates, keys): an error that names the key when it cannot be read.
+export function readKeyFile(key: string, file: string): Buffer {
   try {
     return fs.readFileSync(file);
   } catch (err) {
@@ -224,7 +187,7 @@ function checkTls(section: string, caFile: string, certFile: string, keyFile: st
   if (caFile) {
     const k = `${section}.${clientCa ? 'client_ca_file' : 'ca_file'}`;
     try {
-      ca = new crypto.X509Certificate(readPem(k, caFile));
+      ca = new crypto.X509Certificate(readKeyFile(k, caFile));
     } catch (err) {
       if (err instanceof ConfigError) throw err;
       throw new ConfigError(`${k}: ${caFile} is not a PEM certificate`);
@@ -233,14 +196,14 @@ function checkTls(section: string, caFile: string, certFile: string, keyFile: st
   if (!certFile) return;
   let cert: crypto.X509Certificate;
   try {
-    cert = new crypto.X509Certificate(readPem(`${section}.cert_file`, certFile));
+    cert = new crypto.X509Certificate(readKeyFile(`${section}.cert_file`, certFile));
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`${section}.cert_file: ${certFile} is not a PEM certificate`);
   }
   let key: crypto.KeyObject;
   try {
-    key = crypto.createPrivateKey(readPem(`${section}.key_file`, keyFile));
+    key = crypto.createPrivateKey(readKeyFile(`${section}.key_file`, keyFile));
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`${section}.key_file: ${keyFile} is not a PEM private key`);

@@ -4,6 +4,8 @@ import { addressOf } from '../control/ipam';
 import type { Snapshot } from '../control/store/store';
 import { bridgeName, vxlanName } from './names';
 
+// This host as the data plane sees it; every module that derives kernel state from it takes this type
+// (or a Pick of it).
 export interface Self {
   name: string;
   vtep: string;

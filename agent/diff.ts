@@ -1,5 +1,5 @@
 import type { EndpointRecord } from '../control/model';
-import type { EntryDelta, DesiredNetwork, DesiredState } from './desired';
+import type { EntryDelta, DesiredNetwork, DesiredState, Self as HostSelf } from './desired';
 import { hostVethName } from './names';
 
 export interface ActualVxlan { index: number; vni: number; local: string; port: number; learning: boolean; proxy: boolean; up: boolean; mtu: number; master: number }
@@ -35,7 +35,8 @@ export type Op =
   | { kind: 'repairEndpoint'; endpoint: EndpointRecord }
   | { kind: 'removeVeth'; veth: string };
 
-export interface Self { vtep: string; vxlanPort: number }
+// The host's identity as far as the devices depend on it (the one Self type is desired.ts's).
+type Self = Pick<HostSelf, 'vtep' | 'vxlanPort'>;
 
 // Why the devices of a network must be (re)created, or undefined when they are right as they are.
 function devicesProblem(want: DesiredNetwork, have: ActualNetwork | undefined, self: Self): string | undefined {

@@ -3,12 +3,12 @@ import * as http from 'http';
 import type { DoctorReport } from '../control/generated/vxnet/v1/DoctorReport';
 import type { DoctorCheck } from '../control/generated/vxnet/v1/DoctorCheck';
 import type { Store, Snapshot } from '../control/store/store';
-import { overlayMtu, vxlanOverhead } from '../control/model';
+import { addressesOf, overlayMtu, vxlanOverhead } from '../control/model';
 import type { NetworkRecord } from '../control/model';
 import { computeDesired, Self } from './desired';
 import { diff, Op } from './diff';
 import type { ActualState } from './diff';
-import { hostVethName } from './names';
+import { bridgeName, hostVethName, vxlanName } from './names';
 
 // What `vxnet doctor` needs from the agent.
 export interface DoctorInputs {
@@ -42,28 +42,28 @@ export function describeDifferences(ops: Op[], actual: ActualState): string[] {
         out.push(`~ devices ${op.net.vxlan}/${op.net.bridge}: ${op.reason}`);
         break;
       case 'removeDevices':
-        out.push(`- devices vx-${op.vni}/vxbr-${op.vni}: no endpoint of that network on this host`);
+        out.push(`- devices ${vxlanName(op.vni)}/${bridgeName(op.vni)}: no endpoint of that network on this host`);
         break;
       case 'fdbAdd':
         for (const e of op.entries) {
           const have = actual.networks.get(op.vni)?.fdb.get(e.mac);
-          out.push(have ? `~ fdb vx-${op.vni} ${e.mac} dst ${have}, etcd says dst ${e.dst}` : `+ fdb vx-${op.vni} ${e.mac} dst ${e.dst} (missing)`);
+          out.push(have ? `~ fdb ${vxlanName(op.vni)} ${e.mac} dst ${have}, etcd says dst ${e.dst}` : `+ fdb ${vxlanName(op.vni)} ${e.mac} dst ${e.dst} (missing)`);
         }
         break;
       case 'fdbDel':
-        for (const e of op.entries) out.push(`- fdb vx-${op.vni} ${e.mac} dst ${e.dst} (not in etcd)`);
+        for (const e of op.entries) out.push(`- fdb ${vxlanName(op.vni)} ${e.mac} dst ${e.dst} (not in etcd)`);
         break;
       case 'neighAdd':
         for (const e of op.entries) {
           const have = actual.networks.get(op.vni)?.neigh.get(e.ip);
-          out.push(have ? `~ neigh vx-${op.vni} ${e.ip} lladdr ${have}, etcd says ${e.mac}` : `+ neigh vx-${op.vni} ${e.ip} lladdr ${e.mac} (missing)`);
+          out.push(have ? `~ neigh ${vxlanName(op.vni)} ${e.ip} lladdr ${have}, etcd says ${e.mac}` : `+ neigh ${vxlanName(op.vni)} ${e.ip} lladdr ${e.mac} (missing)`);
         }
         break;
       case 'neighDel':
-        for (const e of op.entries) out.push(`- neigh vx-${op.vni} ${e.ip} lladdr ${e.mac} (not in etcd)`);
+        for (const e of op.entries) out.push(`- neigh ${vxlanName(op.vni)} ${e.ip} lladdr ${e.mac} (not in etcd)`);
         break;
       case 'attachPort':
-        out.push(`~ port ${op.veth} of vxbr-${op.vni}: ${op.reason}`);
+        out.push(`~ port ${op.veth} of ${bridgeName(op.vni)}: ${op.reason}`);
         break;
       case 'repairEndpoint':
         out.push(`+ veth ${hostVethName(op.endpoint.id)} of endpoint ${op.endpoint.name} (missing)`);
@@ -158,7 +158,7 @@ export async function runDoctor(d: DoctorInputs): Promise<DoctorReport> {
         if (!ops.some((o) => o.kind === 'repairEndpoint' && o.endpoint.id === ep.id)) differences.push(`+ interface ${ep.ifname} in ${ep.sandbox} of endpoint ${ep.name} (missing)`);
         continue;
       }
-      for (const a of [ep.ipv4, ep.ipv6].filter((x) => x)) if (!addrs.includes(a)) differences.push(`+ address ${a} on ${ep.ifname} in ${ep.sandbox} (missing)`);
+      for (const a of addressesOf(ep)) if (!addrs.includes(a)) differences.push(`+ address ${a} on ${ep.ifname} in ${ep.sandbox} (missing)`);
     }
   }
   check('kernel', differences.length === 0, differences.length ? `${differences.length} difference(s) from etcd; the next resync repairs them` : 'matches etcd: no difference');

@@ -49,6 +49,18 @@ export class EventLog extends EventEmitter {
   recent(sinceMs: number): Event[] {
     return this.ring.slice(-this.capacity).filter((r) => r.at >= sinceMs).map(toEvent);
   }
+
+  // The API's Watch: the recent events since `since` that match, then each new one as it comes.
+  // Returns the unsubscribe.
+  watch(req: { filters: Filter__Output[]; since: string }, push: (e: Event) => void): () => void {
+    const match = eventFilter(req.filters);
+    for (const e of this.recent(sinceMs(req.since))) if (match(e)) push(e);
+    const listener = (e: Event): void => {
+      if (match(e)) push(e);
+    };
+    this.on('event', listener);
+    return () => this.off('event', listener);
+  }
 }
 
 function toEvent(r: Raw): Event {

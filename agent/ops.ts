@@ -1,4 +1,5 @@
 import type { Op } from './diff';
+import { bridgeName, vxlanName } from './names';
 
 // One line per operation for the `reconciled` log and the doctor.
 export function describe(op: Op): string {
@@ -6,14 +7,14 @@ export function describe(op: Op): string {
     case 'ensureDevices':
       return `ensure ${op.net.vxlan}+${op.net.bridge} (${op.reason})`;
     case 'removeDevices':
-      return `remove vx-${op.vni}`;
+      return `remove ${vxlanName(op.vni)}`;
     case 'fdbAdd':
     case 'fdbDel':
     case 'neighAdd':
     case 'neighDel':
-      return `${op.kind} vx-${op.vni} x${op.entries.length}`;
+      return `${op.kind} ${vxlanName(op.vni)} x${op.entries.length}`;
     case 'attachPort':
-      return `attach ${op.veth} to vxbr-${op.vni} (${op.reason})`;
+      return `attach ${op.veth} to ${bridgeName(op.vni)} (${op.reason})`;
     case 'removeVeth':
       return `remove stale ${op.veth}`;
     case 'repairEndpoint':

@@ -1,18 +1,24 @@
 import type { Lease } from 'etcd3';
 import type { Store } from '../control/store/store';
+import type { ReconcileRun, RunObserver } from './observers/run';
 
 // Publishes the etcd revision up to which this host's kernel is programmed (reconciled/<host>, under
 // the host's lease), so that a Connect can wait until every peer serving the network has its entry.
 // Coalesced: at most one write in flight, and only the newest revision is written after it, which
 // keeps the write load O(hosts) per burst of changes, not O(changes).
-export class Progress {
+export class Progress implements RunObserver {
   private published = 0;
   private wanted = 0;
   private writing = false;
 
   constructor(private readonly store: Store, private readonly host: string, private readonly lease: () => Lease | undefined) {}
 
-  report(revision: number): void {
+  // Only a clean run has programmed everything up to its revision.
+  afterRun(run: Pick<ReconcileRun, 'clean' | 'revision'>): void {
+    if (run.clean) this.report(run.revision);
+  }
+
+  private report(revision: number): void {
     if (revision <= this.wanted) return;
     this.wanted = revision;
     if (!this.writing) void this.flush();

@@ -6,6 +6,7 @@ import { parseArgs, str, bool, UsageError, noArgs } from './args';
 import { compile, goStruct, TemplateError } from './format';
 import { Io, runNetwork, terminalAsk } from './network';
 import { runDoctor, runEvents, runHost } from './system';
+import { version } from '../lib/version';
 
 export const DEFAULT_HOST = `unix://${DEFAULT_SOCKET}`;
 
@@ -40,17 +41,6 @@ Options:
   -f, --format string   Format output using a Go template ({{.Client.Version}}, {{.Agent.Version}},
                         {{.Agent.Host}}; 'json' for all)
 `;
-
-export function clientVersion(): string {
-  for (const p of [`${__dirname}/../../package.json`, `${__dirname}/../package.json`]) {
-    try {
-      return (JSON.parse(fs.readFileSync(p, 'utf8')) as { version: string }).version;
-    } catch {
-      /* next candidate */
-    }
-  }
-  return 'unknown';
-}
 
 export interface Globals { host: string; tls: { ca?: string; cert?: string; key?: string }; rest: string[] }
 
@@ -159,7 +149,7 @@ async function runVersion(argv: string[], client: () => VxClient, io: Io, host: 
   noArgs(p, 'vxnet version');
   const format = str(p, 'format');
   const t = format ? compile(format === 'json' ? '{{json .}}' : format) : undefined;
-  const clientInfo = goStruct({ Version: clientVersion(), NodeVersion: process.version, Os: os.platform(), Arch: os.arch() });
+  const clientInfo = goStruct({ Version: version(), NodeVersion: process.version, Os: os.platform(), Arch: os.arch() });
   let agent: { Host: string; Version: string; Status: string; Message: string; Address: string } | undefined;
   let failure: Error | undefined;
   try {
@@ -207,7 +197,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         return 0;
       case '--version':
       case '-v':
-        io.out(`vxnet version ${clientVersion()}\n`);
+        io.out(`vxnet version ${version()}\n`);
         return 0;
       case 'version':
         return await runVersion(rest, getClient, io, host);

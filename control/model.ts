@@ -1,5 +1,6 @@
 // Records as they are stored in etcd (JSON values under /vxnet/v1/). These are the single source of
 // truth shared by every agent; kernel state is derived from them and never the other way round.
+import { addressOf } from './ipam';
 
 export interface SubnetConfig {
   subnet: string;            // canonical CIDR, e.g. "10.0.1.0/24" or "fd00:1::/64"
@@ -43,6 +44,16 @@ export interface EndpointRecord {
 
 // A Docker network bound to a vxnet network (global scope: one for the cluster; local scope: one
 // per host, all bound to the same vxnet network).
+// An endpoint's addresses with their prefix ("10.0.0.2/24"), IPv4 first, none for a family it lacks.
+export function addressesOf(ep: Pick<EndpointRecord, 'ipv4' | 'ipv6'>): string[] {
+  return [ep.ipv4, ep.ipv6].filter((a) => a);
+}
+
+// The same without the prefix ("10.0.0.2"): what IPAM keys and neighbor entries hold.
+export function plainAddressesOf(ep: Pick<EndpointRecord, 'ipv4' | 'ipv6'>): string[] {
+  return addressesOf(ep).map(addressOf);
+}
+
 export interface DockerNetworkRecord {
   dockerId: string;
   networkId: string;

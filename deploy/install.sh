@@ -72,7 +72,7 @@ for item in package.json package-lock.json README.md docs bin proto deploy; do
   [ -e "$SRC/$item" ] && cp -a "$SRC/$item" "$LIB.new/"
 done
 mkdir -p "$LIB.new/dist" "$LIB.new/native/build/Release"
-for d in agent cli control bundle proto; do [ -d "$SRC/dist/$d" ] && cp -a "$SRC/dist/$d" "$LIB.new/dist/"; done
+for d in agent cli control lib bundle proto; do [ -d "$SRC/dist/$d" ] && cp -a "$SRC/dist/$d" "$LIB.new/dist/"; done
 cp -a "$SRC/native/build/Release/vxnet_native.node" "$LIB.new/native/build/Release/"
 if [ -d "$SRC/dist/cni" ]; then cp -a "$SRC/dist/cni" "$LIB.new/dist/"; fi
 if [ -f "$SRC/native/build/Release/vxnet-cni" ]; then cp -a "$SRC/native/build/Release/vxnet-cni" "$LIB.new/native/build/Release/"; fi

@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { VxError, invalid, notFound } from '../../control/errors';
-import { contains, defaultGateway, macFromIPv4, overlaps, parseAddress, parseCidr, parseMac, pickDefaultSubnet, randomMac } from '../../control/ipam';
-import { CREATED_BY_DOCKER, DockerNetworkRecord, EndpointRecord, NetworkRecord } from '../../control/model';
+import { addressOf, contains, defaultGateway, macFromIPv4, overlaps, parseAddress, parseCidr, parseMac, pickDefaultSubnet, randomMac } from '../../control/ipam';
+import { addressesOf, CREATED_BY_DOCKER, DockerNetworkRecord, EndpointRecord, NetworkRecord } from '../../control/model';
 import type { NetworkService } from '../../control/networks';
 import type { Store } from '../../control/store/store';
 import type { EndpointService } from '../endpoints';
@@ -199,7 +199,7 @@ export class DockerDriver {
     const ipv4 = ifc.Address ? `${stripPrefix(ifc.Address)}/${ifc.Address.split('/')[1]}` : '';
     const ipv6 = ifc.AddressIPv6 ? `${stripPrefix(ifc.AddressIPv6)}/${ifc.AddressIPv6.split('/')[1]}` : '';
     // A stable MAC (from the IPv4 address, as Docker's own drivers make it) unless Docker has one.
-    const mac = ifc.MacAddress ? parseMac(ifc.MacAddress) : ipv4 ? macFromIPv4(ipv4.split('/')[0]) : randomMac();
+    const mac = ifc.MacAddress ? parseMac(ifc.MacAddress) : ipv4 ? macFromIPv4(addressOf(ipv4)) : randomMac();
     const ep: EndpointRecord = {
       id: b.EndpointID, networkId: net.id, name: `docker-${b.EndpointID.slice(0, 12)}`, host: this.host, sandbox: '', ifname: '',
       mac, ipv4, ipv6, aliases: [], created: new Date().toISOString(), docker: { networkId: b.NetworkID, endpointId: b.EndpointID },
@@ -224,7 +224,7 @@ export class DockerDriver {
     const gw4 = !net.internal && ep.ipv4 ? (net.ipv4[0]?.gateway ?? '') : '';
     const gw6 = !net.internal && ep.ipv6 ? (net.ipv6[0]?.gateway ?? '') : '';
     // The network's other subnets are on the same link (one bridge): connected routes (type 1).
-    const own = [ep.ipv4, ep.ipv6].filter((a) => a).map((a) => parseCidr(a).text);
+    const own = addressesOf(ep).map((a) => parseCidr(a).text);
     const routes = [...(ep.ipv4 ? net.ipv4 : []), ...(ep.ipv6 ? net.ipv6 : [])].filter((s) => !own.includes(s.subnet)).map((s) => ({ Destination: s.subnet, RouteType: 1 }));
     // The gateway is the network's own (anycast, on every host's bridge), so Docker adds no
     // docker_gwbridge; DisableGatewayService keeps it away from internal networks too.

@@ -1,5 +1,5 @@
 import { invalid } from '../../control/errors';
-import { canonicalAddress, parseCidr } from '../../control/ipam';
+import { addressOf, canonicalAddress, parseCidr } from '../../control/ipam';
 import { MTU_OPTION, VXLANID_OPTION } from '../../control/model';
 import type { CreateNetworkRequest__Output } from '../../control/generated/vxnet/v1/CreateNetworkRequest';
 
@@ -7,7 +7,6 @@ import type { CreateNetworkRequest__Output } from '../../control/generated/vxnet
 // speaks it): request shapes as dockerd sends them (POST /<Interface>.<Method>, JSON), and the pure
 // translations between them and vxnet's own requests. Nothing here does I/O.
 
-export const DRIVER_NAME = 'vxnet';
 export const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
 // Address spaces of our own: a network created with Docker's default IPAM shows up with Docker's
 // ("LocalDefault"/"GlobalDefault") and is refused, because per-host IPAM would hand out one address
@@ -55,7 +54,7 @@ export function parsePoolId(id: string): { pool: string; subPool: string } {
 
 // "10.77.0.5/24" -> "10.77.0.5"; Docker sends gateway and aux addresses with the pool's prefix.
 export function stripPrefix(a: string | undefined): string {
-  return a ? canonicalAddress(a.split('/')[0]) : '';
+  return a ? canonicalAddress(addressOf(a)) : '';
 }
 
 export function withPrefix(address: string, pool: string): string {

@@ -3,7 +3,7 @@ import { BrokenCircuitError, circuitBreaker, ConsecutiveBreaker, ExponentialBack
 import type * as RPC from 'etcd3/lib/rpc';
 import { status } from '@grpc/grpc-js';
 import { VxError, unavailable, internal } from '../errors';
-import { reservationOf } from '../model';
+import { plainAddressesOf, reservationOf } from '../model';
 import type { DockerNetworkRecord, EndpointRecord, HostRecord, NetworkRecord } from '../model';
 import { keys, parseKey, prefixEnd } from './keys';
 import type { ParsedKey } from './keys';
@@ -26,8 +26,6 @@ export interface Snapshot {
   hosts: Map<string, HostRecord>;
   reconciled: Map<string, number>; // host -> etcd revision up to which its kernel is programmed
 }
-
-export type TxnOutcome = { ok: true; revision: number } | { ok: false; revision: number };
 
 const enc = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
 const put = (key: string, value: unknown, lease?: string): RPC.IRequestOp => ({ request_put: { key: Buffer.from(key), value: enc(value), ...(lease ? { lease } : {}) } });
@@ -298,7 +296,7 @@ export class Store {
   // Removes the endpoint and releases its addresses and name in one transaction: the claims were
   // created with the endpoint and are only ever deleted with it, so they cannot outlive it.
   async deleteEndpoint(ep: EndpointRecord): Promise<number> {
-    const addrs = [ep.ipv4, ep.ipv6].filter((a) => a).map((a) => a.split('/')[0]);
+    const addrs = plainAddressesOf(ep);
     const res = await this.txn(
       [present(keys.endpoint(ep.networkId, ep.id))],
       [del(keys.endpoint(ep.networkId, ep.id)), ...addrs.map((a) => del(keys.ipam(ep.networkId, a))), del(keys.epName(ep.networkId, ep.name))],

@@ -1,0 +1,50 @@
+import type { ConnectResponse } from '../control/generated/vxnet/v1/ConnectResponse';
+import type { EndpointRecord } from '../control/model';
+import type { Snapshot, Store } from '../control/store/store';
+import type { CniBackend } from './cni';
+import type { EndpointService } from './endpoints';
+
+// What the CNI server needs of the agent, from the endpoint service, the sandboxes and the view.
+export class CniAdapter implements CniBackend {
+  constructor(
+    private readonly endpoints: EndpointService,
+    private readonly sandboxes: { sandboxAddresses(sandbox: string, ifname: string): Promise<string[] | undefined> },
+    private readonly store: Pick<Store, 'revision'>,
+    private readonly view: () => Snapshot | undefined,
+  ) {}
+
+  // CNI's ADD answers when this host is programmed; it does not wait for the peers.
+  connect(req: Parameters<CniBackend['connect']>[0], cni: { containerId: string; ifname: string }, access?: string): Promise<ConnectResponse> {
+    return this.endpoints.connect({ ...req, wait: false, waitTimeoutMs: 0 }, { cni }, access);
+  }
+
+  findByCni(containerId: string, ifname: string): EndpointRecord | undefined {
+    return this.endpoints.findByCni(containerId, ifname);
+  }
+
+  localCniEndpoints(network: string): EndpointRecord[] {
+    return this.endpoints.localCniEndpoints(network);
+  }
+
+  disconnectEndpoint(ep: EndpointRecord): Promise<void> {
+    return this.endpoints.disconnectEndpoint(ep);
+  }
+
+  sandboxAddresses(sandbox: string, ifname: string): Promise<string[] | undefined> {
+    return this.sandboxes.sandboxAddresses(sandbox, ifname);
+  }
+
+  async etcdHealthy(): Promise<boolean> {
+    try {
+      await this.store.revision();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  gateways(networkId: string): { v4: string; v6: string; internal: boolean } {
+    const n = this.view()?.networks.get(networkId);
+    return { v4: n?.ipv4[0]?.gateway ?? '', v6: n?.ipv6[0]?.gateway ?? '', internal: !!n?.internal };
+  }
+}
