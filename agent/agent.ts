@@ -22,6 +22,7 @@ import { Progress } from './progress';
 import { MemoryTrim } from './memory';
 import { DockerDriver } from './docker/driver';
 import { DockerPluginServer } from './docker/server';
+import { SandboxWatch } from './sandbox-watch';
 
 export const VERSION: string = (() => {
   try {
@@ -58,6 +59,7 @@ export class Agent {
   readonly registration: Registration;
   readonly reconciler: Reconciler;
   private readonly memory: MemoryTrim;
+  private readonly sandboxWatch: SandboxWatch;
   readonly networks: NetworkService;
   readonly endpoints: EndpointService;
   readonly kernel: NetlinkKernel;
@@ -130,13 +132,23 @@ export class Agent {
         this.log.info('ready', { ms: this.startup.reconciled, cpuMs: Math.round((cpu.user + cpu.system) / 1000), steps: this.startup, remoteEndpoints: this.endpointCounts().reduce((n, c) => n + c.remote, 0) });
       }
     });
+    this.sandboxWatch = new SandboxWatch({
+      version: () => this.state.version,
+      endpoints: () => this.state.snap?.endpoints.values() ?? [],
+      host: config.name,
+      busy: () => this.endpoints.busy(),
+      identify: (p) => this.kernel.identify(p),
+      release: (ep) => this.endpoints.repair(ep),
+    }, log);
     this.server = new ApiServer(this.api(), log, (method, code) => this.metrics.apiRequests.inc({ method, code }));
     this.cni = new CniServer({
+      host: config.name,
       connect: (req, cni, access) => this.endpoints.connect({ ...req, wait: false, waitTimeoutMs: 0 }, { cni }, access),
       findByCni: (c, i) => this.endpoints.findByCni(c, i),
       localCniEndpoints: (n) => this.endpoints.localCniEndpoints(n),
       disconnectEndpoint: (ep) => this.endpoints.disconnectEndpoint(ep),
       sandboxAddresses: (p, i) => this.kernel.sandboxAddresses(p, i),
+      identify: (p) => this.kernel.identify(p),
       etcdHealthy: async () => {
         try {
           await this.store.revision();
@@ -288,6 +300,7 @@ export class Agent {
       this.state.start().then(() => this.mark('viewLoaded')),
     ]);
     this.reconciler.start();
+    this.sandboxWatch.start();
   }
 
   async stop(): Promise<void> {
@@ -298,6 +311,7 @@ export class Agent {
     await this.server.stop();
     fs.rmSync(this.config.api.socket, { force: true });
     fs.rmSync(this.config.cni.socket, { force: true });
+    this.sandboxWatch.stop();
     await this.reconciler.stop();
     this.memory.stop();
     await this.state.stop();

@@ -131,10 +131,11 @@ describe('CNI plugin: the shim and the agent, as a runtime calls them', function
     const gc = cni(topo.hosts[2].ns, { CNI_COMMAND: 'GC', CNI_PATH: path.dirname(SHIM) }, conf(2, { 'cni.dev/valid-attachments': [{ containerID: 'gc1', ifname: 'eth0' }, { containerID: 'gc3', ifname: 'eth0' }] }));
     assert.strictEqual(gc.code, 0, gc.raw);
     const left = (await agents[2].client.inspect({ network: 'cnet' })).endpoints.map((e) => e.name).sort();
-    assert.deepStrictEqual(left, ['cni-gc1-eth0', 'cni-gc3-eth0']);
+    const h2 = topo.hosts[2].name;
+    assert.deepStrictEqual(left, [`cni-${h2}-gc1-eth0`, `cni-${h2}-gc3-eth0`]);
     const gcOld = cni(topo.hosts[2].ns, { CNI_COMMAND: 'GC' }, conf(2, { cniVersion: '1.1.0', 'cni.dev/attachments': [{ containerID: 'gc3', ifname: 'eth0' }] }));
     assert.strictEqual(gcOld.code, 0, gcOld.raw);
-    assert.deepStrictEqual((await agents[2].client.inspect({ network: 'cnet' })).endpoints.map((e) => e.name), ['cni-gc3-eth0']);
+    assert.deepStrictEqual((await agents[2].client.inspect({ network: 'cnet' })).endpoints.map((e) => e.name), [`cni-${h2}-gc3-eth0`]);
     assert.strictEqual(cni(topo.hosts[2].ns, env('DEL', 'gc3', '', 'eth0'), conf(2)).code, 0);
   });
 
