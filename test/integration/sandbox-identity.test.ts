@@ -1,11 +1,12 @@
 import * as assert from 'assert';
-import { ChildProcess, spawn, execFileSync } from 'child_process';
+import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import type { Etcd3 } from 'etcd3';
 import { dumpEtcd } from '../helpers/etcd';
 import { startCluster, stopCluster, printLogsIfFailed, TestCluster } from '../helpers/cluster';
 import type { TestAgent } from '../helpers/agent';
 import { Topology, waitFor, sh, addrOf } from '../helpers/topology';
+import { takePid, killPid } from '../helpers/pids';
 
 // A sandbox is the namespace Connect opened, not its path: a path that names another namespace
 // later (bind-mounted over, a PID taken by another process) must get nothing, and the endpoint is
@@ -25,23 +26,6 @@ async function ended(p: ChildProcess): Promise<void> {
   const gone = new Promise<void>((r) => p.once('exit', () => r()));
   p.kill('SIGKILL');
   await gone;
-}
-
-// Another process, in another network namespace, with the PID `pid`: the kernel hands out the PID
-// after ns_last_pid next, so setting it just below and forking at once takes it unless another
-// fork on the machine came first (then tried again, a bounded number of times).
-function takePid(pid: number): number | undefined {
-  for (let i = 0; i < 50; i++) {
-    const out = execFileSync('sh', ['-c', `echo ${pid - 1} > /proc/sys/kernel/ns_last_pid; unshare --net sleep 1000 </dev/null >/dev/null 2>&1 & echo $!`], { encoding: 'utf8', timeout: 5000 }).trim();
-    const got = Number(out);
-    if (got === pid) return got;
-    try {
-      process.kill(got, 'SIGKILL');
-    } catch {
-      /* ended already */
-    }
-  }
-  return undefined;
 }
 
 describe('sandbox identity: a path that names another namespace gets nothing', function () {
@@ -66,13 +50,7 @@ describe('sandbox identity: a path that names another namespace gets nothing', f
   after(async () => {
     for (const m of mounted) sh('umount', [m], { allowFail: true });
     for (const p of procs) await ended(p);
-    for (const pid of strangers) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* ended already */
-      }
-    }
+    for (const pid of strangers) killPid(pid);
     await stopCluster(cl);
   });
   afterEach(function () {
@@ -117,8 +95,7 @@ describe('sandbox identity: a path that names another namespace gets nothing', f
     const ip = r.endpoint!.ipv4Address.split('/')[0];
     assert.match(linksIn(['-t', String(pid), '-n']), /eth0/);
     await ended(p);
-    const stranger = takePid(pid);
-    if (stranger === undefined) this.skip(); // the machine forked too busily to take the PID back
+    if (!takePid(pid)) this.skip(); // the machine forked too busily to take the PID back
     strangers.push(pid);
     await waitFor('the stranger in a namespace of its own', () => fs.readlinkSync(`/proc/${pid}/ns/net`) !== fs.readlinkSync('/proc/self/ns/net'), 5000);
     agent.signal('SIGHUP');
