@@ -15,8 +15,10 @@ export interface SandboxWatchDeps {
 }
 
 // How often the paths of the local sandboxes are looked at. One stat each (no open, no setns, no
-// netlink): 1,000 sandboxes took about 2 ms per round on a 2-core machine, so a sandbox that ends
-// without a CNI DEL or Disconnect is released within this long rather than at the next full resync.
+// netlink): 1,000 sandboxes given as /proc/PID/ns/net, beside 10,000 remote endpoints in the view,
+// took 6-9 ms per round (p50) on a busy 2-core machine, under 0.5% of a core at this period. A
+// sandbox that ends without a CNI DEL or Disconnect is released within about this long (1.2-1.9 s
+// measured) rather than at the next full resync (30 s by default).
 export const SANDBOX_WATCH_MS = 2000;
 
 // Finds local sandboxes that ended (or whose path names another namespace now) between resyncs.
