@@ -67,6 +67,19 @@ describe('sandbox identity: a path that names another namespace gets nothing', f
     await agent.client.disconnect({ network: 'idnet', sandbox: box });
   });
 
+  it('a veth deleted by hand in a live sandbox that is still the same namespace is attached again there', async () => {
+    const box = topo.container('idsame');
+    const r = await agent.client.connect({ network: 'idnet', sandbox: box });
+    const ip = r.endpoint!.ipv4Address.split('/')[0];
+    const host = cl!.topo.hosts[0].ns;
+    const veth = /^\d+: (vxv\w+)@/m.exec(sh('ip', ['-n', host, '-o', 'link', 'show', 'type', 'veth']))![1];
+    sh('ip', ['-n', host, 'link', 'del', veth]);
+    agent.signal('SIGHUP');
+    await waitFor('re-attached', () => { try { return addrOf(box) === ip; } catch { return false; } }, 10000);
+    assert.match(fs.readFileSync(agent.logFile, 'utf8'), /endpoint re-attached/);
+    await agent.client.disconnect({ network: 'idnet', sandbox: box });
+  });
+
   it('a /run/netns/NAME with another namespace bind-mounted over it: nothing attached there, the endpoint released', async () => {
     const box = topo.container('idbox');
     const other = topo.container('idother');
@@ -104,7 +117,7 @@ describe('sandbox identity: a path that names another namespace gets nothing', f
     agent.signal('SIGHUP');
     await new Promise((res) => setTimeout(res, 1500));
     assert.doesNotMatch(linksIn(['-t', String(pid), '-n']), /eth0/, 'the stranger got the dead container\'s interface');
-    assert.doesNotMatch(fs.readFileSync(agent.logFile, 'utf8'), /endpoint re-attached/);
+    assert.ok(!fs.readFileSync(agent.logFile, 'utf8').split('\n').some((l) => l.includes('endpoint re-attached') && l.includes(`/proc/${pid}/`)), 're-attached into the stranger');
     const released = fs.readFileSync(agent.logFile, 'utf8').split('\n').filter((l) => l.includes('sandbox is gone') && l.includes(`/proc/${pid}/`));
     assert.strictEqual(released.length, 1, 'released once, logged once');
     console.log(`      ${(JSON.parse(released[0]) as { reason: string }).reason}`);
