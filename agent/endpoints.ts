@@ -533,8 +533,9 @@ export class EndpointService implements EndpointRepairer {
     if (this.inFlight.has(ep.id) || !this.state.snap?.endpoints.has(ep.id)) return;
     this.begin(ep.id);
     try {
-      this.log.info('sandbox is gone, releasing its endpoint', { endpoint: ep.name, sandbox: ep.sandbox, ip: ep.ipv4 || ep.ipv6, reason });
+      // Logged once it is done: a failed release (etcd away) is tried again at every look.
       this.state.applyLocalEndpoint(ep, true, await this.store.deleteEndpoint(ep));
+      this.log.info('sandbox is gone, releasing its endpoint', { endpoint: ep.name, sandbox: ep.sandbox, ip: ep.ipv4 || ep.ipv6, reason });
     } finally {
       this.inFlight.delete(ep.id);
     }

@@ -29,6 +29,7 @@ export class SandboxWatch {
   private local: EndpointRecord[] = [];
   private seenVersion = -1;
   private running = false;
+  private readonly failing = new Set<string>(); // endpoints whose release failed: warned of once
 
   constructor(private readonly deps: SandboxWatchDeps, private readonly log: Logger, private readonly intervalMs = SANDBOX_WATCH_MS) {}
 
@@ -69,13 +70,18 @@ export class SandboxWatch {
     if (this.running) return;
     this.running = true;
     try {
-      for (const ep of this.gone()) {
+      const gone = this.gone();
+      for (const ep of gone) {
         try {
           await this.deps.release(ep);
+          this.failing.delete(ep.id);
         } catch (err) {
-          this.log.warn('releasing the endpoint of a sandbox that is gone failed; the next round tries again', { endpoint: ep.name, sandbox: ep.sandbox, error: (err as Error).message });
+          if (this.failing.has(ep.id)) continue;
+          this.failing.add(ep.id);
+          this.log.warn('releasing the endpoint of a sandbox that is gone failed; tried again every round', { endpoint: ep.name, sandbox: ep.sandbox, error: (err as Error).message });
         }
       }
+      if (this.failing.size > gone.length) for (const id of [...this.failing]) if (!gone.some((e) => e.id === id)) this.failing.delete(id);
     } finally {
       this.running = false;
     }

@@ -88,3 +88,28 @@ describe('CNI endpoint names (pure)', () => {
     assert.strictEqual(cniEndpointName('h', 'f'.repeat(64), 'eth0'), `cni-h-${'f'.repeat(24)}-eth0`);
   });
 });
+
+describe('sandbox watch: a release that fails', () => {
+  it('is tried again every round and warned of once', async () => {
+    const warned: string[] = [];
+    let fail = true;
+    let tries = 0;
+    const ep: EndpointRecord = { id: 'x', networkId: 'n', name: 'x', host: 'h1', sandbox: '/proc/9/ns/net', ifname: 'eth0', mac: '', ipv4: '', ipv6: '', aliases: [], created: '', netns: { dev: 4, ino: 1 } };
+    const log = { ...createLogger({ level: 'error' }), warn: (msg: string) => void warned.push(msg) };
+    const w = new SandboxWatch({
+      version: () => 1, endpoints: () => [ep], host: 'h1', busy: () => new Set(), identify: () => undefined,
+      release: () => {
+        tries++;
+        return fail ? Promise.reject(new Error('etcd unavailable')) : Promise.resolve();
+      },
+    }, log);
+    await w.tick();
+    await w.tick();
+    await w.tick();
+    assert.strictEqual(tries, 3);
+    assert.strictEqual(warned.length, 1);
+    fail = false;
+    await w.tick();
+    assert.strictEqual(tries, 4);
+  });
+});
