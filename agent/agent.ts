@@ -30,6 +30,7 @@ import type { EndpointCount } from './endpoint-counts';
 import { ReadyReporter } from './observers/ready';
 import { tellEach } from './observers/run';
 import { WatchLagMeter } from './observers/watch-lag';
+import { SandboxWatch } from './sandbox-watch';
 
 // A group name from /etc/group, or a numeric id.
 function groupId(group: string): number {
@@ -48,6 +49,7 @@ export class Agent {
   readonly registration: Registration;
   readonly reconciler: Reconciler;
   private readonly memory: MemoryTrim;
+  private readonly sandboxWatch: SandboxWatch;
   readonly networks: NetworkService;
   readonly endpoints: EndpointService;
   readonly kernel: NetlinkKernel;
@@ -113,8 +115,16 @@ export class Agent {
       this.ready,
     ]);
     this.reconciler = new Reconciler(this.state, this.kernel, this.self, this.endpoints, log, config.resyncInterval * 1000, afterRun);
+    this.sandboxWatch = new SandboxWatch({
+      version: () => this.state.version,
+      endpoints: () => this.state.snap?.endpoints.values() ?? [],
+      host: config.name,
+      busy: () => this.endpoints.busy(),
+      identify: (p) => this.kernel.identify(p),
+      release: (ep) => this.endpoints.repair(ep),
+    }, log);
     this.server = new ApiServer(this.api(), log, (method, code) => this.metrics.apiRequests.inc({ method, code }));
-    this.cni = new CniServer(new CniAdapter(this.endpoints, this.kernel, this.store, () => this.state.snap), log);
+    this.cni = new CniServer(new CniAdapter(config.name, this.endpoints, this.kernel, this.store, () => this.state.snap), log);
     if (config.docker.enabled === 'true') {
       this.docker = new DockerPluginServer(new DockerDriver(config.name, config.docker.scope, this.store, this.networks, this.endpoints, this.state, log), log);
     }
@@ -211,6 +221,7 @@ export class Agent {
       this.state.start().then(() => this.ready.mark('viewLoaded')),
     ]);
     this.reconciler.start();
+    this.sandboxWatch.start();
   }
 
   async stop(): Promise<void> {
@@ -221,6 +232,7 @@ export class Agent {
     await this.server.stop();
     fs.rmSync(this.config.api.socket, { force: true });
     fs.rmSync(this.config.cni.socket, { force: true });
+    this.sandboxWatch.stop();
     await this.reconciler.stop();
     this.memory.stop();
     await this.state.stop();

@@ -3,12 +3,14 @@ import type { EndpointRecord } from '../control/model';
 import type { Snapshot, Store } from '../control/store/store';
 import type { CniBackend } from './cni';
 import type { EndpointService } from './endpoints';
+import type { PathIdentity } from './sandbox-identity';
 
 // What the CNI server needs of the agent, from the endpoint service, the sandboxes and the view.
 export class CniAdapter implements CniBackend {
   constructor(
+    readonly host: string, // CNI identities are per host
     private readonly endpoints: EndpointService,
-    private readonly sandboxes: { sandboxAddresses(sandbox: string, ifname: string): Promise<string[] | undefined> },
+    private readonly sandboxes: { sandboxAddresses(sandbox: string, ifname: string): Promise<string[] | undefined>; identify(sandbox: string): PathIdentity },
     private readonly store: Pick<Store, 'revision'>,
     private readonly view: () => Snapshot | undefined,
   ) {}
@@ -32,6 +34,10 @@ export class CniAdapter implements CniBackend {
 
   sandboxAddresses(sandbox: string, ifname: string): Promise<string[] | undefined> {
     return this.sandboxes.sandboxAddresses(sandbox, ifname);
+  }
+
+  identify(sandbox: string): PathIdentity {
+    return this.sandboxes.identify(sandbox);
   }
 
   async etcdHealthy(): Promise<boolean> {

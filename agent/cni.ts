@@ -6,6 +6,8 @@ import type { EndpointRecord } from '../control/model';
 import type { ConnectResponse } from '../control/generated/vxnet/v1/ConnectResponse';
 import type { Logger } from './log';
 import { listenUnix } from './unixsocket';
+import { sandboxFate } from './sandbox-identity';
+import type { PathIdentity } from './sandbox-identity';
 
 // The CNI side of the agent: the shim (native/cni-shim.c) hands over the runtime's request, this
 // turns it into one Connect or Disconnect of the agent's own endpoint service, and answers in the
@@ -13,7 +15,7 @@ import { listenUnix } from './unixsocket';
 
 export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'];
 
-// CNI error codes; >= 100 are vxnet's own (documented in the README).
+// CNI error codes; >= 100 are vxnet's own (documented in docs/cni.md).
 export const CNI = {
   INCOMPATIBLE_VERSION: 1,
   UNSUPPORTED_FIELD: 2,
@@ -40,11 +42,13 @@ export class CniError extends Error {
 }
 
 export interface CniBackend {
+  host: string; // this agent's host name: CNI identities are per host
   connect(req: { network: string; sandbox: string; interfaceName: string; ipv4Address: string; ipv6Address: string; macAddress: string; aliases: string[]; name: string }, cni: { containerId: string; ifname: string }, access?: string): Promise<ConnectResponse>;
   findByCni(containerId: string, ifname: string): EndpointRecord | undefined;
   localCniEndpoints(network: string): EndpointRecord[]; // by network name or ID
   disconnectEndpoint(ep: EndpointRecord): Promise<void>;
   sandboxAddresses(sandbox: string, ifname: string): Promise<string[] | undefined>;
+  identify(sandbox: string): PathIdentity;
   etcdHealthy(): Promise<boolean>;
   gateways(networkId: string): { v4: string; v6: string; internal: boolean };
 }
@@ -82,6 +86,16 @@ function fromVx(err: VxError): CniError {
     [status.UNAVAILABLE]: CNI.TRY_AGAIN,
   }[err.code as number] ?? CNI.VX_INTERNAL;
   return new CniError(code, err.message);
+}
+
+// Pure: the endpoint name of a CNI attachment. Container IDs are the runtime's, unique on one host
+// only (ctr's `default-web` on two hosts, a pod sandbox restored elsewhere), while endpoint names
+// are unique in a network cluster-wide: the host is part of the name, first, so that `inspect`
+// groups a host's attachments and shows where each lives. Characters an endpoint name cannot
+// hold become '_'; the ID is cut to 24 characters (96 bits of a 64-hex ID) to stay readable.
+export function cniEndpointName(host: string, containerId: string, ifname: string): string {
+  const safe = (s: string): string => s.replace(/[^a-zA-Z0-9_.:-]/g, '_');
+  return `cni-${safe(host)}-${safe(containerId.slice(0, 24))}-${safe(ifname)}`;
 }
 
 // Pure: an ADD result in the version the runtime asked for.
@@ -192,7 +206,7 @@ export class CniServer {
         const network = conf.network ?? conf.name;
         const res = await this.backend.connect({
           network, sandbox: env.CNI_NETNS, interfaceName: env.CNI_IFNAME, ipv4Address: ip4, ipv6Address: ip6, macAddress: rc.mac ?? args.MAC ?? '',
-          aliases: rc.aliases?.[conf.name] ?? rc.aliases?.[network] ?? [], name: `cni-${env.CNI_CONTAINERID.slice(0, 24)}-${env.CNI_IFNAME}`,
+          aliases: rc.aliases?.[conf.name] ?? rc.aliases?.[network] ?? [], name: cniEndpointName(this.backend.host, env.CNI_CONTAINERID, env.CNI_IFNAME),
         }, { containerId: env.CNI_CONTAINERID, ifname: env.CNI_IFNAME }, this.access(env));
         const ep = this.backend.findByCni(env.CNI_CONTAINERID, env.CNI_IFNAME)!;
         return formatResult(version, ep, this.backend.gateways(ep.networkId), env.CNI_NETNS, res.mtu ?? 0);
@@ -212,7 +226,10 @@ export class CniServer {
         const prev = (conf.prevResult?.ips ?? []).map((i) => i.address);
         const diffPrev = prev.filter((a) => !want.includes(a));
         if (diffPrev.length) throw new CniError(CNI.VX_CHECK_FAILED, `prevResult has ${diffPrev.join(', ')} but the endpoint has ${want.join(', ')}`);
-        const have = await this.backend.sandboxAddresses(this.access(env) ?? env.CNI_NETNS, env.CNI_IFNAME);
+        const reach = this.access(env) ?? env.CNI_NETNS;
+        // The spec's CHECK compares namespaces, not paths: the one ADD attached must be the one given.
+        if (ep.netns && sandboxFate({ dev: ep.netns.dev, ino: ep.netns.ino }, this.backend.identify(reach)) !== 'same') throw new CniError(CNI.VX_CHECK_FAILED, `${env.CNI_NETNS} is not the network namespace that ADD attached container ${env.CNI_CONTAINERID} to (it ended, or the path names another one now)`);
+        const have = await this.backend.sandboxAddresses(reach, env.CNI_IFNAME);
         if (!have) throw new CniError(CNI.VX_CHECK_FAILED, `interface ${env.CNI_IFNAME} is missing in ${env.CNI_NETNS}`);
         const missing = want.filter((a) => !have.includes(a));
         if (missing.length) throw new CniError(CNI.VX_CHECK_FAILED, `interface ${env.CNI_IFNAME} in ${env.CNI_NETNS} lacks ${missing.join(', ')}`);

@@ -17,21 +17,27 @@ import { bridgeName, dockerPeerName, hostVethName, vxlanName } from './names';
 import type { Kernel, EndpointRepairer, Settled } from './reconciler';
 import type { ClusterState } from './state';
 import type { Logger } from './log';
+import { fateReason, sandboxFate } from './sandbox-identity';
+import type { PathIdentity, SandboxFate } from './sandbox-identity';
 
 // What Connect needs inside a sandbox; agent/kernel.ts implements it over netlink.
 export interface Sandboxes {
   // Throws VxError (NOT_FOUND / INVALID_ARGUMENT) unless `p` is a network namespace.
   check(p: string): void;
-  interfaces(p: string): Promise<string[]>;
-  hasDefaultRoute(p: string, family: 4 | 6): Promise<boolean>;
+  // A stat of the path: the identity of what is there now, undefined when nothing is.
+  identify(p: string): PathIdentity;
+  // With `expect`, a path that names another namespace by the time it is opened is refused.
+  interfaces(p: string, expect?: PathIdentity): Promise<string[]>;
+  hasDefaultRoute(p: string, family: 4 | 6, expect?: PathIdentity): Promise<boolean>;
   // Connect's socket in the sandbox: NOT_FOUND / INVALID_ARGUMENT unless `p` is a network namespace.
   // Default routes are looked for only in the families asked for (those Connect may add one to).
   open(p: string, routes: { v4: boolean; v6: boolean }): Promise<OpenSandbox>;
   attach(a: Attachment): Promise<void>;
   // Docker's Join: both ends here, Docker moves the container end into its sandbox.
   createPair(a: { hostVeth: string; peer: string; mac: string; mtu: number; bridge: string }): Promise<void>;
-  // Adds missing addresses and brings the interface up; returns what it changed.
-  ensureInside(sandbox: string, ifname: string, addresses: string[], gateway4?: string): Promise<string[]>;
+  // Adds missing addresses and brings the interface up; returns what it changed. Only in the
+  // namespace `expect.netns`, and only to an interface with the MAC `expect.mac`, when given.
+  ensureInside(sandbox: string, ifname: string, addresses: string[], gateway4?: string, expect?: { netns?: PathIdentity; mac?: string }): Promise<string[]>;
 }
 
 // What Connect checks inside the sandbox before it commits anything, and its attach there.
@@ -39,6 +45,7 @@ export interface OpenSandbox {
   interfaces: string[];
   default4: boolean;
   default6: boolean;
+  netns: NonNullable<PathIdentity>; // of the namespace this socket was made in
   attach(a: Attachment): Promise<void>;
   close(): void;
 }
@@ -46,6 +53,7 @@ export interface OpenSandbox {
 export interface Attachment {
   bridgeIndex?: number;    // known from ensuring the devices: saves a look-up
   sandbox: string;
+  netns?: PathIdentity;    // the namespace `sandbox` must still name when it is opened
   hostVeth: string;
   ifname: string;
   mac: string;
@@ -163,9 +171,12 @@ export class EndpointService implements EndpointRepairer {
       const name = req.name || sandboxName(sandbox);
       validateEndpointName(name);
       t.push(performance.now());
+      // The namespace this socket was made in is the sandbox from now on; reached through the
+      // runtime's mount namespace, the recorded path is not one this agent can look at later.
+      const netns = reach === sandbox ? box.netns : { ...box.netns, hidden: true as const };
       const base: EndpointRecord = {
         id: newId(), networkId: net.id, name, host: this.self.name, sandbox, ifname, mac: mac ?? '', ipv4: '', ipv6: '',
-        aliases: req.aliases ?? [], created: new Date().toISOString(), ...identity,
+        aliases: req.aliases ?? [], created: new Date().toISOString(), ...identity, netns,
       };
       return await this.connectIn(box, reach, net, base, req, mac === undefined, t);
     } finally {
@@ -187,7 +198,7 @@ export class EndpointService implements EndpointRepairer {
       const defaultRoute4 = !net.internal && !!ep.ipv4 && !!gw4 && !box.default4;
       const defaultRoute6 = !net.internal && !!ep.ipv6 && !!gw6 && !box.default6;
       await box.attach({
-        bridgeIndex, sandbox: reach, hostVeth: hostVethName(id), ifname: base.ifname, mac: ep.mac, mtu, bridge: bridgeName(net.vni),
+        bridgeIndex, sandbox: reach, netns: box.netns, hostVeth: hostVethName(id), ifname: base.ifname, mac: ep.mac, mtu, bridge: bridgeName(net.vni),
         addresses: [ep.ipv4, ep.ipv6].filter((a) => a),
         ...(defaultRoute4 ? { gateway4: gw4 } : {}),
         ...(defaultRoute6 ? { gateway6: gw6 } : {}),
@@ -509,9 +520,39 @@ export class EndpointService implements EndpointRepairer {
   async verifySandbox(ep: EndpointRecord): Promise<string[]> {
     if (this.inFlight.has(ep.id)) return [];
     if (ep.docker) return this.verifyDocker(ep);
+    const fate = this.fateOf(ep);
+    if (fate.fate === 'gone') {
+      await this.releaseGone(ep, fate.reason);
+      return ['released the endpoint of a sandbox that is gone'];
+    }
     const net = this.state.snap?.networks.get(ep.networkId);
     const gw = net && !net.internal && ep.ipv4 ? net.ipv4[0]?.gateway : undefined;
-    return this.sandboxes.ensureInside(ep.sandbox, ep.ifname, [ep.ipv4, ep.ipv6].filter((a) => a), gw);
+    // Unverified (older record, hidden path): only an interface with the endpoint's MAC, the peer
+    // of its veth, is taken for the endpoint's.
+    const expect = fate.fate === 'same' ? { netns: ep.netns } : { mac: ep.mac };
+    return this.sandboxes.ensureInside(ep.sandbox, ep.ifname, [ep.ipv4, ep.ipv6].filter((a) => a), gw, expect);
+  }
+
+  // What the sandbox's path says now of the namespace the endpoint was connected in.
+  private fateOf(ep: EndpointRecord): { fate: SandboxFate; reason: string } {
+    const now = this.sandboxes.identify(ep.sandbox);
+    return { fate: sandboxFate(ep.netns, now), reason: fateReason(ep.netns, now) };
+  }
+
+  // The sandbox ended (or its path names another namespace now): the endpoint is released, its
+  // address free again; the reconciler then removes the veth if it is still there. Busy meanwhile,
+  // so that the reconciler and the sandbox watch do not release it twice.
+  private async releaseGone(ep: EndpointRecord, reason: string): Promise<void> {
+    if (this.inFlight.has(ep.id) || !this.state.snap?.endpoints.has(ep.id)) return;
+    this.begin(ep.id);
+    try {
+      // Logged once it is done: a failed release (etcd away) is tried again at every look.
+      this.state.applyLocalEndpoint(ep, true, await this.store.deleteEndpoint(ep));
+      this.log.info('sandbox is gone, releasing its endpoint', { endpoint: ep.name, sandbox: ep.sandbox, ip: ep.ipv4 || ep.ipv6, reason });
+    } finally {
+      this.inFlight.delete(ep.id);
+    }
+    this.settledFor(ep, true);
   }
 
   // Docker's sandboxes live in dockerd's mount namespace and Docker configures them itself. What
@@ -546,27 +587,30 @@ export class EndpointService implements EndpointRepairer {
       this.settledFor(ep, true);
       return;
     }
-    let alive = true;
-    try {
-      this.sandboxes.check(ep.sandbox);
-    } catch {
-      alive = false;
+    const { fate, reason } = this.fateOf(ep);
+    let gone = fate === 'gone' ? reason : '';
+    if (!gone) {
+      try {
+        this.sandboxes.check(ep.sandbox);
+      } catch (err) {
+        gone = (err as Error).message;
+      }
     }
-    if (!alive) {
-      this.log.info('sandbox is gone, releasing its endpoint', { endpoint: ep.name, sandbox: ep.sandbox, ip: ep.ipv4 || ep.ipv6 });
-      this.state.applyLocalEndpoint(ep, true, await this.store.deleteEndpoint(ep));
-      this.settledFor(ep, true);
-      return;
-    }
+    if (gone) return this.releaseGone(ep, gone);
     const net = this.state.snap?.networks.get(ep.networkId);
     if (!net) return;
-    if ((await this.sandboxes.interfaces(ep.sandbox)).includes(ep.ifname)) return; // its peer still lives there: leave it
+    const netns = fate === 'same' ? ep.netns : undefined;
+    if ((await this.sandboxes.interfaces(ep.sandbox, netns)).includes(ep.ifname)) return; // its peer still lives there: leave it
+    // A veth dies with its namespace, so a missing one most often means the sandbox ended. A
+    // record without an identity (written by an older version) cannot tell the namespace now under
+    // its path from the one it was connected in: released rather than attached into a stranger's.
+    if (fate !== 'same') return this.releaseGone(ep, 'the endpoint was recorded without its namespace identity and its veth is gone: the namespace under its path may be another one');
     const mtu = overlayMtu(net, this.self.underlayMtu, this.self.vtep.includes(':'));
     const gw4 = net.ipv4[0]?.gateway;
     await this.sandboxes.attach({
-      sandbox: ep.sandbox, hostVeth: hostVethName(ep.id), ifname: ep.ifname, mac: ep.mac, mtu, bridge: bridgeName(net.vni),
+      sandbox: ep.sandbox, netns, hostVeth: hostVethName(ep.id), ifname: ep.ifname, mac: ep.mac, mtu, bridge: bridgeName(net.vni),
       addresses: [ep.ipv4, ep.ipv6].filter((a) => a),
-      ...(!net.internal && ep.ipv4 && gw4 && !(await this.sandboxes.hasDefaultRoute(ep.sandbox, 4)) ? { gateway4: gw4 } : {}),
+      ...(!net.internal && ep.ipv4 && gw4 && !(await this.sandboxes.hasDefaultRoute(ep.sandbox, 4, netns)) ? { gateway4: gw4 } : {}),
     });
     this.log.info('endpoint re-attached', { endpoint: ep.name, sandbox: ep.sandbox });
   }

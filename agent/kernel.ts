@@ -5,7 +5,8 @@ import * as ifla from 'netlink/dist/rt/ifla';
 import type { DesiredNetwork, Self } from './desired';
 import type { ActualState, ActualNetwork, ActualVeth, FdbEntry, NeighEntry } from './diff';
 import type { Attachment, OpenSandbox, Sandboxes } from './endpoints';
-import { openRtNetlink, checkNetns } from './dataplane/netns';
+import type { PathIdentity } from './sandbox-identity';
+import { openRtNetlink, openIdentified, checkNetns, checkIdentity, pathIdentity } from './dataplane/netns';
 import { arpAnnouncements, FRAME } from './dataplane/announce';
 import { nativeAddon } from './dataplane/native';
 import { NeighBatcher, NeighKind, NeighOp, EntryFields, ENOENT, ESRCH, putIPv4, putIPv6, putMac } from './dataplane/batch';
@@ -448,13 +449,17 @@ export class NetlinkKernel implements Sandboxes {
     checkNetns(p);
   }
 
-  private inSandbox<T>(p: string, fn: (s: RtNetlinkSocket) => Promise<T>): Promise<T> {
-    const s = openRtNetlink(p);
+  identify(p: string): PathIdentity {
+    return pathIdentity(p);
+  }
+
+  private inSandbox<T>(p: string, fn: (s: RtNetlinkSocket) => Promise<T>, expect?: PathIdentity): Promise<T> {
+    const s = openRtNetlink(p, expect);
     return fn(s).finally(() => s.socket.close());
   }
 
-  async interfaces(p: string): Promise<string[]> {
-    return this.inSandbox(p, async (s) => (await s.getLinks()).map((m) => m.attrs.ifname ?? ''));
+  async interfaces(p: string, expect?: PathIdentity): Promise<string[]> {
+    return this.inSandbox(p, async (s) => (await s.getLinks()).map((m) => m.attrs.ifname ?? ''), expect);
   }
 
   async sandboxAddresses(p: string, ifname: string): Promise<string[] | undefined> {
@@ -469,7 +474,7 @@ export class NetlinkKernel implements Sandboxes {
     }
   }
 
-  async ensureInside(sandbox: string, ifname: string, addresses: string[], gateway4?: string): Promise<string[]> {
+  async ensureInside(sandbox: string, ifname: string, addresses: string[], gateway4?: string, expect: { netns?: PathIdentity; mac?: string } = {}): Promise<string[]> {
     try {
       checkNetns(sandbox);
     } catch {
@@ -478,6 +483,8 @@ export class NetlinkKernel implements Sandboxes {
     return this.inSandbox(sandbox, async (s) => {
       const l = (await s.getLinks()).find((m) => m.attrs.ifname === ifname);
       if (!l?.data.index) return [];
+      // An interface of that name with another MAC is not this endpoint's: leave it alone.
+      if (expect.mac && l.attrs.address && macString(l.attrs.address) !== expect.mac.toLowerCase()) return [];
       const index = l.data.index;
       const fixed: string[] = [];
       const have = new Set((await s.getAddresses()).filter((a) => a.data.index === index).map((a) => `${ipString(a.attrs.local ?? a.attrs.address)}/${a.data.prefixlen}`));
@@ -498,26 +505,26 @@ export class NetlinkKernel implements Sandboxes {
         fixed.push(`default via ${gateway4}`);
       }
       return fixed;
-    });
+    }, expect.netns);
   }
 
   // One socket in the sandbox for Connect: what it checks first, then the attach.
   async open(p: string, routes: { v4: boolean; v6: boolean }): Promise<OpenSandbox> {
-    const s = openRtNetlink(p);
+    const { sock: s, netns } = openIdentified(p);
     try {
       const interfaces = (await s.getLinks()).map((m) => m.attrs.ifname ?? '');
       const isDefault = (r: rt.RouteMessage): boolean => r.data.dstLen === 0 && (r.data.table === 254 || r.attrs.table === 254);
       const default4 = routes.v4 && (await s.getRoutes({ family: AF_INET })).some(isDefault);
       const default6 = routes.v6 && (await s.getRoutes({ family: AF_INET6 })).some(isDefault);
-      return { interfaces, default4, default6, attach: (a) => this.attachVia(s, a), close: () => s.socket.close() };
+      return { interfaces, default4, default6, netns, attach: (a) => this.attachVia(s, a), close: () => s.socket.close() };
     } catch (err) {
       s.socket.close();
       throw err;
     }
   }
 
-  async hasDefaultRoute(p: string, family: 4 | 6): Promise<boolean> {
-    return this.inSandbox(p, async (s) => (await s.getRoutes({ family: family === 4 ? AF_INET : AF_INET6 })).some((r) => r.data.dstLen === 0 && (r.data.table === 254 || r.attrs.table === 254)));
+  async hasDefaultRoute(p: string, family: 4 | 6, expect?: PathIdentity): Promise<boolean> {
+    return this.inSandbox(p, async (s) => (await s.getRoutes({ family: family === 4 ? AF_INET : AF_INET6 })).some((r) => r.data.dstLen === 0 && (r.data.table === 254 || r.attrs.table === 254)), expect);
   }
 
   // For Docker, which moves the container end into its sandbox itself: both ends are born here, the
@@ -536,7 +543,7 @@ export class NetlinkKernel implements Sandboxes {
   }
 
   async attach(a: Attachment): Promise<void> {
-    return this.inSandbox(a.sandbox, (s) => this.attachVia(s, a));
+    return this.inSandbox(a.sandbox, (s) => this.attachVia(s, a), a.netns);
   }
 
   // The container end is born inside the sandbox (IFLA_NET_NS_FD in the peer's attributes): moving
@@ -548,6 +555,8 @@ export class NetlinkKernel implements Sandboxes {
     if (master === undefined) throw new Error(`bridge ${a.bridge} does not exist`);
     const nsFd = fs.openSync(a.sandbox, 'r');
     try {
+      // Opened again by path: it must still be the namespace the socket was made in.
+      if (a.netns) checkIdentity(nsFd, a.sandbox, a.netns);
       const peer = Buffer.concat([
         Buffer.alloc(16), // struct ifinfomsg of the peer: family 0, no flags (it cannot be set up here)
         nlattr(IFLA_IFNAME, cstr(a.ifname)),

@@ -40,6 +40,19 @@ export interface EndpointRecord {
   // Integrations record their own identity so they can find the endpoint after an agent restart.
   cni?: { containerId: string; ifname: string };
   docker?: { networkId: string; endpointId: string };
+  // The network namespace Connect opened (agent/sandbox-identity.ts): nothing is configured in,
+  // repaired in or re-attached to a namespace with another identity under `sandbox`. Absent in
+  // records written before it existed, and in Docker's (dockerd owns those sandboxes).
+  netns?: NetnsIdentity;
+}
+
+// st_dev and st_ino of a network namespace's nsfs file. `hidden`: Connect reached the namespace
+// through the runtime's mount namespace (CNI with a private /run/netns), so `sandbox` is not a
+// path the agent can look at.
+export interface NetnsIdentity {
+  dev: number;
+  ino: number;
+  hidden?: true;
 }
 
 // A Docker network bound to a vxnet network (global scope: one for the cluster; local scope: one

@@ -13,6 +13,7 @@ import type { DesiredNetwork } from '../../agent/desired';
 import type { Kernel } from '../../agent/reconciler';
 import type { Attachment, OpenSandbox, Sandboxes } from '../../agent/endpoints';
 import type { Logger } from '../../agent/log';
+import type { PathIdentity } from '../../agent/sandbox-identity';
 import { VxError } from '../../control/errors';
 import { status } from '@grpc/grpc-js';
 
@@ -156,6 +157,7 @@ export class FakeKernel implements Kernel, Sandboxes {
   readonly neigh = new Map<number, Map<string, string>>();
   readonly veths = new Map<string, { index: number; master: number; flood: boolean; macs: Set<string> }>();
   readonly sandboxes = new Map<string, Set<string>>(); // path -> interfaces inside
+  private readonly inodes = new Map<Set<string>, number>(); // a namespace's identity, by its interface set
   private readonly peers = new Map<string, { sandbox: string; ifname: string }>(); // host veth -> its peer
   writes = 0;
 
@@ -269,6 +271,13 @@ export class FakeKernel implements Kernel, Sandboxes {
 
   // --- the sandbox side (Connect) ---
 
+  identify(p: string): PathIdentity {
+    const ns = this.sandboxes.get(p);
+    if (!ns) return undefined;
+    if (!this.inodes.has(ns)) this.inodes.set(ns, 4026530000 + this.inodes.size);
+    return { dev: 4, ino: this.inodes.get(ns)! };
+  }
+
   check(p: string): void {
     if (!this.sandboxes.has(p)) throw new VxError(status.NOT_FOUND, `sandbox ${p} does not exist`);
   }
@@ -285,7 +294,7 @@ export class FakeKernel implements Kernel, Sandboxes {
   async open(p: string): Promise<OpenSandbox> {
     await jitter(this.r);
     const interfaces = await this.interfaces(p);
-    return { interfaces, default4: false, default6: false, attach: (a) => this.attach(a), close: () => undefined };
+    return { interfaces, default4: false, default6: false, netns: this.identify(p)!, attach: (a) => this.attach(a), close: () => undefined };
   }
 
   async attach(a: Attachment): Promise<void> {

@@ -125,16 +125,60 @@ describe('CNI plugin: the shim and the agent, as a runtime calls them', function
     assert.ok(!Object.keys(await dumpEtcd(kv)).some((k) => k.endsWith(`/${addr}`)), 'address not released');
   });
 
+  it('the same container ID and interface on two hosts are two endpoints; after an agent restart CHECK, GC and DEL each find their own', async () => {
+    const boxes = [topo.container('same0'), topo.container('same1')];
+    const ips: string[] = [];
+    for (const h of [0, 1]) {
+      const add = cni(topo.hosts[h].ns, env('ADD', 'same', `/run/netns/${boxes[h]}`), conf(h));
+      assert.strictEqual(add.code, 0, add.raw);
+      ips.push((add.json.ips as { address: string }[])[0].address.split('/')[0]);
+    }
+    const names = (await agents[0].client.inspect({ network: 'cnet' })).endpoints.filter((e) => e.cniContainerId === 'same').map((e) => [e.name, e.host]).sort();
+    assert.deepStrictEqual(names, [[`cni-${topo.hosts[0].name}-same-eth0`, topo.hosts[0].name], [`cni-${topo.hosts[1].name}-same-eth0`, topo.hosts[1].name]]);
+    await agents[1].stop();
+    await agents[1].start();
+    for (const h of [0, 1]) {
+      const check = cni(topo.hosts[h].ns, env('CHECK', 'same', `/run/netns/${boxes[h]}`), conf(h, { prevResult: { ips: [{ address: `${ips[h]}/24` }] } }));
+      assert.strictEqual(check.code, 0, check.raw);
+    }
+    // GC on host 1 with nothing valid removes host 1's attachment only; DEL on host 2 its own.
+    assert.strictEqual(cni(topo.hosts[0].ns, { CNI_COMMAND: 'GC', CNI_PATH: path.dirname(SHIM) }, conf(0, { 'cni.dev/valid-attachments': [] })).code, 0);
+    const left = (await agents[1].client.inspect({ network: 'cnet' })).endpoints.filter((e) => e.cniContainerId === 'same');
+    assert.deepStrictEqual(left.map((e) => e.host), [topo.hosts[1].name]);
+    assert.strictEqual(addrOf(boxes[1]), ips[1]);
+    assert.strictEqual(cni(topo.hosts[1].ns, env('DEL', 'same', `/run/netns/${boxes[1]}`), conf(1)).code, 0);
+    assert.deepStrictEqual((await agents[1].client.inspect({ network: 'cnet' })).endpoints.filter((e) => e.cniContainerId === 'same'), []);
+  });
+
+  it('CHECK compares namespaces, not paths: another namespace under CNI_NETNS fails with 105', async () => {
+    const box = topo.container('chk');
+    const other = topo.container('chkother');
+    assert.strictEqual(cni(topo.hosts[1].ns, env('ADD', 'chk', `/run/netns/${box}`), conf(1)).code, 0);
+    assert.strictEqual(cni(topo.hosts[1].ns, env('CHECK', 'chk', `/run/netns/${box}`), conf(1)).code, 0);
+    sh('mount', ['--bind', `/run/netns/${other}`, `/run/netns/${box}`]);
+    try {
+      const check = cni(topo.hosts[1].ns, env('CHECK', 'chk', `/run/netns/${box}`), conf(1));
+      assert.strictEqual(check.code, 1, check.raw);
+      assert.strictEqual(check.json.code, 105, check.raw);
+      // The agent's sandbox watch may have released the endpoint first (it looks every 2 s).
+      assert.match(String(check.json.msg), /is not the network namespace that ADD attached|no vxnet endpoint/);
+    } finally {
+      sh('umount', [`/run/netns/${box}`], { allowFail: true });
+    }
+    assert.strictEqual(cni(topo.hosts[1].ns, env('DEL', 'chk', `/run/netns/${box}`), conf(1)).code, 0);
+  });
+
   it('GC removes exactly the attachments missing from cni.dev/valid-attachments (and accepts cni.dev/attachments)', async () => {
     const ids = ['gc1', 'gc2', 'gc3', 'gc4'];
     for (const id of ids) assert.strictEqual(cni(topo.hosts[2].ns, env('ADD', id, `/run/netns/${topo.container(id)}`), conf(2)).code, 0);
     const gc = cni(topo.hosts[2].ns, { CNI_COMMAND: 'GC', CNI_PATH: path.dirname(SHIM) }, conf(2, { 'cni.dev/valid-attachments': [{ containerID: 'gc1', ifname: 'eth0' }, { containerID: 'gc3', ifname: 'eth0' }] }));
     assert.strictEqual(gc.code, 0, gc.raw);
     const left = (await agents[2].client.inspect({ network: 'cnet' })).endpoints.map((e) => e.name).sort();
-    assert.deepStrictEqual(left, ['cni-gc1-eth0', 'cni-gc3-eth0']);
+    const h2 = topo.hosts[2].name;
+    assert.deepStrictEqual(left, [`cni-${h2}-gc1-eth0`, `cni-${h2}-gc3-eth0`]);
     const gcOld = cni(topo.hosts[2].ns, { CNI_COMMAND: 'GC' }, conf(2, { cniVersion: '1.1.0', 'cni.dev/attachments': [{ containerID: 'gc3', ifname: 'eth0' }] }));
     assert.strictEqual(gcOld.code, 0, gcOld.raw);
-    assert.deepStrictEqual((await agents[2].client.inspect({ network: 'cnet' })).endpoints.map((e) => e.name), ['cni-gc3-eth0']);
+    assert.deepStrictEqual((await agents[2].client.inspect({ network: 'cnet' })).endpoints.map((e) => e.name), [`cni-${h2}-gc3-eth0`]);
     assert.strictEqual(cni(topo.hosts[2].ns, env('DEL', 'gc3', '', 'eth0'), conf(2)).code, 0);
   });
 
