@@ -8,7 +8,7 @@ import { AgentConfig, ConfigError } from './config';
 import type { Self } from './desired';
 import { EndpointService } from './endpoints';
 import { NetlinkKernel } from './kernel';
-import type { Logger } from './log';
+import type { Logger } from '../lib/log';
 import { Reconciler } from './reconciler';
 import { Registration } from './registration';
 import { ClusterState } from './state';

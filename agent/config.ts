@@ -2,7 +2,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import type * as YAMLModule from 'yaml';
-import type { Level } from './log';
+import type { Level } from '../lib/log';
 
 // The agent's configuration: one YAML file, every key overridable by a flag. Validation is by hand
 // against the table below so that every error names the key and what is wrong.

@@ -1,6 +1,6 @@
 import * as http from 'http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Logger } from './log';
+import type { Logger } from '../lib/log';
 
 // What the agent exposes to Prometheus. Values that the agent already keeps (reconcile stats, the
 // cluster view, the lease) are read at scrape time; events are counted as they happen.

@@ -1,7 +1,7 @@
 import type { EndpointRecord } from '../control/model';
 import { computeDesired, patchDesired, DesiredNetwork, DesiredState, Self } from './desired';
 import { ActualState, deltaOps, diff, FdbEntry, NeighEntry, Op } from './diff';
-import type { Logger } from './log';
+import type { Logger } from '../lib/log';
 import { hostVethName } from './names';
 import type { ClusterState } from './state';
 

@@ -1,7 +1,7 @@
 import type { Lease } from 'etcd3';
 import type { HostRecord } from '../control/model';
 import type { Store } from '../control/store/store';
-import type { Logger } from './log';
+import type { Logger } from '../lib/log';
 
 // Keeps hosts/<name> alive under a lease. A lost lease (the agent was paused past the TTL, or etcd
 // was away that long) is followed by a fresh lease and a fresh host key, retried until etcd answers.

@@ -6,7 +6,7 @@ import type { EndpointRecord, NetworkRecord } from '../control/model';
 import { keys } from '../control/store/keys';
 import { applyParsed, Store } from '../control/store/store';
 import type { Snapshot } from '../control/store/store';
-import type { Logger } from './log';
+import type { Logger } from '../lib/log';
 import type { EventLog } from './events';
 import { parseKey } from '../control/store/keys';
 

@@ -6,7 +6,7 @@ import type { NetworkService } from '../../control/networks';
 import type { Store } from '../../control/store/store';
 import type { EndpointService } from '../endpoints';
 import type { ClusterState } from '../state';
-import type { Logger } from '../log';
+import type { Logger } from '../../lib/log';
 import { dockerPeerName } from '../names';
 import {
   CreateEndpoint, CreateNetwork, EndpointRef, GATEWAY_REQUEST, GLOBAL_SPACE, LOCAL_SPACE, ReleaseAddress, RequestAddress, RequestPool,

@@ -12,7 +12,7 @@ import type { ActualState, FdbEntry, NeighEntry } from '../../agent/diff';
 import type { DesiredNetwork } from '../../agent/desired';
 import type { Kernel } from '../../agent/reconciler';
 import type { Attachment, OpenSandbox, Sandboxes } from '../../agent/endpoints';
-import type { Logger } from '../../agent/log';
+import type { Logger } from '../../lib/log';
 import { VxError } from '../../control/errors';
 import { status } from '@grpc/grpc-js';
 
