@@ -109,7 +109,7 @@ export class Agent {
       ready: () => this.readiness(),
     });
     this.isolation = new Isolation(log, (type, family) => this.kernel.dumpRaw(type, family), config.docker.enabled === 'true');
-    this.progress = new Progress(this.store, config.name, () => this.registration.currentLease());
+    this.progress = new Progress(config.name, () => this.registration.currentLease());
     this.memory = new MemoryTrim(() => this.state.recordsSeen, log);
     this.reconciler = new Reconciler(this.state, this.kernel, this.self, this.endpoints, log, config.resyncInterval * 1000, (run) => {
       this.localNets = run.vnis.map((vni) => ({ vni, subnets: this.subnetsOf(vni) }));

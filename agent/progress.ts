@@ -1,5 +1,4 @@
-import type { Lease } from 'etcd3';
-import type { Store } from '../control/store/store';
+import type { HostLease } from '../control/store/lease';
 
 // Publishes the etcd revision up to which this host's kernel is programmed (reconciled/<host>, under
 // the host's lease), so that a Connect can wait until every peer serving the network has its entry.
@@ -10,7 +9,7 @@ export class Progress {
   private wanted = 0;
   private writing = false;
 
-  constructor(private readonly store: Store, private readonly host: string, private readonly lease: () => Lease | undefined) {}
+  constructor(private readonly host: string, private readonly lease: () => HostLease | undefined) {}
 
   report(revision: number): void {
     if (revision <= this.wanted) return;
@@ -26,7 +25,7 @@ export class Progress {
         if (!lease) return; // not registered: the next report after registering writes it
         const r = this.wanted;
         try {
-          await this.store.putReconciled(this.host, r, lease);
+          await lease.putReconciled(this.host, r);
           this.published = r;
         } catch {
           return; // etcd away: the next reconcile reports again

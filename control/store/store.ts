@@ -1,4 +1,4 @@
-import { Etcd3, IOptions, GRPCGenericError, EtcdError, ClientRuntimeError, EtcdPermissionDeniedError, EtcdAuthenticationFailedError, Lease, isRecoverableError } from 'etcd3';
+import { Etcd3, IOptions, GRPCGenericError, EtcdError, ClientRuntimeError, EtcdPermissionDeniedError, EtcdAuthenticationFailedError, isRecoverableError } from 'etcd3';
 import { BrokenCircuitError, circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, IBackoff, retry } from 'cockatiel';
 import type * as RPC from 'etcd3/lib/rpc';
 import { status } from '@grpc/grpc-js';
@@ -12,6 +12,8 @@ import type { WatchHandlers } from './watch';
 import { rangeAll } from './raw';
 import { decodeRangeResponse } from './wire';
 import { EndpointTable } from './endpoint-table';
+import { EtcdHostLease } from './lease';
+import type { HostLease } from './lease';
 import type { EtcdTarget } from './raw';
 
 export interface StoreOptions extends EtcdTarget {
@@ -72,7 +74,7 @@ export function storeError(err: unknown): VxError {
 }
 
 export class Store {
-  readonly client: Etcd3;
+  private readonly client: Etcd3;
   private readonly timeoutMs: number;
   requests = 0; // unary etcd requests made (a metric, and the bench's requests per Connect)
   private readonly target: StoreOptions;
@@ -308,12 +310,9 @@ export class Store {
 
   // --- hosts ---------------------------------------------------------------------------------------
 
-  async putHost(rec: HostRecord, lease: Lease): Promise<void> {
-    await this.call(() => lease.put(keys.host(rec.name)).value(JSON.stringify(rec)).exec());
-  }
-
-  async putReconciled(host: string, revision: number, lease: Lease): Promise<void> {
-    await this.call(() => lease.put(keys.reconciled(host)).value(JSON.stringify({ revision })).exec());
+  // Granted with its first put (etcd3 grants lazily), renewed until released or revoked.
+  grantLease(ttlSeconds: number): HostLease {
+    return new EtcdHostLease(this.client.lease(ttlSeconds, { autoKeepAlive: true }), (fn) => this.call(fn));
   }
 
   // Every host record with the seconds its lease has left (-1 when etcd cannot say).
