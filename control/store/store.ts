@@ -5,12 +5,13 @@ import { status } from '@grpc/grpc-js';
 import { VxError, unavailable, internal } from '../errors';
 import { reservationOf } from '../model';
 import type { DockerNetworkRecord, EndpointRecord, HostRecord, NetworkRecord } from '../model';
-import { keys, parseKey, prefixEnd } from './keys';
-import type { ParsedKey } from './keys';
+import { keys, prefixEnd } from './keys';
 import { PrefixWatch } from './watch';
 import type { WatchHandlers } from './watch';
 import { rangeAll } from './raw';
 import { decodeRangeResponse } from './wire';
+import { applyKv, newViewChange, ViewBatch } from './view-change';
+import type { ViewChange } from './view-change';
 import { EndpointTable } from './endpoint-table';
 import { EtcdHostLease } from './lease';
 import type { HostLease } from './lease';
@@ -28,6 +29,19 @@ export interface Snapshot {
   hosts: Map<string, HostRecord>;
   reconciled: Map<string, number>; // host -> etcd revision up to which its kernel is programmed
 }
+
+// `data` gets every batch of changes after etcd confirmed the watch; `error` once, when the watch
+// ended for any reason but cancel(): the caller loads again and watches anew.
+export interface ViewHandlers {
+  data(batch: ViewBatch): void;
+  error(err: Error): void;
+}
+
+export interface ViewWatch {
+  cancel(): void;
+}
+
+export type { ViewBatch, ViewChange };
 
 export type TxnOutcome = { ok: true; revision: number } | { ok: false; revision: number };
 
@@ -124,6 +138,11 @@ export class Store {
       this.watchEndpoint++;
       throw storeError(err);
     }
+  }
+
+  // The view's changes from `revision` on (see ViewBatch), with the same failover as watchPrefix.
+  watchView(revision: number, on: ViewHandlers): Promise<ViewWatch> {
+    return this.watchPrefix(keys.all, revision, { data: (res) => on.data(new ViewBatch(res)), error: (err) => on.error(err) });
   }
 
   // While a breaker is open the client refuses at once; within the call's deadline we wait for it
@@ -343,9 +362,10 @@ export class Store {
       throw storeError(err);
     }
     const snap: Snapshot = { revision: 0, networks: new Map(), endpoints: new EndpointTable(), hosts: new Map(), reconciled: new Map() };
+    const into = newViewChange();
     snap.revision = decodeRangeResponse(res, (key, value) => {
       try {
-        applyKv(snap, key, value);
+        applyKv(snap, key, value, into);
       } catch (err) {
         throw new Error(`cannot read ${key} (not a record vxnet wrote?): ${(err as Error).message}`, { cause: err });
       }
@@ -353,67 +373,6 @@ export class Store {
     return snap;
   }
 
-}
-
-// Applies one key's new value (or deletion, kv undefined) to a snapshot; unknown keys are ignored.
-export function applyKv(snap: Snapshot, key: string, value: Buffer | string | undefined): boolean {
-  return applyParsed(snap, parseKey(key), value).changed;
-}
-
-// The same for a key parsed already; also returns the record it holds now (decoded once) and the
-// one it held before, for the watch's callers (events) to use without decoding or parsing again.
-export function applyParsed(snap: Snapshot, k: ParsedKey, value: Buffer | string | undefined): { changed: boolean; record: unknown; previous: unknown } {
-  switch (k.kind) {
-    case 'network': {
-      const previous = snap.networks.get(k.id);
-      const record = value !== undefined ? parse<NetworkRecord>(value) : undefined;
-      if (record) snap.networks.set(k.id, record);
-      else snap.networks.delete(k.id);
-      return { changed: true, record, previous };
-    }
-    case 'endpoint': {
-      const previous = snap.endpoints.get(k.id);
-      const record = value !== undefined ? compact(parse<EndpointRecord>(value)) : undefined;
-      // The record's own id as the map's key: k.id is a slice that would keep the whole key alive.
-      if (record) snap.endpoints.set(record.id === k.id ? record.id : k.id, record);
-      else snap.endpoints.delete(k.id);
-      return { changed: true, record, previous };
-    }
-    case 'host': {
-      const previous = snap.hosts.get(k.name);
-      const record = value !== undefined ? parse<HostRecord>(value) : undefined;
-      if (record) snap.hosts.set(k.name, record);
-      else snap.hosts.delete(k.name);
-      return { changed: true, record, previous };
-    }
-    case 'reconciled':
-      // Progress reports of the agents: not a change of desired state, so no reconcile.
-      if (value !== undefined) snap.reconciled.set(k.name, parse<{ revision: number }>(value).revision);
-      else snap.reconciled.delete(k.name);
-      return { changed: false, record: undefined, previous: undefined };
-    default:
-      return { changed: false, record: undefined, previous: undefined };
-  }
-}
-
-// Values that every endpoint of a network or a host repeats, held once: with tens of thousands of
-// remote endpoints the agent's view is most of its memory, and JSON.parse makes a copy of each.
-const repeated = new Map<string, string>();
-function once(v: string): string {
-  const seen = repeated.get(v);
-  if (seen !== undefined) return seen;
-  if (repeated.size >= 4096) repeated.clear(); // bounded: ids of networks and hosts long gone
-  repeated.set(v, v);
-  return v;
-}
-const NO_ALIASES: string[] = [];
-
-function compact(ep: EndpointRecord): EndpointRecord {
-  ep.networkId = once(ep.networkId);
-  ep.host = once(ep.host);
-  ep.ifname = once(ep.ifname);
-  if (ep.aliases?.length === 0) ep.aliases = NO_ALIASES;
-  return ep;
 }
 
 async function jitter(attempt: number): Promise<void> {

@@ -3,8 +3,8 @@
 // devices, entries and veths in memory. Both answer after random delays, so that a test drives the
 // real code through the interleavings a busy host sees.
 import type { EndpointRecord, HostRecord, NetworkRecord } from '../../control/model';
-import type { Snapshot } from '../../control/store/store';
-import type { WatchHandlers } from '../../control/store/watch';
+import type { Snapshot, ViewHandlers } from '../../control/store/store';
+import { ViewBatch } from '../../control/store/view-change';
 import type { WatchedKey, WatchResponse, WatchEvents } from '../../control/store/wire';
 import { EndpointTable } from '../../control/store/endpoint-table';
 import { keys } from '../../control/store/keys';
@@ -51,7 +51,7 @@ export class FakeEtcd {
   readonly hosts = new Map<string, HostRecord>();
   private readonly addresses = new Map<string, string>(); // network/ip -> endpoint
   private readonly names = new Map<string, string>();     // network/name -> endpoint
-  private watcher: WatchHandlers | undefined;
+  private watcher: ViewHandlers | undefined;
   private delivery = Promise.resolve();
 
   constructor(private readonly r?: () => number) {}
@@ -65,7 +65,7 @@ export class FakeEtcd {
         for (const [id, e] of this.endpoints) snap.endpoints.set(id, e);
         return snap;
       },
-      watchPrefix: async (_prefix: string, _revision: number, on: WatchHandlers) => {
+      watchView: async (_revision: number, on: ViewHandlers) => {
         this.watcher = on;
         return { cancel: () => { if (this.watcher === on) this.watcher = undefined; } };
       },
@@ -130,7 +130,8 @@ export class FakeEtcd {
       await jitter(this.r, 4);
       const events = { length: 1, read: (_i: number, into: WatchedKey) => Object.assign(into, ev) } as unknown as WatchEvents;
       const res: WatchResponse = { revision, created: false, canceled: false, compactRevision: 0, cancelReason: '', events };
-      this.watcher?.data(res);
+      // Decoded by the store's own code, as etcd's responses are.
+      this.watcher?.data(new ViewBatch(res));
     });
     return revision;
   }
