@@ -1,8 +1,8 @@
-import { Etcd3, IOptions, GRPCGenericError, EtcdError, ClientRuntimeError, EtcdPermissionDeniedError, EtcdAuthenticationFailedError, isRecoverableError } from 'etcd3';
+import { Etcd3, IOptions, isRecoverableError } from 'etcd3';
 import { BrokenCircuitError, circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, IBackoff, retry } from 'cockatiel';
 import type * as RPC from 'etcd3/lib/rpc';
-import { status } from '@grpc/grpc-js';
-import { VxError, unavailable, internal } from '../errors';
+import { unavailable } from '../errors';
+import { neverSent, storeError } from './errors';
 import { reservationOf } from '../model';
 import type { DockerNetworkRecord, EndpointRecord, HostRecord, NetworkRecord } from '../model';
 import { keys, prefixEnd } from './keys';
@@ -63,28 +63,6 @@ export function decode<T>(kv: RPC.IKeyValue): T {
 
 function parse<T>(value: Buffer | string): T {
   return JSON.parse(typeof value === 'string' ? value : value.toString()) as T;
-}
-
-// Maps etcd client failures to UNAVAILABLE with a message an operator can act on; our own errors pass.
-const AWAY = new Set<number>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.CANCELLED]);
-
-export function storeError(err: unknown): VxError {
-  if (err instanceof VxError) return err;
-  if (err instanceof EtcdPermissionDeniedError || err instanceof EtcdAuthenticationFailedError) {
-    return unavailable(`etcd refused the request: ${err.message}`);
-  }
-  if (err instanceof BrokenCircuitError) return unavailable('etcd is unreachable (recent requests failed; retrying shortly)');
-  if (err instanceof GRPCGenericError || err instanceof EtcdError || err instanceof ClientRuntimeError) {
-    return unavailable(`etcd is unreachable or not answering: ${err.message}`);
-  }
-  // A call made by hand on grpc-js (./raw): unreachable or slow, or refused (auth, permissions).
-  const g = err as { code?: unknown; details?: unknown };
-  if (typeof g?.code === 'number' && typeof g.details === 'string') {
-    const away = AWAY.has(g.code);
-    return unavailable(away ? `etcd is unreachable or not answering: ${g.details}` : `etcd refused the request (${status[g.code] ?? g.code}): ${g.details}`);
-  }
-  const e = err as Error;
-  return internal(`etcd request failed: ${e?.message ?? String(err)}`);
 }
 
 export class Store {
@@ -157,10 +135,7 @@ export class Store {
       } catch (err) {
         // An open breaker hides why the member failed: report the failure that opened it.
         if (!(err instanceof BrokenCircuitError)) cause = err;
-        // A breaker that is open, or a member that refused the connection, never saw the request:
-        // trying another member (or the same one a moment later) cannot apply anything twice.
-        const notSent = err instanceof BrokenCircuitError || (err instanceof Error && /No connection established|ECONNREFUSED|ENOENT/.test(err.message));
-        if (notSent && Date.now() + 200 < deadline) {
+        if (neverSent(err) && Date.now() + 200 < deadline) {
           await new Promise((r) => setTimeout(r, 200));
           continue;
         }
