@@ -113,6 +113,11 @@ export class FakeEtcd {
     this.emit(keys.network(n.id), JSON.stringify(n));
   }
 
+  removeNetwork(id: string): void {
+    this.networks.delete(id);
+    this.emit(keys.network(id), undefined);
+  }
+
   addHost(h: HostRecord): void {
     this.hosts.set(h.name, h);
     this.emit(keys.host(h.name), JSON.stringify(h));
