@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Store } from '../control/store/store';
+import { EtcdAuthError, EtcdTlsError, oneLine } from '../control/store/errors';
 import { NetworkService } from '../control/networks';
 import { ApiServer, Api } from '../control/server';
 import type { HostRecord } from '../control/model';
@@ -8,7 +9,7 @@ import { AgentConfig, ConfigError, readKeyFile } from './config';
 import type { Self } from './desired';
 import { EndpointService } from './endpoints';
 import { NetlinkKernel } from './kernel';
-import type { Logger } from './log';
+import type { Logger } from '../lib/log';
 import { Reconciler } from './reconciler';
 import { Registration } from './registration';
 import { ClusterState } from './state';
@@ -97,7 +98,7 @@ export class Agent {
       ready: () => this.ready.readiness(),
     });
     this.isolation = new IsolationFollower(new Isolation(log, (type, family) => this.kernel.dumpRaw(type, family), config.docker.enabled === 'true'), () => this.state.snap);
-    this.progress = new Progress(this.store, config.name, () => this.registration.currentLease());
+    this.progress = new Progress(config.name, () => this.registration.currentLease());
     this.memory = new MemoryTrim(() => this.state.recordsSeen, log);
     this.ready = new ReadyReporter({
       registered: () => this.registration.registered,
@@ -173,18 +174,14 @@ export class Agent {
     try {
       await this.store.revision();
     } catch (err) {
-      const msg = (err as Error).message.replace(/\s*Resolution note:\s*/, ' ').replace(/\s+/g, ' ').trim();
+      const msg = oneLine((err as Error).message);
       const e = this.config.etcd;
-      if (/authentication failed|invalid user ID or password|user name is empty|permission denied/i.test(msg)) throw new ConfigError(`etcd.username/etcd.password: etcd refused the credentials of user "${e.username}": ${msg}`);
-      if (/certificate verify failed|unable to verify|unable to get local issuer|self[- ]signed|unknown ca|CERT_|Hostname\/IP does not match/i.test(msg)) {
-        throw new ConfigError(`etcd.ca_file: the certificate of etcd at ${e.endpoints.join(',')} is not trusted by ${e.caFile || 'the system CAs'}: ${msg}`);
-      }
-      if (/certificate required|bad certificate|handshake failure|alert/i.test(msg)) {
+      if (err instanceof EtcdAuthError) throw new ConfigError(`etcd.username/etcd.password: etcd refused the credentials of user "${e.username}": ${msg}`);
+      if (err instanceof EtcdTlsError && err.kind === 'untrusted') throw new ConfigError(`etcd.ca_file: the certificate of etcd at ${e.endpoints.join(',')} is not trusted by ${e.caFile || 'the system CAs'}: ${msg}`);
+      if (err instanceof EtcdTlsError && err.kind === 'client-cert') {
         throw new ConfigError(`etcd.cert_file: etcd at ${e.endpoints.join(',')} refused ${e.certFile ? `the client certificate ${e.certFile}` : 'the connection without a client certificate'}: ${msg}`);
       }
-      if (/wrong version number|packet length too long|http2: server sent GOAWAY|Protocol error/i.test(msg)) {
-        throw new ConfigError(`etcd.endpoints: TLS and plain-text do not match between ${e.endpoints.join(',')} and ${e.caFile ? 'etcd.ca_file (set)' : 'no etcd.ca_file'}: ${msg}`);
-      }
+      if (err instanceof EtcdTlsError && err.kind === 'plaintext') throw new ConfigError(`etcd.endpoints: TLS and plain-text do not match between ${e.endpoints.join(',')} and ${e.caFile ? 'etcd.ca_file (set)' : 'no etcd.ca_file'}: ${msg}`);
       this.log.warn('etcd is not reachable yet; waiting for it', { error: msg });
     }
   }

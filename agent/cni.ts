@@ -4,7 +4,7 @@ import { status } from '@grpc/grpc-js';
 import { VxError } from '../control/errors';
 import type { EndpointRecord } from '../control/model';
 import type { ConnectResponse } from '../control/generated/vxnet/v1/ConnectResponse';
-import type { Logger } from './log';
+import type { Logger } from '../lib/log';
 import { listenUnix } from './unixsocket';
 import { sandboxFate } from './sandbox-identity';
 import type { PathIdentity } from './sandbox-identity';

@@ -2,7 +2,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import type * as YAMLModule from 'yaml';
-import type { Level } from './log';
+import type { Level } from '../lib/log';
 import { configPath, SECTIONS, SETTING_KEYS, SETTINGS, settingOf } from './settings';
 import type { Kind, Setting } from './settings';
 import type { CheckedConfig } from './settings-check';

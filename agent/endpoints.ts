@@ -16,7 +16,7 @@ import type { DesiredNetwork, Self } from './desired';
 import { bridgeName, dockerPeerName, hostVethName, vxlanName } from './names';
 import type { Kernel, EndpointRepairer, Settled } from './reconciler';
 import type { ClusterState } from './state';
-import type { Logger } from './log';
+import type { Logger } from '../lib/log';
 import { fateReason, sandboxFate } from './sandbox-identity';
 import type { PathIdentity, SandboxFate } from './sandbox-identity';
 

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'events';
 import type { EndpointRecord, HostRecord, NetworkRecord } from '../control/model';
-import type { ParsedKey } from '../control/store/keys';
+import type { ViewChange } from '../control/store/view-change';
 import type { Event } from '../control/generated/vxnet/v1/Event';
 import type { Filter__Output } from '../control/generated/vxnet/v1/Filter';
 import { invalid } from '../control/errors';
@@ -31,18 +31,20 @@ export class EventLog extends EventEmitter {
     this.setMaxListeners(0);
   }
 
-  // `previous` is the record the agent's view held before this event (the view, not etcd's prev_kv,
-  // so that watches need not ask etcd for the old value of every deleted key).
-  fromWatch(k: ParsedKey, deleted: boolean, revision: number, record: unknown, previous: unknown): void {
-    if (k.kind !== 'network' && k.kind !== 'endpoint' && k.kind !== 'host') return;
+  // `previous` is the record the agent's view held before this change (the view, not etcd's prev_kv,
+  // so that watches need not ask etcd for the old value of every deleted key): usually the change's
+  // own, but not for the agent's own write, which was in the view ahead of its watch event.
+  fromWatch(c: ViewChange, previous: unknown): void {
+    if (c.kind !== 'network' && c.kind !== 'endpoint' && c.kind !== 'host') return;
+    const { deleted, revision, record } = c;
     const created = !deleted && previous === undefined;
     if (!deleted && !created) return; // updates (a host's refreshed record) are not events
     const rec = created ? record : previous;
     if (!rec) return;
-    const raw: Raw = { kind: k.kind, created, revision, at: Date.now(), rec, network: k.kind === 'endpoint' ? this.networkName((rec as EndpointRecord).networkId) : '' };
+    const raw: Raw = { kind: c.kind, created, revision, at: Date.now(), rec, network: c.kind === 'endpoint' ? this.networkName((rec as EndpointRecord).networkId) : '' };
     this.ring.push(raw);
     if (this.ring.length > this.capacity * 2) this.ring.splice(0, this.ring.length - this.capacity);
-    if (k.kind === 'host') this.emit('host', { action: created ? 'join' : 'leave', host: rec as HostRecord });
+    if (c.kind === 'host') this.emit('host', { action: created ? 'join' : 'leave', host: rec as HostRecord });
     if (this.listenerCount('event')) this.emit('event', toEvent(raw));
   }
 

@@ -1,7 +1,7 @@
 import { execFile } from 'child_process';
 import { parseCidr } from '../control/ipam';
 import { attrAt, ipText } from './dataplane/dump';
-import type { Logger } from './log';
+import type { Logger } from '../lib/log';
 import { bridgeName } from './names';
 
 // Networks must not reach each other through the host: a host that forwards IP (every Docker host

@@ -13,7 +13,7 @@ import { NeighBatcher, NeighKind, NeighOp, EntryFields, ENOENT, ESRCH, putIPv4, 
 import { attrAt, ipText, macText } from './dataplane/dump';
 import { EntryDumper } from './dataplane/entry-dump';
 import { bridgeName, isHostVeth, vniOfDevice, vxlanName } from './names';
-import type { Logger } from './log';
+import type { Logger } from '../lib/log';
 
 const NLM_F_REPLACE = 0x100;
 const NLM_F_EXCL = 0x200;

@@ -1,5 +1,5 @@
 import { AgentConfig, ConfigError, defaults, EX_CONFIG, finalize, loadConfigFile, applyValues } from './config';
-import { createLogger } from './log';
+import { createLogger } from '../lib/log';
 import { FLAGS, flagHelp, takesNumber } from './settings';
 import { Agent } from './agent';
 

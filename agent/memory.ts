@@ -1,5 +1,5 @@
 import { nativeAddon } from './dataplane/native';
-import type { Logger } from './log';
+import type { Logger } from '../lib/log';
 
 // A burst of watch events (10,000 endpoints appearing: megabytes of responses, tens of thousands of
 // short-lived objects) grows V8's heap and the C heap under the Buffers. V8 gives its free pages

@@ -1,6 +1,6 @@
 import * as http from 'http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Logger } from './log';
+import type { Logger } from '../lib/log';
 import type { ReconcileRun, RunObserver } from './observers/run';
 
 // What the agent exposes to Prometheus. Values that the agent already keeps (reconcile stats, the

@@ -1,5 +1,4 @@
-import type { Lease } from 'etcd3';
-import type { Store } from '../control/store/store';
+import type { HostLease } from '../control/store/lease';
 import type { ReconcileRun, RunObserver } from './observers/run';
 
 // Publishes the etcd revision up to which this host's kernel is programmed (reconciled/<host>, under
@@ -11,7 +10,7 @@ export class Progress implements RunObserver {
   private wanted = 0;
   private writing = false;
 
-  constructor(private readonly store: Store, private readonly host: string, private readonly lease: () => Lease | undefined) {}
+  constructor(private readonly host: string, private readonly lease: () => HostLease | undefined) {}
 
   // Only a clean run has programmed everything up to its revision.
   afterRun(run: Pick<ReconcileRun, 'clean' | 'revision'>): void {
@@ -32,7 +31,7 @@ export class Progress implements RunObserver {
         if (!lease) return; // not registered: the next report after registering writes it
         const r = this.wanted;
         try {
-          await this.store.putReconciled(this.host, r, lease);
+          await lease.putReconciled(this.host, r);
           this.published = r;
         } catch {
           return; // etcd away: the next reconcile reports again

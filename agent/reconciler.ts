@@ -5,7 +5,7 @@ import { plan } from './planner';
 import { describe, opVni } from './ops';
 import { EntryCache } from './entry-cache';
 import type { Strategy } from './planner';
-import type { Logger } from './log';
+import type { Logger } from '../lib/log';
 import { hostVethName } from './names';
 import type { ClusterState } from './state';
 

@@ -1,12 +1,12 @@
-import type { Lease } from 'etcd3';
 import type { HostRecord } from '../control/model';
 import type { Store } from '../control/store/store';
-import type { Logger } from './log';
+import type { HostLease } from '../control/store/lease';
+import type { Logger } from '../lib/log';
 
 // Keeps hosts/<name> alive under a lease. A lost lease (the agent was paused past the TTL, or etcd
 // was away that long) is followed by a fresh lease and a fresh host key, retried until etcd answers.
 export class Registration {
-  private lease: Lease | undefined;
+  private lease: HostLease | undefined;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   registered = false;
@@ -16,7 +16,7 @@ export class Registration {
 
   constructor(private readonly store: Store, private readonly rec: HostRecord, private readonly ttlSeconds: number, private readonly log: Logger, private readonly onRegistered: (again: boolean) => void) {}
 
-  currentLease(): Lease | undefined {
+  currentLease(): HostLease | undefined {
     return this.registered ? this.lease : undefined;
   }
 
@@ -26,27 +26,25 @@ export class Registration {
 
   private async register(): Promise<void> {
     if (this.stopped) return;
-    const lease = this.store.client.lease(this.ttlSeconds, { autoKeepAlive: true });
+    const lease = this.store.grantLease(this.ttlSeconds);
     this.lease = lease;
-    lease.on('lost', (err: Error) => {
+    lease.onLost((err: Error) => {
       if (lease !== this.lease || this.stopped || !this.registered) return;
       this.registered = false;
       this.losses++;
       this.log.warn('host lease lost, registering again', { error: err.message });
       this.retry(500);
     });
-    lease.on('keepaliveSucceeded', () => {
+    lease.onRenewed(() => {
       this.renewals++;
     });
     try {
-      await this.store.putHost(this.rec, lease);
+      await lease.putHost(this.rec);
       this.registered = true;
       this.log.info('host registered', { host: this.rec.name, vtep: this.rec.vtep, ttl: this.ttlSeconds });
       this.onRegistered(this.registrations++ > 0);
     } catch (err) {
       this.log.warn('cannot register host, will retry', { error: (err as Error).message });
-      lease.removeAllListeners();
-      lease.on('lost', () => undefined);
       void lease.revoke().catch(() => undefined);
       this.lease = undefined;
       this.retry(1000);
@@ -67,10 +65,6 @@ export class Registration {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     const lease = this.lease;
-    if (lease) {
-      lease.removeAllListeners();
-      lease.on('lost', () => undefined);
-      lease.release();
-    }
+    if (lease) lease.release();
   }
 }

@@ -1,5 +1,5 @@
 import type { EndpointRecord } from '../control/model';
-import type { Logger } from './log';
+import type { Logger } from '../lib/log';
 import { sandboxFate } from './sandbox-identity';
 import type { PathIdentity } from './sandbox-identity';
 

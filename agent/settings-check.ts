@@ -1,5 +1,5 @@
 import type { AgentConfig } from './config';
-import type { Level } from './log';
+import type { Level } from '../lib/log';
 import type { ConfigPath, SETTINGS } from './settings';
 
 // Compile-time only: each AgentConfig field has a row in SETTINGS whose kind yields the field's

@@ -1,14 +1,10 @@
 import { EventEmitter } from 'events';
-import type { PrefixWatch } from '../control/store/watch';
-import type { WatchedKey, WatchResponse } from '../control/store/wire';
 import type { EndpointChange } from './desired';
 import type { EndpointRecord, NetworkRecord } from '../control/model';
-import { keys } from '../control/store/keys';
-import { applyParsed, Store } from '../control/store/store';
-import type { Snapshot } from '../control/store/store';
-import type { Logger } from './log';
+import type { Snapshot, Store, ViewBatch, ViewWatch } from '../control/store/store';
+import { applyChange, UnreadableChange } from '../control/store/view-change';
+import type { Logger } from '../lib/log';
 import type { EventLog } from './events';
-import { parseKey } from '../control/store/keys';
 
 const JOURNAL_MAX = 100_000; // endpoint changes kept between two reconciles
 
@@ -26,7 +22,7 @@ export class ClusterState extends EventEmitter {
   // patches its last desired state instead of computing it again from the whole view; undefined
   // once anything else changed the view (see journalSince).
   private journal: { from: number; changes: EndpointChange[] } | undefined;
-  private watcher: PrefixWatch | undefined;
+  private watcher: ViewWatch | undefined;
   private stopped = false;
   private reloading: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -93,52 +89,49 @@ export class ClusterState extends EventEmitter {
   private async watchFrom(revision: number): Promise<void> {
     // Callbacks of a watch closed since (a reload) are ignored: each watch has its generation.
     const gen = ++this.watchGen;
-    const data = (res: WatchResponse): void => {
+    const data = (batch: ViewBatch): void => {
       if (gen !== this.watchGen || !this.snap) return;
-      if (res.compactRevision > 0) {
-        this.log.warn('watch revision compacted, reloading', { compactRevision: res.compactRevision });
+      if (batch.compactRevision > 0) {
+        this.log.warn('watch revision compacted, reloading', { compactRevision: batch.compactRevision });
         void this.reload('compacted');
         return;
       }
-      if (res.canceled) {
-        this.log.warn('etcd cancelled the watch, reloading', { reason: res.cancelReason });
+      if (batch.canceled) {
+        this.log.warn('etcd cancelled the watch, reloading', { reason: batch.cancelReason });
         void this.reload('watch cancelled');
         return;
       }
       let changed = false;
       const now = Date.now();
-      const ev: WatchedKey = { deleted: false, key: '', value: undefined, modRevision: 0 };
       try {
-        for (let i = 0; i < res.events.length; i++) {
-          res.events.read(i, ev); // into the one object: see WatchEvents
-          // Parsed and decoded once per event: a bulk change is thousands of them in one response.
-          const k = parseKey(ev.key);
-          const revision = ev.modRevision;
+        for (let i = 0; i < batch.length; i++) {
+          const c = batch.read(i); // the one object, every time: see ViewBatch
+          const revision = c.revision;
           this.watchEvents++;
-          const own = k.kind === 'endpoint' && (this.isOwnWrite(k.id, revision, ev.deleted) || this.writing.get(k.id) === ev.deleted);
-          const r = applyParsed(this.snap, k, ev.value);
-          if (r.changed) this.changed(k.kind === 'endpoint' ? { ep: (r.record ?? r.previous) as EndpointRecord | undefined, created: r.previous === undefined, deleted: ev.deleted } : undefined);
+          const own = c.kind === 'endpoint' && (this.isOwnWrite(c.id, revision, c.deleted) || this.writing.get(c.id) === c.deleted);
+          applyChange(this.snap, c);
+          if (c.changed) this.changed(c.kind === 'endpoint' ? { ep: c.record ?? c.previous, created: c.previous === undefined, deleted: c.deleted } : undefined);
           this.snap.revision = Math.max(this.snap.revision, revision);
           // This agent's own endpoint write, in the view since its request (or about to be): not a
           // change. Its event is logged all the same (endpoint records are only ever created and
           // deleted, so a put is a connect; a deletion's record is the request's own).
           if (own) {
-            if (this.events) this.events.fromWatch(k, ev.deleted, revision, ev.deleted ? undefined : r.record, ev.deleted ? (r.previous ?? this.localWrites.get(k.id)?.ep) : undefined);
+            if (this.events) this.events.fromWatch(c, c.deleted ? (c.previous ?? this.localWrites.get(c.id)?.ep) : undefined);
             continue;
           }
-          if (this.events && r.changed) this.events.fromWatch(k, ev.deleted, revision, r.record, r.previous);
-          if (!r.changed || (k.kind === 'endpoint' && !this.concerns((r.record ?? r.previous) as EndpointRecord | undefined))) continue;
+          if (this.events && c.changed) this.events.fromWatch(c, c.previous);
+          if (!c.changed || (c.kind === 'endpoint' && !this.concerns(c.record ?? c.previous))) continue;
           if (this.arrivals.length < 10000) this.arrivals.push({ revision, at: now });
           changed = true;
         }
       } catch (err) {
-        // An event that cannot be decoded or parsed: the view may hold part of this response, so it is
-        // thrown away and loaded again, as after any other abnormal watch.
-        this.log.error('cannot apply a watch event, loading the cluster state again', { key: ev.key, error: (err as Error).message });
+        // A change that cannot be decoded: the view may hold part of this batch, so it is thrown
+        // away and loaded again, as after any other abnormal watch.
+        this.log.error('cannot apply a watch event, loading the cluster state again', { key: err instanceof UnreadableChange ? err.key : undefined, error: (err as Error).message });
         void this.reload('unreadable watch event');
         return;
       }
-      if (res.revision) this.snap.revision = Math.max(this.snap.revision, res.revision);
+      if (batch.revision) this.snap.revision = Math.max(this.snap.revision, batch.revision);
       if (this.localWrites.size) this.replayLocalWrites();
       this.emit('progress');
       if (changed) this.emit('change', 'watch');
@@ -152,7 +145,7 @@ export class ClusterState extends EventEmitter {
       this.log.warn('etcd watch failed, reloading', { error: err.message });
       void this.reload('watch error');
     };
-    const w = await this.store.watchPrefix(keys.all, revision, { data, error });
+    const w = await this.store.watchView(revision, { data, error });
     // Closed while it was opening (a stop): not ours to keep.
     if (gen !== this.watchGen) {
       w.cancel();

@@ -1,12 +1,12 @@
 import * as fs from 'fs';
 import * as os from 'os';
-import { status } from '@grpc/grpc-js';
 import { DEFAULT_SOCKET, TlsFiles, VxClient } from '../control/client';
 import { parseArgs, str, bool, UsageError, noArgs } from './args';
 import { compile, goStruct, TemplateError } from './format';
 import { Io, runNetwork, terminalAsk } from './network';
 import { runDoctor, runEvents, runHost } from './system';
 import { version } from '../lib/version';
+import { callFailure } from './connect-errors';
 
 export const DEFAULT_HOST = `unix://${DEFAULT_SOCKET}`;
 
@@ -93,13 +93,6 @@ function readTls(t: Globals['tls']): TlsFiles | undefined {
   return { ca: read(t.ca, '--tlscacert'), cert: read(t.cert, '--tlscert'), key: read(t.key, '--tlskey') };
 }
 
-interface GrpcError { code: number; details: string }
-const UNAVAILABLE: number = status.UNAVAILABLE;
-const DEADLINE_EXCEEDED: number = status.DEADLINE_EXCEEDED;
-function isGrpcError(e: unknown): e is GrpcError {
-  return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'number' && typeof (e as { details?: unknown }).details === 'string';
-}
-
 // One line, as docker prints: the agent's own message for errors it answered, and for an agent
 // that could not be reached, where we tried and (unless it is simply not running) why.
 export function describeError(err: unknown, host: string): { message: string; code: number } {
@@ -108,15 +101,19 @@ export function describeError(err: unknown, host: string): { message: string; co
     return { message: `vxnet: ${err.message}${hint}`, code: err.exitCode };
   }
   if (err instanceof TemplateError) return { message: err.message, code: 1 };
-  if (isGrpcError(err)) {
-    if (err.code === UNAVAILABLE && /No connection established|connect|ENOENT|ECONNREFUSED|EACCES/i.test(err.details)) {
-      if (/EACCES/.test(err.details)) return { message: `permission denied while trying to connect to the vxnet agent socket at ${host}`, code: 1 };
-      if (/ENOENT|ECONNREFUSED/.test(err.details)) return { message: `Cannot connect to the vxnet agent at ${host}. Is the agent running?`, code: 1 };
-      const cause = /Last error: (?:Error: )?(.*?)(?:\.? Resolution note:.*)?$/s.exec(err.details)?.[1] ?? err.details;
-      return { message: `Cannot connect to the vxnet agent at ${host}: ${cause}`, code: 1 };
-    }
-    if (err.code === DEADLINE_EXCEEDED) return { message: `vxnet: the agent at ${host} did not answer in time (${err.details})`, code: 1 };
-    return { message: `Error response from agent: ${err.details}`, code: 1 };
+  const f = callFailure(err);
+  switch (f?.kind) {
+    case 'no-permission':
+      return { message: `permission denied while trying to connect to the vxnet agent socket at ${host}`, code: 1 };
+    case 'not-running':
+      return { message: `Cannot connect to the vxnet agent at ${host}. Is the agent running?`, code: 1 };
+    case 'unreachable':
+      return { message: `Cannot connect to the vxnet agent at ${host}: ${f.cause}`, code: 1 };
+    case 'timeout':
+      return { message: `vxnet: the agent at ${host} did not answer in time (${f.details})`, code: 1 };
+    case 'answer':
+      return { message: `Error response from agent: ${f.details}`, code: 1 };
+    case undefined:
   }
   return { message: `vxnet: ${err instanceof Error ? err.message : String(err)}`, code: 1 };
 }

@@ -21,7 +21,7 @@ import type { WatchRequest__Output } from './generated/vxnet/v1/WatchRequest';
 import type { Event } from './generated/vxnet/v1/Event';
 import type { ListHostsResponse } from './generated/vxnet/v1/ListHostsResponse';
 import type { DoctorReport } from './generated/vxnet/v1/DoctorReport';
-import type { Logger } from '../agent/log';
+import type { Logger } from '../lib/log';
 
 // What the API serves; the agent supplies the implementation, the server only adapts it to gRPC.
 export interface Api {

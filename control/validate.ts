@@ -161,17 +161,17 @@ export function validateCreate(req: CreateNetworkRequest__Output, existing: Netw
   if (v6.length && !req.enableIpv6) throw invalid(`subnet ${v6[0].subnet} is IPv6: add --ipv6 to enable IPv6 on the network`);
   if (req.enableIpv6 && !v6.length) throw invalid('--ipv6 needs an IPv6 subnet (--subnet fd00:1::/64): vxnet has no default IPv6 pool');
   // Clashes with what exists come last: they are ALREADY_EXISTS, not a malformed request.
-  if (existing.some((n) => n.name === name)) throw exists(`network with name ${name} already exists`);
+  if (existing.some((n) => n.name === name)) throw exists(`network with name ${name} already exists`, 'name-taken');
   for (const s of subnets) {
     for (const n of existing) {
       for (const o of [...n.ipv4, ...n.ipv6]) {
-        if (overlaps(s.cidr, parseCidr(o.subnet))) throw exists(`subnet ${s.subnet} overlaps with network ${n.name} (${o.subnet})`);
+        if (overlaps(s.cidr, parseCidr(o.subnet))) throw exists(`subnet ${s.subnet} overlaps with network ${n.name} (${o.subnet})`, 'subnet-overlap');
       }
     }
   }
   if (opts.vni !== undefined) {
     const other = existing.find((n) => n.vni === opts.vni);
-    if (other) throw exists(`VXLAN id ${opts.vni} is already used by network ${other.name}`);
+    if (other) throw exists(`VXLAN id ${opts.vni} is already used by network ${other.name}`, 'vni-taken');
   }
   const strip = ({ cidr: _c, ...s }: SubnetConfig & { cidr: Cidr }): SubnetConfig => s;
   return {

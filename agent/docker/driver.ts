@@ -6,7 +6,7 @@ import type { NetworkService } from '../../control/networks';
 import type { Store } from '../../control/store/store';
 import type { EndpointService } from '../endpoints';
 import type { ClusterState } from '../state';
-import type { Logger } from '../log';
+import type { Logger } from '../../lib/log';
 import { dockerPeerName } from '../names';
 import {
   CreateEndpoint, CreateNetwork, EndpointRef, GATEWAY_REQUEST, GLOBAL_SPACE, LOCAL_SPACE, ReleaseAddress, RequestAddress, RequestPool,
@@ -153,7 +153,7 @@ export class DockerDriver {
         this.log.info('docker: created vxnet network', { network: name, dockerNetwork: b.NetworkID.slice(0, 12), scope: this.scope });
       } catch (err) {
         // Another host's dockerd created it a moment ago (local scope): bind to that one.
-        if (!(err instanceof VxError && err.code === status.ALREADY_EXISTS && /name/.test(err.message))) throw err;
+        if (!(err instanceof VxError && err.reason === 'name-taken')) throw err;
         net = (await this.store.listNetworks()).networks.find((n) => n.name === name);
         if (!net) throw err;
       }

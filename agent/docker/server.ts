@@ -1,6 +1,6 @@
 import * as http from 'http';
 import { VxError } from '../../control/errors';
-import type { Logger } from '../log';
+import type { Logger } from '../../lib/log';
 import { listenUnix } from '../unixsocket';
 import type { DockerDriver } from './driver';
 import { CONTENT_TYPE } from './wire';

@@ -1,4 +1,4 @@
-import type { Logger } from '../log';
+import type { Logger } from '../../lib/log';
 import type { RunObserver } from './run';
 import type { ReconcileStats } from '../reconciler';
 

@@ -1,17 +1,20 @@
-import { Etcd3, IOptions, GRPCGenericError, EtcdError, ClientRuntimeError, EtcdPermissionDeniedError, EtcdAuthenticationFailedError, Lease, isRecoverableError } from 'etcd3';
+import { Etcd3, IOptions, isRecoverableError } from 'etcd3';
 import { BrokenCircuitError, circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, IBackoff, retry } from 'cockatiel';
 import type * as RPC from 'etcd3/lib/rpc';
-import { status } from '@grpc/grpc-js';
-import { VxError, unavailable, internal } from '../errors';
+import { unavailable } from '../errors';
+import { neverSent, storeError } from './errors';
 import { plainAddressesOf, reservationOf } from '../model';
 import type { DockerNetworkRecord, EndpointRecord, HostRecord, NetworkRecord } from '../model';
-import { keys, parseKey, prefixEnd } from './keys';
-import type { ParsedKey } from './keys';
+import { keys, prefixEnd } from './keys';
 import { PrefixWatch } from './watch';
 import type { WatchHandlers } from './watch';
 import { rangeAll } from './raw';
 import { decodeRangeResponse } from './wire';
+import { applyKv, newViewChange, ViewBatch } from './view-change';
+import type { ViewChange } from './view-change';
 import { EndpointTable } from './endpoint-table';
+import { EtcdHostLease } from './lease';
+import type { HostLease } from './lease';
 import type { EtcdTarget } from './raw';
 
 export interface StoreOptions extends EtcdTarget {
@@ -26,6 +29,19 @@ export interface Snapshot {
   hosts: Map<string, HostRecord>;
   reconciled: Map<string, number>; // host -> etcd revision up to which its kernel is programmed
 }
+
+// `data` gets every batch of changes after etcd confirmed the watch; `error` once, when the watch
+// ended for any reason but cancel(): the caller loads again and watches anew.
+export interface ViewHandlers {
+  data(batch: ViewBatch): void;
+  error(err: Error): void;
+}
+
+export interface ViewWatch {
+  cancel(): void;
+}
+
+export type { ViewBatch, ViewChange };
 
 const enc = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
 const put = (key: string, value: unknown, lease?: string): RPC.IRequestOp => ({ request_put: { key: Buffer.from(key), value: enc(value), ...(lease ? { lease } : {}) } });
@@ -47,30 +63,8 @@ function parse<T>(value: Buffer | string): T {
   return JSON.parse(typeof value === 'string' ? value : value.toString()) as T;
 }
 
-// Maps etcd client failures to UNAVAILABLE with a message an operator can act on; our own errors pass.
-const AWAY = new Set<number>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.CANCELLED]);
-
-export function storeError(err: unknown): VxError {
-  if (err instanceof VxError) return err;
-  if (err instanceof EtcdPermissionDeniedError || err instanceof EtcdAuthenticationFailedError) {
-    return unavailable(`etcd refused the request: ${err.message}`);
-  }
-  if (err instanceof BrokenCircuitError) return unavailable('etcd is unreachable (recent requests failed; retrying shortly)');
-  if (err instanceof GRPCGenericError || err instanceof EtcdError || err instanceof ClientRuntimeError) {
-    return unavailable(`etcd is unreachable or not answering: ${err.message}`);
-  }
-  // A call made by hand on grpc-js (./raw): unreachable or slow, or refused (auth, permissions).
-  const g = err as { code?: unknown; details?: unknown };
-  if (typeof g?.code === 'number' && typeof g.details === 'string') {
-    const away = AWAY.has(g.code);
-    return unavailable(away ? `etcd is unreachable or not answering: ${g.details}` : `etcd refused the request (${status[g.code] ?? g.code}): ${g.details}`);
-  }
-  const e = err as Error;
-  return internal(`etcd request failed: ${e?.message ?? String(err)}`);
-}
-
 export class Store {
-  readonly client: Etcd3;
+  private readonly client: Etcd3;
   private readonly timeoutMs: number;
   requests = 0; // unary etcd requests made (a metric, and the bench's requests per Connect)
   private readonly target: StoreOptions;
@@ -122,6 +116,11 @@ export class Store {
     }
   }
 
+  // The view's changes from `revision` on (see ViewBatch), with the same failover as watchPrefix.
+  watchView(revision: number, on: ViewHandlers): Promise<ViewWatch> {
+    return this.watchPrefix(keys.all, revision, { data: (res) => on.data(new ViewBatch(res)), error: (err) => on.error(err) });
+  }
+
   // While a breaker is open the client refuses at once; within the call's deadline we wait for it
   // to half-open rather than fail a request that etcd, just back, would serve.
   private async call<T>(fn: () => Promise<T>): Promise<T> {
@@ -134,10 +133,7 @@ export class Store {
       } catch (err) {
         // An open breaker hides why the member failed: report the failure that opened it.
         if (!(err instanceof BrokenCircuitError)) cause = err;
-        // A breaker that is open, or a member that refused the connection, never saw the request:
-        // trying another member (or the same one a moment later) cannot apply anything twice.
-        const notSent = err instanceof BrokenCircuitError || (err instanceof Error && /No connection established|ECONNREFUSED|ENOENT/.test(err.message));
-        if (notSent && Date.now() + 200 < deadline) {
+        if (neverSent(err) && Date.now() + 200 < deadline) {
           await new Promise((r) => setTimeout(r, 200));
           continue;
         }
@@ -306,12 +302,9 @@ export class Store {
 
   // --- hosts ---------------------------------------------------------------------------------------
 
-  async putHost(rec: HostRecord, lease: Lease): Promise<void> {
-    await this.call(() => lease.put(keys.host(rec.name)).value(JSON.stringify(rec)).exec());
-  }
-
-  async putReconciled(host: string, revision: number, lease: Lease): Promise<void> {
-    await this.call(() => lease.put(keys.reconciled(host)).value(JSON.stringify({ revision })).exec());
+  // Granted with its first put (etcd3 grants lazily), renewed until released or revoked.
+  grantLease(ttlSeconds: number): HostLease {
+    return new EtcdHostLease(this.client.lease(ttlSeconds, { autoKeepAlive: true }), (fn) => this.call(fn));
   }
 
   // Every host record with the seconds its lease has left (-1 when etcd cannot say).
@@ -342,9 +335,10 @@ export class Store {
       throw storeError(err);
     }
     const snap: Snapshot = { revision: 0, networks: new Map(), endpoints: new EndpointTable(), hosts: new Map(), reconciled: new Map() };
+    const into = newViewChange();
     snap.revision = decodeRangeResponse(res, (key, value) => {
       try {
-        applyKv(snap, key, value);
+        applyKv(snap, key, value, into);
       } catch (err) {
         throw new Error(`cannot read ${key} (not a record vxnet wrote?): ${(err as Error).message}`, { cause: err });
       }
@@ -352,67 +346,6 @@ export class Store {
     return snap;
   }
 
-}
-
-// Applies one key's new value (or deletion, kv undefined) to a snapshot; unknown keys are ignored.
-export function applyKv(snap: Snapshot, key: string, value: Buffer | string | undefined): boolean {
-  return applyParsed(snap, parseKey(key), value).changed;
-}
-
-// The same for a key parsed already; also returns the record it holds now (decoded once) and the
-// one it held before, for the watch's callers (events) to use without decoding or parsing again.
-export function applyParsed(snap: Snapshot, k: ParsedKey, value: Buffer | string | undefined): { changed: boolean; record: unknown; previous: unknown } {
-  switch (k.kind) {
-    case 'network': {
-      const previous = snap.networks.get(k.id);
-      const record = value !== undefined ? parse<NetworkRecord>(value) : undefined;
-      if (record) snap.networks.set(k.id, record);
-      else snap.networks.delete(k.id);
-      return { changed: true, record, previous };
-    }
-    case 'endpoint': {
-      const previous = snap.endpoints.get(k.id);
-      const record = value !== undefined ? compact(parse<EndpointRecord>(value)) : undefined;
-      // The record's own id as the map's key: k.id is a slice that would keep the whole key alive.
-      if (record) snap.endpoints.set(record.id === k.id ? record.id : k.id, record);
-      else snap.endpoints.delete(k.id);
-      return { changed: true, record, previous };
-    }
-    case 'host': {
-      const previous = snap.hosts.get(k.name);
-      const record = value !== undefined ? parse<HostRecord>(value) : undefined;
-      if (record) snap.hosts.set(k.name, record);
-      else snap.hosts.delete(k.name);
-      return { changed: true, record, previous };
-    }
-    case 'reconciled':
-      // Progress reports of the agents: not a change of desired state, so no reconcile.
-      if (value !== undefined) snap.reconciled.set(k.name, parse<{ revision: number }>(value).revision);
-      else snap.reconciled.delete(k.name);
-      return { changed: false, record: undefined, previous: undefined };
-    default:
-      return { changed: false, record: undefined, previous: undefined };
-  }
-}
-
-// Values that every endpoint of a network or a host repeats, held once: with tens of thousands of
-// remote endpoints the agent's view is most of its memory, and JSON.parse makes a copy of each.
-const repeated = new Map<string, string>();
-function once(v: string): string {
-  const seen = repeated.get(v);
-  if (seen !== undefined) return seen;
-  if (repeated.size >= 4096) repeated.clear(); // bounded: ids of networks and hosts long gone
-  repeated.set(v, v);
-  return v;
-}
-const NO_ALIASES: string[] = [];
-
-function compact(ep: EndpointRecord): EndpointRecord {
-  ep.networkId = once(ep.networkId);
-  ep.host = once(ep.host);
-  ep.ifname = once(ep.ifname);
-  if (ep.aliases?.length === 0) ep.aliases = NO_ALIASES;
-  return ep;
 }
 
 async function jitter(attempt: number): Promise<void> {

@@ -3,8 +3,8 @@
 // devices, entries and veths in memory. Both answer after random delays, so that a test drives the
 // real code through the interleavings a busy host sees.
 import type { EndpointRecord, HostRecord, NetworkRecord } from '../../control/model';
-import type { Snapshot } from '../../control/store/store';
-import type { WatchHandlers } from '../../control/store/watch';
+import type { Snapshot, ViewHandlers } from '../../control/store/store';
+import { ViewBatch } from '../../control/store/view-change';
 import type { WatchedKey, WatchResponse, WatchEvents } from '../../control/store/wire';
 import { EndpointTable } from '../../control/store/endpoint-table';
 import { keys } from '../../control/store/keys';
@@ -12,7 +12,7 @@ import type { ActualState, FdbEntry, NeighEntry } from '../../agent/diff';
 import type { DesiredNetwork } from '../../agent/desired';
 import type { Kernel } from '../../agent/reconciler';
 import type { Attachment, OpenSandbox, Sandboxes } from '../../agent/endpoints';
-import type { Logger } from '../../agent/log';
+import type { Logger } from '../../lib/log';
 import type { PathIdentity } from '../../agent/sandbox-identity';
 import { VxError } from '../../control/errors';
 import { status } from '@grpc/grpc-js';
@@ -52,7 +52,7 @@ export class FakeEtcd {
   readonly hosts = new Map<string, HostRecord>();
   private readonly addresses = new Map<string, string>(); // network/ip -> endpoint
   private readonly names = new Map<string, string>();     // network/name -> endpoint
-  private watcher: WatchHandlers | undefined;
+  private watcher: ViewHandlers | undefined;
   private delivery = Promise.resolve();
   // The next call of each kind throws this (etcd unreachable, a deadline), once.
   readonly failNext: { createEndpoint?: Error; deleteEndpoint?: Error } = {};
@@ -68,7 +68,7 @@ export class FakeEtcd {
         for (const [id, e] of this.endpoints) snap.endpoints.set(id, e);
         return snap;
       },
-      watchPrefix: async (_prefix: string, _revision: number, on: WatchHandlers) => {
+      watchView: async (_revision: number, on: ViewHandlers) => {
         this.watcher = on;
         return { cancel: () => { if (this.watcher === on) this.watcher = undefined; } };
       },
@@ -125,6 +125,11 @@ export class FakeEtcd {
     this.emit(keys.network(n.id), JSON.stringify(n));
   }
 
+  removeNetwork(id: string): void {
+    this.networks.delete(id);
+    this.emit(keys.network(id), undefined);
+  }
+
   addHost(h: HostRecord): void {
     this.hosts.set(h.name, h);
     this.emit(keys.host(h.name), JSON.stringify(h));
@@ -142,7 +147,8 @@ export class FakeEtcd {
       await jitter(this.r, 4);
       const events = { length: 1, read: (_i: number, into: WatchedKey) => Object.assign(into, ev) } as unknown as WatchEvents;
       const res: WatchResponse = { revision, created: false, canceled: false, compactRevision: 0, cancelReason: '', events };
-      this.watcher?.data(res);
+      // Decoded by the store's own code, as etcd's responses are.
+      this.watcher?.data(new ViewBatch(res));
     });
     return revision;
   }

@@ -1,6 +1,6 @@
 import * as assert from 'assert';
 import { MemoryTrim } from '../../agent/memory';
-import { createLogger } from '../../agent/log';
+import { createLogger } from '../../lib/log';
 
 describe('giving memory back after a burst', () => {
   const log = createLogger({ level: 'error' });

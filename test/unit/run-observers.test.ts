@@ -4,7 +4,7 @@ import type { ReadinessSources } from '../../agent/observers/ready';
 import { tellEach } from '../../agent/observers/run';
 import type { ReconcileRun } from '../../agent/observers/run';
 import { WatchLagMeter } from '../../agent/observers/watch-lag';
-import type { Logger } from '../../agent/log';
+import type { Logger } from '../../lib/log';
 
 const run = (over: Partial<ReconcileRun> = {}): ReconcileRun => ({ clean: true, full: false, strategy: 'full', durationMs: 1, revision: 10, vnis: [], ...over });
 

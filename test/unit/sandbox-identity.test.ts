@@ -4,7 +4,7 @@ import { fateReason, sandboxFate } from '../../agent/sandbox-identity';
 import type { PathIdentity } from '../../agent/sandbox-identity';
 import { SandboxWatch } from '../../agent/sandbox-watch';
 import { cniEndpointName } from '../../agent/cni';
-import { createLogger } from '../../agent/log';
+import { createLogger } from '../../lib/log';
 
 describe('sandbox identity (pure)', () => {
   const connected: NetnsIdentity = { dev: 4, ino: 4026532301 };

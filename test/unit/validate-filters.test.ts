@@ -5,6 +5,7 @@ import { filterNetworks, pruneFilter, resolveNetwork, parseUntil } from '../../c
 import { buildNetwork, nextFreeVni } from '../../control/networks';
 import type { CreateNetworkRequest__Output } from '../../control/generated/vxnet/v1/CreateNetworkRequest';
 import type { NetworkRecord } from '../../control/model';
+import type { VxError } from '../../control/errors';
 
 function req(over: Partial<CreateNetworkRequest__Output>): CreateNetworkRequest__Output {
   return { name: 'n', driver: '', ipamDriver: '', ipamConfig: [], enableIpv6: false, internal: false, attachable: false, labels: {}, options: {}, ipamOptions: {}, ...over };
@@ -58,6 +59,18 @@ describe('validateCreate (pure)', () => {
   ];
   for (const [name, r, code, msg] of bad) {
     it(`refuses: ${name}`, () => assert.throws(() => validateCreate(r, existing), (e: { code: number; message: string }) => e.code === code && msg.test(e.message)));
+  }
+
+  // Docker's driver binds to a network another host created by the same name, and reports the rest:
+  // it tells them apart by reason, so a network named "name" or "rename" changes nothing.
+  const clashes: [string, CreateNetworkRequest__Output, string][] = [
+    ['name taken', req({ name: 'name' }), 'name-taken'],
+    ['subnet overlap', req({ name: 'rename', ipamConfig: [sub('10.45.0.128/25')] }), 'subnet-overlap'],
+    ['vni taken', req({ name: 'rename', options: { vxlanid: '7778' } }), 'vni-taken'],
+  ];
+  const named = [net('name', '10.45.0.0/24', 7778)];
+  for (const [what, r, reason] of clashes) {
+    it(`names the clash: ${what}`, () => assert.throws(() => validateCreate(r, named), (e: VxError) => e.code === status.ALREADY_EXISTS && e.reason === reason));
   }
 
   it('buildNetwork fills a default subnet, the next free VNI and the vxlanid option', () => {

@@ -1,0 +1,55 @@
+import * as assert from 'assert';
+import { ClusterState } from '../../agent/state';
+import { EventLog } from '../../agent/events';
+import type { Event } from '../../control/generated/vxnet/v1/Event';
+import type { EndpointRecord } from '../../control/model';
+import type { Store } from '../../control/store/store';
+import { FakeEtcd, hostRecord, netRecord, quietLog } from '../helpers/fakes';
+
+function ep(id: string, host: string, n: number): EndpointRecord {
+  return { id, networkId: 'n1', name: id, host, sandbox: `/run/netns/${id}`, ifname: 'eth0', mac: `02:00:00:00:00:0${n}`, ipv4: `10.1.0.${n}/24`, ipv6: '', aliases: [], created: '' };
+}
+
+// The events `vxnet events` shows come from the view's watch: another host's writes as etcd
+// delivers them, and this host's own, which are in the view before their watch event arrives.
+describe('cluster events from the view (ClusterState on a fake etcd)', () => {
+  it('a create, connects and disconnects on another host and on this one, and a removal, in order', async () => {
+    // The slowest delivery: the watch event of this host's own write comes after its answer.
+    const etcd = new FakeEtcd(() => 0.99);
+    etcd.addHost(hostRecord('h1', '192.168.231.11'));
+    const store = etcd.asStore() as Store;
+    const log = new EventLog(100, (id) => etcd.networks.get(id)?.name ?? '');
+    const seen: Event[] = [];
+    log.on('event', (e: Event) => seen.push(e));
+    const state = new ClusterState(store, 'h1', quietLog, log);
+    await state.start();
+
+    etcd.addNetwork(netRecord('n1', 100, '10.1.0.0/24'));
+    const other = ep('e2', 'h2', 2);
+    etcd.put(other);
+    await etcd.delivered();
+    etcd.remove(other);
+    await etcd.delivered();
+    // This host's own Connect and Disconnect, written as EndpointService writes them.
+    const own = ep('e1', 'h1', 3);
+    const created = (await state.ownWrite(own.id, false, () => store.createEndpoint(own, ['10.1.0.3']))) as { ok: true; revision: number };
+    state.applyLocalEndpoint(own, false, created.revision);
+    await etcd.delivered();
+    const deleted = await state.ownWrite(own.id, true, () => store.deleteEndpoint(own));
+    state.applyLocalEndpoint(own, true, deleted);
+    await etcd.delivered();
+    etcd.removeNetwork('n1');
+    await etcd.delivered();
+    await state.stop();
+
+    assert.deepStrictEqual(seen.map((e) => `${e.type} ${e.action} ${e.name} ${e.host ?? ''}`.trim()), [
+      'network create n1',
+      'endpoint connect e2 h2',
+      'endpoint disconnect e2 h2',
+      'endpoint connect e1 h1',
+      'endpoint disconnect e1 h1',
+      'network remove n1',
+    ]);
+    assert.deepStrictEqual(log.recent(0).map((e) => e.network), ['n1', 'n1', 'n1', 'n1', 'n1', 'n1']);
+  });
+});
