@@ -1,30 +1,7 @@
 import type { EndpointRecord } from '../control/model';
 import type { EntryDelta, DesiredNetwork, DesiredState, Self as HostSelf } from './desired';
 import { hostVethName } from './names';
-
-export interface ActualVxlan { index: number; vni: number; local: string; port: number; learning: boolean; proxy: boolean; up: boolean; mtu: number; master: number }
-export interface ActualBridge { index: number; up: boolean; mtu: number; addresses: string[] }
-
-export interface ActualNetwork {
-  vni: number;
-  vxlan?: ActualVxlan;
-  bridge?: ActualBridge;
-  fdb: Map<string, string>;   // MAC -> VTEP (self entries with a destination only)
-  neigh: Map<string, string>; // IP -> MAC (permanent entries on the vxlan device)
-}
-
-// A host end of an endpoint's veth (named vxv<id>) as a bridge port: `flood` whether the bridge
-// floods unknown unicast to it; `macs` the static FDB entries it has, known only when the kernel's
-// FDB was dumped (full reads).
-export interface ActualVeth { index: number; master: number; flood: boolean; macs?: ReadonlySet<string> }
-
-export interface ActualState {
-  networks: Map<number, ActualNetwork>;
-  veths: Map<string, ActualVeth>;
-}
-
-export interface FdbEntry { mac: string; dst: string }
-export interface NeighEntry { ip: string; mac: string }
+import type { ActualNetwork, ActualState, ActualVeth, FdbEntry, NeighEntry } from './dataplane/types';
 
 export type Op =
   | { kind: 'ensureDevices'; net: DesiredNetwork; reason: string }

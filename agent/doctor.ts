@@ -7,8 +7,8 @@ import { addressesOf, overlayMtu, vxlanOverhead } from '../control/model';
 import type { NetworkRecord } from '../control/model';
 import { computeDesired, Self } from './desired';
 import { diff, Op } from './diff';
-import type { ActualState } from './diff';
 import { bridgeName, hostVethName, vxlanName } from './names';
+import type { ActualState } from './dataplane/types';
 
 // What `vxnet doctor` needs from the agent.
 export interface DoctorInputs {

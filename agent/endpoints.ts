@@ -14,55 +14,12 @@ import type { ConnectResponse } from '../control/generated/vxnet/v1/ConnectRespo
 import type { DisconnectRequest__Output } from '../control/generated/vxnet/v1/DisconnectRequest';
 import type { DesiredNetwork, Self } from './desired';
 import { bridgeName, dockerPeerName, hostVethName, vxlanName } from './names';
-import type { Kernel, EndpointRepairer, Settled } from './reconciler';
+import type { InFlight, Repairer, Settled } from './reconciler';
 import type { ClusterState } from './state';
 import type { Logger } from '../lib/log';
 import { fateReason, sandboxFate } from './sandbox-identity';
-import type { PathIdentity, SandboxFate } from './sandbox-identity';
-
-// What Connect needs inside a sandbox; agent/kernel.ts implements it over netlink.
-export interface Sandboxes {
-  // Throws VxError (NOT_FOUND / INVALID_ARGUMENT) unless `p` is a network namespace.
-  check(p: string): void;
-  // A stat of the path: the identity of what is there now, undefined when nothing is.
-  identify(p: string): PathIdentity;
-  // With `expect`, a path that names another namespace by the time it is opened is refused.
-  interfaces(p: string, expect?: PathIdentity): Promise<string[]>;
-  hasDefaultRoute(p: string, family: 4 | 6, expect?: PathIdentity): Promise<boolean>;
-  // Connect's socket in the sandbox: NOT_FOUND / INVALID_ARGUMENT unless `p` is a network namespace.
-  // Default routes are looked for only in the families asked for (those Connect may add one to).
-  open(p: string, routes: { v4: boolean; v6: boolean }): Promise<OpenSandbox>;
-  attach(a: Attachment): Promise<void>;
-  // Docker's Join: both ends here, Docker moves the container end into its sandbox.
-  createPair(a: { hostVeth: string; peer: string; mac: string; mtu: number; bridge: string }): Promise<void>;
-  // Adds missing addresses and brings the interface up; returns what it changed. Only in the
-  // namespace `expect.netns`, and only to an interface with the MAC `expect.mac`, when given.
-  ensureInside(sandbox: string, ifname: string, addresses: string[], gateway4?: string, expect?: { netns?: PathIdentity; mac?: string }): Promise<string[]>;
-}
-
-// What Connect checks inside the sandbox before it commits anything, and its attach there.
-export interface OpenSandbox {
-  interfaces: string[];
-  default4: boolean;
-  default6: boolean;
-  netns: NonNullable<PathIdentity>; // of the namespace this socket was made in
-  attach(a: Attachment): Promise<void>;
-  close(): void;
-}
-
-export interface Attachment {
-  bridgeIndex?: number;    // known from ensuring the devices: saves a look-up
-  sandbox: string;
-  netns?: PathIdentity;    // the namespace `sandbox` must still name when it is opened
-  hostVeth: string;
-  ifname: string;
-  mac: string;
-  mtu: number;
-  bridge: string;
-  addresses: string[];     // with prefix length
-  gateway4?: string;       // default route via this, when set
-  gateway6?: string;
-}
+import type { SandboxFate } from './sandbox-identity';
+import type { Kernel, OpenSandbox, Sandboxes } from './dataplane/types';
 
 export function sandboxPath(arg: string): string {
   return arg.includes('/') ? path.resolve(arg) : `/run/netns/${arg}`;
@@ -83,7 +40,7 @@ const DOCKER_WAIT_MS = 1000;
 
 // Connect and Disconnect for sandboxes on this host. Connect writes etcd and the kernel at once
 // (each ~2 ms); whichever refuses, the other is undone, so a rejected request changes nothing.
-export class EndpointService implements EndpointRepairer {
+export class EndpointService implements InFlight, Repairer {
   private readonly inFlight = new Set<string>();
   private readonly inFlightNets = new Map<number, number>(); // VNI -> Connects in flight
   private begun = 0;

@@ -1,5 +1,6 @@
-import type { ActualState, Op } from './diff';
+import type { Op } from './diff';
 import { opVni } from './ops';
+import type { ActualState } from './dataplane/types';
 
 // The FDB and neighbor entries of each vxlan device as of the last dump, kept up to date with the
 // reconciler's own successful writes; keyed by VNI and valid only for the device index it was read

@@ -3,8 +3,6 @@ import * as fs from 'fs';
 import { RtNetlinkSocket, rt } from 'netlink';
 import * as ifla from 'netlink/dist/rt/ifla';
 import type { DesiredNetwork, Self } from './desired';
-import type { ActualState, ActualNetwork, ActualVeth, FdbEntry, NeighEntry } from './diff';
-import type { Attachment, OpenSandbox, Sandboxes } from './endpoints';
 import type { PathIdentity } from './sandbox-identity';
 import { openRtNetlink, openIdentified, checkNetns, checkIdentity, pathIdentity } from './dataplane/netns';
 import { arpAnnouncements, FRAME } from './dataplane/announce';
@@ -14,6 +12,7 @@ import { attrAt, ipText, macText } from './dataplane/dump';
 import { EntryDumper } from './dataplane/entry-dump';
 import { bridgeName, isHostVeth, vniOfDevice, vxlanName } from './names';
 import type { Logger } from '../lib/log';
+import type { ActualNetwork, ActualState, ActualVeth, Attachment, FdbEntry, Kernel, NeighEntry, OpenSandbox, Sandboxes } from './dataplane/types';
 
 const NLM_F_REPLACE = 0x100;
 const NLM_F_EXCL = 0x200;
@@ -122,7 +121,7 @@ function parseLink(m: rt.LinkMessage): LinkInfo {
 
 // The agent's netlink adapter: the kernel as the reconciler and Connect see it. One socket in the
 // host's namespace, kept open; one short-lived socket per sandbox operation.
-export class NetlinkKernel implements Sandboxes {
+export class NetlinkKernel implements Kernel, Sandboxes {
   private readonly sock: RtNetlinkSocket;   // writes: many in flight, each answered by an ACK
   private readonly reader: RtNetlinkSocket; // dumps: one at a time, never mixed with writes
   private readonly batcher = new NeighBatcher(); // FDB and neighbor entries, many per sendmsg

@@ -1,8 +1,9 @@
 import type { EndpointChange, DesiredState, Self } from './desired';
 import { computeDesired, patchDesired } from './desired';
-import type { ActualState, Op } from './diff';
+import type { Op } from './diff';
 import { deltaOps, diff } from './diff';
 import type { Snapshot } from '../control/store/store';
+import type { ActualState } from './dataplane/types';
 
 // How a run computed its operations, logged in `reconciled` and counted as a metric label:
 // - full: desired state from the whole view, every entry compared with the kernel as read;

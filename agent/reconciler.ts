@@ -1,6 +1,6 @@
 import type { EndpointRecord } from '../control/model';
-import type { DesiredNetwork, DesiredState, Self } from './desired';
-import type { ActualState, FdbEntry, NeighEntry, Op } from './diff';
+import type { DesiredState, Self } from './desired';
+import type { Op } from './diff';
 import { plan } from './planner';
 import { describe, opVni } from './ops';
 import { EntryCache } from './entry-cache';
@@ -8,36 +8,22 @@ import type { Strategy } from './planner';
 import type { Logger } from '../lib/log';
 import { hostVethName } from './names';
 import type { ClusterState } from './state';
+import type { ActualState, Kernel, NeighEntry } from './dataplane/types';
 
 const PREFETCH_MAX_AGE_MS = 5000; // a start's first run comes ~0.5 s after the read when etcd answers
 
-// The kernel as the reconciler sees it: read everything that is ours, and idempotent fixes.
-export interface Kernel {
-  readActual(withEntries?: boolean): Promise<ActualState>;
-  ensureDevices(net: DesiredNetwork): Promise<void>;
-  // Connect's path: skips the checks when this process already made the devices right and nothing
-  // since said otherwise (the reconciler's own ensureDevices always checks).
-  ensureDevicesCached(net: DesiredNetwork): Promise<number>; // the bridge's index
-  removeDevices(vni: number): Promise<void>;
-  fdbAdd(vni: number, entries: FdbEntry[]): Promise<void>;
-  fdbDel(vni: number, entries: FdbEntry[]): Promise<void>;
-  neighAdd(vni: number, entries: NeighEntry[]): Promise<void>;
-  neighDel(vni: number, entries: NeighEntry[]): Promise<void>;
-  // Makes the veth a quiet port of the network's bridge (see diff.ts, portProblem).
-  attachPort(vni: number, veth: string, mac: string): Promise<void>;
-  // Tells the local containers of a network where these remote addresses are (dataplane/announce.ts).
-  announce(vni: number, entries: NeighEntry[]): Promise<number>;
-  removeVeth(veth: string): Promise<void>;
-  hasLink(name: string): Promise<boolean>;
-}
-
-// Local endpoints whose veth is missing: re-created if the sandbox still exists, else released.
-export interface EndpointRepairer {
+// The endpoint requests in flight: what they own is left to them (busy endpoints and networks),
+// and a kernel read made before the last of them began may lack what it did.
+export interface InFlight {
   busy(): ReadonlySet<string>;
   busyNetworks(): ReadonlySet<number>;
   opsBegun(): number;
+}
+
+// Local endpoints whose veth is missing: re-created if the sandbox is still the one connected, else
+// released; and, on full resyncs only (a socket per sandbox), what was changed inside the sandbox.
+export interface Repairer {
   repair(ep: EndpointRecord): Promise<void>;
-  // Full resyncs only (a socket per sandbox): put back what was changed inside the sandbox.
   verifySandbox(ep: EndpointRecord): Promise<string[]>;
 }
 
@@ -122,7 +108,7 @@ export class Reconciler {
     private readonly state: ClusterState,
     private readonly kernel: Kernel,
     private readonly self: Self,
-    private readonly repairer: EndpointRepairer,
+    private readonly repairer: InFlight & Repairer,
     private readonly log: Logger,
     private readonly resyncMs: number,
     private readonly observe: (run: RunReport) => void = () => undefined,

@@ -8,14 +8,12 @@ import { ViewBatch } from '../../control/store/view-change';
 import type { WatchedKey, WatchResponse, WatchEvents } from '../../control/store/wire';
 import { EndpointTable } from '../../control/store/endpoint-table';
 import { keys } from '../../control/store/keys';
-import type { ActualState, FdbEntry, NeighEntry } from '../../agent/diff';
 import type { DesiredNetwork } from '../../agent/desired';
-import type { Kernel } from '../../agent/reconciler';
-import type { Attachment, OpenSandbox, Sandboxes } from '../../agent/endpoints';
 import type { Logger } from '../../lib/log';
 import type { PathIdentity } from '../../agent/sandbox-identity';
 import { VxError } from '../../control/errors';
 import { status } from '@grpc/grpc-js';
+import type { ActualState, Attachment, FdbEntry, Kernel, NeighEntry, OpenSandbox, Sandboxes } from '../../agent/dataplane/types';
 
 // Deterministic: a failure names its seed.
 export function rng(seed: number): () => number {

@@ -1,9 +1,10 @@
 import * as assert from 'assert';
 import { computeDesired, Self } from '../../agent/desired';
-import { diff, ActualState, ActualNetwork, ActualVeth } from '../../agent/diff';
+import { diff } from '../../agent/diff';
 import type { EndpointRecord, HostRecord, NetworkRecord } from '../../control/model';
 import type { Snapshot } from '../../control/store/store';
 import { EndpointTable } from '../../control/store/endpoint-table';
+import type { ActualNetwork, ActualState, ActualVeth } from '../../agent/dataplane/types';
 
 const self: Self = { name: 'h1', vtep: '192.168.231.11', vxlanPort: 4789, underlayMtu: 1500 };
 

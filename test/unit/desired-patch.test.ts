@@ -2,10 +2,10 @@ import * as assert from 'assert';
 import { computeDesired, patchDesired, Self } from '../../agent/desired';
 import type { DesiredState, EndpointChange } from '../../agent/desired';
 import { deltaOps } from '../../agent/diff';
-import type { ActualState } from '../../agent/diff';
 import type { EndpointRecord, HostRecord, NetworkRecord } from '../../control/model';
 import type { Snapshot } from '../../control/store/store';
 import { EndpointTable } from '../../control/store/endpoint-table';
+import type { ActualState } from '../../agent/dataplane/types';
 
 const self: Self = { name: 'h1', vtep: '192.168.231.11', vxlanPort: 4789, underlayMtu: 1500 };
 

@@ -2,12 +2,13 @@ import * as assert from 'assert';
 import { plan } from '../../agent/planner';
 import type { Strategy } from '../../agent/planner';
 import type { DesiredState, EndpointChange, Self } from '../../agent/desired';
-import type { ActualState, Op } from '../../agent/diff';
+import type { Op } from '../../agent/diff';
 import { hostVethName } from '../../agent/names';
 import type { EndpointRecord } from '../../control/model';
 import type { Snapshot } from '../../control/store/store';
 import { EndpointTable } from '../../control/store/endpoint-table';
 import { hostRecord, netRecord, rng } from '../helpers/fakes';
+import type { ActualState } from '../../agent/dataplane/types';
 
 const self: Self = { name: 'h1', vtep: '192.168.231.11', vxlanPort: 4789, underlayMtu: 1500 };
 
