@@ -8,7 +8,9 @@ import type { HostRecord } from '../control/model';
 import { AgentConfig, ConfigError, readKeyFile } from './config';
 import type { Self } from './desired';
 import { EndpointService } from './endpoints';
-import { NetlinkKernel } from './kernel';
+import { HostDataplane } from './dataplane/host';
+import { HostLinks } from './dataplane/host-links';
+import { SandboxDataplane } from './dataplane/sandbox';
 import type { Logger } from '../lib/log';
 import { Reconciler } from './reconciler';
 import { Registration } from './registration';
@@ -53,7 +55,9 @@ export class Agent {
   private readonly sandboxWatch: SandboxWatch;
   readonly networks: NetworkService;
   readonly endpoints: EndpointService;
-  readonly kernel: NetlinkKernel;
+  private readonly links: HostLinks; // the host's netlink socket, shared by both sides below
+  readonly kernel: HostDataplane;
+  readonly sandboxes: SandboxDataplane;
   private readonly server: ApiServer;
   readonly self: Self;
   readonly events: EventLog;
@@ -85,9 +89,11 @@ export class Agent {
       // start's own load is under way (start()).
       if (again) void this.state.reload('registered again');
     });
-    this.kernel = new NetlinkKernel(this.self, log);
+    this.links = new HostLinks();
+    this.kernel = new HostDataplane(this.self, log, this.links);
+    this.sandboxes = new SandboxDataplane(this.links);
     this.networks = new NetworkService(this.store);
-    this.endpoints = new EndpointService(this.store, this.networks, this.state, this.kernel, this.kernel, this.self, log, (op) => this.reconciler.settled(op));
+    this.endpoints = new EndpointService(this.store, this.networks, this.state, this.kernel, this.sandboxes, this.self, log, (op) => this.reconciler.settled(op));
     this.metrics = new Metrics({
       kernelOps: () => this.reconciler.stats.kernelOps,
       endpoints: () => this.endpointCounts(),
@@ -121,11 +127,11 @@ export class Agent {
       endpoints: () => this.state.snap?.endpoints.values() ?? [],
       host: config.name,
       busy: () => this.endpoints.busy(),
-      identify: (p) => this.kernel.identify(p),
+      identify: (p) => this.sandboxes.identify(p),
       release: (ep) => this.endpoints.repair(ep),
     }, log);
     this.server = new ApiServer(this.api(), log, (method, code) => this.metrics.apiRequests.inc({ method, code }));
-    this.cni = new CniServer(new CniAdapter(config.name, this.endpoints, this.kernel, this.store, () => this.state.snap), log);
+    this.cni = new CniServer(new CniAdapter(config.name, this.endpoints, this.sandboxes, this.store, () => this.state.snap), log);
     if (config.docker.enabled === 'true') {
       this.docker = new DockerPluginServer(new DockerDriver(config.name, config.docker.scope, this.store, this.networks, this.endpoints, this.state, log), log);
     }
@@ -147,7 +153,7 @@ export class Agent {
         store: this.store,
         snapshot: () => this.state.snap,
         readActual: () => this.kernel.readActual(),
-        sandboxAddresses: (p, i) => this.kernel.sandboxAddresses(p, i),
+        sandboxAddresses: (p, i) => this.sandboxes.sandboxAddresses(p, i),
         registered: () => this.registration.registered,
         etcdEndpoints: this.config.etcd.endpoints,
         isolation: () => this.isolation.installed(),
@@ -236,6 +242,7 @@ export class Agent {
     await this.registration.stop();
     await this.metrics.close();
     this.kernel.close();
+    this.links.close();
     this.store.close();
   }
 }

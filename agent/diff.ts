@@ -1,7 +1,7 @@
 import type { EndpointRecord } from '../control/model';
 import type { EntryDelta, DesiredNetwork, DesiredState, Self as HostSelf } from './desired';
 import { hostVethName } from './names';
-import type { ActualNetwork, ActualState, ActualVeth, FdbEntry, NeighEntry } from './dataplane/types';
+import type { ActualNetwork, ActualState, ActualVeth, ActualVxlan, FdbEntry, NeighEntry } from './dataplane/types';
 
 export type Op =
   | { kind: 'ensureDevices'; net: DesiredNetwork; reason: string }
@@ -21,8 +21,8 @@ function devicesProblem(want: DesiredNetwork, have: ActualNetwork | undefined, s
   const br = have?.bridge;
   if (!vx) return `vxlan ${want.vxlan} missing`;
   if (!br) return `bridge ${want.bridge} missing`;
-  if (vx.vni !== want.vni || vx.local !== self.vtep || vx.port !== self.vxlanPort) return `vxlan ${want.vxlan} has vni ${vx.vni} local ${vx.local} port ${vx.port}`;
-  if (vx.learning || !vx.proxy) return `vxlan ${want.vxlan} has learning=${vx.learning} proxy=${vx.proxy}`;
+  const mismatch = vxlanMismatch(want, vx, self);
+  if (mismatch) return mismatch;
   if (!vx.up || !br.up) return `${!vx.up ? want.vxlan : want.bridge} is down`;
   if (vx.master !== br.index) return `vxlan ${want.vxlan} is not a port of ${want.bridge}`;
   if (vx.mtu !== want.mtu || br.mtu !== want.mtu) return `mtu ${vx.mtu}/${br.mtu} instead of ${want.mtu}`;
@@ -31,10 +31,19 @@ function devicesProblem(want: DesiredNetwork, have: ActualNetwork | undefined, s
   return undefined;
 }
 
+// Why an existing vxlan device cannot serve the network and must be replaced (its settings cannot
+// be changed in place), or undefined. The one rule: the planner's diff and the adapter that
+// replaces the device (dataplane/host.ts) must agree, or one would replace what the other keeps.
+export function vxlanMismatch(want: Pick<DesiredNetwork, 'vni' | 'vxlan'>, have: Pick<ActualVxlan, 'vni' | 'local' | 'port' | 'learning' | 'proxy'>, self: Self): string | undefined {
+  if (have.vni !== want.vni || have.local !== self.vtep || have.port !== self.vxlanPort) return `vxlan ${want.vxlan} has vni ${have.vni} local ${have.local} port ${have.port}`;
+  if (have.learning || !have.proxy) return `vxlan ${want.vxlan} has learning=${have.learning} proxy=${have.proxy}`;
+  return undefined;
+}
+
 // A vxlan device that must be replaced loses its entries with it, so they are all re-added.
 function mustReplaceVxlan(want: DesiredNetwork, have: ActualNetwork | undefined, self: Self): boolean {
   const vx = have?.vxlan;
-  return !vx || vx.vni !== want.vni || vx.local !== self.vtep || vx.port !== self.vxlanPort || vx.learning || !vx.proxy;
+  return !vx || vxlanMismatch(want, vx, self) !== undefined;
 }
 
 // Pure: the idempotent operations that turn `actual` into `desired`. Objects that are not ours by

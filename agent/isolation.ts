@@ -1,6 +1,6 @@
 import { execFile } from 'child_process';
 import { parseCidr } from '../control/ipam';
-import { attrAt, ipText } from './dataplane/dump';
+import { AF_INET, AF_INET6, FRA_IIFNAME, FRA_PRIORITY, FRA_TABLE, RTA_DST, RTA_TABLE, RTM_GETROUTE, RTM_GETRULE, RTN_PROHIBIT, attrAt, ipText } from './dataplane/nl';
 import type { Logger } from '../lib/log';
 import { bridgeName } from './names';
 
@@ -65,14 +65,6 @@ function run(cmd: string, args: string[], input?: string): Promise<{ ok: boolean
 
 // A netlink dump of one message type and address family: the payloads of its answers.
 export type Dump = (type: number, family: number) => Promise<Buffer[]>;
-const RTM_GETROUTE = 26;
-const RTM_GETRULE = 34;
-const FRA_IIFNAME = 3;
-const FRA_PRIORITY = 6;
-const FRA_TABLE = 15;
-const RTA_DST = 1;
-const RTA_TABLE = 15;
-const RTN_PROHIBIT = 8;
 const HDR = 12; // struct fib_rule_hdr and struct rtmsg: the table (u8) at 4, a route's type at 7
 
 function u32Attr(d: Buffer, type: number, fallback: number): number {
@@ -109,7 +101,7 @@ export function prohibitRoutesOf(payloads: Iterable<Buffer>): string[] {
 // forking the agent cost ~20 ms of its main thread each, four per check). Undefined for a family
 // the host cannot list (IPv6 disabled).
 async function current(dump: Dump, v6: boolean): Promise<RoutingPlan | undefined> {
-  const family = v6 ? 10 : 2;
+  const family = v6 ? AF_INET6 : AF_INET;
   try {
     return { rules: rulesOf(await dump(RTM_GETRULE, family)), routes: prohibitRoutesOf(await dump(RTM_GETROUTE, family)) };
   } catch {

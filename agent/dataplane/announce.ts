@@ -1,4 +1,4 @@
-import { putIPv4, putMac } from './batch';
+import { putIPv4, putMac } from './nl';
 
 // Gratuitous ARP replies ("X is at M", to everyone) for remote endpoints whose neighbor entries were
 // just programmed, sent into the network's bridge so that every local container hears them.

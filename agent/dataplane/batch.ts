@@ -1,4 +1,5 @@
 import { NetlinkSocket, RawNetlinkSocket, Protocol, MessageType, parseError, NetlinkMessage } from 'netlink';
+import { AF_BRIDGE, AF_INET, AF_INET6, EINVAL, NDA_DST, NDA_LLADDR, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST, NTF_SELF, NUD_PERMANENT, RTM_DELNEIGH, RTM_NEWNEIGH, putIPv4, putIPv6, putMac } from './nl';
 
 // Bulk FDB and neighbor programming: many RTM_NEWNEIGH/RTM_DELNEIGH messages packed into one buffer
 // and sent with one sendmsg, an ACK asked only on the last message of each batch. One request per
@@ -10,20 +11,6 @@ import { NetlinkSocket, RawNetlinkSocket, Protocol, MessageType, parseError, Net
 // thousands of them, and a Buffer per MAC and per address (plus a message object) cost more than
 // the kernel's own work on them.
 
-const RTM_NEWNEIGH = 28;
-const RTM_DELNEIGH = 29;
-const NLM_F_REQUEST = 0x1;
-const NLM_F_ACK = 0x4;
-const NLM_F_REPLACE = 0x100;
-const NLM_F_CREATE = 0x400;
-const NUD_PERMANENT = 0x80;
-const NTF_SELF = 0x02;
-const NDA_DST = 1;
-const NDA_LLADDR = 2;
-const AF_BRIDGE = 7;
-const AF_INET = 2;
-const AF_INET6 = 10;
-const EINVAL = 22;
 // Messages per sendmsg: one ACK outstanding per batch. Kept at 256 because every failed message
 // comes back as its own error (~800 bytes of receive buffer each) and the netlink package aborts
 // the process when its receive buffer overflows (ENOBUFS reaches std::terminate, not 'error').
@@ -56,67 +43,6 @@ class BatchSocket extends NetlinkSocket {
       });
     });
   }
-}
-
-function hexDigit(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  if (c >= 65 && c <= 70) return c - 55;
-  return -1;
-}
-
-// "aa:bb:cc:dd:ee:ff" into b[at..at+6]; false when it is not a MAC.
-export function putMac(b: Buffer, at: number, mac: string): boolean {
-  if (mac.length !== 17) return false;
-  for (let i = 0; i < 6; i++) {
-    const hi = hexDigit(mac.charCodeAt(i * 3));
-    const lo = hexDigit(mac.charCodeAt(i * 3 + 1));
-    if (hi < 0 || lo < 0 || (i < 5 && mac.charCodeAt(i * 3 + 2) !== 58)) return false;
-    b[at + i] = hi * 16 + lo;
-  }
-  return true;
-}
-
-// A dotted quad into b[at..at+4]; false when it is not one.
-export function putIPv4(b: Buffer, at: number, ip: string): boolean {
-  let part = 0;
-  let n = 0;
-  let digits = 0;
-  for (let i = 0; i < ip.length; i++) {
-    const c = ip.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || part === 3) return false;
-      b[at + part++] = n;
-      n = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57 && digits < 3) {
-      n = n * 10 + c - 48;
-      digits++;
-      if (n > 255) return false;
-    } else return false;
-  }
-  if (digits === 0 || part !== 3) return false;
-  b[at + 3] = n;
-  return true;
-}
-
-// An IPv6 address into b[at..at+16]; false when it is not one.
-export function putIPv6(b: Buffer, at: number, ip: string): boolean {
-  const halves = ip.split('::');
-  if (halves.length > 2) return false;
-  const head = halves[0] ? halves[0].split(':') : [];
-  const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
-  const fill = 8 - head.length - tail.length;
-  if (halves.length === 1 ? fill !== 0 : fill < 1) return false;
-  const groups = [...head, ...Array<string>(halves.length === 2 ? fill : 0).fill('0'), ...tail];
-  for (let i = 0; i < 8; i++) {
-    const g = groups[i];
-    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return false;
-    const v = parseInt(g, 16);
-    b[at + 2 * i] = v >> 8;
-    b[at + 2 * i + 1] = v & 255;
-  }
-  return true;
 }
 
 function put16(b: Buffer, at: number, v: number): void {
@@ -229,5 +155,3 @@ export class NeighBatcher {
   }
 }
 
-export const ENOENT = 2;
-export const ESRCH = 3;

@@ -1,5 +1,6 @@
 import { RawNetlinkSocket, Protocol } from 'netlink';
 import { visitEntry } from './dump';
+import { NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLM_F_DUMP, NLM_F_REQUEST, RTM_GETNEIGH, RTM_NEWNEIGH, ndmsg } from './nl';
 import type { EntryVisitor } from './dump';
 
 // Dumps of FDB and neighbor entries on a socket of their own, read where they arrive: every
@@ -7,14 +8,6 @@ import type { EntryVisitor } from './dump';
 // reads 20,000 entries at 10,000 remote endpoints, and the netlink package's parse made an object
 // and a Buffer view per message, kept until the dump's end: garbage the young generation copied
 // while the restart's heap was mostly survivors (not measurable by itself above a restart's noise).
-
-const NLMSG_HDR = 16;
-const NLMSG_ERROR = 2;
-const NLMSG_DONE = 3;
-const RTM_NEWNEIGH = 28;
-const RTM_GETNEIGH = 30;
-const NLM_F_REQUEST = 0x1;
-const NLM_F_DUMP = 0x300;
 
 interface Pending {
   seq: number;
@@ -57,12 +50,11 @@ export class EntryDumper {
   private once(family: number, kind: 'fdb' | 'neigh', fn: EntryVisitor): Promise<void> {
     return new Promise((resolve, reject) => {
       const seq = (this.seq = (this.seq % 0x7fffffff) + 1);
-      const req = Buffer.alloc(NLMSG_HDR + 12);
+      const req = Buffer.concat([Buffer.alloc(NLMSG_HDRLEN), ndmsg(family)]);
       req.writeUInt32LE(req.length, 0);
       req.writeUInt16LE(RTM_GETNEIGH, 4);
       req.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6);
       req.writeUInt32LE(seq, 8);
-      req[NLMSG_HDR] = family;
       this.sock.ref();
       const done = (): void => this.sock.unref();
       this.pending = {
@@ -94,21 +86,21 @@ export class EntryDumper {
     const p = this.pending;
     if (!p) return;
     let off = 0;
-    while (off + NLMSG_HDR <= buf.length) {
+    while (off + NLMSG_HDRLEN <= buf.length) {
       const len = buf.readUInt32LE(off);
-      if (len < NLMSG_HDR || off + len > buf.length) break;
+      if (len < NLMSG_HDRLEN || off + len > buf.length) break;
       const type = buf.readUInt16LE(off + 4);
       if (buf.readUInt32LE(off + 8) === p.seq) {
         if (type === RTM_NEWNEIGH) {
           try {
-            visitEntry(buf, off + NLMSG_HDR, off + len, p.kind, p.fn);
+            visitEntry(buf, off + NLMSG_HDRLEN, off + len, p.kind, p.fn);
           } catch (err) {
             this.fail(err as Error); // the rest of this dump's messages find nothing pending
             return;
           }
         } else if (type === NLMSG_DONE || type === NLMSG_ERROR) {
           this.pending = undefined;
-          const errno = type === NLMSG_ERROR && len >= NLMSG_HDR + 4 ? -buf.readInt32LE(off + NLMSG_HDR) : 0;
+          const errno = type === NLMSG_ERROR && len >= NLMSG_HDRLEN + 4 ? -buf.readInt32LE(off + NLMSG_HDRLEN) : 0;
           if (errno) p.reject(new Error(`neighbor dump failed: errno ${errno}`));
           else p.resolve();
           return;

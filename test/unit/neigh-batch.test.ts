@@ -1,5 +1,6 @@
 import * as assert from 'assert';
-import { encodeEntry, putIPv6 } from '../../agent/dataplane/batch';
+import { encodeEntry } from '../../agent/dataplane/batch';
+import { putIPv6 } from '../../agent/dataplane/nl';
 
 // The bytes the kernel gets for one FDB or neighbor entry (rtnetlink's ndmsg + NDA_DST + NDA_LLADDR),
 // written by hand from include/uapi/linux/neighbour.h so that the encoder is checked against the

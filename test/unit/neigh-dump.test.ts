@@ -1,5 +1,6 @@
 import * as assert from 'assert';
-import { attrAt, visitEntry, ipText, macText } from '../../agent/dataplane/dump';
+import { visitEntry } from '../../agent/dataplane/dump';
+import { attrAt, ipText, macText } from '../../agent/dataplane/nl';
 import type { EntryVisitor } from '../../agent/dataplane/dump';
 
 // Dump payloads (ndmsg + attributes) written by hand from include/uapi/linux/neighbour.h, as the
