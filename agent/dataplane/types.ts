@@ -2,8 +2,9 @@ import type { DesiredNetwork } from '../desired';
 import type { PathIdentity } from '../sandbox-identity';
 
 // The data plane's ports: what the reconciler and the endpoint service need of the kernel, and
-// what they read back. Declared here, apart from their consumers, so that the netlink adapter (and
-// the tests' fake kernel) implements them without importing the code that uses them.
+// what they read back. Declared here, apart from their consumers, so that the netlink adapters
+// (./host.ts, ./sandbox.ts) and the tests' fake kernel implement them without importing the code
+// that uses them.
 
 export interface ActualVxlan { index: number; vni: number; local: string; port: number; learning: boolean; proxy: boolean; up: boolean; mtu: number; master: number }
 export interface ActualBridge { index: number; up: boolean; mtu: number; addresses: string[] }
