@@ -35,24 +35,12 @@ export function hostRecord(name: string, vtep: string): HostRecord {
   return { name, vtep, vxlanPort: 4789, underlayMtu: 1500, version: 'test', started: '' };
 }
 
-// `name` defaults to the id and `sandbox` to /run/netns/<name>; no address unless given.
+// `name` defaults to the id and `sandbox` to /run/netns/<name>; no address unless given. Every
+// field in `o` is taken as given, an explicit `undefined` included.
 export function epRecord(o: Partial<EndpointRecord> & Pick<EndpointRecord, 'id' | 'networkId' | 'host'>): EndpointRecord {
   const name = o.name ?? o.id;
-  return {
-    id: o.id,
-    networkId: o.networkId,
-    name,
-    host: o.host,
-    sandbox: o.sandbox ?? `/run/netns/${name}`,
-    ifname: o.ifname ?? 'eth0',
-    mac: o.mac ?? '02:42:00:00:00:01',
-    ipv4: o.ipv4 ?? '',
-    ipv6: o.ipv6 ?? '',
-    aliases: o.aliases ?? [],
-    created: o.created ?? '',
-    ...(o.cni ? { cni: o.cni } : {}),
-    ...(o.docker ? { docker: o.docker } : {}),
-  };
+  const { id, networkId, host, ...rest } = o;
+  return { id, networkId, name, host, sandbox: `/run/netns/${name}`, ifname: 'eth0', mac: '02:42:00:00:00:01', ipv4: '', ipv6: '', aliases: [], created: '', ...rest };
 }
 
 // 1, 2, 3, ... through `format`: ids and MACs that stay distinct across a file's tests. Declared
