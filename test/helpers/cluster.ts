@@ -32,8 +32,11 @@ export interface ClusterOptions {
   // A dockerd per host whose vxnet plugin is that host's agent (scope 'global': with Docker's etcd
   // cluster store). The agents start once the plugin directories exist, the daemons after them.
   docker?: { scope: 'local' | 'global' };
-  // Log lines per agent that useCluster prints after a failed test.
+  // useCluster only: log lines per agent printed after a failed test, and the suite's own clean-up
+  // that needs the cluster still running (processes in its namespaces, mounts), run just before
+  // the stop even when the start failed.
   logLines?: number;
+  beforeStop?: (c: TestCluster | undefined) => void | Promise<void>;
 }
 
 export const DOCKERD = '/usr/sbin/dockerd';
@@ -104,7 +107,11 @@ export function useCluster(opts: ClusterOptions): () => TestCluster {
   after(async () => {
     const stopping = c;
     c = undefined;
-    await stopCluster(stopping);
+    try {
+      await opts.beforeStop?.(stopping);
+    } finally {
+      await stopCluster(stopping);
+    }
   });
   return () => {
     if (!c) throw new Error('the cluster is not running (useCluster starts it in a before hook)');
