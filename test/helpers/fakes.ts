@@ -3,10 +3,10 @@
 // devices, entries and veths in memory. Both answer after random delays, so that a test drives the
 // real code through the interleavings a busy host sees.
 import type { EndpointRecord, HostRecord, NetworkRecord } from '../../control/model';
+import { snapshot } from './records';
 import type { Snapshot, ViewHandlers } from '../../control/store/store';
 import { ViewBatch } from '../../control/store/view-change';
 import type { WatchedKey, WatchResponse, WatchEvents } from '../../control/store/wire';
-import { EndpointTable } from '../../control/store/endpoint-table';
 import { keys } from '../../control/store/keys';
 import type { DesiredNetwork } from '../../agent/desired';
 import type { Logger } from '../../lib/log';
@@ -15,22 +15,11 @@ import { VxError } from '../../control/errors';
 import { status } from '@grpc/grpc-js';
 import type { ActualState, Attachment, FdbEntry, Kernel, NeighEntry, OpenSandbox, Sandboxes } from '../../agent/dataplane/types';
 
-// Deterministic: a failure names its seed.
-export function rng(seed: number): () => number {
-  let x = (seed * 2654435761) >>> 0;
-  return () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32);
-}
+// The record factories and the seeded generator live in records.ts; re-exported for the suites
+// that take them from here.
+export { hostRecord, netRecord, rng } from './records';
 
 export const quietLog: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
-
-export function netRecord(id: string, vni: number, subnet: string): NetworkRecord {
-  const gateway = subnet.replace(/\.0\/\d+$/, '.1');
-  return { id, name: id, created: '', vni, mtu: 0, ipv4: [{ subnet, gateway, auxAddresses: {} }], ipv6: [], enableIPv6: false, internal: false, attachable: false, labels: {}, options: {}, ipamOptions: {} };
-}
-
-export function hostRecord(name: string, vtep: string): HostRecord {
-  return { name, vtep, vxlanPort: 4789, underlayMtu: 1500, version: 'test', started: '' };
-}
 
 // Waits for a random number of macrotask turns (0 to `max`), or none when `r` is undefined.
 export function jitter(r: (() => number) | undefined, max = 3): Promise<void> {
@@ -62,9 +51,7 @@ export class FakeEtcd {
     return {
       snapshot: async (): Promise<Snapshot> => {
         await jitter(this.r);
-        const snap: Snapshot = { revision: this.revision, networks: new Map(this.networks), endpoints: new EndpointTable(), hosts: new Map(this.hosts), reconciled: new Map() };
-        for (const [id, e] of this.endpoints) snap.endpoints.set(id, e);
-        return snap;
+        return snapshot(this.networks.values(), this.endpoints.values(), this.hosts.values(), this.revision);
       },
       watchView: async (_revision: number, on: ViewHandlers) => {
         this.watcher = on;

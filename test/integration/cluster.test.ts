@@ -4,27 +4,19 @@ import * as fs from 'fs';
 import { status } from '@grpc/grpc-js';
 import type { Etcd3 } from 'etcd3';
 import { dumpEtcd } from '../helpers/etcd';
-import { startCluster, stopCluster, printLogsIfFailed, TestCluster } from '../helpers/cluster';
+import { useCluster } from '../helpers/cluster';
 import { TestAgent, runCli } from '../helpers/agent';
 import { Topology, ping, addrOf, fdbOf, neighOf, waitFor, sh, nsExists } from '../helpers/topology';
 
 // Three hosts as namespaces on one underlay, one real agent inside each, one real etcd.
 describe('data plane: three hosts, real agents, real kernel', function () {
   this.timeout(120000);
-  let cl: TestCluster | undefined;
+  const TTL = 3;
+  const cluster = useCluster({ hosts: 3, agent: { leaseTtl: TTL, resyncInterval: 3600 }, logLines: 25 }); // no check here is rescued by a resync
   let kv: Etcd3;
   let topo: Topology;
   let agents: TestAgent[] = [];
-  const TTL = 3;
-
-  before(async () => {
-    cl = await startCluster({ hosts: 3, agent: { leaseTtl: TTL, resyncInterval: 3600 } }); // no check here is rescued by a resync
-    ({ kv, topo, agents } = cl);
-  });
-  after(() => stopCluster(cl));
-  afterEach(function () {
-    printLogsIfFailed(this.currentTest, cl, 25);
-  });
+  before(() => ({ kv, topo, agents } = cluster()));
 
   const vniOf = async (name: string): Promise<number> => (await agents[0].client.inspect({ network: name })).vni;
 

@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import { spawn } from 'child_process';
 import * as path from 'path';
 import type { Etcd3 } from 'etcd3';
-import { startCluster, stopCluster, printLogsIfFailed, TestCluster } from '../helpers/cluster';
+import { useCluster } from '../helpers/cluster';
 import { TestAgent, ROOT } from '../helpers/agent';
 import { Topology, ping, sh } from '../helpers/topology';
 
@@ -41,7 +41,7 @@ function cniCall(hostNs: string, cmd: string, id: string, netns: string, conf: u
 
 describe('convergence on its own triggers (periodic resync an hour away): concurrent Connects and Disconnects', function () {
   this.timeout(300000);
-  let cl: TestCluster | undefined;
+  const cluster = useCluster({ hosts: 3, agent: { resyncInterval: RESYNC_S }, logLines: 20 });
   let kv: Etcd3;
   let topo: Topology;
   let agents: TestAgent[] = [];
@@ -49,16 +49,9 @@ describe('convergence on its own triggers (periodic resync an hour away): concur
   const ids = new Map<string, string>();  // network name -> ID
   let worstMs = 0;
 
-  before(async () => {
-    cl = await startCluster({ hosts: 3, agent: { resyncInterval: RESYNC_S } });
-    ({ kv, topo, agents } = cl);
-  });
-  after(async () => {
+  before(() => ({ kv, topo, agents } = cluster()));
+  after(() => {
     if (worstMs) console.log(`      measured: slowest convergence after a burst ${worstMs} ms (bound ${CONVERGE_MS} ms)`);
-    await stopCluster(cl);
-  });
-  afterEach(function () {
-    printLogsIfFailed(this.currentTest, cl, 20);
   });
 
   async function createNet(name: string, subnet: string): Promise<void> {

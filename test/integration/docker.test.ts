@@ -1,60 +1,14 @@
 import * as assert from 'assert';
-import * as fs from 'fs';
-import type { Etcd3 } from 'etcd3';
-import { dumpEtcd, startEtcd, EtcdCluster } from '../helpers/etcd';
-import { TestAgent } from '../helpers/agent';
-import { DockerHosts } from '../helpers/docker';
-import { Topology, sh, waitFor } from '../helpers/topology';
+import { dumpEtcd } from '../helpers/etcd';
+import { DockerCluster, useCluster } from '../helpers/cluster';
+import { sh, waitFor } from '../helpers/topology';
 
 // Docker Engine 20.10 (Debian's docker.io) on simulated hosts, one dockerd per host namespace with
 // the host's vxnet agent serving its plugin socket (test/helpers/docker.ts builds them).
 // Global scope runs with Docker's etcd cluster store (a second etcd with the v2 API in the underlay);
 // local scope without one.
 
-interface Lab {
-  etcd: EtcdCluster;
-  kv: Etcd3;
-  topo: Topology;
-  docker: DockerHosts;
-  agents: TestAgent[];
-}
-
-async function startLab(hosts: number, scope: 'local' | 'global'): Promise<Lab> {
-  if (!fs.existsSync('/usr/sbin/dockerd')) throw new Error('Docker is not installed: scripts/test.sh installs it (apt-get install docker.io containerd runc busybox-static iptables)');
-  const etcd = await startEtcd(1);
-  const topo = new Topology(hosts);
-  const docker = new DockerHosts(topo, { clusterStore: scope === 'global' });
-  const lab: Lab = { etcd, kv: etcd.client(), topo, docker, agents: [] };
-  try {
-    await docker.prepare();
-    // The plugin's socket must be there before dockerd asks for it (else a 15 s stall per network).
-    lab.agents = topo.hosts.map((h) => new TestAgent({ name: h.name, etcd: etcd.unixUrls, vtep: h.vtep, netns: h.ns, resyncInterval: 3600, docker: { socket: docker.pluginSocket(h.name), scope } }));
-    await Promise.all(lab.agents.map((a) => a.start()));
-    await docker.startDaemons();
-  } catch (err) {
-    await stopLab(lab);
-    throw err;
-  }
-  return lab;
-}
-
-async function stopLab(lab: Lab | undefined): Promise<void> {
-  if (!lab) return;
-  await lab.docker.destroy();
-  await Promise.all(lab.agents.map((a) => a.stop('SIGKILL')));
-  lab.agents.forEach((a) => a.cleanup());
-  lab.topo.destroy();
-  lab.kv.close();
-  await lab.etcd.stop();
-}
-
-function logsIfFailed(test: Mocha.Test | undefined, lab: Lab | undefined): void {
-  if (test?.state !== 'failed' || !lab) return;
-  for (const [i, a] of lab.agents.entries()) {
-    console.error(`--- ${a.opts.name} agent log\n${a.tail(20)}`);
-    console.error(`--- ${a.opts.name} dockerd log\n${lab.docker.logTail(lab.topo.hosts[i].name, 10)}`);
-  }
-}
+type Lab = DockerCluster;
 
 // `docker ...` on a host that must succeed; its stdout, trimmed.
 async function d(lab: Lab, host: string, args: string[], timeoutMs = 60000): Promise<string> {
@@ -88,21 +42,11 @@ async function assertNothingLeft(lab: Lab, what: string): Promise<void> {
 
 describe('Docker network and IPAM plugin, global scope (3 hosts, Docker 20.10 with an etcd cluster store)', function () {
   this.timeout(300000);
-  let lab: Lab | undefined;
+  const lab = useCluster({ hosts: 3, docker: { scope: 'global' }, agent: { resyncInterval: 3600 }, logLines: 20 });
   const H = ['h1', 'h2', 'h3'];
 
-  before(async () => {
-    lab = await startLab(3, 'global');
-  });
-  afterEach(function () {
-    logsIfFailed(this.currentTest, lab);
-  });
-  after(async () => {
-    await stopLab(lab);
-  });
-
   it('creates a network on one host that every host sees, in global scope', async () => {
-    const l = lab!;
+    const l = lab();
     await d(l, 'h1', ['network', 'create', '-d', 'vxnet', '--ipam-driver', 'vxnet', '--subnet', '10.77.0.0/24', '-o', 'vxnet.network=blue', 'blue']);
     for (const h of H) assert.match(await d(l, h, ['network', 'ls', '--filter', 'name=blue', '--format', '{{.Name}} {{.Driver}} {{.Scope}}']), /^blue vxnet global$/m);
     const net = await l.agents[1].client.inspect({ network: 'blue' });
@@ -110,7 +54,7 @@ describe('Docker network and IPAM plugin, global scope (3 hosts, Docker 20.10 wi
   });
 
   it('containers on every host ping each other by IP, by name and by alias; --ip is honoured', async () => {
-    const l = lab!;
+    const l = lab();
     for (const [i, h] of H.entries()) {
       await d(l, h, ['run', '-d', '--name', `c${i + 1}`, '--network', 'blue', '--network-alias', `web${i + 1}`, ...(i === 2 ? ['--ip', '10.77.0.100'] : []), 'vxbusy', 'sleep', '3600']);
     }
@@ -137,7 +81,7 @@ describe('Docker network and IPAM plugin, global scope (3 hosts, Docker 20.10 wi
   });
 
   it('three containers started at once on a host new to the network reach the other host at once', async () => {
-    const l = lab!;
+    const l = lab();
     await d(l, 'h1', ['network', 'create', '-d', 'vxnet', '--ipam-driver', 'vxnet', '--subnet', '10.78.0.0/24', '-o', 'vxnet.network=trio', 'trio']);
     await d(l, 'h1', ['run', '-d', '--name', 't0', '--network', 'trio', 'vxbusy', 'sleep', '3600']);
     const ip = await ipOf(l, 'h1', 't0', 'trio');
@@ -150,7 +94,7 @@ describe('Docker network and IPAM plugin, global scope (3 hosts, Docker 20.10 wi
   });
 
   it('30 containers started at once across the hosts get 30 distinct addresses', async () => {
-    const l = lab!;
+    const l = lab();
     const names = Array.from({ length: 30 }, (_, i) => ({ host: H[i % 3], name: `m${i}` }));
     await Promise.all(names.map((n) => d(l, n.host, ['run', '-d', '--name', n.name, '--network', 'blue', 'vxbusy', 'sleep', '3600'], 120000)));
     const ips = await Promise.all(names.map((n) => ipOf(l, n.host, n.name, 'blue')));
@@ -160,7 +104,7 @@ describe('Docker network and IPAM plugin, global scope (3 hosts, Docker 20.10 wi
   });
 
   it('bad input gets a clear "Error response from daemon" and changes nothing', async () => {
-    const l = lab!;
+    const l = lab();
     const before = await dumpEtcd(l.kv);
     const cases: [string, string[], RegExp][] = [
       ['overlapping subnet', ['network', 'create', '-d', 'vxnet', '--ipam-driver', 'vxnet', '--subnet', '10.77.0.0/16', 'x1'], /overlaps with vxnet network blue/],
@@ -182,7 +126,7 @@ describe('Docker network and IPAM plugin, global scope (3 hosts, Docker 20.10 wi
   });
 
   it('an agent killed and restarted: running containers keep pinging (20/s, none lost), a new container works', async () => {
-    const l = lab!;
+    const l = lab();
     const ip2 = await ipOf(l, 'h2', 'c2', 'blue');
     const pinger = l.docker.docker('h1', ['exec', 'c1', 'ping', '-q', '-i', '0.05', '-c', '100', '-W', '1', ip2], { timeoutMs: 60000 });
     await new Promise((r) => setTimeout(r, 1000));
@@ -198,7 +142,7 @@ describe('Docker network and IPAM plugin, global scope (3 hosts, Docker 20.10 wi
   });
 
   it('dockerd restarted: its containers come back connected', async () => {
-    const l = lab!;
+    const l = lab();
     await d(l, 'h3', ['run', '-d', '--name', 'c3r', '--restart', 'always', '--network', 'blue', 'vxbusy', 'sleep', '3600']);
     await l.docker.restartDaemon('h3');
     await waitFor('c3r running again after the dockerd restart', async () => (await l.docker.docker('h3', ['inspect', '-f', '{{.State.Running}}', 'c3r'])).stdout.trim() === 'true', 30000, 200);
@@ -207,7 +151,7 @@ describe('Docker network and IPAM plugin, global scope (3 hosts, Docker 20.10 wi
   });
 
   it('a container removed while its host\'s agent was down is cleaned up at the next reconcile', async () => {
-    const l = lab!;
+    const l = lab();
     await d(l, 'h2', ['run', '-d', '--name', 'gone', '--network', 'blue', 'vxbusy', 'sleep', '3600']);
     const epId = await d(l, 'h2', ['inspect', '-f', '{{.NetworkSettings.Networks.blue.EndpointID}}', 'gone']);
     await l.agents[1].stop('SIGKILL');
@@ -218,7 +162,7 @@ describe('Docker network and IPAM plugin, global scope (3 hosts, Docker 20.10 wi
   });
 
   it('--gateway, --ip-range, --aux-address, IPv6 and --internal behave as in the CLI', async () => {
-    const l = lab!;
+    const l = lab();
     await d(l, 'h1', ['network', 'create', '-d', 'vxnet', '--ipam-driver', 'vxnet', '--subnet', '10.66.0.0/24', '--gateway', '10.66.0.254', '--ip-range', '10.66.0.128/25',
       '--aux-address', 'printer=10.66.0.128', '--ipv6', '--subnet', 'fd00:66::/64', '-o', 'vxnet.network=green', 'green']);
     const net = await l.agents[2].client.inspect({ network: 'green' });
@@ -243,7 +187,7 @@ describe('Docker network and IPAM plugin, global scope (3 hosts, Docker 20.10 wi
   });
 
   it('disconnect, stop/start, rm -f and network rm leave no endpoint, address, veth, FDB or neighbor entry', async () => {
-    const l = lab!;
+    const l = lab();
     await d(l, 'h1', ['network', 'disconnect', 'blue', 'c1']);
     await d(l, 'h1', ['network', 'connect', '--alias', 'again', 'blue', 'c1']);
     assert.ok(await pings(l, 'h2', 'c2', 'again'));
@@ -261,20 +205,10 @@ describe('Docker network and IPAM plugin, global scope (3 hosts, Docker 20.10 wi
 
 describe('Docker network and IPAM plugin, local scope (2 hosts, no cluster store)', function () {
   this.timeout(240000);
-  let lab: Lab | undefined;
-
-  before(async () => {
-    lab = await startLab(2, 'local');
-  });
-  afterEach(function () {
-    logsIfFailed(this.currentTest, lab);
-  });
-  after(async () => {
-    await stopLab(lab);
-  });
+  const lab = useCluster({ hosts: 2, docker: { scope: 'local' }, agent: { resyncInterval: 3600 }, logLines: 20 });
 
   it('the same network created on each host binds to one vxnet network, and containers ping across hosts', async () => {
-    const l = lab!;
+    const l = lab();
     for (const h of ['h1', 'h2']) {
       await d(l, h, ['network', 'create', '-d', 'vxnet', '--ipam-driver', 'vxnet', '--subnet', '10.88.0.0/24', '-o', 'vxnet.network=red', 'red']);
       assert.match(await d(l, h, ['network', 'ls', '--filter', 'name=red', '--format', '{{.Scope}}']), /^local$/);
@@ -292,7 +226,7 @@ describe('Docker network and IPAM plugin, local scope (2 hosts, no cluster store
   });
 
   it('the last Docker network bound to it takes the vxnet network away', async () => {
-    const l = lab!;
+    const l = lab();
     await d(l, 'h1', ['rm', '-f', 'r1']);
     await d(l, 'h1', ['network', 'rm', 'red']);
     assert.strictEqual((await l.agents[0].client.list({ filters: [] })).networks?.length, 1, 'removed while h2 still uses it');

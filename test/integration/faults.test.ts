@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import type { Etcd3 } from 'etcd3';
 import { dumpEtcd, EtcdCluster } from '../helpers/etcd';
-import { startCluster, stopCluster, printLogsIfFailed, TestCluster } from '../helpers/cluster';
+import { useCluster } from '../helpers/cluster';
 import { TestAgent } from '../helpers/agent';
 import { Topology, ping, fdbOf, neighOf, waitFor, sh } from '../helpers/topology';
 import { grpcTarget } from '../../control/client';
@@ -51,16 +51,16 @@ function checkConsistent(d: Record<string, string>): void {
 
 describe('faults: restarts, drift, watches, etcd member loss and outage, lease loss, races, graceful stop', function () {
   this.timeout(180000);
-  let cl: TestCluster | undefined;
-  let etcd: EtcdCluster;
-  let kv: Etcd3;
-  let topo: Topology;
-  let agents: TestAgent[] = [];
   const TTL = 3;
   // The periodic resync out of reach: every convergence here comes from the agents' own triggers.
   // Drift made by hand is what only a resync repairs: SIGHUP asks for one (the timer that makes
   // them periodically is unit-tested on fakes, test/unit/reconciler.test.ts).
   const RESYNC = 3600;
+  const cluster = useCluster({ hosts: 3, etcdMembers: 3, agent: { leaseTtl: TTL, resyncInterval: RESYNC } });
+  let etcd: EtcdCluster;
+  let kv: Etcd3;
+  let topo: Topology;
+  let agents: TestAgent[] = [];
   const REPAIR_MS = 3000;
   const box: Record<string, string> = {};
   const ip: Record<string, string> = {};
@@ -70,8 +70,7 @@ describe('faults: restarts, drift, watches, etcd member loss and outage, lease l
   const vx = (): string => `vx-${vni}`;
 
   before(async () => {
-    cl = await startCluster({ hosts: 3, etcdMembers: 3, agent: { leaseTtl: TTL, resyncInterval: RESYNC } });
-    ({ etcd, kv, topo, agents } = cl);
+    ({ etcd, kv, topo, agents } = cluster());
     const net = await agents[0].client.create({ name: 'blue', ipamConfig: [{ subnet: '10.88.0.0/24' }] });
     vni = net.vni;
     netId = net.id;
@@ -90,10 +89,6 @@ describe('faults: restarts, drift, watches, etcd member loss and outage, lease l
     }
   });
 
-  after(() => stopCluster(cl));
-  afterEach(function () {
-    printLogsIfFailed(this.currentTest, cl);
-  });
 
   it('kill -9 and restart of the agents on both ends loses no packet at 20/s, and the restarted agents change nothing', async () => {
     const flood = pingFlood(box.a1, ip.b1, 9);

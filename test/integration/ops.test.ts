@@ -3,9 +3,9 @@ import { spawn, spawnSync, execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { Etcd3 } from 'etcd3';
 import { startEtcd, EtcdCluster } from '../helpers/etcd';
 import { TestAgent, ROOT, CLI, runCli } from '../helpers/agent';
+import { useCluster } from '../helpers/cluster';
 import { Topology, ping, fdbOf, neighOf, waitFor, sh } from '../helpers/topology';
 import { makePki, Pki } from '../helpers/pki';
 
@@ -172,22 +172,16 @@ describe('operations: units, install, TLS and auth to etcd, metrics, events, doc
   });
 
   describe('on two hosts: the unit command line, metrics, events, doctor, host ls', () => {
-    let etcd: EtcdCluster;
-    let kv: Etcd3;
-    let topo: Topology;
-    const agents: TestAgent[] = [];
     const METRICS = '127.0.0.1:9476';
-
-    before(async () => {
-      etcd = await startEtcd(1);
-      kv = etcd.client();
-      topo = new Topology(2);
-      for (const h of topo.hosts) {
-        // The unit's ExecStart with the example config adjusted to test paths.
+    // Each agent runs the unit's ExecStart with the example config adjusted to test paths.
+    const cluster = useCluster({
+      hosts: 2,
+      agent: (h) => ({ etcd: [], dir: fs.mkdtempSync(path.join(os.tmpdir(), `vxt-unit-${h.name}-`)) }),
+      prepare: (a, h, etcd) => {
         const unit = fs.readFileSync(path.join(ROOT, 'deploy', 'systemd', 'vxnet-agent.service'), 'utf8');
         const exec = /^ExecStart=(\S+) (.*)$/m.exec(unit)!;
         assert.strictEqual(exec[1], '/usr/bin/vxnet');
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), `vxt-unit-${h.name}-`));
+        const dir = a.dir;
         const cfg = fs.readFileSync(path.join(ROOT, 'deploy', 'agent.yaml'), 'utf8')
           .replace(/^vtep_interface: eth0$/m, `vtep: ${h.vtep}\nname: ${h.name}`)
           .replace(/^ {2}endpoints: .*$/m, `  endpoints: [${etcd.unixUrls[0]}]`)
@@ -199,24 +193,12 @@ describe('operations: units, install, TLS and auth to etcd, metrics, events, doc
         const cfgFile = path.join(dir, 'agent.yaml');
         fs.writeFileSync(cfgFile, cfg);
         const args = exec[2].replace('/etc/vxnet/agent.yaml', cfgFile).split(' ');
-        const a = new TestAgent({ name: h.name, etcd: [], vtep: h.vtep, netns: h.ns, dir });
         a.args = () => args; // bin/vxnet, as the unit runs /usr/bin/vxnet
-        agents.push(a);
-      }
-      await Promise.all(agents.map((a) => a.start()));
+      },
     });
-
-    after(async () => {
-      await Promise.all(agents.map((a) => a.stop('SIGKILL')));
-      agents.forEach((a) => a.cleanup());
-      topo?.destroy();
-      kv?.close();
-      await etcd?.stop();
-    });
-
-    afterEach(function () {
-      if (this.currentTest?.state === 'failed') for (const a of agents) console.error(`--- ${a.opts.name}\n${a.tail(15)}`);
-    });
+    let topo: Topology;
+    let agents: TestAgent[] = [];
+    before(() => ({ topo, agents } = cluster()));
 
     it('the agent started by the unit command line serves the API, /healthz and /readyz', async () => {
       for (const [i, a] of agents.entries()) {

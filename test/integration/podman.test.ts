@@ -5,7 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { Etcd3 } from 'etcd3';
 import { dumpEtcd } from '../helpers/etcd';
-import { startCluster, stopCluster, TestCluster } from '../helpers/cluster';
+import { useCluster } from '../helpers/cluster';
 import { TestAgent, ROOT } from '../helpers/agent';
 import { Topology, ping, waitFor, sh } from '../helpers/topology';
 
@@ -43,18 +43,32 @@ step removed
 
 describe('CNI plugin with podman (CNI backend) on two hosts', function () {
   this.timeout(240000);
-  let cl: TestCluster | undefined;
-  let kv: Etcd3;
-  let topo: Topology;
-  let agents: TestAgent[] = [];
   const work: string[] = [];
   const procs: ChildProcess[] = [];
   let createdVarLibCni = false;
+  const cluster = useCluster({
+    hosts: 2,
+    // Each host's podman script is released from its waits and runs to its end (the container's
+    // removal through the CNI plugin) while the agents still answer.
+    beforeStop: async () => {
+      for (const w of work) for (const f of ['go1', 'go2', 'go3']) fs.writeFileSync(path.join(w, f), '');
+      await Promise.all(procs.map((p) => new Promise<void>((r) => {
+        if (p.exitCode !== null) return r();
+        const t = setTimeout(() => p.kill('SIGKILL'), 30000);
+        p.once('exit', () => {
+          clearTimeout(t);
+          r();
+        });
+      })));
+    },
+  });
+  let kv: Etcd3;
+  let topo: Topology;
+  let agents: TestAgent[] = [];
 
   before(async () => {
     if (!fs.existsSync('/usr/bin/podman')) throw new Error('podman is not installed: scripts/test.sh installs it (apt-get install podman busybox-static)');
-    cl = await startCluster({ hosts: 2 });
-    ({ kv, topo, agents } = cl);
+    ({ kv, topo, agents } = cluster());
     await agents[0].client.create({ name: 'pod', ipamConfig: [{ subnet: '10.98.0.0/24' }] });
     if (!fs.existsSync('/var/lib/cni')) {
       fs.mkdirSync('/var/lib/cni', { recursive: true });
@@ -77,17 +91,8 @@ describe('CNI plugin with podman (CNI backend) on two hosts', function () {
     }
   });
 
-  after(async () => {
-    for (const w of work) for (const f of ['go1', 'go2', 'go3']) fs.writeFileSync(path.join(w, f), '');
-    await Promise.all(procs.map((p) => new Promise<void>((r) => {
-      if (p.exitCode !== null) return r();
-      const t = setTimeout(() => p.kill('SIGKILL'), 30000);
-      p.once('exit', () => {
-        clearTimeout(t);
-        r();
-      });
-    })));
-    await stopCluster(cl);
+  // After the cluster's stop (useCluster's hook runs first).
+  after(() => {
     for (const w of work) {
       sh('umount', ['-R', path.join(w, 'storage', 'overlay')], { allowFail: true });
       fs.rmSync(w, { recursive: true, force: true });

@@ -3,7 +3,7 @@ import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import type { Etcd3 } from 'etcd3';
 import { dumpEtcd } from '../helpers/etcd';
-import { startCluster, stopCluster, printLogsIfFailed, TestCluster } from '../helpers/cluster';
+import { useCluster } from '../helpers/cluster';
 import type { TestAgent } from '../helpers/agent';
 import { Topology, waitFor, sh, addrOf } from '../helpers/topology';
 import { takePid, killPid } from '../helpers/pids';
@@ -30,31 +30,29 @@ async function ended(p: ChildProcess): Promise<void> {
 
 describe('sandbox identity: a path that names another namespace gets nothing', function () {
   this.timeout(90000);
-  let cl: TestCluster | undefined;
-  let kv: Etcd3;
-  let topo: Topology;
-  let agent: TestAgent;
   const procs: ChildProcess[] = [];
   const strangers: number[] = [];
   const mounted: string[] = [];
+  const cluster = useCluster({
+    hosts: 1,
+    logLines: 20,
+    beforeStop: async () => {
+      for (const m of mounted) sh('umount', [m], { allowFail: true });
+      for (const p of procs) await ended(p);
+      for (const pid of strangers) killPid(pid);
+    },
+  });
+  let kv: Etcd3;
+  let topo: Topology;
+  let agent: TestAgent;
 
   const endpointIps = async (): Promise<string[]> => (await agent.client.inspect({ network: 'idnet' })).endpoints.map((e) => e.ipv4Address.split('/')[0]);
   const ipamHolds = async (ip: string): Promise<boolean> => Object.keys(await dumpEtcd(kv)).some((k) => k.includes('/ipam/') && k.endsWith(`/${ip}`));
 
   before(async () => {
-    cl = await startCluster({ hosts: 1 });
-    ({ kv, topo } = cl);
-    agent = cl.agents[0];
+    ({ kv, topo } = cluster());
+    agent = cluster().agents[0];
     await agent.client.create({ name: 'idnet', ipamConfig: [{ subnet: '10.94.0.0/24' }] });
-  });
-  after(async () => {
-    for (const m of mounted) sh('umount', [m], { allowFail: true });
-    for (const p of procs) await ended(p);
-    for (const pid of strangers) killPid(pid);
-    await stopCluster(cl);
-  });
-  afterEach(function () {
-    printLogsIfFailed(this.currentTest, cl, 20);
   });
 
   it('Connect records the identity of the namespace it opened', async () => {
@@ -71,7 +69,7 @@ describe('sandbox identity: a path that names another namespace gets nothing', f
     const box = topo.container('idsame');
     const r = await agent.client.connect({ network: 'idnet', sandbox: box });
     const ip = r.endpoint!.ipv4Address.split('/')[0];
-    const host = cl!.topo.hosts[0].ns;
+    const host = cluster().topo.hosts[0].ns;
     const veth = /^\d+: (vxv\w+)@/m.exec(sh('ip', ['-n', host, '-o', 'link', 'show', 'type', 'veth']))![1];
     sh('ip', ['-n', host, 'link', 'del', veth]);
     agent.signal('SIGHUP');

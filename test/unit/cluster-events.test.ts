@@ -4,11 +4,10 @@ import { EventLog } from '../../agent/events';
 import type { Event } from '../../control/generated/vxnet/v1/Event';
 import type { EndpointRecord } from '../../control/model';
 import type { Store } from '../../control/store/store';
-import { FakeEtcd, hostRecord, netRecord, quietLog } from '../helpers/fakes';
+import { FakeEtcd, quietLog } from '../helpers/fakes';
+import { epRecord, hostRecord, netRecord } from '../helpers/records';
 
-function ep(id: string, host: string, n: number): EndpointRecord {
-  return { id, networkId: 'n1', name: id, host, sandbox: `/run/netns/${id}`, ifname: 'eth0', mac: `02:00:00:00:00:0${n}`, ipv4: `10.1.0.${n}/24`, ipv6: '', aliases: [], created: '' };
-}
+const ep = (id: string, host: string, n: number): EndpointRecord => epRecord({ id, networkId: 'n1', host, mac: `02:00:00:00:00:0${n}`, ipv4: `10.1.0.${n}/24` });
 
 // The events `vxnet events` shows come from the view's watch: another host's writes as etcd
 // delivers them, and this host's own, which are in the view before their watch event arrives.

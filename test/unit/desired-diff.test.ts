@@ -1,30 +1,16 @@
 import * as assert from 'assert';
 import { computeDesired, Self } from '../../agent/desired';
 import { diff } from '../../agent/diff';
-import type { EndpointRecord, HostRecord, NetworkRecord } from '../../control/model';
-import type { Snapshot } from '../../control/store/store';
-import { EndpointTable } from '../../control/store/endpoint-table';
 import type { ActualNetwork, ActualState, ActualVeth } from '../../agent/dataplane/types';
+import type { EndpointRecord, NetworkRecord } from '../../control/model';
+import type { Snapshot } from '../../control/store/store';
+import { epRecord, hostRecord as host, netRecord, snapshot as snap } from '../helpers/records';
 
 const self: Self = { name: 'h1', vtep: '192.168.231.11', vxlanPort: 4789, underlayMtu: 1500 };
 
-function net(id: string, vni: number, subnet = '10.77.0.0/24', gateway = '10.77.0.1'): NetworkRecord {
-  return { id, name: id, created: '', vni, mtu: 0, ipv4: [{ subnet, gateway, auxAddresses: {} }], ipv6: [], enableIPv6: false, internal: false, attachable: false, labels: {}, options: {}, ipamOptions: {} };
-}
-function ep(id: string, networkId: string, host: string, ip: string, mac: string): EndpointRecord {
-  return { id: id.padEnd(64, '0'), networkId, name: id, host, sandbox: `/run/netns/${id}`, ifname: 'eth0', mac, ipv4: ip, ipv6: '', aliases: [], created: '' };
-}
-function host(name: string, vtep: string): HostRecord {
-  return { name, vtep, vxlanPort: 4789, underlayMtu: 1500, version: 'test', started: '' };
-}
-function snap(networks: NetworkRecord[], endpoints: EndpointRecord[], hosts: HostRecord[]): Snapshot {
-  return { revision: 1, networks: new Map(networks.map((n) => [n.id, n])), endpoints: table(endpoints), hosts: new Map(hosts.map((h) => [h.name, h])), reconciled: new Map() };
-}
-function table(endpoints: EndpointRecord[]): EndpointTable {
-  const t = new EndpointTable();
-  for (const e of endpoints) t.set(e.id, e);
-  return t;
-}
+const net = (id: string, vni: number, subnet = '10.77.0.0/24', gateway = '10.77.0.1'): NetworkRecord => netRecord(id, vni, subnet, { gateway });
+// The id padded to 64 characters; the name and the sandbox keep the short one.
+const ep = (id: string, networkId: string, host: string, ip: string, mac: string): EndpointRecord => epRecord({ id: id.padEnd(64, '0'), name: id, networkId, host, ipv4: ip, mac });
 const hosts = [host('h1', '192.168.231.11'), host('h2', '192.168.231.12'), host('h3', '192.168.231.13')];
 
 describe('computeDesired (pure)', () => {

@@ -2,29 +2,17 @@ import * as assert from 'assert';
 import { computeDesired, patchDesired, Self } from '../../agent/desired';
 import type { DesiredState, EndpointChange } from '../../agent/desired';
 import { deltaOps } from '../../agent/diff';
-import type { EndpointRecord, HostRecord, NetworkRecord } from '../../control/model';
-import type { Snapshot } from '../../control/store/store';
-import { EndpointTable } from '../../control/store/endpoint-table';
 import type { ActualState } from '../../agent/dataplane/types';
+import type { EndpointRecord, NetworkRecord } from '../../control/model';
+import { epRecord, hostRecord as host, netRecord, rng as seeded, sequence, snapshot } from '../helpers/records';
 
 const self: Self = { name: 'h1', vtep: '192.168.231.11', vxlanPort: 4789, underlayMtu: 1500 };
 
-function net(id: string, vni: number): NetworkRecord {
-  return { id, name: id, created: '', vni, mtu: 0, ipv4: [{ subnet: '10.9.0.0/16', gateway: '10.9.0.1', auxAddresses: {} }], ipv6: [], enableIPv6: false, internal: false, attachable: false, labels: {}, options: {}, ipamOptions: {} };
-}
-function host(name: string, vtep: string): HostRecord {
-  return { name, vtep, vxlanPort: 4789, underlayMtu: 1500, version: 'test', started: '' };
-}
-let seq = 0;
-function ep(networkId: string, hostName: string, mac: string, ip: string): EndpointRecord {
-  const id = `e${String(++seq).padStart(63, '0')}`;
-  return { id, networkId, name: id, host: hostName, sandbox: `/run/netns/${id}`, ifname: 'eth0', mac, ipv4: `${ip}/16`, ipv6: '', aliases: [], created: '' };
-}
-// Deterministic: a failure names its seed.
-function rng(seed: number): () => number {
-  let x = seed;
-  return () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32);
-}
+const net = (id: string, vni: number): NetworkRecord => netRecord(id, vni, '10.9.0.0/16');
+const nextId = sequence((n) => `e${String(n).padStart(63, '0')}`);
+const ep = (networkId: string, hostName: string, mac: string, ip: string): EndpointRecord => epRecord({ id: nextId(), networkId, host: hostName, mac, ipv4: `${ip}/16` });
+// The plain generator: each seed draws the views it always drew.
+const rng = (seed: number): (() => number) => seeded(seed, { mix: false });
 const plain = (d: DesiredState): unknown => [...d.networks].map(([vni, n]) => [vni, [...n.fdb].sort(), [...n.neigh].sort(), n.local.map((e) => e.id)]);
 
 describe('patchDesired (a reconcile patching its last desired state with remote endpoints coming and going)', () => {
@@ -35,10 +23,8 @@ describe('patchDesired (a reconcile patching its last desired state with remote 
     it(`equals computeDesired after random new and removed endpoints, or declines (seed ${seed})`, () => {
       const r = rng(seed);
       const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)];
-      const snap: Snapshot = { revision: 1, networks: new Map(), endpoints: new EndpointTable(), hosts: new Map(), reconciled: new Map() };
-      for (const n of [net('a', 100), net('b', 200), net('c', 300)]) snap.networks.set(n.id, n);
       // h4 is not registered (no lease): its endpoints give no entries; h5 shares this host's VTEP.
-      for (const h of [host('h1', self.vtep), host('h2', '192.168.231.12'), host('h3', '192.168.231.13'), host('h5', self.vtep)]) snap.hosts.set(h.name, h);
+      const snap = snapshot([net('a', 100), net('b', 200), net('c', 300)], [], [host('h1', self.vtep), host('h2', '192.168.231.12'), host('h3', '192.168.231.13'), host('h5', self.vtep)]);
       const add = (e: EndpointRecord): EndpointRecord => (snap.endpoints.set(e.id, e), e);
       add(ep('a', 'h1', '02:00:00:00:00:01', '10.9.0.2'));
       add(ep('b', 'h1', '02:00:00:00:00:02', '10.9.0.3')); // c has no local endpoint: not served
@@ -76,7 +62,7 @@ describe('patchDesired (a reconcile patching its last desired state with remote 
   }
 
   it('answers undefined, leaving the state untouched, for a change it cannot patch', () => {
-    const snap: Snapshot = { revision: 1, networks: new Map([['a', net('a', 100)], ['c', net('c', 300)]]), endpoints: new EndpointTable(), hosts: new Map([['h1', host('h1', self.vtep)], ['h2', host('h2', '192.168.231.12')]]), reconciled: new Map() };
+    const snap = snapshot([net('a', 100), net('c', 300)], [], [host('h1', self.vtep), host('h2', '192.168.231.12')]);
     const local = ep('a', 'h1', '02:00:00:00:00:01', '10.9.0.2');
     const remote = ep('a', 'h2', '02:00:00:00:00:02', '10.9.0.3');
     const elsewhere = ep('c', 'h2', '02:00:00:00:00:03', '10.9.0.4');

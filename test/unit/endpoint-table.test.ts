@@ -2,10 +2,9 @@ import * as assert from 'assert';
 import { EndpointTable } from '../../control/store/endpoint-table';
 import { freeCandidates, parseAddress } from '../../control/ipam';
 import type { EndpointRecord, SubnetConfig } from '../../control/model';
+import { epRecord } from '../helpers/records';
 
-function ep(n: number, networkId = 'n1', host = 'h1', ipv6 = ''): EndpointRecord {
-  return { id: `e${n}`, networkId, name: `e${n}`, host, sandbox: `/run/netns/e${n}`, ifname: 'eth0', mac: '02:42:00:00:00:01', ipv4: `10.9.${n >> 8}.${n & 255}/16`, ipv6, aliases: [], created: '' };
-}
+const ep = (n: number, networkId = 'n1', host = 'h1', ipv6 = ''): EndpointRecord => epRecord({ id: `e${n}`, networkId, host, mac: '02:42:00:00:00:01', ipv4: `10.9.${n >> 8}.${n & 255}/16`, ipv6 });
 const valueOf = (a: string): bigint => parseAddress(a).value;
 const subnet: SubnetConfig = { subnet: '10.9.0.0/16', gateway: '10.9.0.1', auxAddresses: {} };
 const taken = (t: EndpointTable) => ({ size: t.addressCount('n1'), has: (a: string) => t.hasAddress('n1', `${a}/16`) });

@@ -1,11 +1,11 @@
 import * as assert from 'assert';
+import { hex } from '../helpers/records';
 import { encodeEntry } from '../../agent/dataplane/batch';
 import { putIPv6 } from '../../agent/dataplane/nl';
 
 // The bytes the kernel gets for one FDB or neighbor entry (rtnetlink's ndmsg + NDA_DST + NDA_LLADDR),
 // written by hand from include/uapi/linux/neighbour.h so that the encoder is checked against the
 // layout, not against itself.
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
 describe('FDB and neighbor messages encoded straight from their text', () => {
   it('an FDB add: AF_BRIDGE, permanent, NTF_SELF, create|replace, the VTEP as NDA_DST', () => {

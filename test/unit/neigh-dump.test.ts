@@ -1,11 +1,11 @@
 import * as assert from 'assert';
+import { hex } from '../helpers/records';
 import { visitEntry } from '../../agent/dataplane/dump';
 import { attrAt, ipText, macText } from '../../agent/dataplane/nl';
 import type { EntryVisitor } from '../../agent/dataplane/dump';
 
 // Dump payloads (ndmsg + attributes) written by hand from include/uapi/linux/neighbour.h, as the
 // kernel sends them for `bridge fdb show` and `ip neigh show`.
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
 // The payloads as a dump's receive holds them: one buffer, each after a 16-byte message header
 // (filled with 0xee here: visitEntry must read only between the bounds it is given).

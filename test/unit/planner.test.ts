@@ -6,8 +6,7 @@ import type { Op } from '../../agent/diff';
 import { hostVethName } from '../../agent/names';
 import type { EndpointRecord } from '../../control/model';
 import type { Snapshot } from '../../control/store/store';
-import { EndpointTable } from '../../control/store/endpoint-table';
-import { hostRecord, netRecord, rng } from '../helpers/fakes';
+import { epRecord, hostRecord, netRecord, rng, sequence, snapshot } from '../helpers/records';
 import type { ActualState } from '../../agent/dataplane/types';
 
 const self: Self = { name: 'h1', vtep: '192.168.231.11', vxlanPort: 4789, underlayMtu: 1500 };
@@ -78,11 +77,8 @@ function plain(k: ActualState): unknown {
   };
 }
 
-let seq = 0;
-function ep(networkId: string, host: string, mac: string, ip: string): EndpointRecord {
-  const id = (++seq).toString(16).padStart(12, '0').padEnd(64, 'a'); // distinct in the 12 characters a veth name keeps
-  return { id, networkId, name: id, host, sandbox: `/run/netns/${id}`, ifname: 'eth0', mac, ipv4: `${ip}/16`, ipv6: '', aliases: [], created: '' };
-}
+const nextId = sequence((n) => n.toString(16).padStart(12, '0').padEnd(64, 'a')); // distinct in the 12 characters a veth name keeps
+const ep = (networkId: string, host: string, mac: string, ip: string): EndpointRecord => epRecord({ id: nextId(), networkId, host, mac, ipv4: `${ip}/16` });
 
 describe('planner: every strategy reaches the kernel state a full plan reaches', () => {
   const seen: Record<Strategy, number> = { full: 0, reuse: 0, patch: 0, 'patch-full-diff': 0 };
@@ -93,9 +89,11 @@ describe('planner: every strategy reaches the kernel state a full plan reaches',
     it(`random view, random changes and drift (seed ${seed})`, () => {
       const r = rng(seed);
       const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)];
-      const view: Snapshot = { revision: 1, networks: new Map(), endpoints: new EndpointTable(), hosts: new Map(), reconciled: new Map() };
-      for (const n of [netRecord('a', 100, '10.9.0.0/16'), netRecord('b', 200, '10.9.0.0/16'), netRecord('c', 300, '10.9.0.0/16')]) view.networks.set(n.id, n);
-      for (const h of [hostRecord('h1', self.vtep), hostRecord('h2', '192.168.231.12'), hostRecord('h3', '192.168.231.13')]) view.hosts.set(h.name, h);
+      const view = snapshot(
+        [netRecord('a', 100, '10.9.0.0/16'), netRecord('b', 200, '10.9.0.0/16'), netRecord('c', 300, '10.9.0.0/16')],
+        [],
+        [hostRecord('h1', self.vtep), hostRecord('h2', '192.168.231.12'), hostRecord('h3', '192.168.231.13')],
+      );
       const macs = Array.from({ length: 12 }, (_, i) => `02:00:00:00:01:${i.toString(16).padStart(2, '0')}`);
       const ips = Array.from({ length: 12 }, (_, i) => `10.9.1.${i + 2}`);
       const add = (e: EndpointRecord): EndpointRecord => (view.endpoints.set(e.id, e), e);

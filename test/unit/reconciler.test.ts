@@ -8,10 +8,10 @@ import { diff } from '../../agent/diff';
 import { describe as describeOp } from '../../agent/ops';
 import { hostVethName } from '../../agent/names';
 import type { EndpointRecord } from '../../control/model';
-import type { Store, Snapshot } from '../../control/store/store';
+import type { Store } from '../../control/store/store';
 import type { NetworkService } from '../../control/networks';
-import { EndpointTable } from '../../control/store/endpoint-table';
-import { FakeEtcd, FakeKernel, hostRecord, netRecord, quietLog, rng, jitter } from '../helpers/fakes';
+import { FakeEtcd, FakeKernel, quietLog, jitter } from '../helpers/fakes';
+import { epRecord, hostRecord, netRecord, rng, sequence, snapshot } from '../helpers/records';
 
 const self: Self = { name: 'h1', vtep: '192.168.231.11', vxlanPort: 4789, underlayMtu: 1500 };
 const HOUR = 3_600_000;
@@ -49,16 +49,14 @@ async function quiet(x: Rig): Promise<void> {
 
 // What etcd says this host's kernel must hold, against what the fake kernel holds: nothing to do.
 async function leftUndone(x: Rig): Promise<string[]> {
-  const snap: Snapshot = { revision: x.etcd.revision, networks: new Map(x.etcd.networks), endpoints: new EndpointTable(), hosts: new Map(x.etcd.hosts), reconciled: new Map() };
-  for (const [id, e] of x.etcd.endpoints) snap.endpoints.set(id, e);
+  const snap = snapshot(x.etcd.networks.values(), x.etcd.endpoints.values(), x.etcd.hosts.values(), x.etcd.revision);
   return diff(computeDesired(snap, self), await x.kernel.readActual(), self).map(describeOp);
 }
 
-let seq = 0;
+const nextId = sequence((n) => `r${String(n).padStart(63, '0')}`);
 function remoteEp(host: string, networkId: string, n: number): EndpointRecord {
-  const id = `r${String(++seq).padStart(63, '0')}`;
   const ip = `10.${networkId === 'n1' ? 1 : 2}.1.${n}`;
-  return { id, networkId, name: id, host, sandbox: `/run/netns/${id}`, ifname: 'eth0', mac: `02:00:00:01:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`, ipv4: `${ip}/24`, ipv6: '', aliases: [], created: '' };
+  return epRecord({ id: nextId(), networkId, host, mac: `02:00:00:01:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`, ipv4: `${ip}/24` });
 }
 
 const req = (network: string, sandbox: string): Parameters<EndpointService['connect']>[0] => ({ network, sandbox, ipv4Address: '', ipv6Address: '', aliases: [], interfaceName: '', macAddress: '', name: '', wait: false, waitTimeoutMs: 0 });

@@ -5,6 +5,7 @@ import type { PathIdentity } from '../../agent/sandbox-identity';
 import { SandboxWatch } from '../../agent/sandbox-watch';
 import { cniEndpointName } from '../../agent/cni';
 import { createLogger } from '../../lib/log';
+import { epRecord } from '../helpers/records';
 
 describe('sandbox identity (pure)', () => {
   const connected: NetnsIdentity = { dev: 4, ino: 4026532301 };
@@ -40,9 +41,7 @@ describe('sandbox identity (pure)', () => {
 });
 
 describe('sandbox watch (pure, fake paths)', () => {
-  const ep = (id: string, over: Partial<EndpointRecord>): EndpointRecord => ({
-    id, networkId: 'n', name: id, host: 'h1', sandbox: `/run/netns/${id}`, ifname: 'eth0', mac: '02:00:00:00:00:01', ipv4: '10.0.0.2/24', ipv6: '', aliases: [], created: '', netns: { dev: 4, ino: 100 }, ...over,
-  });
+  const ep = (id: string, over: Partial<EndpointRecord>): EndpointRecord => epRecord({ id, networkId: 'n', host: 'h1', mac: '02:00:00:00:00:01', ipv4: '10.0.0.2/24', netns: { dev: 4, ino: 100 }, ...over });
   const eps = [
     ep('alive', {}),
     ep('ended', { sandbox: '/proc/41/ns/net' }),
@@ -94,7 +93,7 @@ describe('sandbox watch: a release that fails', () => {
     const warned: string[] = [];
     let fail = true;
     let tries = 0;
-    const ep: EndpointRecord = { id: 'x', networkId: 'n', name: 'x', host: 'h1', sandbox: '/proc/9/ns/net', ifname: 'eth0', mac: '', ipv4: '', ipv6: '', aliases: [], created: '', netns: { dev: 4, ino: 1 } };
+    const ep = epRecord({ id: 'x', networkId: 'n', host: 'h1', sandbox: '/proc/9/ns/net', mac: '', netns: { dev: 4, ino: 1 } });
     const log = { ...createLogger({ level: 'error' }), warn: (msg: string) => void warned.push(msg) };
     const w = new SandboxWatch({
       version: () => 1, endpoints: () => [ep], host: 'h1', busy: () => new Set(), identify: () => undefined,

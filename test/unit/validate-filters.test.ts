@@ -6,14 +6,15 @@ import { buildNetwork, nextFreeVni } from '../../control/networks';
 import type { CreateNetworkRequest__Output } from '../../control/generated/vxnet/v1/CreateNetworkRequest';
 import type { NetworkRecord } from '../../control/model';
 import type { VxError } from '../../control/errors';
+import { netRecord } from '../helpers/records';
 
 function req(over: Partial<CreateNetworkRequest__Output>): CreateNetworkRequest__Output {
   return { name: 'n', driver: '', ipamDriver: '', ipamConfig: [], enableIpv6: false, internal: false, attachable: false, labels: {}, options: {}, ipamOptions: {}, ...over };
 }
 const sub = (subnet: string, extra: Partial<{ gateway: string; ipRange: string; auxiliaryAddresses: Record<string, string> }> = {}) => ({ subnet, gateway: '', ipRange: '', auxiliaryAddresses: {}, ...extra });
-function net(name: string, subnet: string, vni: number, labels: Record<string, string> = {}, created = '2026-01-01T00:00:00Z'): NetworkRecord {
-  return { id: (name + 'x'.repeat(64)).slice(0, 64).replace(/[^0-9a-f]/g, 'a'), name, created, vni, mtu: 0, ipv4: [{ subnet, gateway: '', auxAddresses: {} }], ipv6: [], enableIPv6: false, internal: false, attachable: false, labels, options: {}, ipamOptions: {} };
-}
+// An id made of the name's hex letters, padded to 64; no gateway.
+const net = (name: string, subnet: string, vni: number, labels: Record<string, string> = {}, created = '2026-01-01T00:00:00Z'): NetworkRecord =>
+  netRecord((name + 'x'.repeat(64)).slice(0, 64).replace(/[^0-9a-f]/g, 'a'), vni, subnet, { name, created, labels, gateway: '' });
 const existing = [net('blue', '10.44.0.0/24', 7777)];
 
 describe('validateCreate (pure)', () => {

@@ -5,9 +5,8 @@ import { decodeWatchResponse } from '../../control/store/wire';
 import { applyChange, UnreadableChange, ViewBatch } from '../../control/store/view-change';
 import type { ViewChange } from '../../control/store/view-change';
 import type { Snapshot } from '../../control/store/store';
-import { EndpointTable } from '../../control/store/endpoint-table';
 import { keys } from '../../control/store/keys';
-import { hostRecord, netRecord } from '../helpers/fakes';
+import { epRecord, hostRecord, netRecord, snapshot } from '../helpers/records';
 import type { EndpointRecord } from '../../control/model';
 
 const protoDir = path.join(path.dirname(require.resolve('etcd3/package.json')), 'proto');
@@ -21,9 +20,9 @@ const batch = (events: Ev[]): ViewBatch => new ViewBatch(decodeWatchResponse(Buf
   header: { revision: 99 },
   events: events.map((e) => ({ ...(e.deleted ? { type: 1 } : {}), kv: { key: Buffer.from(e.key), ...(e.value !== undefined ? { value: Buffer.from(e.value) } : {}), mod_revision: e.rev } })),
 })).finish())));
-const emptyView = (): Snapshot => ({ revision: 0, networks: new Map(), endpoints: new EndpointTable(), hosts: new Map(), reconciled: new Map() });
+const emptyView = (): Snapshot => snapshot([], [], [], 0);
 
-const ep: EndpointRecord = { id: 'e1', networkId: 'n1', name: 'c1', host: 'h2', sandbox: '/run/netns/c1', ifname: 'eth0', mac: '02:00:00:00:00:01', ipv4: '10.1.0.2/24', ipv6: '', aliases: [], created: '' };
+const ep: EndpointRecord = epRecord({ id: 'e1', networkId: 'n1', name: 'c1', host: 'h2', mac: '02:00:00:00:00:01', ipv4: '10.1.0.2/24' });
 
 // The watch as the agent's view receives it: keys and wire decoded in the store, one change at a time.
 describe('view changes from a watch response (control/store/view-change)', () => {

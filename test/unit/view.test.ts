@@ -2,12 +2,14 @@ import * as assert from 'assert';
 import { ClusterState } from '../../agent/state';
 import type { EndpointRecord } from '../../control/model';
 import type { Store } from '../../control/store/store';
-import { FakeEtcd, hostRecord, netRecord, quietLog } from '../helpers/fakes';
+import { FakeEtcd, quietLog } from '../helpers/fakes';
+import { epRecord, hostRecord, netRecord, sequence } from '../helpers/records';
 
-let seq = 0;
+// The n-th endpoint: its id, MAC and address all follow n.
+const next = sequence((n) => n);
 function ep(host: string, networkId = 'n1'): EndpointRecord {
-  const id = (++seq).toString(16).padStart(64, '0');
-  return { id, networkId, name: id, host, sandbox: `/run/netns/${id}`, ifname: 'eth0', mac: `02:00:00:00:00:${seq.toString(16).padStart(2, '0')}`, ipv4: `10.1.0.${seq + 1}/24`, ipv6: '', aliases: [], created: '' };
+  const n = next();
+  return epRecord({ id: n.toString(16).padStart(64, '0'), networkId, host, mac: `02:00:00:00:00:${n.toString(16).padStart(2, '0')}`, ipv4: `10.1.0.${n + 1}/24` });
 }
 
 async function view(): Promise<{ etcd: FakeEtcd; state: ClusterState; changes: string[] }> {
