@@ -154,7 +154,9 @@ export class CniServer {
       if (!cmd) throw new CniError(CNI.INVALID_ENV, 'CNI_COMMAND is not set');
       let conf: NetConf;
       try {
-        conf = JSON.parse(req.stdin) as NetConf;
+        // The shim lets VERSION, STATUS and GC through without stdin (some callers send none).
+        const bare = ['VERSION', 'STATUS', 'GC'].includes(cmd) && !req.stdin?.trim();
+        conf = JSON.parse(bare ? '{}' : req.stdin) as NetConf;
       } catch (err) {
         throw new CniError(CNI.DECODE, 'the network configuration on stdin is not valid JSON', (err as Error).message);
       }
