@@ -6,7 +6,8 @@ import { networkDevices, networkMtu } from '../desired';
 import { bridgeName, dockerPeerName, hostVethName } from '../names';
 import { addressInUse, networkRemoved, recordRefused } from '../endpoints/allocator';
 import type { Allocator } from '../endpoints/allocator';
-import { settledFor, waitForPeers } from '../endpoints/deps';
+import { settledFor } from '../endpoints/deps';
+import { waitForPeers } from '../endpoints/peers';
 import type { EndpointDeps } from '../endpoints/deps';
 
 // How long a Docker endpoint may wait between CreateEndpoint and Join before it counts as abandoned.
