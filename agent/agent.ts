@@ -7,7 +7,7 @@ import { ApiServer, Api } from '../control/server';
 import type { HostRecord } from '../control/model';
 import { AgentConfig, ConfigError, readKeyFile } from './config';
 import type { Self } from './desired';
-import { EndpointService } from './endpoints';
+import { EndpointService } from './endpoints/service';
 import { HostDataplane } from './dataplane/host';
 import { HostLinks } from './dataplane/host-links';
 import { SandboxDataplane } from './dataplane/sandbox';
@@ -133,7 +133,7 @@ export class Agent {
     this.server = new ApiServer(this.api(), log, (method, code) => this.metrics.apiRequests.inc({ method, code }));
     this.cni = new CniServer(new CniAdapter(config.name, this.endpoints, this.sandboxes, this.store, () => this.state.snap), log);
     if (config.docker.enabled === 'true') {
-      this.docker = new DockerPluginServer(new DockerDriver(config.name, config.docker.scope, this.store, this.networks, this.endpoints, this.state, log), log);
+      this.docker = new DockerPluginServer(new DockerDriver(config.name, config.docker.scope, this.store, this.networks, this.endpoints.docker, this.state, log), log);
     }
   }
 
@@ -205,7 +205,7 @@ export class Agent {
       this.log.info('Docker plugin listening', { socket: this.config.docker.socket, scope: this.config.docker.scope });
       // Addresses Docker's IPAM reserved for endpoints it never created (it gave up, or an agent
       // restart came in between) go back after a minute.
-      const gc = (): void => void this.endpoints.collectReservations(60_000).then((n) => n && this.log.info('released abandoned Docker address reservations', { count: n })).catch(() => undefined);
+      const gc = (): void => void this.endpoints.docker.collectReservations(60_000).then((n) => n && this.log.info('released abandoned Docker address reservations', { count: n })).catch(() => undefined);
       this.dockerGc = setInterval(gc, 30_000);
       this.dockerGc.unref();
     }

@@ -2,8 +2,9 @@ import type { ConnectResponse } from '../control/generated/vxnet/v1/ConnectRespo
 import type { EndpointRecord } from '../control/model';
 import type { Snapshot, Store } from '../control/store/store';
 import type { CniBackend } from './cni';
-import type { EndpointService } from './endpoints';
+import type { EndpointService } from './endpoints/service';
 import type { PathIdentity } from './sandbox-identity';
+import { gatewaysOf } from './desired';
 
 // What the CNI server needs of the agent, from the endpoint service, the sandboxes and the view.
 export class CniAdapter implements CniBackend {
@@ -51,6 +52,7 @@ export class CniAdapter implements CniBackend {
 
   gateways(networkId: string): { v4: string; v6: string; internal: boolean } {
     const n = this.view()?.networks.get(networkId);
-    return { v4: n?.ipv4[0]?.gateway ?? '', v6: n?.ipv6[0]?.gateway ?? '', internal: !!n?.internal };
+    const gw = n ? gatewaysOf(n) : undefined;
+    return { v4: gw?.v4 ?? '', v6: gw?.v6 ?? '', internal: !!n?.internal };
   }
 }

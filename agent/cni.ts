@@ -2,7 +2,9 @@ import * as fs from 'fs';
 import * as net from 'net';
 import { status } from '@grpc/grpc-js';
 import { VxError } from '../control/errors';
+import { addressesOf } from '../control/model';
 import type { EndpointRecord } from '../control/model';
+import { addressOf } from '../control/ipam';
 import type { ConnectResponse } from '../control/generated/vxnet/v1/ConnectResponse';
 import type { Logger } from '../lib/log';
 import { listenUnix } from './unixsocket';
@@ -101,7 +103,7 @@ export function cniEndpointName(host: string, containerId: string, ifname: strin
 // Pure: an ADD result in the version the runtime asked for.
 export function formatResult(version: string, ep: EndpointRecord, gw: { v4: string; v6: string; internal: boolean }, sandbox: string, mtu: number): Record<string, unknown> {
   const old = version.startsWith('0.');
-  const ips = [ep.ipv4, ep.ipv6].filter((a) => a).map((a) => {
+  const ips = addressesOf(ep).map((a) => {
     const v6 = a.includes(':');
     const gateway = v6 ? gw.v6 : gw.v4;
     return { ...(old ? { version: v6 ? '6' : '4' } : {}), address: a, ...(gateway ? { gateway } : {}), interface: 0 };
@@ -202,7 +204,7 @@ export class CniServer {
         const unknown = Object.keys(args).filter((k) => !known.has(k));
         if (unknown.length && !/^(1|true)$/i.test(args.IgnoreUnknown ?? '')) throw new CniError(CNI.INVALID_ENV, `unknown CNI_ARGS ${unknown.join(', ')} (set IgnoreUnknown=1 to ignore them)`);
         const rc = conf.runtimeConfig ?? {};
-        const ips = [...(rc.ips ?? []), ...(args.IP ? args.IP.split(',') : [])].map((a) => a.split('/')[0]);
+        const ips = [...(rc.ips ?? []), ...(args.IP ? args.IP.split(',') : [])].map(addressOf);
         const ip4 = ips.find((a) => !a.includes(':')) ?? '';
         const ip6 = ips.find((a) => a.includes(':')) ?? '';
         const network = conf.network ?? conf.name;
@@ -224,7 +226,7 @@ export class CniServer {
         valid();
         const ep = this.backend.findByCni(env.CNI_CONTAINERID, env.CNI_IFNAME);
         if (!ep) throw new CniError(CNI.VX_CHECK_FAILED, `no vxnet endpoint for container ${env.CNI_CONTAINERID} interface ${env.CNI_IFNAME}`);
-        const want = [ep.ipv4, ep.ipv6].filter((a) => a);
+        const want = addressesOf(ep);
         const prev = (conf.prevResult?.ips ?? []).map((i) => i.address);
         const diffPrev = prev.filter((a) => !want.includes(a));
         if (diffPrev.length) throw new CniError(CNI.VX_CHECK_FAILED, `prevResult has ${diffPrev.join(', ')} but the endpoint has ${want.join(', ')}`);

@@ -34,6 +34,34 @@ function prefixLen(cidr: string): string {
   return cidr.split('/')[1];
 }
 
+// What this host derives from a network record, each from one function: the reconciler's desired
+// state, Connect, Docker's Join and a veth's re-attach must agree on every one of them.
+
+// The MTU of the network's devices and sandbox interfaces on this host.
+export function networkMtu(net: Pick<NetworkRecord, 'mtu'>, self: Pick<Self, 'vtep' | 'underlayMtu'>): number {
+  return overlayMtu(net, self.underlayMtu, self.vtep.includes(':'));
+}
+
+// The gateways a sandbox of the network routes through: the first subnet's of each family.
+export function gatewaysOf(net: Pick<NetworkRecord, 'ipv4' | 'ipv6'>): { v4: string | undefined; v6: string | undefined } {
+  return { v4: net.ipv4[0]?.gateway, v6: net.ipv6[0]?.gateway };
+}
+
+// The network's devices on this host (the bridge holds every subnet's gateway), without entries.
+export function networkDevices(net: NetworkRecord, self: Pick<Self, 'vtep' | 'underlayMtu'>, local: EndpointRecord[] = []): DesiredNetwork {
+  return {
+    networkId: net.id,
+    vni: net.vni,
+    vxlan: vxlanName(net.vni),
+    bridge: bridgeName(net.vni),
+    mtu: networkMtu(net, self),
+    gateways: [...net.ipv4, ...net.ipv6].map((s) => `${s.gateway}/${prefixLen(s.subnet)}`),
+    fdb: new Map(),
+    neigh: new Map(),
+    local,
+  };
+}
+
 // Pure: the kernel state this host should hold, from the etcd snapshot and the host's identity.
 // A network is present only where it has a local endpoint; peers count only while their host key
 // (bound to their lease) exists, so a dead host's entries go when its lease ends.
@@ -56,28 +84,16 @@ export function computeDesired(snap: Snapshot, self: Self): DesiredState {
 }
 
 function desiredNetwork(net: NetworkRecord, eps: EndpointRecord[], local: EndpointRecord[], hosts: Map<string, HostRecord>, self: Self): DesiredNetwork {
-  const fdb = new Map<string, string>();
-  const neigh = new Map<string, string>();
+  const dn = networkDevices(net, self, local);
   for (const ep of eps) {
     if (ep.host === self.name) continue;
     const host = hosts.get(ep.host);
     if (!host || host.vtep === self.vtep) continue;
-    fdb.set(ep.mac, host.vtep);
-    if (ep.ipv4) neigh.set(addressOf(ep.ipv4), ep.mac);
-    if (ep.ipv6) neigh.set(addressOf(ep.ipv6), ep.mac);
+    dn.fdb.set(ep.mac, host.vtep);
+    if (ep.ipv4) dn.neigh.set(addressOf(ep.ipv4), ep.mac);
+    if (ep.ipv6) dn.neigh.set(addressOf(ep.ipv6), ep.mac);
   }
-  const gateways = [...net.ipv4, ...net.ipv6].map((s) => `${s.gateway}/${prefixLen(s.subnet)}`);
-  return {
-    networkId: net.id,
-    vni: net.vni,
-    vxlan: vxlanName(net.vni),
-    bridge: bridgeName(net.vni),
-    mtu: overlayMtu(net, self.underlayMtu, self.vtep.includes(':')),
-    gateways,
-    fdb,
-    neigh,
-    local,
-  };
+  return dn;
 }
 
 // A change of the view's endpoints since a desired state was computed (ClusterState's journal).

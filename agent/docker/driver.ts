@@ -4,10 +4,11 @@ import { addressOf, contains, defaultGateway, macFromIPv4, overlaps, parseAddres
 import { addressesOf, CREATED_BY_DOCKER, DockerNetworkRecord, EndpointRecord, NetworkRecord } from '../../control/model';
 import type { NetworkService } from '../../control/networks';
 import type { Store } from '../../control/store/store';
-import type { EndpointService } from '../endpoints';
+import type { DockerEndpoints } from './endpoints';
 import type { ClusterState } from '../state';
 import type { Logger } from '../../lib/log';
 import { dockerPeerName } from '../names';
+import { gatewaysOf } from '../desired';
 import {
   CreateEndpoint, CreateNetwork, EndpointRef, GATEWAY_REQUEST, GLOBAL_SPACE, LOCAL_SPACE, ReleaseAddress, RequestAddress, RequestPool,
   createRequest, parsePoolId, poolId, sameSubnets, stripPrefix, withPrefix,
@@ -28,7 +29,7 @@ export class DockerDriver {
     private readonly scope: Scope,
     private readonly store: Store,
     private readonly networks: NetworkService,
-    private readonly endpoints: EndpointService,
+    private readonly endpoints: DockerEndpoints,
     private readonly state: ClusterState,
     private readonly log: Logger,
   ) {}
@@ -204,7 +205,7 @@ export class DockerDriver {
       id: b.EndpointID, networkId: net.id, name: `docker-${b.EndpointID.slice(0, 12)}`, host: this.host, sandbox: '', ifname: '',
       mac, ipv4, ipv6, aliases: [], created: new Date().toISOString(), docker: { networkId: b.NetworkID, endpointId: b.EndpointID },
     };
-    const rec = await this.endpoints.recordDocker(net, ep);
+    const rec = await this.endpoints.record(net, ep);
     return ifc.MacAddress ? {} : { Interface: { MacAddress: rec.mac } };
   }
 
@@ -220,9 +221,10 @@ export class DockerDriver {
     if (!ep) throw notFound(`endpoint ${b.EndpointID.slice(0, 12)} is not known to vxnet (CreateEndpoint did not reach this host's agent)`);
     const { net } = await this.binding(b.NetworkID);
     const peer = dockerPeerName(ep.id);
-    await this.endpoints.joinDocker(ep, peer);
-    const gw4 = !net.internal && ep.ipv4 ? (net.ipv4[0]?.gateway ?? '') : '';
-    const gw6 = !net.internal && ep.ipv6 ? (net.ipv6[0]?.gateway ?? '') : '';
+    await this.endpoints.join(ep, peer);
+    const gw = gatewaysOf(net);
+    const gw4 = !net.internal && ep.ipv4 ? (gw.v4 ?? '') : '';
+    const gw6 = !net.internal && ep.ipv6 ? (gw.v6 ?? '') : '';
     // The network's other subnets are on the same link (one bridge): connected routes (type 1).
     const own = addressesOf(ep).map((a) => parseCidr(a).text);
     const routes = [...(ep.ipv4 ? net.ipv4 : []), ...(ep.ipv6 ? net.ipv6 : [])].filter((s) => !own.includes(s.subnet)).map((s) => ({ Destination: s.subnet, RouteType: 1 }));
@@ -240,7 +242,7 @@ export class DockerDriver {
       if (err instanceof VxError && err.code === status.NOT_FOUND) return undefined;
       throw err;
     });
-    if (ep) await this.endpoints.disconnectEndpoint(ep);
+    if (ep) await this.endpoints.disconnect(ep);
     return {};
   }
 

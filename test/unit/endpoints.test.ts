@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 import { status } from '@grpc/grpc-js';
 import { ClusterState } from '../../agent/state';
-import { EndpointService } from '../../agent/endpoints';
+import { EndpointService } from '../../agent/endpoints/service';
 import type { Self } from '../../agent/desired';
 import type { Settled } from '../../agent/reconciler';
 import type { Store } from '../../control/store/store';

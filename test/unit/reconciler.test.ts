@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 import { ClusterState } from '../../agent/state';
 import { Reconciler } from '../../agent/reconciler';
-import { EndpointService } from '../../agent/endpoints';
+import { EndpointService } from '../../agent/endpoints/service';
 import { computeDesired } from '../../agent/desired';
 import type { Self } from '../../agent/desired';
 import { diff } from '../../agent/diff';
