@@ -14,7 +14,7 @@ import { SandboxDataplane } from './dataplane/sandbox';
 import type { Logger } from '../lib/log';
 import { Reconciler } from './reconciler';
 import { Registration } from './registration';
-import { ClusterState } from './state';
+import { ClusterState } from './view';
 import { EventLog } from './events';
 import { listHosts } from './host-list';
 import { Metrics } from './metrics';

@@ -1,6 +1,6 @@
 import type { ConnectResponse } from '../control/generated/vxnet/v1/ConnectResponse';
 import type { EndpointRecord } from '../control/model';
-import type { Snapshot, Store } from '../control/store/store';
+import type { ClusterView, Store } from '../control/store/store';
 import type { CniBackend } from './cni';
 import type { EndpointService } from './endpoints/service';
 import type { PathIdentity } from './sandbox-identity';
@@ -13,7 +13,7 @@ export class CniAdapter implements CniBackend {
     private readonly endpoints: EndpointService,
     private readonly sandboxes: { sandboxAddresses(sandbox: string, ifname: string): Promise<string[] | undefined>; identify(sandbox: string): PathIdentity },
     private readonly store: Pick<Store, 'revision'>,
-    private readonly view: () => Snapshot | undefined,
+    private readonly view: () => ClusterView | undefined,
   ) {}
 
   // CNI's ADD answers when this host is programmed; it does not wait for the peers.

@@ -1,7 +1,7 @@
 import type { EndpointRecord, HostRecord, NetworkRecord } from '../control/model';
 import { overlayMtu } from '../control/model';
 import { addressOf } from '../control/ipam';
-import type { Snapshot } from '../control/store/store';
+import type { ClusterView } from '../control/store/store';
 import { bridgeName, vxlanName } from './names';
 
 // This host as the data plane sees it; every module that derives kernel state from it takes this type
@@ -65,7 +65,7 @@ export function networkDevices(net: NetworkRecord, self: Pick<Self, 'vtep' | 'un
 // Pure: the kernel state this host should hold, from the etcd snapshot and the host's identity.
 // A network is present only where it has a local endpoint; peers count only while their host key
 // (bound to their lease) exists, so a dead host's entries go when its lease ends.
-export function computeDesired(snap: Snapshot, self: Self): DesiredState {
+export function computeDesired(snap: ClusterView, self: Self): DesiredState {
   const byNet = new Map<string, EndpointRecord[]>();
   for (const ep of snap.endpoints.values()) {
     const list = byNet.get(ep.networkId);
@@ -115,7 +115,7 @@ export interface EntryDelta {
 // network this host serves, and a removal whose MAC or address another endpoint of the network
 // still holds (the view counts them). Equal to computeDesired(snap) where it answers (unit test):
 // a new record is the last of the view's insertion order, so it wins a shared key there as here.
-export function patchDesired(desired: DesiredState, snap: Snapshot, self: Self, changes: readonly EndpointChange[]): Map<number, EntryDelta> | undefined {
+export function patchDesired(desired: DesiredState, snap: ClusterView, self: Self, changes: readonly EndpointChange[]): Map<number, EntryDelta> | undefined {
   const served = (ep: EndpointRecord): DesiredNetwork | undefined => {
     const net = snap.networks.get(ep.networkId);
     const dn = net && desired.networks.get(net.vni);

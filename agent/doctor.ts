@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as http from 'http';
 import type { DoctorReport } from '../control/generated/vxnet/v1/DoctorReport';
 import type { DoctorCheck } from '../control/generated/vxnet/v1/DoctorCheck';
-import type { Store, Snapshot } from '../control/store/store';
+import type { Store, ClusterView } from '../control/store/store';
 import { addressesOf, overlayMtu, vxlanOverhead } from '../control/model';
 import type { NetworkRecord } from '../control/model';
 import { computeDesired, Self } from './desired';
@@ -14,7 +14,7 @@ import type { ActualState } from './dataplane/types';
 export interface DoctorInputs {
   self: Self;
   store: Store;
-  snapshot(): Snapshot | undefined;
+  snapshot(): ClusterView | undefined;
   readActual(): Promise<ActualState>;
   sandboxAddresses(sandbox: string, ifname: string): Promise<string[] | undefined>; // undefined: interface missing
   registered(): boolean;

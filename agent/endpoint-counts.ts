@@ -1,9 +1,9 @@
-import type { Snapshot } from '../control/store/store';
+import type { ClusterView } from '../control/store/store';
 
 export interface EndpointCount { network: string; local: number; remote: number }
 
 // Per network this host serves: its own endpoints, and those of live peers it programs.
-export function endpointCounts(snap: Snapshot | undefined, host: string): EndpointCount[] {
+export function endpointCounts(snap: ClusterView | undefined, host: string): EndpointCount[] {
   if (!snap) return [];
   const out: EndpointCount[] = [];
   for (const net of snap.networks.values()) {

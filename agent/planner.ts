@@ -2,7 +2,7 @@ import type { EndpointChange, DesiredState, Self } from './desired';
 import { computeDesired, patchDesired } from './desired';
 import type { Op } from './diff';
 import { deltaOps, diff } from './diff';
-import type { Snapshot } from '../control/store/store';
+import type { ClusterView } from '../control/store/store';
 import type { ActualState } from './dataplane/types';
 
 // How a run computed its operations, logged in `reconciled` and counted as a metric label:
@@ -15,7 +15,7 @@ import type { ActualState } from './dataplane/types';
 export type Strategy = 'full' | 'reuse' | 'patch' | 'patch-full-diff';
 
 export interface PlanInput {
-  view: Snapshot;
+  view: ClusterView;
   self: Self;
   actual: ActualState;
   // The entries in `actual` were read from the kernel now (a dump), not taken from the reconciler's

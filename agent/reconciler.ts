@@ -7,7 +7,7 @@ import { EntryCache } from './entry-cache';
 import type { Strategy } from './planner';
 import type { Logger } from '../lib/log';
 import { hostVethName } from './names';
-import type { ClusterState } from './state';
+import type { ClusterState } from './view';
 import type { ActualState, Kernel, NeighEntry } from './dataplane/types';
 
 const PREFETCH_MAX_AGE_MS = 5000; // a start's first run comes ~0.5 s after the read when etcd answers

@@ -5,7 +5,7 @@ import { addressesOf, CREATED_BY_DOCKER, DockerNetworkRecord, EndpointRecord, Ne
 import type { NetworkService } from '../../control/networks';
 import type { Store } from '../../control/store/store';
 import type { DockerEndpoints } from './endpoints';
-import type { ClusterState } from '../state';
+import type { ClusterState } from '../view';
 import type { Logger } from '../../lib/log';
 import { dockerPeerName } from '../names';
 import { gatewaysOf } from '../desired';

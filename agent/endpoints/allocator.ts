@@ -5,7 +5,7 @@ import type { Taken } from '../../control/ipam';
 import { plainAddressesOf } from '../../control/model';
 import type { EndpointRecord, NetworkRecord, SubnetConfig } from '../../control/model';
 import type { Store } from '../../control/store/store';
-import type { ClusterState } from '../state';
+import type { ClusterState } from '../view';
 
 const MAX_ALLOC_ATTEMPTS = 64;
 

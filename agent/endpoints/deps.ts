@@ -4,7 +4,7 @@ import type { Logger } from '../../lib/log';
 import type { Kernel, Sandboxes } from '../dataplane/types';
 import type { Self } from '../desired';
 import type { Settled } from '../reconciler';
-import type { ClusterState } from '../state';
+import type { ClusterState } from '../view';
 import type { InFlightOps } from './inflight';
 
 // What every part of the endpoint service works with; the service makes one and hands it round.

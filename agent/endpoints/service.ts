@@ -16,7 +16,7 @@ import type { Self } from '../desired';
 import { DockerEndpoints } from '../docker/endpoints';
 import { hostVethName } from '../names';
 import type { InFlight, Repairer, Settled } from '../reconciler';
-import type { ClusterState } from '../state';
+import type { ClusterState } from '../view';
 import { Allocator } from './allocator';
 import type { Wanted } from './allocator';
 import { attachmentOf } from './attach';

@@ -1,4 +1,4 @@
-import type { Snapshot } from '../../control/store/store';
+import type { ClusterView } from '../../control/store/store';
 import type { Isolation, LocalNetwork } from '../isolation';
 import type { ReconcileRun, RunObserver } from './run';
 
@@ -7,7 +7,7 @@ import type { ReconcileRun, RunObserver } from './run';
 export class IsolationFollower implements RunObserver {
   private nets: LocalNetwork[] = [];
 
-  constructor(private readonly isolation: Isolation, private readonly view: () => Snapshot | undefined) {}
+  constructor(private readonly isolation: Isolation, private readonly view: () => ClusterView | undefined) {}
 
   afterRun(run: Pick<ReconcileRun, 'vnis' | 'full'>): void {
     this.nets = run.vnis.map((vni) => ({ vni, subnets: this.subnetsOf(vni) }));

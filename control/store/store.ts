@@ -21,8 +21,9 @@ export interface StoreOptions extends EtcdTarget {
   callTimeoutMs?: number;
 }
 
-// Everything the agent derives kernel state from, read at one revision.
-export interface Snapshot {
+// Everything the agent derives kernel state from: loaded at one revision, then kept current in
+// place by the watch and by this host's own writes (agent/view.ts), so a live, mutable view.
+export interface ClusterView {
   revision: number;
   networks: Map<string, NetworkRecord>;
   endpoints: EndpointTable; // by endpoint id
@@ -325,7 +326,7 @@ export class Store {
 
   // Read by hand (./raw), from the member the next watch goes to: the agent's start and every reload
   // read the whole cluster.
-  async snapshot(): Promise<Snapshot> {
+  async snapshot(): Promise<ClusterView> {
     this.requests++;
     let res;
     try {
@@ -334,7 +335,7 @@ export class Store {
       this.watchEndpoint++;
       throw storeError(err);
     }
-    const snap: Snapshot = { revision: 0, networks: new Map(), endpoints: new EndpointTable(), hosts: new Map(), reconciled: new Map() };
+    const snap: ClusterView = { revision: 0, networks: new Map(), endpoints: new EndpointTable(), hosts: new Map(), reconciled: new Map() };
     const into = newViewChange();
     snap.revision = decodeRangeResponse(res, (key, value) => {
       try {

@@ -1,5 +1,5 @@
 import type { EndpointRecord, HostRecord, NetworkRecord } from '../model';
-import type { Snapshot } from './store';
+import type { ClusterView } from './store';
 import { parseKey } from './keys';
 import type { WatchedKey, WatchResponse } from './wire';
 
@@ -103,7 +103,7 @@ function readInto(c: Slot, key: string, value: string | undefined): void {
 
 // Applies a change to the view, and records on it what the view held before and whether the
 // desired state changed.
-export function applyChange(view: Snapshot, change: ViewChange): void {
+export function applyChange(view: ClusterView, change: ViewChange): void {
   const c = change as Slot;
   switch (change.kind) {
     case 'network':
@@ -137,7 +137,7 @@ export function applyChange(view: Snapshot, change: ViewChange): void {
 }
 
 // A loaded key's value into the view (a full load: the same decoding as the watch's).
-export function applyKv(view: Snapshot, key: string, value: string | undefined, into: ViewChange): void {
+export function applyKv(view: ClusterView, key: string, value: string | undefined, into: ViewChange): void {
   const c = into as Slot;
   readInto(c, key, value);
   c.deleted = value === undefined;

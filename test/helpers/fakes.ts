@@ -4,7 +4,7 @@
 // real code through the interleavings a busy host sees.
 import type { EndpointRecord, HostRecord, NetworkRecord } from '../../control/model';
 import { snapshot } from './records';
-import type { Snapshot, ViewHandlers } from '../../control/store/store';
+import type { ClusterView, ViewHandlers } from '../../control/store/store';
 import { ViewBatch } from '../../control/store/view-change';
 import type { WatchedKey, WatchResponse, WatchEvents } from '../../control/store/wire';
 import { keys } from '../../control/store/keys';
@@ -49,7 +49,7 @@ export class FakeEtcd {
   // The part of Store the view and the endpoint service use.
   asStore(): unknown {
     return {
-      snapshot: async (): Promise<Snapshot> => {
+      snapshot: async (): Promise<ClusterView> => {
         await jitter(this.r);
         return snapshot(this.networks.values(), this.endpoints.values(), this.hosts.values(), this.revision);
       },

@@ -1,9 +1,9 @@
 // Record factories for unit tests: networks, endpoints and hosts as etcd holds them, the view
-// (Snapshot) and its endpoint table built from them, and hex buffers for netlink messages. Each
+// (ClusterView) and its endpoint table built from them, and hex buffers for netlink messages. Each
 // factory fills what a test does not care about; a test passes only the fields it asserts on, so
 // that a change to a record's shape is made here once.
 import type { EndpointRecord, HostRecord, NetworkRecord } from '../../control/model';
-import type { Snapshot } from '../../control/store/store';
+import type { ClusterView } from '../../control/store/store';
 import { EndpointTable } from '../../control/store/endpoint-table';
 
 // The gateway Docker picks: the subnet's first address ("10.1.0.0/24" -> "10.1.0.1").
@@ -57,7 +57,7 @@ export function endpointTable(endpoints: Iterable<EndpointRecord> = []): Endpoin
 }
 
 // The view as the store's snapshot gives it, in the order given.
-export function snapshot(networks: Iterable<NetworkRecord> = [], endpoints: Iterable<EndpointRecord> = [], hosts: Iterable<HostRecord> = [], revision = 1): Snapshot {
+export function snapshot(networks: Iterable<NetworkRecord> = [], endpoints: Iterable<EndpointRecord> = [], hosts: Iterable<HostRecord> = [], revision = 1): ClusterView {
   return {
     revision,
     networks: new Map([...networks].map((n) => [n.id, n])),

@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { ClusterState } from '../../agent/state';
+import { ClusterState } from '../../agent/view';
 import { EventLog } from '../../agent/events';
 import type { Event } from '../../control/generated/vxnet/v1/Event';
 import type { EndpointRecord } from '../../control/model';

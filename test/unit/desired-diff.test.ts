@@ -3,7 +3,7 @@ import { computeDesired, Self } from '../../agent/desired';
 import { diff } from '../../agent/diff';
 import type { ActualNetwork, ActualState, ActualVeth } from '../../agent/dataplane/types';
 import type { EndpointRecord, NetworkRecord } from '../../control/model';
-import type { Snapshot } from '../../control/store/store';
+import type { ClusterView } from '../../control/store/store';
 import { epRecord, hostRecord as host, netRecord, snapshot as snap } from '../helpers/records';
 
 const self: Self = { name: 'h1', vtep: '192.168.231.11', vxlanPort: 4789, underlayMtu: 1500 };
@@ -14,7 +14,7 @@ const ep = (id: string, networkId: string, host: string, ip: string, mac: string
 const hosts = [host('h1', '192.168.231.11'), host('h2', '192.168.231.12'), host('h3', '192.168.231.13')];
 
 describe('computeDesired (pure)', () => {
-  const cases: { name: string; s: Snapshot; check: (d: ReturnType<typeof computeDesired>) => void }[] = [
+  const cases: { name: string; s: ClusterView; check: (d: ReturnType<typeof computeDesired>) => void }[] = [
     {
       name: 'a network without a local endpoint is not wanted here',
       s: snap([net('n1', 4097)], [ep('a', 'n1', 'h2', '10.77.0.2/24', '02:42:0a:4d:00:02')], hosts),

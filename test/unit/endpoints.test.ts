@@ -1,6 +1,6 @@
 import * as assert from 'assert';
 import { status } from '@grpc/grpc-js';
-import { ClusterState } from '../../agent/state';
+import { ClusterState } from '../../agent/view';
 import { EndpointService } from '../../agent/endpoints/service';
 import type { Self } from '../../agent/desired';
 import type { Settled } from '../../agent/reconciler';

@@ -5,14 +5,14 @@ import type { DesiredState, EndpointChange, Self } from '../../agent/desired';
 import type { Op } from '../../agent/diff';
 import { hostVethName } from '../../agent/names';
 import type { EndpointRecord } from '../../control/model';
-import type { Snapshot } from '../../control/store/store';
+import type { ClusterView } from '../../control/store/store';
 import { epRecord, hostRecord, netRecord, rng, sequence, snapshot } from '../helpers/records';
 import type { ActualState } from '../../agent/dataplane/types';
 
 const self: Self = { name: 'h1', vtep: '192.168.231.11', vxlanPort: 4789, underlayMtu: 1500 };
 
 // The kernel as a value: the plan's ops applied to it synchronously, as the kernel would.
-function applyOps(k: ActualState, ops: Op[], view: Snapshot): void {
+function applyOps(k: ActualState, ops: Op[], view: ClusterView): void {
   let index = 1000 + k.veths.size + k.networks.size * 2;
   for (const op of ops) {
     switch (op.kind) {

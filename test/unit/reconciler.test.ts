@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { ClusterState } from '../../agent/state';
+import { ClusterState } from '../../agent/view';
 import { Reconciler } from '../../agent/reconciler';
 import { EndpointService } from '../../agent/endpoints/service';
 import { computeDesired } from '../../agent/desired';

@@ -4,7 +4,7 @@ import * as protobuf from 'protobufjs';
 import { decodeWatchResponse } from '../../control/store/wire';
 import { applyChange, UnreadableChange, ViewBatch } from '../../control/store/view-change';
 import type { ViewChange } from '../../control/store/view-change';
-import type { Snapshot } from '../../control/store/store';
+import type { ClusterView } from '../../control/store/store';
 import { keys } from '../../control/store/keys';
 import { epRecord, hostRecord, netRecord, snapshot } from '../helpers/records';
 import type { EndpointRecord } from '../../control/model';
@@ -20,7 +20,7 @@ const batch = (events: Ev[]): ViewBatch => new ViewBatch(decodeWatchResponse(Buf
   header: { revision: 99 },
   events: events.map((e) => ({ ...(e.deleted ? { type: 1 } : {}), kv: { key: Buffer.from(e.key), ...(e.value !== undefined ? { value: Buffer.from(e.value) } : {}), mod_revision: e.rev } })),
 })).finish())));
-const emptyView = (): Snapshot => snapshot([], [], [], 0);
+const emptyView = (): ClusterView => snapshot([], [], [], 0);
 
 const ep: EndpointRecord = epRecord({ id: 'e1', networkId: 'n1', name: 'c1', host: 'h2', mac: '02:00:00:00:00:01', ipv4: '10.1.0.2/24' });
 

@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { ClusterState } from '../../agent/state';
+import { ClusterState } from '../../agent/view';
 import type { EndpointRecord } from '../../control/model';
 import type { Store } from '../../control/store/store';
 import { FakeEtcd, quietLog } from '../helpers/fakes';

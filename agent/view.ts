@@ -1,7 +1,7 @@
 import { EventEmitter } from 'events';
 import type { EndpointChange } from './desired';
 import type { EndpointRecord, NetworkRecord } from '../control/model';
-import type { Snapshot, Store, ViewBatch, ViewWatch } from '../control/store/store';
+import type { ClusterView, Store, ViewBatch, ViewWatch } from '../control/store/store';
 import { applyChange, UnreadableChange } from '../control/store/view-change';
 import type { Logger } from '../lib/log';
 import type { EventLog } from './events';
@@ -14,7 +14,7 @@ const JOURNAL_MAX = 100_000; // endpoint changes kept between two reconciles
 //
 // Emits 'change' (coalesce it) after every applied batch and after every reload.
 export class ClusterState extends EventEmitter {
-  snap: Snapshot | undefined;
+  snap: ClusterView | undefined;
   // Bumped by every change this class makes to the view (the only writer of `snap`): a reconcile
   // whose view has the same version as the last one's computes the same desired state.
   version = 0;
