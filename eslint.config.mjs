@@ -22,11 +22,17 @@ export default tseslint.config(
     files: ['agent/**/*.ts', 'control/**/*.ts', 'cli/**/*.ts', 'lib/**/*.ts'],
     ignores: ['agent/names.ts'],
     rules: {
-      'no-restricted-syntax': ['error', ...[
-        'TemplateElement[tail=false][value.raw=/(^|[^A-Za-z0-9_-])(vx|vxbr)-$|(^|[^A-Za-z0-9_-])vx[vd]$/]',
-        "BinaryExpression[operator='+'] > Literal.left[value=/(^|[^A-Za-z0-9_-])(vx|vxbr)-$|(^|[^A-Za-z0-9_-])vx[vd]$/]",
-        "BinaryExpression[operator='+'] > BinaryExpression.left > Literal.right[value=/(^|[^A-Za-z0-9_-])(vx|vxbr)-$|(^|[^A-Za-z0-9_-])vx[vd]$/]",
-      ].map((selector) => ({ selector, message: 'Build device names with agent/names.ts (vxlanName, bridgeName, hostVethName, dockerPeerName).' }))],
+      'no-restricted-syntax': [
+        'error',
+        ...[
+          'TemplateElement[tail=false][value.raw=/(^|[^A-Za-z0-9_-])(vx|vxbr)-$|(^|[^A-Za-z0-9_-])vx[vd]$/]',
+          "BinaryExpression[operator='+'] > Literal.left[value=/(^|[^A-Za-z0-9_-])(vx|vxbr)-$|(^|[^A-Za-z0-9_-])vx[vd]$/]",
+          "BinaryExpression[operator='+'] > BinaryExpression.left > Literal.right[value=/(^|[^A-Za-z0-9_-])(vx|vxbr)-$|(^|[^A-Za-z0-9_-])vx[vd]$/]",
+        ].map((selector) => ({
+          selector,
+          message: 'Build device names with agent/names.ts (vxlanName, bridgeName, hostVethName, dockerPeerName).',
+        })),
+      ],
     },
   },
 );

@@ -38,7 +38,10 @@ import { SandboxWatch } from './sandbox-watch';
 // A group name from /etc/group, or a numeric id.
 function groupId(group: string): number {
   if (/^\d+$/.test(group)) return Number(group);
-  const line = fs.readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.split(':')[0] === group);
+  const line = fs
+    .readFileSync('/etc/group', 'utf8')
+    .split('\n')
+    .find((l) => l.split(':')[0] === group);
   if (!line) throw new ConfigError(`api.socket_group: no group named ${group}`);
   return Number(line.split(':')[2]);
 }
@@ -69,19 +72,38 @@ export class Agent {
   private readonly docker: DockerPluginServer | undefined;
   private dockerGc: NodeJS.Timeout | undefined;
 
-  constructor(private readonly config: AgentConfig, private readonly log: Logger) {
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly log: Logger,
+  ) {
     const e = config.etcd;
     this.store = new Store({
       endpoints: e.endpoints,
       callTimeoutMs: e.timeoutMs,
-      ...(e.caFile ? { tls: { ca: readKeyFile('etcd.ca_file', e.caFile), ...(e.certFile ? { cert: readKeyFile('etcd.cert_file', e.certFile) } : {}), ...(e.keyFile ? { key: readKeyFile('etcd.key_file', e.keyFile) } : {}) } } : {}),
+      ...(e.caFile
+        ? {
+            tls: {
+              ca: readKeyFile('etcd.ca_file', e.caFile),
+              ...(e.certFile ? { cert: readKeyFile('etcd.cert_file', e.certFile) } : {}),
+              ...(e.keyFile ? { key: readKeyFile('etcd.key_file', e.keyFile) } : {}),
+            },
+          }
+        : {}),
       ...(e.username ? { auth: { username: e.username, password: e.password } } : {}),
     });
     this.self = { name: config.name, vtep: config.vtep, vxlanPort: config.vxlanPort, underlayMtu: config.underlayMtu };
-    const host: HostRecord = { name: config.name, vtep: config.vtep, vxlanPort: config.vxlanPort, underlayMtu: config.underlayMtu, version: version(), started: new Date().toISOString() };
+    const host: HostRecord = {
+      name: config.name,
+      vtep: config.vtep,
+      vxlanPort: config.vxlanPort,
+      underlayMtu: config.underlayMtu,
+      version: version(),
+      started: new Date().toISOString(),
+    };
     this.events = new EventLog(2000, (id) => this.state.snap?.networks.get(id)?.name ?? '');
     this.events.on('host', (e: { action: string; host: HostRecord }) => {
-      if (e.host.name !== config.name) log.info(e.action === 'join' ? 'peer host joined' : 'peer host left', { peer: e.host.name, vtep: e.host.vtep });
+      if (e.host.name !== config.name)
+        log.info(e.action === 'join' ? 'peer host joined' : 'peer host left', { peer: e.host.name, vtep: e.host.vtep });
     });
     this.state = new ClusterState(this.store, config.name, log, this.events);
     this.registration = new Registration(this.store, host, config.leaseTtl, log, (again) => {
@@ -93,7 +115,16 @@ export class Agent {
     this.kernel = new HostDataplane(this.self, log, this.links);
     this.sandboxes = new SandboxDataplane(this.links);
     this.networks = new NetworkService(this.store);
-    this.endpoints = new EndpointService(this.store, this.networks, this.state, this.kernel, this.sandboxes, this.self, log, (op) => this.reconciler.settled(op));
+    this.endpoints = new EndpointService(
+      this.store,
+      this.networks,
+      this.state,
+      this.kernel,
+      this.sandboxes,
+      this.self,
+      log,
+      (op) => this.reconciler.settled(op),
+    );
     this.metrics = new Metrics({
       kernelOps: () => this.reconciler.stats.kernelOps,
       endpoints: () => this.endpointCounts(),
@@ -103,15 +134,21 @@ export class Agent {
       etcdRequests: () => this.store.requests,
       ready: () => this.ready.readiness(),
     });
-    this.isolation = new IsolationFollower(new Isolation(log, (type, family) => this.kernel.dumpRaw(type, family), config.docker.enabled === 'true'), () => this.state.snap);
+    this.isolation = new IsolationFollower(
+      new Isolation(log, (type, family) => this.kernel.dumpRaw(type, family), config.docker.enabled === 'true'),
+      () => this.state.snap,
+    );
     this.progress = new Progress(config.name, () => this.registration.currentLease());
     this.memory = new MemoryTrim(() => this.state.recordsSeen, log);
-    this.ready = new ReadyReporter({
-      registered: () => this.registration.registered,
-      watching: () => this.state.ready,
-      stats: () => this.reconciler.stats,
-      remoteEndpoints: () => this.endpointCounts().reduce((n, c) => n + c.remote, 0),
-    }, log);
+    this.ready = new ReadyReporter(
+      {
+        registered: () => this.registration.registered,
+        watching: () => this.state.ready,
+        stats: () => this.reconciler.stats,
+        remoteEndpoints: () => this.endpointCounts().reduce((n, c) => n + c.remote, 0),
+      },
+      log,
+    );
     // In this order: the ready line comes last, after everything a run updates.
     const afterRun = tellEach([
       this.isolation,
@@ -121,19 +158,44 @@ export class Agent {
       { afterRun: () => this.memory.afterRun() },
       this.ready,
     ]);
-    this.reconciler = new Reconciler(this.state, this.kernel, this.self, this.endpoints, log, config.resyncInterval * 1000, afterRun);
-    this.sandboxWatch = new SandboxWatch({
-      version: () => this.state.version,
-      endpoints: () => this.state.snap?.endpoints.values() ?? [],
-      host: config.name,
-      busy: () => this.endpoints.busy(),
-      identify: (p) => this.sandboxes.identify(p),
-      release: (ep) => this.endpoints.repair(ep),
-    }, log);
+    this.reconciler = new Reconciler(
+      this.state,
+      this.kernel,
+      this.self,
+      this.endpoints,
+      log,
+      config.resyncInterval * 1000,
+      afterRun,
+    );
+    this.sandboxWatch = new SandboxWatch(
+      {
+        version: () => this.state.version,
+        endpoints: () => this.state.snap?.endpoints.values() ?? [],
+        host: config.name,
+        busy: () => this.endpoints.busy(),
+        identify: (p) => this.sandboxes.identify(p),
+        release: (ep) => this.endpoints.repair(ep),
+      },
+      log,
+    );
     this.server = new ApiServer(this.api(), log, (method, code) => this.metrics.apiRequests.inc({ method, code }));
-    this.cni = new CniServer(new CniAdapter(config.name, this.endpoints, this.sandboxes, this.store, () => this.state.snap), log);
+    this.cni = new CniServer(
+      new CniAdapter(config.name, this.endpoints, this.sandboxes, this.store, () => this.state.snap),
+      log,
+    );
     if (config.docker.enabled === 'true') {
-      this.docker = new DockerPluginServer(new DockerDriver(config.name, config.docker.scope, this.store, this.networks, this.endpoints.docker, this.state, log), log);
+      this.docker = new DockerPluginServer(
+        new DockerDriver(
+          config.name,
+          config.docker.scope,
+          this.store,
+          this.networks,
+          this.endpoints.docker,
+          this.state,
+          log,
+        ),
+        log,
+      );
     }
   }
 
@@ -148,19 +210,25 @@ export class Agent {
       disconnect: (r) => this.endpoints.disconnect(r),
       watch: (req, push) => this.events.watch(req, push),
       listHosts: async () => ({ hosts: await listHosts(this.store) }),
-      doctor: () => runDoctor({
-        self: this.self,
-        store: this.store,
-        snapshot: () => this.state.snap,
-        readActual: () => this.kernel.readActual(),
-        sandboxAddresses: (p, i) => this.sandboxes.sandboxAddresses(p, i),
-        registered: () => this.registration.registered,
-        etcdEndpoints: this.config.etcd.endpoints,
-        isolation: () => this.isolation.installed(),
-      }),
+      doctor: () =>
+        runDoctor({
+          self: this.self,
+          store: this.store,
+          snapshot: () => this.state.snap,
+          readActual: () => this.kernel.readActual(),
+          sandboxAddresses: (p, i) => this.sandboxes.sandboxAddresses(p, i),
+          registered: () => this.registration.registered,
+          etcdEndpoints: this.config.etcd.endpoints,
+          isolation: () => this.isolation.installed(),
+        }),
       health: async () => {
         const r = this.ready.readiness();
-        return { status: r.ok ? 'SERVING' : 'NOT_SERVING', host: this.config.name, version: version(), message: r.reason };
+        return {
+          status: r.ok ? 'SERVING' : 'NOT_SERVING',
+          host: this.config.name,
+          version: version(),
+          message: r.reason,
+        };
       },
     };
   }
@@ -182,12 +250,23 @@ export class Agent {
     } catch (err) {
       const msg = oneLine((err as Error).message);
       const e = this.config.etcd;
-      if (err instanceof EtcdAuthError) throw new ConfigError(`etcd.username/etcd.password: etcd refused the credentials of user "${e.username}": ${msg}`);
-      if (err instanceof EtcdTlsError && err.kind === 'untrusted') throw new ConfigError(`etcd.ca_file: the certificate of etcd at ${e.endpoints.join(',')} is not trusted by ${e.caFile || 'the system CAs'}: ${msg}`);
+      if (err instanceof EtcdAuthError)
+        throw new ConfigError(
+          `etcd.username/etcd.password: etcd refused the credentials of user "${e.username}": ${msg}`,
+        );
+      if (err instanceof EtcdTlsError && err.kind === 'untrusted')
+        throw new ConfigError(
+          `etcd.ca_file: the certificate of etcd at ${e.endpoints.join(',')} is not trusted by ${e.caFile || 'the system CAs'}: ${msg}`,
+        );
       if (err instanceof EtcdTlsError && err.kind === 'client-cert') {
-        throw new ConfigError(`etcd.cert_file: etcd at ${e.endpoints.join(',')} refused ${e.certFile ? `the client certificate ${e.certFile}` : 'the connection without a client certificate'}: ${msg}`);
+        throw new ConfigError(
+          `etcd.cert_file: etcd at ${e.endpoints.join(',')} refused ${e.certFile ? `the client certificate ${e.certFile}` : 'the connection without a client certificate'}: ${msg}`,
+        );
       }
-      if (err instanceof EtcdTlsError && err.kind === 'plaintext') throw new ConfigError(`etcd.endpoints: TLS and plain-text do not match between ${e.endpoints.join(',')} and ${e.caFile ? 'etcd.ca_file (set)' : 'no etcd.ca_file'}: ${msg}`);
+      if (err instanceof EtcdTlsError && err.kind === 'plaintext')
+        throw new ConfigError(
+          `etcd.endpoints: TLS and plain-text do not match between ${e.endpoints.join(',')} and ${e.caFile ? 'etcd.ca_file (set)' : 'no etcd.ca_file'}: ${msg}`,
+        );
       this.log.warn('etcd is not reachable yet; waiting for it', { error: msg });
     }
   }
@@ -198,23 +277,40 @@ export class Agent {
     await this.probeEtcd();
     if (this.config.metrics.listen) await this.metrics.listen(this.config.metrics.listen, this.log);
     fs.mkdirSync(path.dirname(this.config.api.socket), { recursive: true });
-    await this.server.listenUnix({ socket: this.config.api.socket, socketMode: this.config.api.socketMode, ...(this.config.api.socketGroup ? { socketGroupId: groupId(this.config.api.socketGroup) } : {}) });
+    await this.server.listenUnix({
+      socket: this.config.api.socket,
+      socketMode: this.config.api.socketMode,
+      ...(this.config.api.socketGroup ? { socketGroupId: groupId(this.config.api.socketGroup) } : {}),
+    });
     await this.cni.listen(this.config.cni.socket);
     if (this.docker) {
       await this.docker.listen(this.config.docker.socket);
       this.log.info('Docker plugin listening', { socket: this.config.docker.socket, scope: this.config.docker.scope });
       // Addresses Docker's IPAM reserved for endpoints it never created (it gave up, or an agent
       // restart came in between) go back after a minute.
-      const gc = (): void => void this.endpoints.docker.collectReservations(60_000).then((n) => n && this.log.info('released abandoned Docker address reservations', { count: n })).catch(() => undefined);
+      const gc = (): void =>
+        void this.endpoints.docker
+          .collectReservations(60_000)
+          .then((n) => n && this.log.info('released abandoned Docker address reservations', { count: n }))
+          .catch(() => undefined);
       this.dockerGc = setInterval(gc, 30_000);
       this.dockerGc.unref();
     }
     const api = this.config.api;
     if (api.tcp) {
-      const port = await this.server.listenTcp(api.tcp, { cert: readKeyFile('api.cert_file', api.certFile), key: readKeyFile('api.key_file', api.keyFile), clientCa: readKeyFile('api.client_ca_file', api.clientCaFile) });
+      const port = await this.server.listenTcp(api.tcp, {
+        cert: readKeyFile('api.cert_file', api.certFile),
+        key: readKeyFile('api.key_file', api.keyFile),
+        clientCa: readKeyFile('api.client_ca_file', api.clientCaFile),
+      });
       this.log.info('API listening on TCP with mutual TLS', { address: api.tcp, port });
     }
-    this.log.info('agent starting', { vtep: this.config.vtep, socket: this.config.api.socket, etcd: this.config.etcd.endpoints, version: version() });
+    this.log.info('agent starting', {
+      vtep: this.config.vtep,
+      socket: this.config.api.socket,
+      etcd: this.config.etcd.endpoints,
+      version: version(),
+    });
     // The API answers from the start (network calls work as soon as etcd does); the data plane is
     // reconciled once the first consistent load is in. The load does not wait for the registration:
     // the view needs no host key of this host, and the watch from the load's revision brings it.

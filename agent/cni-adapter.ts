@@ -11,13 +11,20 @@ export class CniAdapter implements CniBackend {
   constructor(
     readonly host: string, // CNI identities are per host
     private readonly endpoints: EndpointService,
-    private readonly sandboxes: { sandboxAddresses(sandbox: string, ifname: string): Promise<string[] | undefined>; identify(sandbox: string): PathIdentity },
+    private readonly sandboxes: {
+      sandboxAddresses(sandbox: string, ifname: string): Promise<string[] | undefined>;
+      identify(sandbox: string): PathIdentity;
+    },
     private readonly store: Pick<Store, 'revision'>,
     private readonly view: () => ClusterView | undefined,
   ) {}
 
   // CNI's ADD answers when this host is programmed; it does not wait for the peers.
-  connect(req: Parameters<CniBackend['connect']>[0], cni: { containerId: string; ifname: string }, access?: string): Promise<ConnectResponse> {
+  connect(
+    req: Parameters<CniBackend['connect']>[0],
+    cni: { containerId: string; ifname: string },
+    access?: string,
+  ): Promise<ConnectResponse> {
     return this.endpoints.connect({ ...req, wait: false, waitTimeoutMs: 0 }, { cni }, access);
   }
 

@@ -14,11 +14,27 @@ export interface AgentConfig {
   vtep: string;
   vtepInterface: string;
   vxlanPort: number;
-  underlayMtu: number;        // 0: detected from the VTEP's interface
-  etcd: { endpoints: string[]; caFile: string; certFile: string; keyFile: string; username: string; password: string; timeoutMs: number };
-  leaseTtl: number;           // seconds
-  resyncInterval: number;     // seconds
-  api: { socket: string; socketMode: number; socketGroup: string; tcp: string; certFile: string; keyFile: string; clientCaFile: string };
+  underlayMtu: number; // 0: detected from the VTEP's interface
+  etcd: {
+    endpoints: string[];
+    caFile: string;
+    certFile: string;
+    keyFile: string;
+    username: string;
+    password: string;
+    timeoutMs: number;
+  };
+  leaseTtl: number; // seconds
+  resyncInterval: number; // seconds
+  api: {
+    socket: string;
+    socketMode: number;
+    socketGroup: string;
+    tcp: string;
+    certFile: string;
+    keyFile: string;
+    clientCaFile: string;
+  };
   log: { level: Level; format: 'json' | 'text' | '' };
   metrics: { listen: string };
   cni: { socket: string };
@@ -54,23 +70,41 @@ function coerce(key: string, kind: Kind, v: unknown): unknown {
     case 'string':
       return typeof v === 'string' ? v : bad('a string');
     case 'port':
-      return typeof v === 'number' && Number.isInteger(v) && v > 0 && v < 65536 ? v : bad('a UDP port number (1-65535)');
+      return typeof v === 'number' && Number.isInteger(v) && v > 0 && v < 65536
+        ? v
+        : bad('a UDP port number (1-65535)');
     case 'uint':
       return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : bad('a whole number >= 0');
     case 'strings':
-      if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean);
-      return Array.isArray(v) && v.every((s) => typeof s === 'string') && v.length > 0 ? v : bad('a non-empty list of strings');
+      if (typeof v === 'string')
+        return v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+      return Array.isArray(v) && v.every((s) => typeof s === 'string') && v.length > 0
+        ? v
+        : bad('a non-empty list of strings');
     case 'mode':
       if (typeof v === 'string' && /^0?[0-7]{3}$/.test(v)) return parseInt(v, 8);
       return typeof v === 'number' && v >= 0 && v <= 0o777 ? v : bad('a file mode such as "0600"');
     case 'level':
-      return v === 'debug' || v === 'info' || v === 'warn' || v === 'error' ? v : bad('one of debug, info, warn, error');
+      return v === 'debug' || v === 'info' || v === 'warn' || v === 'error'
+        ? v
+        : bad('one of debug, info, warn, error');
     case 'format':
       return v === 'json' || v === 'text' ? v : bad('json or text');
     case 'auto':
-      return v === true || v === 'true' ? 'true' : v === false || v === 'false' ? 'false' : v === 'auto' ? v : bad('true, false or auto');
+      return v === true || v === 'true'
+        ? 'true'
+        : v === false || v === 'false'
+          ? 'false'
+          : v === 'auto'
+            ? v
+            : bad('true, false or auto');
     case 'scope':
-      return v === 'local' || v === 'global' ? v : bad('local (every dockerd on its own) or global (dockerd with --cluster-store)');
+      return v === 'local' || v === 'global'
+        ? v
+        : bad('local (every dockerd on its own) or global (dockerd with --cluster-store)');
   }
 }
 
@@ -92,7 +126,8 @@ function flatten(doc: Record<string, unknown>, file: string): Record<string, unk
   const flat: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(doc)) {
     if (SECTIONS.has(k)) {
-      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${file}: ${k}: expected a mapping of keys`);
+      if (typeof v !== 'object' || v === null || Array.isArray(v))
+        throw new ConfigError(`${file}: ${k}: expected a mapping of keys`);
       for (const [k2, v2] of Object.entries(v as Record<string, unknown>)) flat[`${k}.${k2}`] = v2;
     } else {
       flat[k] = v;
@@ -118,19 +153,22 @@ export function loadConfigFile(file: string, cfg: AgentConfig = defaults()): Age
     throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
   if (doc === null || doc === undefined) return cfg;
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${file}: expected a mapping of keys at the top level`);
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new ConfigError(`${file}: expected a mapping of keys at the top level`);
   applyValues(cfg, flatten(doc as Record<string, unknown>, file), file);
   return cfg;
 }
 
 // Fills in what can be derived and refuses what cannot work.
 export function finalize(cfg: AgentConfig): AgentConfig {
-  if (!cfg.name || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(cfg.name)) throw new ConfigError(`name: "${cfg.name}" is not a valid host name (letters, digits, _ . -, at most 63)`);
+  if (!cfg.name || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(cfg.name))
+    throw new ConfigError(`name: "${cfg.name}" is not a valid host name (letters, digits, _ . -, at most 63)`);
   const ifaces = os.networkInterfaces();
   if (!cfg.vtep && cfg.vtepInterface) {
     const addrs = ifaces[cfg.vtepInterface];
     if (!addrs) throw new ConfigError(`vtep_interface: no interface named ${cfg.vtepInterface}`);
-    const a = addrs.find((x) => x.family === 'IPv4') ?? addrs.find((x) => x.family === 'IPv6' && !x.address.startsWith('fe80'));
+    const a =
+      addrs.find((x) => x.family === 'IPv4') ?? addrs.find((x) => x.family === 'IPv6' && !x.address.startsWith('fe80'));
     if (!a) throw new ConfigError(`vtep_interface: ${cfg.vtepInterface} has no usable address`);
     cfg.vtep = a.address;
   }
@@ -148,24 +186,41 @@ export function finalize(cfg: AgentConfig): AgentConfig {
   if (cfg.api.tcp) {
     if (!/^[^\s]+:\d{1,5}$/.test(cfg.api.tcp)) throw new ConfigError(`api.tcp: "${cfg.api.tcp}" is not host:port`);
     // The API can create and delete networks: on TCP it is served only with mutual TLS.
-    for (const [key, file] of [['api.cert_file', cfg.api.certFile], ['api.key_file', cfg.api.keyFile], ['api.client_ca_file', cfg.api.clientCaFile]] as const) {
-      if (!file) throw new ConfigError(`${key}: required when api.tcp is set (the TCP API is served only with mutual TLS)`);
+    for (const [key, file] of [
+      ['api.cert_file', cfg.api.certFile],
+      ['api.key_file', cfg.api.keyFile],
+      ['api.client_ca_file', cfg.api.clientCaFile],
+    ] as const) {
+      if (!file)
+        throw new ConfigError(`${key}: required when api.tcp is set (the TCP API is served only with mutual TLS)`);
     }
   }
-  if (cfg.metrics.listen && !/^(\[[0-9a-fA-F:]+\]|[^\s:]+)?:\d{1,5}$/.test(cfg.metrics.listen)) throw new ConfigError(`metrics.listen: "${cfg.metrics.listen}" is not host:port (for example 127.0.0.1:9476)`);
+  if (cfg.metrics.listen && !/^(\[[0-9a-fA-F:]+\]|[^\s:]+)?:\d{1,5}$/.test(cfg.metrics.listen))
+    throw new ConfigError(`metrics.listen: "${cfg.metrics.listen}" is not host:port (for example 127.0.0.1:9476)`);
   checkTls('etcd', cfg.etcd.caFile, cfg.etcd.certFile, cfg.etcd.keyFile);
   if (cfg.api.tcp) checkTls('api', cfg.api.clientCaFile, cfg.api.certFile, cfg.api.keyFile, true);
   for (const e of cfg.etcd.endpoints) {
-    if (!/^(https?:\/\/[^\s/]+|unix:\/\/\/\S+)$/.test(e)) throw new ConfigError(`etcd.endpoints: "${e}" is not an etcd URL (http://host:port, https://host:port or unix:///path)`);
+    if (!/^(https?:\/\/[^\s/]+|unix:\/\/\/\S+)$/.test(e))
+      throw new ConfigError(
+        `etcd.endpoints: "${e}" is not an etcd URL (http://host:port, https://host:port or unix:///path)`,
+      );
   }
-  if (cfg.etcd.certFile && !cfg.etcd.caFile) throw new ConfigError('etcd.ca_file: required with etcd.cert_file (the CA that signs the etcd servers)');
-  if (!!cfg.etcd.certFile !== !!cfg.etcd.keyFile) throw new ConfigError(`etcd.${cfg.etcd.certFile ? 'key_file' : 'cert_file'}: etcd.cert_file and etcd.key_file go together`);
+  if (cfg.etcd.certFile && !cfg.etcd.caFile)
+    throw new ConfigError('etcd.ca_file: required with etcd.cert_file (the CA that signs the etcd servers)');
+  if (!!cfg.etcd.certFile !== !!cfg.etcd.keyFile)
+    throw new ConfigError(
+      `etcd.${cfg.etcd.certFile ? 'key_file' : 'cert_file'}: etcd.cert_file and etcd.key_file go together`,
+    );
   if (cfg.etcd.password && !cfg.etcd.username) throw new ConfigError('etcd.username: required with etcd.password');
   // The CNI shim's socket sits beside the API socket unless configured (the shim's default is
   // /run/vxnet/cni.sock, next to the default API socket).
   if (!cfg.cni.socket) cfg.cni.socket = `${cfg.api.socket.replace(/\/[^/]*$/, '')}/cni.sock`;
-  if (cfg.docker.enabled === 'auto') cfg.docker.enabled = fs.existsSync('/run/docker/plugins') || fs.existsSync('/usr/sbin/dockerd') ? 'true' : 'false';
-  if (cfg.docker.enabled === 'true' && !cfg.docker.socket.endsWith('.sock')) throw new ConfigError(`docker.socket: "${cfg.docker.socket}" must end in .sock (Docker finds plugins by <name>.sock)`);
+  if (cfg.docker.enabled === 'auto')
+    cfg.docker.enabled = fs.existsSync('/run/docker/plugins') || fs.existsSync('/usr/sbin/dockerd') ? 'true' : 'false';
+  if (cfg.docker.enabled === 'true' && !cfg.docker.socket.endsWith('.sock'))
+    throw new ConfigError(
+      `docker.socket: "${cfg.docker.socket}" must end in .sock (Docker finds plugins by <name>.sock)`,
+    );
   if (cfg.leaseTtl < 2) throw new ConfigError('lease_ttl: must be at least 2 seconds');
   if (cfg.resyncInterval < 1) throw new ConfigError('resync_interval: must be at least 1 second');
   return cfg;
@@ -176,7 +231,9 @@ export function readKeyFile(key: string, file: string): Buffer {
   try {
     return fs.readFileSync(file);
   } catch (err) {
-    throw new ConfigError(`${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ConfigError(
+      `${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }
 
@@ -208,8 +265,10 @@ function checkTls(section: string, caFile: string, certFile: string, keyFile: st
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`${section}.key_file: ${keyFile} is not a PEM private key`);
   }
-  if (!cert.checkPrivateKey(key)) throw new ConfigError(`${section}.key_file: ${keyFile} does not belong to the certificate ${certFile}`);
+  if (!cert.checkPrivateKey(key))
+    throw new ConfigError(`${section}.key_file: ${keyFile} does not belong to the certificate ${certFile}`);
   // The server certificate of the TCP API is presented to clients; the etcd client certificate to
   // etcd. Either way it must be signed by the CA configured beside it when both are ours.
-  if (ca && !clientCa && !cert.verify(ca.publicKey)) throw new ConfigError(`${section}.cert_file: ${certFile} is not signed by the CA in ${caFile}`);
+  if (ca && !clientCa && !cert.verify(ca.publicKey))
+    throw new ConfigError(`${section}.cert_file: ${certFile} is not signed by the CA in ${caFile}`);
 }

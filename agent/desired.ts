@@ -20,9 +20,9 @@ export interface DesiredNetwork {
   vxlan: string;
   bridge: string;
   mtu: number;
-  gateways: string[];          // "10.0.0.1/24": the anycast gateway on the bridge
-  fdb: Map<string, string>;    // remote MAC -> remote VTEP
-  neigh: Map<string, string>;  // remote IP -> remote MAC
+  gateways: string[]; // "10.0.0.1/24": the anycast gateway on the bridge
+  fdb: Map<string, string>; // remote MAC -> remote VTEP
+  neigh: Map<string, string>; // remote IP -> remote MAC
   local: EndpointRecord[];
 }
 
@@ -43,12 +43,19 @@ export function networkMtu(net: Pick<NetworkRecord, 'mtu'>, self: Pick<Self, 'vt
 }
 
 // The gateways a sandbox of the network routes through: the first subnet's of each family.
-export function gatewaysOf(net: Pick<NetworkRecord, 'ipv4' | 'ipv6'>): { v4: string | undefined; v6: string | undefined } {
+export function gatewaysOf(net: Pick<NetworkRecord, 'ipv4' | 'ipv6'>): {
+  v4: string | undefined;
+  v6: string | undefined;
+} {
   return { v4: net.ipv4[0]?.gateway, v6: net.ipv6[0]?.gateway };
 }
 
 // The network's devices on this host (the bridge holds every subnet's gateway), without entries.
-export function networkDevices(net: NetworkRecord, self: Pick<Self, 'vtep' | 'underlayMtu'>, local: EndpointRecord[] = []): DesiredNetwork {
+export function networkDevices(
+  net: NetworkRecord,
+  self: Pick<Self, 'vtep' | 'underlayMtu'>,
+  local: EndpointRecord[] = [],
+): DesiredNetwork {
   return {
     networkId: net.id,
     vni: net.vni,
@@ -83,7 +90,13 @@ export function computeDesired(snap: ClusterView, self: Self): DesiredState {
   return { networks };
 }
 
-function desiredNetwork(net: NetworkRecord, eps: EndpointRecord[], local: EndpointRecord[], hosts: Map<string, HostRecord>, self: Self): DesiredNetwork {
+function desiredNetwork(
+  net: NetworkRecord,
+  eps: EndpointRecord[],
+  local: EndpointRecord[],
+  hosts: Map<string, HostRecord>,
+  self: Self,
+): DesiredNetwork {
   const dn = networkDevices(net, self, local);
   for (const ep of eps) {
     if (ep.host === self.name) continue;
@@ -115,14 +128,20 @@ export interface EntryDelta {
 // network this host serves, and a removal whose MAC or address another endpoint of the network
 // still holds (the view counts them). Equal to computeDesired(snap) where it answers (unit test):
 // a new record is the last of the view's insertion order, so it wins a shared key there as here.
-export function patchDesired(desired: DesiredState, snap: ClusterView, self: Self, changes: readonly EndpointChange[]): Map<number, EntryDelta> | undefined {
+export function patchDesired(
+  desired: DesiredState,
+  snap: ClusterView,
+  self: Self,
+  changes: readonly EndpointChange[],
+): Map<number, EntryDelta> | undefined {
   const served = (ep: EndpointRecord): DesiredNetwork | undefined => {
     const net = snap.networks.get(ep.networkId);
     const dn = net && desired.networks.get(net.vni);
     return dn?.networkId === ep.networkId ? dn : undefined;
   };
   const held = (ep: EndpointRecord): boolean =>
-    snap.endpoints.macCount(ep.networkId, ep.mac) > 0 || [ep.ipv4, ep.ipv6].some((a) => a && snap.endpoints.hasAddress(ep.networkId, a));
+    snap.endpoints.macCount(ep.networkId, ep.mac) > 0 ||
+    [ep.ipv4, ep.ipv6].some((a) => a && snap.endpoints.hasAddress(ep.networkId, a));
   for (const c of changes) {
     if (c.ep.host === self.name) return undefined;
     if (c.kind === 'created' || !served(c.ep)) continue;
@@ -139,7 +158,11 @@ export function patchDesired(desired: DesiredState, snap: ClusterView, self: Sel
       lastNet = ep.networkId;
       dn = served(ep);
       d = dn && delta.get(dn.vni);
-      if (dn && !d) delta.set(dn.vni, (d = { added: { fdb: new Map(), neigh: new Map() }, removed: { fdb: new Set(), neigh: new Set() } }));
+      if (dn && !d)
+        delta.set(
+          dn.vni,
+          (d = { added: { fdb: new Map(), neigh: new Map() }, removed: { fdb: new Set(), neigh: new Set() } }),
+        );
     }
     if (!dn || !d) continue;
     const { added, removed } = d;

@@ -34,8 +34,13 @@ function devicesProblem(want: DesiredNetwork, have: ActualNetwork | undefined, s
 // Why an existing vxlan device cannot serve the network and must be replaced (its settings cannot
 // be changed in place), or undefined. The one rule: the planner's diff and the adapter that
 // replaces the device (dataplane/host.ts) must agree, or one would replace what the other keeps.
-export function vxlanMismatch(want: Pick<DesiredNetwork, 'vni' | 'vxlan'>, have: Pick<ActualVxlan, 'vni' | 'local' | 'port' | 'learning' | 'proxy'>, self: Self): string | undefined {
-  if (have.vni !== want.vni || have.local !== self.vtep || have.port !== self.vxlanPort) return `vxlan ${want.vxlan} has vni ${have.vni} local ${have.local} port ${have.port}`;
+export function vxlanMismatch(
+  want: Pick<DesiredNetwork, 'vni' | 'vxlan'>,
+  have: Pick<ActualVxlan, 'vni' | 'local' | 'port' | 'learning' | 'proxy'>,
+  self: Self,
+): string | undefined {
+  if (have.vni !== want.vni || have.local !== self.vtep || have.port !== self.vxlanPort)
+    return `vxlan ${want.vxlan} has vni ${have.vni} local ${have.local} port ${have.port}`;
   if (have.learning || !have.proxy) return `vxlan ${want.vxlan} has learning=${have.learning} proxy=${have.proxy}`;
   return undefined;
 }
@@ -53,7 +58,14 @@ function mustReplaceVxlan(want: DesiredNetwork, have: ActualNetwork | undefined,
 // `entriesInSync`: the caller knows that the FDB and neighbor entries in `actual` are those of
 // `desired` (its last run applied them and nothing changed since), so they are not compared, except
 // for a vxlan device that must be replaced (its entries go with it).
-export function diff(desired: DesiredState, actual: ActualState, self: Self, busy: ReadonlySet<string> = new Set(), busyNetworks: ReadonlySet<number> = new Set(), entriesInSync = false): Op[] {
+export function diff(
+  desired: DesiredState,
+  actual: ActualState,
+  self: Self,
+  busy: ReadonlySet<string> = new Set(),
+  busyNetworks: ReadonlySet<number> = new Set(),
+  entriesInSync = false,
+): Op[] {
   const ops: Op[] = [];
   const wantedVeths = new Set<string>();
   for (const [vni, want] of desired.networks) {
@@ -123,7 +135,14 @@ function neighAdds(want: ReadonlyMap<string, string>, have: ActualNetwork | unde
 }
 
 // Removals before additions, one op per kind and network.
-function pushEntryOps(ops: Op[], vni: number, fdbDel: FdbEntry[], neighDel: NeighEntry[], fdbAdd: FdbEntry[], neighAdd: NeighEntry[]): void {
+function pushEntryOps(
+  ops: Op[],
+  vni: number,
+  fdbDel: FdbEntry[],
+  neighDel: NeighEntry[],
+  fdbAdd: FdbEntry[],
+  neighAdd: NeighEntry[],
+): void {
   if (fdbDel.length) ops.push({ kind: 'fdbDel', vni, entries: fdbDel });
   if (neighDel.length) ops.push({ kind: 'neighDel', vni, entries: neighDel });
   if (fdbAdd.length) ops.push({ kind: 'fdbAdd', vni, entries: fdbAdd });

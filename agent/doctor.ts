@@ -24,12 +24,20 @@ export interface DoctorInputs {
 
 // The MTU check: a network that asks for more than its overlay MTU on this host (underlay minus
 // VXLAN's overhead, which depends on the VTEP's family) is lowered to it.
-export function mtuCheck(nets: Pick<NetworkRecord, 'name' | 'mtu'>[], underlayMtu: number, vtep: string): { ok: boolean; detail: string } {
+export function mtuCheck(
+  nets: Pick<NetworkRecord, 'name' | 'mtu'>[],
+  underlayMtu: number,
+  vtep: string,
+): { ok: boolean; detail: string } {
   const v6 = vtep.includes(':');
   const overhead = vxlanOverhead(v6);
   const tooBig = nets.filter((n) => n.mtu > 0 && overlayMtu(n, underlayMtu, v6) < n.mtu);
-  if (tooBig.length === 0) return { ok: true, detail: `underlay MTU ${underlayMtu}, overlay ${overlayMtu({ mtu: 0 }, underlayMtu, v6)}` };
-  return { ok: false, detail: `networks ${tooBig.map((n) => n.name).join(', ')} ask for an MTU above the underlay's ${underlayMtu} - ${overhead}: lowered to ${overlayMtu(tooBig[0], underlayMtu, v6)}` };
+  if (tooBig.length === 0)
+    return { ok: true, detail: `underlay MTU ${underlayMtu}, overlay ${overlayMtu({ mtu: 0 }, underlayMtu, v6)}` };
+  return {
+    ok: false,
+    detail: `networks ${tooBig.map((n) => n.name).join(', ')} ask for an MTU above the underlay's ${underlayMtu} - ${overhead}: lowered to ${overlayMtu(tooBig[0], underlayMtu, v6)}`,
+  };
 }
 
 // Readable lines for the difference between what etcd says this host should hold and what it holds:
@@ -47,7 +55,11 @@ export function describeDifferences(ops: Op[], actual: ActualState): string[] {
       case 'fdbAdd':
         for (const e of op.entries) {
           const have = actual.networks.get(op.vni)?.fdb.get(e.mac);
-          out.push(have ? `~ fdb ${vxlanName(op.vni)} ${e.mac} dst ${have}, etcd says dst ${e.dst}` : `+ fdb ${vxlanName(op.vni)} ${e.mac} dst ${e.dst} (missing)`);
+          out.push(
+            have
+              ? `~ fdb ${vxlanName(op.vni)} ${e.mac} dst ${have}, etcd says dst ${e.dst}`
+              : `+ fdb ${vxlanName(op.vni)} ${e.mac} dst ${e.dst} (missing)`,
+          );
         }
         break;
       case 'fdbDel':
@@ -56,7 +68,11 @@ export function describeDifferences(ops: Op[], actual: ActualState): string[] {
       case 'neighAdd':
         for (const e of op.entries) {
           const have = actual.networks.get(op.vni)?.neigh.get(e.ip);
-          out.push(have ? `~ neigh ${vxlanName(op.vni)} ${e.ip} lladdr ${have}, etcd says ${e.mac}` : `+ neigh ${vxlanName(op.vni)} ${e.ip} lladdr ${e.mac} (missing)`);
+          out.push(
+            have
+              ? `~ neigh ${vxlanName(op.vni)} ${e.ip} lladdr ${have}, etcd says ${e.mac}`
+              : `+ neigh ${vxlanName(op.vni)} ${e.ip} lladdr ${e.mac} (missing)`,
+          );
         }
         break;
       case 'neighDel':
@@ -83,11 +99,14 @@ function etcdDate(endpoint: string): Promise<number | undefined> {
     const unix = endpoint.startsWith('unix://') ? endpoint.slice('unix://'.length) : undefined;
     const url = unix ? undefined : new URL(endpoint);
     if (url && url.protocol !== 'http:') return resolve(undefined);
-    const req = http.get({ ...(unix ? { socketPath: unix } : { host: url!.hostname, port: url!.port }), path: '/version', timeout: 2000 }, (res) => {
-      res.resume();
-      const d = res.headers.date ? Date.parse(res.headers.date) : NaN;
-      resolve(Number.isNaN(d) ? undefined : d);
-    });
+    const req = http.get(
+      { ...(unix ? { socketPath: unix } : { host: url!.hostname, port: url!.port }), path: '/version', timeout: 2000 },
+      (res) => {
+        res.resume();
+        const d = res.headers.date ? Date.parse(res.headers.date) : NaN;
+        resolve(Number.isNaN(d) ? undefined : d);
+      },
+    );
     req.on('error', () => resolve(undefined));
     req.on('timeout', () => {
       req.destroy();
@@ -109,13 +128,21 @@ export async function runDoctor(d: DoctorInputs): Promise<DoctorReport> {
   } catch (err) {
     check('etcd', false, `unreachable: ${(err as Error).message}`);
   }
-  check('lease', d.registered(), d.registered() ? 'host registered under a live lease' : 'host not registered (lease lost or etcd unreachable)');
+  check(
+    'lease',
+    d.registered(),
+    d.registered() ? 'host registered under a live lease' : 'host not registered (lease lost or etcd unreachable)',
+  );
 
   const before = Date.now();
   const date = await etcdDate(d.etcdEndpoints[0] ?? '');
   if (date !== undefined) {
     const skew = Math.abs((before + Date.now()) / 2 - date) / 1000;
-    check('clock', skew < 2, `${skew < 1 ? 'under 1' : skew.toFixed(0)} s from etcd's clock${skew >= 2 ? ': synchronize the clocks (NTP)' : ''}`);
+    check(
+      'clock',
+      skew < 2,
+      `${skew < 1 ? 'under 1' : skew.toFixed(0)} s from etcd's clock${skew >= 2 ? ': synchronize the clocks (NTP)' : ''}`,
+    );
   } else {
     check('clock', true, 'etcd did not report its time over this endpoint (https or unreachable): not checked');
   }
@@ -126,12 +153,26 @@ export async function runDoctor(d: DoctorInputs): Promise<DoctorReport> {
     return { host: d.self.name, ok: false, checks, differences: [] };
   }
   const dupes = [...snap.hosts.values()].filter((h) => h.vtep === d.self.vtep && h.name !== d.self.name);
-  check('vtep', dupes.length === 0, dupes.length ? `VTEP ${d.self.vtep} is also claimed by ${dupes.map((h) => h.name).join(', ')}: give every host its own underlay address` : `${d.self.vtep} is this host's alone`);
+  check(
+    'vtep',
+    dupes.length === 0,
+    dupes.length
+      ? `VTEP ${d.self.vtep} is also claimed by ${dupes.map((h) => h.name).join(', ')}: give every host its own underlay address`
+      : `${d.self.vtep} is this host's alone`,
+  );
   const ports = new Set([...snap.hosts.values()].map((h) => h.vxlanPort));
-  check('vxlan port', ports.size <= 1, ports.size <= 1 ? `every host uses UDP ${d.self.vxlanPort}` : `hosts use different VXLAN ports (${[...ports].join(', ')}): they cannot reach each other; set vxlan_port alike`);
+  check(
+    'vxlan port',
+    ports.size <= 1,
+    ports.size <= 1
+      ? `every host uses UDP ${d.self.vxlanPort}`
+      : `hosts use different VXLAN ports (${[...ports].join(', ')}): they cannot reach each other; set vxlan_port alike`,
+  );
 
   const desired = computeDesired(snap, d.self);
-  const served = [...desired.networks.values()].map((n) => snap.networks.get(n.networkId)).filter((n) => n !== undefined);
+  const served = [...desired.networks.values()]
+    .map((n) => snap.networks.get(n.networkId))
+    .filter((n) => n !== undefined);
   const mtu = mtuCheck(served, d.self.underlayMtu, d.self.vtep);
   check('mtu', mtu.ok, mtu.detail);
 
@@ -143,8 +184,24 @@ export async function runDoctor(d: DoctorInputs): Promise<DoctorReport> {
   }
   const external = [...desired.networks.values()].some((n) => !snap.networks.get(n.networkId)?.internal);
   const isolated = await d.isolation();
-  check('isolation', isolated || fwd !== '1', isolated ? 'networks on this host do not route to each other (routing rules in place where two or more share it)' : fwd === '1' ? 'routing rules missing and ip_forward is on: networks on this host can route to each other (see the agent\'s log; kill -HUP it to retry)' : 'routing rules missing; ip_forward is off, so networks stay apart anyway');
-  check('ip_forward', true, fwd === '1' ? 'on: containers on non-internal networks can reach beyond this host through their gateway' : external ? 'off: containers reach each other and this host, not beyond it (enable net.ipv4.ip_forward for outside access)' : 'off (no network here needs it)');
+  check(
+    'isolation',
+    isolated || fwd !== '1',
+    isolated
+      ? 'networks on this host do not route to each other (routing rules in place where two or more share it)'
+      : fwd === '1'
+        ? "routing rules missing and ip_forward is on: networks on this host can route to each other (see the agent's log; kill -HUP it to retry)"
+        : 'routing rules missing; ip_forward is off, so networks stay apart anyway',
+  );
+  check(
+    'ip_forward',
+    true,
+    fwd === '1'
+      ? 'on: containers on non-internal networks can reach beyond this host through their gateway'
+      : external
+        ? 'off: containers reach each other and this host, not beyond it (enable net.ipv4.ip_forward for outside access)'
+        : 'off (no network here needs it)',
+  );
 
   const actual = await d.readActual();
   const ops = diff(desired, actual, d.self);
@@ -155,13 +212,25 @@ export async function runDoctor(d: DoctorInputs): Promise<DoctorReport> {
       if (ep.docker) continue;
       const addrs = await d.sandboxAddresses(ep.sandbox, ep.ifname);
       if (addrs === undefined) {
-        if (!ops.some((o) => o.kind === 'repairEndpoint' && o.endpoint.id === ep.id)) differences.push(`+ interface ${ep.ifname} in ${ep.sandbox} of endpoint ${ep.name} (missing)`);
+        if (!ops.some((o) => o.kind === 'repairEndpoint' && o.endpoint.id === ep.id))
+          differences.push(`+ interface ${ep.ifname} in ${ep.sandbox} of endpoint ${ep.name} (missing)`);
         continue;
       }
-      for (const a of addressesOf(ep)) if (!addrs.includes(a)) differences.push(`+ address ${a} on ${ep.ifname} in ${ep.sandbox} (missing)`);
+      for (const a of addressesOf(ep))
+        if (!addrs.includes(a)) differences.push(`+ address ${a} on ${ep.ifname} in ${ep.sandbox} (missing)`);
     }
   }
-  check('kernel', differences.length === 0, differences.length ? `${differences.length} difference(s) from etcd; the next resync repairs them` : 'matches etcd: no difference');
-  check('vxlan', actual.networks.size === desired.networks.size || differences.length > 0, `${actual.networks.size} VXLAN device(s) on UDP ${d.self.vxlanPort}`);
+  check(
+    'kernel',
+    differences.length === 0,
+    differences.length
+      ? `${differences.length} difference(s) from etcd; the next resync repairs them`
+      : 'matches etcd: no difference',
+  );
+  check(
+    'vxlan',
+    actual.networks.size === desired.networks.size || differences.length > 0,
+    `${actual.networks.size} VXLAN device(s) on UDP ${d.self.vxlanPort}`,
+  );
   return { host: d.self.name, ok: reachable && checks.every((c) => c.ok), checks, differences };
 }

@@ -1,6 +1,10 @@
 import type { ClusterView } from '../control/store/store';
 
-export interface EndpointCount { network: string; local: number; remote: number }
+export interface EndpointCount {
+  network: string;
+  local: number;
+  remote: number;
+}
 
 // Per network this host serves: its own endpoints, and those of live peers it programs.
 export function endpointCounts(snap: ClusterView | undefined, host: string): EndpointCount[] {

@@ -11,7 +11,8 @@ export class EntryCache {
   remember(actual: ActualState): void {
     this.byVni.clear();
     // Kept as read, not copied: the diff of this run has read them before `applied` changes them.
-    for (const [vni, n] of actual.networks) if (n.vxlan) this.byVni.set(vni, { index: n.vxlan.index, fdb: n.fdb, neigh: n.neigh });
+    for (const [vni, n] of actual.networks)
+      if (n.vxlan) this.byVni.set(vni, { index: n.vxlan.index, fdb: n.fdb, neigh: n.neigh });
   }
 
   // Fills the entries of an entry-less read; false when some vxlan device is not known as read.

@@ -26,7 +26,10 @@ interface Raw {
 export class EventLog extends EventEmitter {
   private readonly ring: Raw[] = [];
 
-  constructor(private readonly capacity = 2000, private readonly networkName: (id: string) => string = () => '') {
+  constructor(
+    private readonly capacity = 2000,
+    private readonly networkName: (id: string) => string = () => '',
+  ) {
     super();
     this.setMaxListeners(0);
   }
@@ -41,7 +44,14 @@ export class EventLog extends EventEmitter {
     if (!deleted && !created) return; // updates (a host's refreshed record) are not events
     const rec = created ? record : previous;
     if (!rec) return;
-    const raw: Raw = { kind: c.kind, created, revision, at: Date.now(), rec, network: c.kind === 'endpoint' ? this.networkName((rec as EndpointRecord).networkId) : '' };
+    const raw: Raw = {
+      kind: c.kind,
+      created,
+      revision,
+      at: Date.now(),
+      rec,
+      network: c.kind === 'endpoint' ? this.networkName((rec as EndpointRecord).networkId) : '',
+    };
     this.ring.push(raw);
     if (this.ring.length > this.capacity * 2) this.ring.splice(0, this.ring.length - this.capacity);
     if (c.kind === 'host') this.emit('host', { action: created ? 'join' : 'leave', host: rec as HostRecord });
@@ -49,7 +59,10 @@ export class EventLog extends EventEmitter {
   }
 
   recent(sinceMs: number): Event[] {
-    return this.ring.slice(-this.capacity).filter((r) => r.at >= sinceMs).map(toEvent);
+    return this.ring
+      .slice(-this.capacity)
+      .filter((r) => r.at >= sinceMs)
+      .map(toEvent);
   }
 
   // The API's Watch: the recent events since `since` that match, then each new one as it comes.
@@ -70,14 +83,45 @@ function toEvent(r: Raw): Event {
   const revision = String(r.revision);
   if (r.kind === 'network') {
     const n = r.rec as NetworkRecord;
-    return { time, revision, type: 'network', action: r.created ? 'create' : 'remove', id: n.id, name: n.name, network: n.name, networkId: n.id };
+    return {
+      time,
+      revision,
+      type: 'network',
+      action: r.created ? 'create' : 'remove',
+      id: n.id,
+      name: n.name,
+      network: n.name,
+      networkId: n.id,
+    };
   }
   if (r.kind === 'endpoint') {
     const ep = r.rec as EndpointRecord;
-    return { time, revision, type: 'endpoint', action: r.created ? 'connect' : 'disconnect', id: ep.id, name: ep.name, network: r.network, networkId: ep.networkId, host: ep.host, ipv4Address: ep.ipv4, ipv6Address: ep.ipv6, macAddress: ep.mac };
+    return {
+      time,
+      revision,
+      type: 'endpoint',
+      action: r.created ? 'connect' : 'disconnect',
+      id: ep.id,
+      name: ep.name,
+      network: r.network,
+      networkId: ep.networkId,
+      host: ep.host,
+      ipv4Address: ep.ipv4,
+      ipv6Address: ep.ipv6,
+      macAddress: ep.mac,
+    };
   }
   const h = r.rec as HostRecord;
-  return { time, revision, type: 'host', action: r.created ? 'join' : 'leave', id: h.name, name: h.name, host: h.name, vtep: h.vtep };
+  return {
+    time,
+    revision,
+    type: 'host',
+    action: r.created ? 'join' : 'leave',
+    id: h.name,
+    name: h.name,
+    host: h.name,
+    vtep: h.vtep,
+  };
 }
 
 const EVENT_FILTERS = new Set(['network', 'type', 'host', 'event', 'name']);
@@ -86,7 +130,8 @@ const EVENT_FILTERS = new Set(['network', 'type', 'host', 'event', 'name']);
 export function eventFilter(filters: Filter__Output[]): (e: Event) => boolean {
   const by = new Map<string, string[]>();
   for (const f of filters) {
-    if (!EVENT_FILTERS.has(f.key)) throw invalid(`invalid filter '${f.key}' for events; valid filters: ${[...EVENT_FILTERS].join(', ')}`);
+    if (!EVENT_FILTERS.has(f.key))
+      throw invalid(`invalid filter '${f.key}' for events; valid filters: ${[...EVENT_FILTERS].join(', ')}`);
     by.set(f.key, [...(by.get(f.key) ?? []), f.value]);
   }
   const get: Record<string, (e: Event) => string[]> = {

@@ -7,5 +7,9 @@ export type HostEntry = HostRecord & { endpoints: number; leaseTtlLeft: string }
 // from etcd (not the view) so that the lease times are current.
 export async function listHosts(store: Pick<Store, 'listHostsWithLeases' | 'listEndpoints'>): Promise<HostEntry[]> {
   const [hosts, eps] = await Promise.all([store.listHostsWithLeases(), store.listEndpoints()]);
-  return hosts.map(({ host, ttlLeft }) => ({ ...host, endpoints: eps.filter((e) => e.host === host.name).length, leaseTtlLeft: String(ttlLeft) }));
+  return hosts.map(({ host, ttlLeft }) => ({
+    ...host,
+    endpoints: eps.filter((e) => e.host === host.name).length,
+    leaseTtlLeft: String(ttlLeft),
+  }));
 }

@@ -1,6 +1,19 @@
 import { execFile } from 'child_process';
 import { parseCidr } from '../control/ipam';
-import { AF_INET, AF_INET6, FRA_IIFNAME, FRA_PRIORITY, FRA_TABLE, RTA_DST, RTA_TABLE, RTM_GETROUTE, RTM_GETRULE, RTN_PROHIBIT, attrAt, ipText } from './dataplane/nl';
+import {
+  AF_INET,
+  AF_INET6,
+  FRA_IIFNAME,
+  FRA_PRIORITY,
+  FRA_TABLE,
+  RTA_DST,
+  RTA_TABLE,
+  RTM_GETROUTE,
+  RTM_GETRULE,
+  RTN_PROHIBIT,
+  attrAt,
+  ipText,
+} from './dataplane/nl';
 import type { Logger } from '../lib/log';
 import { bridgeName } from './names';
 
@@ -14,11 +27,14 @@ import { bridgeName } from './names';
 export const RULE_PREF = 4789;
 const TABLE_BASE = 100_000_000; // + VNI (at most 2^24 - 1): far from the tables people number by hand
 
-export interface LocalNetwork { vni: number; subnets: string[] }
+export interface LocalNetwork {
+  vni: number;
+  subnets: string[];
+}
 
 export interface RoutingPlan {
-  rules: string[];   // "iif table", one per local network and family
-  routes: string[];  // "table dst" prohibit routes
+  rules: string[]; // "iif table", one per local network and family
+  routes: string[]; // "table dst" prohibit routes
 }
 
 const table = (vni: number): number => TABLE_BASE + vni;
@@ -47,18 +63,24 @@ export function plan(nets: LocalNetwork[], v6: boolean): RoutingPlan {
 export function batch(have: RoutingPlan, want: RoutingPlan): string[] {
   const lines: string[] = [];
   const add = (l: string[], h: string[]): string[] => l.filter((x) => !h.includes(x));
-  for (const r of add(want.rules, have.rules)) lines.push(`rule add pref ${RULE_PREF} iif ${r.split(' ')[0]} table ${r.split(' ')[1]}`);
-  for (const r of add(want.routes, have.routes)) lines.push(`route replace prohibit ${r.split(' ')[1]} table ${r.split(' ')[0]}`);
-  for (const r of add(have.routes, want.routes)) lines.push(`route del prohibit ${r.split(' ')[1]} table ${r.split(' ')[0]}`);
+  for (const r of add(want.rules, have.rules))
+    lines.push(`rule add pref ${RULE_PREF} iif ${r.split(' ')[0]} table ${r.split(' ')[1]}`);
+  for (const r of add(want.routes, have.routes))
+    lines.push(`route replace prohibit ${r.split(' ')[1]} table ${r.split(' ')[0]}`);
+  for (const r of add(have.routes, want.routes))
+    lines.push(`route del prohibit ${r.split(' ')[1]} table ${r.split(' ')[0]}`);
   // Rules, unlike routes, can exist twice: a second copy of a wanted one goes too.
   const dup = have.rules.filter((r, i) => have.rules.indexOf(r) !== i);
-  for (const r of [...add(have.rules, want.rules), ...dup]) lines.push(`rule del pref ${RULE_PREF} iif ${r.split(' ')[0]} table ${r.split(' ')[1]}`);
+  for (const r of [...add(have.rules, want.rules), ...dup])
+    lines.push(`rule del pref ${RULE_PREF} iif ${r.split(' ')[0]} table ${r.split(' ')[1]}`);
   return lines;
 }
 
 function run(cmd: string, args: string[], input?: string): Promise<{ ok: boolean; out: string }> {
   return new Promise((resolve) => {
-    const p = execFile(cmd, args, { timeout: 10000 }, (err, stdout, stderr) => resolve({ ok: !err, out: `${stdout}${stderr}`.trim() || (err?.message ?? '') }));
+    const p = execFile(cmd, args, { timeout: 10000 }, (err, stdout, stderr) =>
+      resolve({ ok: !err, out: `${stdout}${stderr}`.trim() || (err?.message ?? '') }),
+    );
     if (input !== undefined) p.stdin?.end(input);
   });
 }
@@ -79,7 +101,9 @@ export function rulesOf(payloads: Iterable<Buffer>): string[] {
     if (d.length < HDR || u32Attr(d, FRA_PRIORITY, 0) !== RULE_PREF) continue;
     const iif = attrAt(d, HDR, FRA_IIFNAME);
     if (iif < 0) continue;
-    out.push(`${d.toString('utf8', iif + 4, iif + d.readUInt16LE(iif)).replace(/\0+$/, '')} ${u32Attr(d, FRA_TABLE, d[4])}`);
+    out.push(
+      `${d.toString('utf8', iif + 4, iif + d.readUInt16LE(iif)).replace(/\0+$/, '')} ${u32Attr(d, FRA_TABLE, d[4])}`,
+    );
   }
   return out;
 }
@@ -103,7 +127,10 @@ export function prohibitRoutesOf(payloads: Iterable<Buffer>): string[] {
 async function current(dump: Dump, v6: boolean): Promise<RoutingPlan | undefined> {
   const family = v6 ? AF_INET6 : AF_INET;
   try {
-    return { rules: rulesOf(await dump(RTM_GETRULE, family)), routes: prohibitRoutesOf(await dump(RTM_GETROUTE, family)) };
+    return {
+      rules: rulesOf(await dump(RTM_GETRULE, family)),
+      routes: prohibitRoutesOf(await dump(RTM_GETROUTE, family)),
+    };
   } catch {
     return undefined;
   }
@@ -114,7 +141,9 @@ async function current(dump: Dump, v6: boolean): Promise<RoutingPlan | undefined
 // bridge: within one network only) is appended to Docker's own FORWARD chain, after DOCKER-USER.
 const COMMENT = 'vxnet: bridged traffic within one network';
 export function forwardRules(vnis: number[]): string[] {
-  return [...vnis].sort((a, b) => a - b).map((v) => `-A FORWARD -i ${bridgeName(v)} -o ${bridgeName(v)} -m comment --comment "${COMMENT}" -j ACCEPT`);
+  return [...vnis]
+    .sort((a, b) => a - b)
+    .map((v) => `-A FORWARD -i ${bridgeName(v)} -o ${bridgeName(v)} -m comment --comment "${COMMENT}" -j ACCEPT`);
 }
 
 async function syncForward(cmd: 'iptables' | 'ip6tables', vnis: number[]): Promise<{ ok: boolean; out: string }> {
@@ -122,7 +151,11 @@ async function syncForward(cmd: 'iptables' | 'ip6tables', vnis: number[]): Promi
   if (!list.ok) return list;
   const have = list.out.split('\n').filter((l) => l.includes(COMMENT));
   const want = forwardRules(vnis);
-  const argv = (rule: string): string[] => rule.match(/"[^"]*"|\S+/g)!.slice(1).map((a) => a.replace(/^"(.*)"$/, '$1'));
+  const argv = (rule: string): string[] =>
+    rule
+      .match(/"[^"]*"|\S+/g)!
+      .slice(1)
+      .map((a) => a.replace(/^"(.*)"$/, '$1'));
   for (const rule of want.filter((r) => !have.includes(r))) {
     const r = await run(cmd, ['-w', '5', '-A', ...argv(rule)]);
     if (!r.ok) return r;
@@ -137,20 +170,30 @@ export class Isolation {
   private forwardTried: string | undefined;
 
   // `dockerForward`: also open Docker's FORWARD chain for bridged traffic within each network.
-  constructor(private readonly log: Logger, private readonly dump: Dump, private readonly dockerForward = false) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly dump: Dump,
+    private readonly dockerForward = false,
+  ) {}
 
   // `recheck` (full reconciles): compare with the kernel even if the networks did not change, so
   // that rules removed by hand come back within one resync period. One at a time: two syncs working
   // from the same reading would both add a rule, and ip rules can exist twice.
   sync(nets: LocalNetwork[], recheck = false): Promise<void> {
-    this.queue = this.queue.then(() => this.syncNow(nets, recheck)).catch((err: Error) => this.log.warn('isolation sync failed', { error: err.message }));
+    this.queue = this.queue
+      .then(() => this.syncNow(nets, recheck))
+      .catch((err: Error) => this.log.warn('isolation sync failed', { error: err.message }));
     return this.queue;
   }
 
   private queue: Promise<void> = Promise.resolve();
 
   private async syncNow(nets: LocalNetwork[], recheck: boolean): Promise<void> {
-    if (this.dockerForward) await this.syncDocker(nets.map((n) => n.vni), recheck);
+    if (this.dockerForward)
+      await this.syncDocker(
+        nets.map((n) => n.vni),
+        recheck,
+      );
     const key = JSON.stringify([...nets].sort((a, b) => a.vni - b.vni));
     if (key === this.synced && !recheck) return;
     for (const v6 of [false, true]) {
@@ -159,9 +202,17 @@ export class Isolation {
       // Nothing of ours to keep or remove in a family the host cannot even list (IPv6 disabled).
       if (!have && !want.rules.length) continue;
       const lines = have ? batch(have, want) : [];
-      const r = have ? (lines.length ? await run('ip', ['-force', v6 ? '-6' : '-4', '-batch', '-'], `${lines.join('\n')}\n`) : { ok: true, out: '' }) : { ok: false, out: 'cannot list routing rules' };
+      const r = have
+        ? lines.length
+          ? await run('ip', ['-force', v6 ? '-6' : '-4', '-batch', '-'], `${lines.join('\n')}\n`)
+          : { ok: true, out: '' }
+        : { ok: false, out: 'cannot list routing rules' };
       if (!r.ok) {
-        if (!this.warned) this.log.warn('cannot install the routing rules that keep networks apart: networks on this host can reach each other while net.ipv4.ip_forward is 1', { error: r.out });
+        if (!this.warned)
+          this.log.warn(
+            'cannot install the routing rules that keep networks apart: networks on this host can reach each other while net.ipv4.ip_forward is 1',
+            { error: r.out },
+          );
         this.warned = true;
         return;
       }
@@ -175,7 +226,12 @@ export class Isolation {
       const want = plan(nets, v6);
       if (!want.rules.length) continue;
       const have = await current(this.dump, v6);
-      if (!have || !want.rules.every((r) => have.rules.includes(r)) || !want.routes.every((r) => have.routes.includes(r))) return false;
+      if (
+        !have ||
+        !want.rules.every((r) => have.rules.includes(r)) ||
+        !want.routes.every((r) => have.routes.includes(r))
+      )
+        return false;
     }
     return true;
   }
@@ -188,7 +244,11 @@ export class Isolation {
     this.forwardTried = key;
     for (const cmd of ['iptables', 'ip6tables'] as const) {
       const r = await syncForward(cmd, vnis);
-      if (!r.ok) this.log.warn(`cannot let vxnet's bridges forward under Docker's FORWARD policy (${cmd}): containers of one network on this host may not reach each other while br_netfilter is on`, { error: r.out });
+      if (!r.ok)
+        this.log.warn(
+          `cannot let vxnet's bridges forward under Docker's FORWARD policy (${cmd}): containers of one network on this host may not reach each other while br_netfilter is on`,
+          { error: r.out },
+        );
     }
   }
 }

@@ -80,7 +80,11 @@ export async function runAgent(argv: string[]): Promise<number> {
     process.stdout.write('configuration is valid\n');
     return 0;
   }
-  const log = createLogger({ level: config.log.level, ...(config.log.format ? { format: config.log.format } : {}), base: { host: config.name } });
+  const log = createLogger({
+    level: config.log.level,
+    ...(config.log.format ? { format: config.log.format } : {}),
+    base: { host: config.name },
+  });
   const agent = new Agent(config, log);
   let stopping = false;
   const stop = (signal: string): void => {

@@ -46,7 +46,10 @@ export class MemoryTrim {
     const t = performance.now();
     const before = process.memoryUsage.rss();
     this.reduce();
-    this.log.debug('memory given back after a burst', { ms: Math.round(performance.now() - t), rssMb: [Math.round(before / 1048576), Math.round(process.memoryUsage.rss() / 1048576)] });
+    this.log.debug('memory given back after a burst', {
+      ms: Math.round(performance.now() - t),
+      rssMb: [Math.round(before / 1048576), Math.round(process.memoryUsage.rss() / 1048576)],
+    });
   }
 
   stop(): void {

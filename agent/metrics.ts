@@ -6,7 +6,7 @@ import type { ReconcileRun, RunObserver } from './observers/run';
 // What the agent exposes to Prometheus. Values that the agent already keeps (reconcile stats, the
 // cluster view, the lease) are read at scrape time; events are counted as they happen.
 export interface MetricSources {
-  kernelOps(): Record<string, number>;            // "kind:result" -> count
+  kernelOps(): Record<string, number>; // "kind:result" -> count
   endpoints(): { network: string; local: number; remote: number }[];
   peerHosts(): number;
   lease(): { renewals: number; losses: number };
@@ -26,13 +26,36 @@ export class Metrics implements RunObserver {
   constructor(private readonly src: MetricSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'vxnet_' });
-    this.reconcileRuns = new Counter({ name: 'vxnet_reconcile_runs_total', help: 'Reconcile runs by result (clean: every kernel operation succeeded) and strategy (full, reuse, patch, patch-full-diff; none before the first load).', labelNames: ['result', 'strategy'], registers });
-    this.reconcileDuration = new Histogram({ name: 'vxnet_reconcile_duration_seconds', help: 'Duration of a reconcile run: read the kernel, diff, apply.', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers });
-    this.watchLag = new Histogram({ name: 'vxnet_watch_to_kernel_seconds', help: 'Time from an etcd watch event reaching the agent to the end of the reconcile that programmed it.', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5], registers });
-    this.apiRequests = new Counter({ name: 'vxnet_api_requests_total', help: 'API requests by method and gRPC status code.', labelNames: ['method', 'code'], registers });
+    this.reconcileRuns = new Counter({
+      name: 'vxnet_reconcile_runs_total',
+      help: 'Reconcile runs by result (clean: every kernel operation succeeded) and strategy (full, reuse, patch, patch-full-diff; none before the first load).',
+      labelNames: ['result', 'strategy'],
+      registers,
+    });
+    this.reconcileDuration = new Histogram({
+      name: 'vxnet_reconcile_duration_seconds',
+      help: 'Duration of a reconcile run: read the kernel, diff, apply.',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.watchLag = new Histogram({
+      name: 'vxnet_watch_to_kernel_seconds',
+      help: 'Time from an etcd watch event reaching the agent to the end of the reconcile that programmed it.',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers,
+    });
+    this.apiRequests = new Counter({
+      name: 'vxnet_api_requests_total',
+      help: 'API requests by method and gRPC status code.',
+      labelNames: ['method', 'code'],
+      registers,
+    });
     const s = this.src;
     new Counter({
-      name: 'vxnet_kernel_operations_total', help: 'Kernel operations applied by the reconciler, by kind and result.', labelNames: ['kind', 'result'], registers,
+      name: 'vxnet_kernel_operations_total',
+      help: 'Kernel operations applied by the reconciler, by kind and result.',
+      labelNames: ['kind', 'result'],
+      registers,
       collect() {
         this.reset();
         for (const [k, v] of Object.entries(s.kernelOps())) {
@@ -41,9 +64,20 @@ export class Metrics implements RunObserver {
         }
       },
     });
-    new Counter({ name: 'vxnet_watch_events_total', help: 'etcd watch events received.', registers, collect() { this.reset(); this.inc(s.watchEvents()); } });
+    new Counter({
+      name: 'vxnet_watch_events_total',
+      help: 'etcd watch events received.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(s.watchEvents());
+      },
+    });
     new Gauge({
-      name: 'vxnet_endpoints', help: 'Endpoints per network on this host (local) and on the peers this host programs (remote).', labelNames: ['network', 'location'], registers,
+      name: 'vxnet_endpoints',
+      help: 'Endpoints per network on this host (local) and on the peers this host programs (remote).',
+      labelNames: ['network', 'location'],
+      registers,
       collect() {
         this.reset();
         for (const e of s.endpoints()) {
@@ -52,11 +86,49 @@ export class Metrics implements RunObserver {
         }
       },
     });
-    new Counter({ name: 'vxnet_etcd_requests_total', help: 'Unary etcd requests made (reads, writes, transactions).', registers, collect() { this.reset(); this.inc(s.etcdRequests()); } });
-    new Gauge({ name: 'vxnet_peer_hosts', help: 'Live peer hosts (their lease is alive).', registers, collect() { this.set(s.peerHosts()); } });
-    new Counter({ name: 'vxnet_lease_renewals_total', help: 'Host lease keep-alives that succeeded.', registers, collect() { this.reset(); this.inc(s.lease().renewals); } });
-    new Counter({ name: 'vxnet_lease_losses_total', help: 'Host leases lost (and registered again).', registers, collect() { this.reset(); this.inc(s.lease().losses); } });
-    new Gauge({ name: 'vxnet_ready', help: '1 when registered, watching and the last reconcile was clean.', registers, collect() { this.set(s.ready().ok ? 1 : 0); } });
+    new Counter({
+      name: 'vxnet_etcd_requests_total',
+      help: 'Unary etcd requests made (reads, writes, transactions).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(s.etcdRequests());
+      },
+    });
+    new Gauge({
+      name: 'vxnet_peer_hosts',
+      help: 'Live peer hosts (their lease is alive).',
+      registers,
+      collect() {
+        this.set(s.peerHosts());
+      },
+    });
+    new Counter({
+      name: 'vxnet_lease_renewals_total',
+      help: 'Host lease keep-alives that succeeded.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(s.lease().renewals);
+      },
+    });
+    new Counter({
+      name: 'vxnet_lease_losses_total',
+      help: 'Host leases lost (and registered again).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(s.lease().losses);
+      },
+    });
+    new Gauge({
+      name: 'vxnet_ready',
+      help: '1 when registered, watching and the last reconcile was clean.',
+      registers,
+      collect() {
+        this.set(s.ready().ok ? 1 : 0);
+      },
+    });
   }
 
   afterRun(run: Pick<ReconcileRun, 'clean' | 'durationMs' | 'strategy'>): void {

@@ -10,7 +10,10 @@ export class Progress implements RunObserver {
   private wanted = 0;
   private writing = false;
 
-  constructor(private readonly host: string, private readonly lease: () => HostLease | undefined) {}
+  constructor(
+    private readonly host: string,
+    private readonly lease: () => HostLease | undefined,
+  ) {}
 
   // Only a clean run has programmed everything up to its revision.
   afterRun(run: Pick<ReconcileRun, 'clean' | 'revision'>): void {

@@ -60,8 +60,8 @@ export interface Settled {
   endpointId: string;
   networkId: string;
   vni: number;
-  host: string;   // the endpoint's host: another host's endpoint removed from here changes our entries
-  ok: boolean;    // false: it failed and rolled back, and may have left devices behind
+  host: string; // the endpoint's host: another host's endpoint removed from here changes our entries
+  ok: boolean; // false: it failed and rolled back, and may have left devices behind
 }
 
 // Level-triggered: every run computes desired state from the view and compares it with the kernel.
@@ -102,7 +102,15 @@ export class Reconciler {
   private retryTimer: NodeJS.Timeout | undefined;
   private failedRuns = 0; // in a row: the retry's backoff
   private stopped = false;
-  readonly stats: ReconcileStats = { runs: 0, failures: 0, lastOps: 0, lastDurationMs: 0, lastClean: false, lastRevision: 0, kernelOps: {} };
+  readonly stats: ReconcileStats = {
+    runs: 0,
+    failures: 0,
+    lastOps: 0,
+    lastDurationMs: 0,
+    lastClean: false,
+    lastRevision: 0,
+    kernelOps: {},
+  };
 
   constructor(
     private readonly state: ClusterState,
@@ -121,7 +129,12 @@ export class Reconciler {
   prefetch(): void {
     const actual = this.kernel.readActual(true);
     actual.catch(() => undefined); // the run reads again
-    this.early = { actual, at: Date.now(), opsBegun: this.repairer.opsBegun(), quiet: this.repairer.busy().size === 0 && this.repairer.busyNetworks().size === 0 };
+    this.early = {
+      actual,
+      at: Date.now(),
+      opsBegun: this.repairer.opsBegun(),
+      quiet: this.repairer.busy().size === 0 && this.repairer.busyNetworks().size === 0,
+    };
   }
 
   start(): void {
@@ -235,7 +248,16 @@ export class Reconciler {
       const changes = this.state.journalSince(this.last?.version);
       const last = this.last;
       this.last = undefined;
-      const p = plan({ view, self: this.self, actual, fromKernel, last: last?.desired, changes, busy, busyNetworks: busyNets });
+      const p = plan({
+        view,
+        self: this.self,
+        actual,
+        fromKernel,
+        last: last?.desired,
+        changes,
+        busy,
+        busyNetworks: busyNets,
+      });
       strategy = p.strategy;
       entries = source;
       lastDesired = { version, desired: p.desired };
@@ -267,7 +289,11 @@ export class Reconciler {
               if (fixed.length) this.log.info('repaired sandbox', { endpoint: ep.name, sandbox: ep.sandbox, fixed });
             } catch (err) {
               clean = false;
-              this.log.error('sandbox check failed', { endpoint: ep.name, sandbox: ep.sandbox, error: (err as Error).message });
+              this.log.error('sandbox check failed', {
+                endpoint: ep.name,
+                sandbox: ep.sandbox,
+                error: (err as Error).message,
+              });
             }
           }
         }
@@ -287,7 +313,14 @@ export class Reconciler {
     this.stats.lastRevision = revision;
     this.stats.lastDurationMs = Number(process.hrtime.bigint() - started) / 1e6;
     this.observe({ clean, full, strategy: strategy ?? 'none', durationMs: this.stats.lastDurationMs, revision, vnis });
-    if (ops.length) this.log.info('reconciled', { revision, strategy, entries, ops: ops.map(describe), ms: Math.round(this.stats.lastDurationMs * 10) / 10 });
+    if (ops.length)
+      this.log.info('reconciled', {
+        revision,
+        strategy,
+        entries,
+        ops: ops.map(describe),
+        ms: Math.round(this.stats.lastDurationMs * 10) / 10,
+      });
   }
 
   // Checked right before the op is applied, in the same synchronous step as the call that queues
@@ -348,7 +381,9 @@ export class Reconciler {
 
   // Not awaited: nothing waits for the announcement, and a failure costs only the second it saves.
   private announce(vni: number, entries: NeighEntry[]): void {
-    this.kernel.announce(vni, entries).catch((err: Error) => this.log.debug('cannot announce remote addresses', { vni, error: err.message }));
+    this.kernel
+      .announce(vni, entries)
+      .catch((err: Error) => this.log.debug('cannot announce remote addresses', { vni, error: err.message }));
   }
 
   private count(kind: string, result: string): void {

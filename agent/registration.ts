@@ -14,7 +14,13 @@ export class Registration {
   renewals = 0;
   losses = 0;
 
-  constructor(private readonly store: Store, private readonly rec: HostRecord, private readonly ttlSeconds: number, private readonly log: Logger, private readonly onRegistered: (again: boolean) => void) {}
+  constructor(
+    private readonly store: Store,
+    private readonly rec: HostRecord,
+    private readonly ttlSeconds: number,
+    private readonly log: Logger,
+    private readonly onRegistered: (again: boolean) => void,
+  ) {}
 
   currentLease(): HostLease | undefined {
     return this.registered ? this.lease : undefined;

@@ -28,6 +28,7 @@ export function sandboxFate(recorded: NetnsIdentity | undefined, now: PathIdenti
 // Words for the log line of a release.
 export function fateReason(recorded: NetnsIdentity | undefined, now: PathIdentity): string {
   if (!now) return 'the sandbox path no longer exists';
-  if (recorded && !recorded.hidden) return `the sandbox path now names another network namespace (inode ${now.ino}, connected was ${recorded.ino})`;
+  if (recorded && !recorded.hidden)
+    return `the sandbox path now names another network namespace (inode ${now.ino}, connected was ${recorded.ino})`;
   return 'the sandbox cannot be identified';
 }

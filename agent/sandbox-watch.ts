@@ -31,7 +31,11 @@ export class SandboxWatch {
   private running = false;
   private readonly failing = new Set<string>(); // endpoints whose release failed: warned of once
 
-  constructor(private readonly deps: SandboxWatchDeps, private readonly log: Logger, private readonly intervalMs = SANDBOX_WATCH_MS) {}
+  constructor(
+    private readonly deps: SandboxWatchDeps,
+    private readonly log: Logger,
+    private readonly intervalMs = SANDBOX_WATCH_MS,
+  ) {}
 
   start(): void {
     if (this.timer) return;
@@ -49,7 +53,8 @@ export class SandboxWatch {
     if (this.deps.version() !== this.seenVersion) {
       this.seenVersion = this.deps.version();
       this.local = [];
-      for (const e of this.deps.endpoints()) if (e.host === this.deps.host && !e.docker && e.sandbox) this.local.push(e);
+      for (const e of this.deps.endpoints())
+        if (e.host === this.deps.host && !e.docker && e.sandbox) this.local.push(e);
     }
     const busy = this.deps.busy();
     const out: EndpointRecord[] = [];
@@ -78,10 +83,15 @@ export class SandboxWatch {
         } catch (err) {
           if (this.failing.has(ep.id)) continue;
           this.failing.add(ep.id);
-          this.log.warn('releasing the endpoint of a sandbox that is gone failed; tried again every round', { endpoint: ep.name, sandbox: ep.sandbox, error: (err as Error).message });
+          this.log.warn('releasing the endpoint of a sandbox that is gone failed; tried again every round', {
+            endpoint: ep.name,
+            sandbox: ep.sandbox,
+            error: (err as Error).message,
+          });
         }
       }
-      if (this.failing.size > gone.length) for (const id of [...this.failing]) if (!gone.some((e) => e.id === id)) this.failing.delete(id);
+      if (this.failing.size > gone.length)
+        for (const id of [...this.failing]) if (!gone.some((e) => e.id === id)) this.failing.delete(id);
     } finally {
       this.running = false;
     }

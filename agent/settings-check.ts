@@ -34,7 +34,9 @@ type Fields<T> = {
 
 type Row = (typeof SETTINGS)[number];
 type WrongKind = {
-  [R in Row as R['yaml']]: Same<At<AgentConfig, ConfigPath<R['yaml']>>, KindType[R['kind']]> extends true ? never : R['yaml'];
+  [R in Row as R['yaml']]: Same<At<AgentConfig, ConfigPath<R['yaml']>>, KindType[R['kind']]> extends true
+    ? never
+    : R['yaml'];
 }[Row['yaml']];
 type NoRow = Exclude<Fields<AgentConfig>, ConfigPath<Row['yaml']>>;
 

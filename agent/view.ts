@@ -35,7 +35,12 @@ export class ClusterState extends EventEmitter {
   // When each not yet reconciled revision arrived: the reconciler reports the lag from here.
   readonly arrivals: { revision: number; at: number }[] = [];
 
-  constructor(private readonly store: Store, private readonly host: string, private readonly log: Logger, private readonly events?: EventLog) {
+  constructor(
+    private readonly store: Store,
+    private readonly host: string,
+    private readonly log: Logger,
+    private readonly events?: EventLog,
+  ) {
     super();
     this.setMaxListeners(0);
   }
@@ -67,7 +72,13 @@ export class ClusterState extends EventEmitter {
       this.changed();
       this.loaded += snap.endpoints.size + snap.networks.size + snap.hosts.size;
       this.replayLocalWrites();
-      this.log.debug('loaded cluster state', { reason, revision: snap.revision, networks: snap.networks.size, endpoints: snap.endpoints.size, hosts: snap.hosts.size });
+      this.log.debug('loaded cluster state', {
+        reason,
+        revision: snap.revision,
+        networks: snap.networks.size,
+        endpoints: snap.endpoints.size,
+        hosts: snap.hosts.size,
+      });
       await this.watchFrom(snap.revision + 1);
       this.emit('change', 'reload');
       this.emit('progress');
@@ -108,15 +119,23 @@ export class ClusterState extends EventEmitter {
           const c = batch.read(i); // the one object, every time: see ViewBatch
           const revision = c.revision;
           this.watchEvents++;
-          const own = c.kind === 'endpoint' && (this.isOwnWrite(c.id, revision, c.deleted) || this.writing.get(c.id) === c.deleted);
+          const own =
+            c.kind === 'endpoint' &&
+            (this.isOwnWrite(c.id, revision, c.deleted) || this.writing.get(c.id) === c.deleted);
           applyChange(this.snap, c);
-          if (c.changed) this.changed(c.kind === 'endpoint' ? { ep: c.record ?? c.previous, created: c.previous === undefined, deleted: c.deleted } : undefined);
+          if (c.changed)
+            this.changed(
+              c.kind === 'endpoint'
+                ? { ep: c.record ?? c.previous, created: c.previous === undefined, deleted: c.deleted }
+                : undefined,
+            );
           this.snap.revision = Math.max(this.snap.revision, revision);
           // This agent's own endpoint write, in the view since its request (or about to be): not a
           // change. Its event is logged all the same (endpoint records are only ever created and
           // deleted, so a put is a connect; a deletion's record is the request's own).
           if (own) {
-            if (this.events) this.events.fromWatch(c, c.deleted ? (c.previous ?? this.localWrites.get(c.id)?.ep) : undefined);
+            if (this.events)
+              this.events.fromWatch(c, c.deleted ? (c.previous ?? this.localWrites.get(c.id)?.ep) : undefined);
             continue;
           }
           if (this.events && c.changed) this.events.fromWatch(c, c.previous);
@@ -127,7 +146,10 @@ export class ClusterState extends EventEmitter {
       } catch (err) {
         // A change that cannot be decoded: the view may hold part of this batch, so it is thrown
         // away and loaded again, as after any other abnormal watch.
-        this.log.error('cannot apply a watch event, loading the cluster state again', { key: err instanceof UnreadableChange ? err.key : undefined, error: (err as Error).message });
+        this.log.error('cannot apply a watch event, loading the cluster state again', {
+          key: err instanceof UnreadableChange ? err.key : undefined,
+          error: (err as Error).message,
+        });
         void this.reload('unreadable watch event');
         return;
       }
@@ -274,7 +296,8 @@ export class ClusterState extends EventEmitter {
       const net = this.readNetworks.get(w.ep.networkId);
       if (!w.deleted && net && !this.snap.networks.has(net.id)) this.snap.networks.set(net.id, net);
     }
-    for (const id of this.readNetworks.keys()) if (![...this.localWrites.values()].some((w) => w.ep.networkId === id)) this.readNetworks.delete(id);
+    for (const id of this.readNetworks.keys())
+      if (![...this.localWrites.values()].some((w) => w.ep.networkId === id)) this.readNetworks.delete(id);
   }
 
   // Resolves true once `ready()` holds, false after `timeoutMs`; re-checked on every watch batch.

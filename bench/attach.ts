@@ -44,46 +44,109 @@ export async function attachFigures(c: Cluster): Promise<ReturnType<typeof stats
   }
   const cni = cniReference(topo, N.cni);
   const su = stats(up);
-  record({ name: 'Connect via gRPC', unit: 'ms', ...su, reference: 'CNI bridge+host-local ADD', refMedian: cni.add.median, refP99: cni.add.p99, ratio: su.median / cni.add.median, target: 'p50 <= 0.5x, p99 <= 1x', met: su.median <= 0.5 * cni.add.median && su.p99 <= cni.add.p99 });
+  record({
+    name: 'Connect via gRPC',
+    unit: 'ms',
+    ...su,
+    reference: 'CNI bridge+host-local ADD',
+    refMedian: cni.add.median,
+    refP99: cni.add.p99,
+    ratio: su.median / cni.add.median,
+    target: 'p50 <= 0.5x, p99 <= 1x',
+    met: su.median <= 0.5 * cni.add.median && su.p99 <= cni.add.p99,
+  });
   const sd = stats(down);
-  record({ name: 'Disconnect via gRPC', unit: 'ms', ...sd, reference: 'CNI bridge+host-local DEL', refMedian: cni.del.median, refP99: cni.del.p99, ratio: sd.median / cni.del.median });
+  record({
+    name: 'Disconnect via gRPC',
+    unit: 'ms',
+    ...sd,
+    reference: 'CNI bridge+host-local DEL',
+    refMedian: cni.del.median,
+    refP99: cni.del.p99,
+    ratio: sd.median / cni.del.median,
+  });
   record({ name: 'etcd requests per Connect (mean of 10)', unit: 'requests', median: perConnect, p99: NaN, n: 10 });
   const cliTimes: number[] = [];
   const nodeTimes: number[] = [];
   for (let i = 0; i < Math.min(10, N.attach); i++) {
-    cliTimes.push(timeCmd(process.execPath, [CLI, '-H', `unix://${a1.socket}`, 'network', 'connect', 'attach', boxes[i]]).ms);
+    cliTimes.push(
+      timeCmd(process.execPath, [CLI, '-H', `unix://${a1.socket}`, 'network', 'connect', 'attach', boxes[i]]).ms,
+    );
     nodeTimes.push(timeCmd(process.execPath, ['-e', '0']).ms);
     spawnSync(process.execPath, [CLI, '-H', `unix://${a1.socket}`, 'network', 'disconnect', 'attach', boxes[i]]);
   }
-  record({ name: 'Connect via the CLI', unit: 'ms', ...stats(cliTimes), reference: 'bare node start', refMedian: stats(nodeTimes).median, refP99: stats(nodeTimes).p99, ratio: stats(cliTimes).median / stats(nodeTimes).median });
+  record({
+    name: 'Connect via the CLI',
+    unit: 'ms',
+    ...stats(cliTimes),
+    reference: 'bare node start',
+    refMedian: stats(nodeTimes).median,
+    refP99: stats(nodeTimes).p99,
+    ratio: stats(cliTimes).median / stats(nodeTimes).median,
+  });
   for (const b of boxes) topo.removeNs(b);
   for (const x of extra) topo.removeNs(x);
   // Like the reference's bridge, the network's devices exist already (another container is on it).
   await a1.client.connect({ network: 'attach', sandbox: topo.container('anchor') });
   const vxCni = vxnetCni(topo, a1, N.cni);
-  record({ name: 'CNI ADD through the vxnet plugin', unit: 'ms', ...vxCni.add, reference: 'CNI bridge+host-local ADD', refMedian: cni.add.median, refP99: cni.add.p99, ratio: vxCni.add.median / cni.add.median, target: 'p50 <= reference p50', met: vxCni.add.median <= cni.add.median });
-  record({ name: 'CNI DEL through the vxnet plugin', unit: 'ms', ...vxCni.del, reference: 'CNI bridge+host-local DEL', refMedian: cni.del.median, refP99: cni.del.p99, ratio: vxCni.del.median / cni.del.median });
+  record({
+    name: 'CNI ADD through the vxnet plugin',
+    unit: 'ms',
+    ...vxCni.add,
+    reference: 'CNI bridge+host-local ADD',
+    refMedian: cni.add.median,
+    refP99: cni.add.p99,
+    ratio: vxCni.add.median / cni.add.median,
+    target: 'p50 <= reference p50',
+    met: vxCni.add.median <= cni.add.median,
+  });
+  record({
+    name: 'CNI DEL through the vxnet plugin',
+    unit: 'ms',
+    ...vxCni.del,
+    reference: 'CNI bridge+host-local DEL',
+    refMedian: cni.del.median,
+    refP99: cni.del.p99,
+    ratio: vxCni.del.median / cni.del.median,
+  });
   return su;
 }
 
 // The agent's own count of etcd requests, from its metrics inside the host's namespace.
 async function etcdRequests(ns: string): Promise<number> {
   const js = `require('http').get('http://127.0.0.1:9476/metrics',r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>process.stdout.write(b))})`;
-  const text = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', js], { encoding: 'utf8', timeout: 10000 });
+  const text = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', js], {
+    encoding: 'utf8',
+    timeout: 10000,
+  });
   return Promise.resolve(Number(/^vxnet_etcd_requests_total (\S+)$/m.exec(text)?.[1] ?? NaN));
 }
 
 // ADD and DEL timed as a runtime calls a plugin: in the runtime's (host's) namespace, entered by ip
 // netns exec, whose own cost (measured apart) is taken off each call.
-function cniTimes(topo: Topology, plugin: string, conf: string, prefix: string, n: number): { add: ReturnType<typeof stats>; del: ReturnType<typeof stats> } {
+function cniTimes(
+  topo: Topology,
+  plugin: string,
+  conf: string,
+  prefix: string,
+  n: number,
+): { add: ReturnType<typeof stats>; del: ReturnType<typeof stats> } {
   const host = topo.hosts[0].ns;
-  const enter = (cmd: string[], input?: string, env?: NodeJS.ProcessEnv) => timeCmd('ip', ['netns', 'exec', host, ...cmd], input, env);
+  const enter = (cmd: string[], input?: string, env?: NodeJS.ProcessEnv) =>
+    timeCmd('ip', ['netns', 'exec', host, ...cmd], input, env);
   const base = stats(Array.from({ length: 20 }, () => enter(['/bin/true']).ms)).median;
   const add: number[] = [];
   const del: number[] = [];
   for (let i = 0; i < WARMUP + n; i++) {
     const c = topo.container(`${prefix}${i}`);
-    const env = { ...process.env, CNI_COMMAND: 'ADD', CNI_CONTAINERID: `${prefix}bench${i}`, CNI_NETNS: `/run/netns/${c}`, CNI_IFNAME: 'eth0', CNI_PATH: path.dirname(plugin) };
+    const env = {
+      ...process.env,
+      CNI_COMMAND: 'ADD',
+      CNI_CONTAINERID: `${prefix}bench${i}`,
+      CNI_NETNS: `/run/netns/${c}`,
+      CNI_IFNAME: 'eth0',
+      CNI_PATH: path.dirname(plugin),
+    };
     const r = enter([plugin], conf, env);
     if (r.code !== 0) throw new Error(`CNI ADD through ${plugin} failed: ${r.out}`);
     const d = enter([plugin], conf, { ...env, CNI_COMMAND: 'DEL' });
@@ -98,9 +161,17 @@ function cniTimes(topo: Topology, plugin: string, conf: string, prefix: string, 
 
 function cniReference(topo: Topology, n: number): { add: ReturnType<typeof stats>; del: ReturnType<typeof stats> } {
   const plugin = ['/usr/lib/cni/bridge', '/opt/cni/bin/bridge'].find((p) => fs.existsSync(p));
-  if (!plugin) throw new Error('the CNI reference plugins are not installed (apt-get install containernetworking-plugins)');
+  if (!plugin)
+    throw new Error('the CNI reference plugins are not installed (apt-get install containernetworking-plugins)');
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vxt-cni-'));
-  const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'benchref', type: 'bridge', bridge: 'cnibr0', isGateway: true, ipam: { type: 'host-local', subnet: '10.212.0.0/16', dataDir } });
+  const conf = JSON.stringify({
+    cniVersion: '1.0.0',
+    name: 'benchref',
+    type: 'bridge',
+    bridge: 'cnibr0',
+    isGateway: true,
+    ipam: { type: 'host-local', subnet: '10.212.0.0/16', dataDir },
+  });
   try {
     return cniTimes(topo, plugin, conf, 'cr', n);
   } finally {
@@ -110,7 +181,17 @@ function cniReference(topo: Topology, n: number): { add: ReturnType<typeof stats
 }
 
 // vxnet's own CNI plugin called exactly as the reference is.
-function vxnetCni(topo: Topology, agent: TestAgent, n: number): { add: ReturnType<typeof stats>; del: ReturnType<typeof stats> } {
-  const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'attach', type: 'vxnet', network: 'attach', agent: path.join(agent.dir, 'cni.sock') });
+function vxnetCni(
+  topo: Topology,
+  agent: TestAgent,
+  n: number,
+): { add: ReturnType<typeof stats>; del: ReturnType<typeof stats> } {
+  const conf = JSON.stringify({
+    cniVersion: '1.0.0',
+    name: 'attach',
+    type: 'vxnet',
+    network: 'attach',
+    agent: path.join(agent.dir, 'cni.sock'),
+  });
   return cniTimes(topo, path.join(ROOT, 'native', 'build', 'Release', 'vxnet-cni'), conf, 'vc', n);
 }

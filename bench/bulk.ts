@@ -14,10 +14,23 @@ export async function bulkFigures(c: Cluster): Promise<string> {
   const { kv, topo, agents, cleanups, countEntries } = c;
   const [a1] = agents;
   console.log(`\n3. bulk programming (${N.bulk} remote endpoints = ${2 * N.bulk} kernel entries)`);
-  const bulkNet = await a1.client.create({ name: 'bulk', ipamConfig: [{ subnet: '10.64.0.0/10' }], options: { vxlanid: '9000' } });
+  const bulkNet = await a1.client.create({
+    name: 'bulk',
+    ipamConfig: [{ subnet: '10.64.0.0/10' }],
+    options: { vxlanid: '9000' },
+  });
   const anchor = topo.container('bk0');
   await a1.client.connect({ network: 'bulk', sandbox: anchor });
-  await kv.put(keys.host('bulkhost')).value(JSON.stringify({ name: 'bulkhost', vtep: '192.168.231.99', vxlanPort: 4789, underlayMtu: 1500, version: 'bench', started: new Date().toISOString() }));
+  await kv.put(keys.host('bulkhost')).value(
+    JSON.stringify({
+      name: 'bulkhost',
+      vtep: '192.168.231.99',
+      vxlanPort: 4789,
+      underlayMtu: 1500,
+      version: 'bench',
+      started: new Date().toISOString(),
+    }),
+  );
   const eps = fakeEndpoints(bulkNet.id, 'bulkhost', N.bulk, 1, 36 << 16);
   // Timed from the moment the endpoints exist in etcd (the write committed) to the kernel's
   // announcement of the last entry, and back. Rounds, because one swings with where etcd's
@@ -26,11 +39,21 @@ export async function bulkFigures(c: Cluster): Promise<string> {
   const entries = new EntryMonitor(topo.hosts[0].ns, 'vx-9000');
   cleanups.push(() => entries.close());
   await entries.ready;
-  const present = async (): Promise<boolean> => { const c = await countEntries('vx-9000'); return c.fdb >= N.bulk && c.neigh >= N.bulk; };
-  const gone = async (): Promise<boolean> => { const c = await countEntries('vx-9000'); return c.fdb === 0 && c.neigh === 0; };
+  const present = async (): Promise<boolean> => {
+    const c = await countEntries('vx-9000');
+    return c.fdb >= N.bulk && c.neigh >= N.bulk;
+  };
+  const gone = async (): Promise<boolean> => {
+    const c = await countEntries('vx-9000');
+    return c.fdb === 0 && c.neigh === 0;
+  };
   const bulkRounds = async (pausePeers: boolean): Promise<{ adds: number[]; dels: number[]; writes: number[] }> => {
     const out = { adds: [] as number[], dels: [] as number[], writes: [] as number[] };
-    const timed = async (write: () => Promise<void>, kind: 'added' | 'deleted', done: () => Promise<boolean>): Promise<number> => {
+    const timed = async (
+      write: () => Promise<void>,
+      kind: 'added' | 'deleted',
+      done: () => Promise<boolean>,
+    ): Promise<number> => {
       entries.reset();
       return withPeersPaused(pausePeers ? agents.slice(1) : [], async () => {
         const tWrite = now();
@@ -55,16 +78,64 @@ export async function bulkFigures(c: Cluster): Promise<string> {
   const [add, del] = [stats(solo.adds), stats(solo.dels)];
   const [refAdd, refDel] = [stats(refs.map((x) => x.addMs)), stats(refs.map((x) => x.delMs))];
   const list = (xs: number[]): string => xs.map((x) => round(x, 0)).join(', ');
-  record({ name: 'bulk add (committed in etcd -> watch -> kernel)', unit: 'entries/s', median: rate(add.median), p99: rate(add.p99), n: add.n, reference: 'ip -batch + bridge -batch', refMedian: rate(refAdd.median), refP99: rate(refAdd.p99), ratio: refAdd.median / add.median, target: '>= 3x', met: refAdd.median / add.median >= 3 });
-  console.log(`     (from commit to kernel, ms: ${list(solo.adds)}; writing them to etcd took ${list(solo.writes)} ms more; ip -batch: ${list(refs.map((x) => x.addMs))})`);
-  record({ name: 'bulk delete', unit: 'entries/s', median: rate(del.median), p99: rate(del.p99), n: del.n, reference: 'ip -batch + bridge -batch', refMedian: rate(refDel.median), refP99: rate(refDel.p99), ratio: refDel.median / del.median, target: '>= 3x', met: refDel.median / del.median >= 3 });
+  record({
+    name: 'bulk add (committed in etcd -> watch -> kernel)',
+    unit: 'entries/s',
+    median: rate(add.median),
+    p99: rate(add.p99),
+    n: add.n,
+    reference: 'ip -batch + bridge -batch',
+    refMedian: rate(refAdd.median),
+    refP99: rate(refAdd.p99),
+    ratio: refAdd.median / add.median,
+    target: '>= 3x',
+    met: refAdd.median / add.median >= 3,
+  });
+  console.log(
+    `     (from commit to kernel, ms: ${list(solo.adds)}; writing them to etcd took ${list(solo.writes)} ms more; ip -batch: ${list(refs.map((x) => x.addMs))})`,
+  );
+  record({
+    name: 'bulk delete',
+    unit: 'entries/s',
+    median: rate(del.median),
+    p99: rate(del.p99),
+    n: del.n,
+    reference: 'ip -batch + bridge -batch',
+    refMedian: rate(refDel.median),
+    refP99: rate(refDel.p99),
+    ratio: refDel.median / del.median,
+    target: '>= 3x',
+    met: refDel.median / del.median >= 3,
+  });
   console.log(`     (ms: ${list(solo.dels)}; ip -batch: ${list(refs.map((x) => x.delMs))})`);
   // The same with the two peers' agents running: on this machine they decode the same events on
   // the same two cores as the measured agent, which real hosts do on CPUs of their own.
   const [addShared, delShared] = [stats(shared.adds), stats(shared.dels)];
-  record({ name: 'bulk add, the two peer agents running on the same cores', unit: 'entries/s', median: rate(addShared.median), p99: rate(addShared.p99), n: addShared.n, reference: 'ip -batch + bridge -batch', refMedian: rate(refAdd.median), refP99: rate(refAdd.p99), ratio: refAdd.median / addShared.median });
-  record({ name: 'bulk delete, the two peer agents running on the same cores', unit: 'entries/s', median: rate(delShared.median), p99: rate(delShared.p99), n: delShared.n, reference: 'ip -batch + bridge -batch', refMedian: rate(refDel.median), refP99: rate(refDel.p99), ratio: refDel.median / delShared.median });
-  console.log(`     (add ms: ${list(shared.adds)}; delete ms: ${list(shared.dels)}; ${entries.fallbacks} of ${4 * N.bulkRounds} waits ended by a periodic dump, not the announcements; ${entries.lost} reads after lost announcements)`);
+  record({
+    name: 'bulk add, the two peer agents running on the same cores',
+    unit: 'entries/s',
+    median: rate(addShared.median),
+    p99: rate(addShared.p99),
+    n: addShared.n,
+    reference: 'ip -batch + bridge -batch',
+    refMedian: rate(refAdd.median),
+    refP99: rate(refAdd.p99),
+    ratio: refAdd.median / addShared.median,
+  });
+  record({
+    name: 'bulk delete, the two peer agents running on the same cores',
+    unit: 'entries/s',
+    median: rate(delShared.median),
+    p99: rate(delShared.p99),
+    n: delShared.n,
+    reference: 'ip -batch + bridge -batch',
+    refMedian: rate(refDel.median),
+    refP99: rate(refDel.p99),
+    ratio: refDel.median / delShared.median,
+  });
+  console.log(
+    `     (add ms: ${list(shared.adds)}; delete ms: ${list(shared.dels)}; ${entries.fallbacks} of ${4 * N.bulkRounds} waits ended by a periodic dump, not the announcements; ${entries.lost} reads after lost announcements)`,
+  );
   return bulkNet.id;
 }
 
@@ -81,16 +152,35 @@ async function withPeersPaused<T>(peers: TestAgent[], fn: () => Promise<T>): Pro
 }
 
 function ipBatchReference(ns: string, eps: Record<string, string>): { addMs: number; delMs: number } {
-  sh('ip', ['-n', ns, 'link', 'add', 'vxbench0', 'type', 'vxlan', 'id', '9999', 'local', '192.168.231.11', 'dstport', '4790', 'nolearning', 'proxy']);
+  sh('ip', [
+    '-n',
+    ns,
+    'link',
+    'add',
+    'vxbench0',
+    'type',
+    'vxlan',
+    'id',
+    '9999',
+    'local',
+    '192.168.231.11',
+    'dstport',
+    '4790',
+    'nolearning',
+    'proxy',
+  ]);
   sh('ip', ['-n', ns, 'link', 'set', 'vxbench0', 'up']);
   try {
     const recs = Object.values(eps).map((v) => JSON.parse(v) as { mac: string; ipv4: string });
     const fdbAdd = recs.map((r) => `fdb add ${r.mac} dev vxbench0 dst 192.168.231.99 self permanent`).join('\n') + '\n';
-    const neighAdd = recs.map((r) => `neigh add ${r.ipv4.split('/')[0]} lladdr ${r.mac} dev vxbench0 nud permanent`).join('\n') + '\n';
+    const neighAdd =
+      recs.map((r) => `neigh add ${r.ipv4.split('/')[0]} lladdr ${r.mac} dev vxbench0 nud permanent`).join('\n') + '\n';
     const fdbDel = recs.map((r) => `fdb del ${r.mac} dev vxbench0 dst 192.168.231.99 self`).join('\n') + '\n';
     const neighDel = recs.map((r) => `neigh del ${r.ipv4.split('/')[0]} dev vxbench0`).join('\n') + '\n';
-    const addMs = timeCmd('bridge', ['-n', ns, '-batch', '-'], fdbAdd).ms + timeCmd('ip', ['-n', ns, '-batch', '-'], neighAdd).ms;
-    const delMs = timeCmd('bridge', ['-n', ns, '-batch', '-'], fdbDel).ms + timeCmd('ip', ['-n', ns, '-batch', '-'], neighDel).ms;
+    const addMs =
+      timeCmd('bridge', ['-n', ns, '-batch', '-'], fdbAdd).ms + timeCmd('ip', ['-n', ns, '-batch', '-'], neighAdd).ms;
+    const delMs =
+      timeCmd('bridge', ['-n', ns, '-batch', '-'], fdbDel).ms + timeCmd('ip', ['-n', ns, '-batch', '-'], neighDel).ms;
     return { addMs, delMs };
   } finally {
     sh('ip', ['-n', ns, 'link', 'del', 'vxbench0'], { allowFail: true });

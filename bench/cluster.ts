@@ -25,11 +25,29 @@ export class BenchCluster {
   async start(): Promise<Cluster> {
     const agents = this.agents;
     const cleanups = this.cleanups;
-    const etcd = (this.etcd = await startEtcd(1, undefined, ['--max-txn-ops', '20000', '--max-request-bytes', '33554432', '--quota-backend-bytes', '4294967296']));
+    const etcd = (this.etcd = await startEtcd(1, undefined, [
+      '--max-txn-ops',
+      '20000',
+      '--max-request-bytes',
+      '33554432',
+      '--quota-backend-bytes',
+      '4294967296',
+    ]));
     const kv = etcd.client();
     cleanups.push(() => kv.close());
     const topo = (this.topo = new Topology(3));
-    for (const h of topo.hosts) agents.push(new TestAgent({ name: h.name, etcd: etcd.unixUrls, vtep: h.vtep, netns: h.ns, leaseTtl: 10, resyncInterval: 600, extra: ['--log-level', 'info', '--metrics', '127.0.0.1:9476'] }));
+    for (const h of topo.hosts)
+      agents.push(
+        new TestAgent({
+          name: h.name,
+          etcd: etcd.unixUrls,
+          vtep: h.vtep,
+          netns: h.ns,
+          leaseTtl: 10,
+          resyncInterval: 600,
+          extra: ['--log-level', 'info', '--metrics', '127.0.0.1:9476'],
+        }),
+      );
     await Promise.all(agents.map((a) => a.start(30000)));
     const counter = new EntryCounter(topo.hosts[0].ns);
     cleanups.push(() => counter.close());
@@ -40,7 +58,12 @@ export class BenchCluster {
   // Safe to call after a start that failed part way: it stops what was started.
   async stop(): Promise<void> {
     const { agents, cleanups } = this;
-    for (const c of cleanups.reverse()) try { c(); } catch { /* best effort */ }
+    for (const c of cleanups.reverse())
+      try {
+        c();
+      } catch {
+        /* best effort */
+      }
     await Promise.all(agents.map((a) => a.stop('SIGKILL')));
     agents.forEach((a) => a.cleanup());
     this.topo?.destroy();

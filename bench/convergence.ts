@@ -15,7 +15,11 @@ export async function convergenceFigures(c: Cluster): Promise<void> {
   const m2 = monitor(topo.hosts[1].ns);
   const m3 = monitor(topo.hosts[2].ns);
   const pingFrom = new Pinger(peerBox);
-  cleanups.push(() => { m2.proc.kill(); m3.proc.kill(); pingFrom.close(); });
+  cleanups.push(() => {
+    m2.proc.kill();
+    m3.proc.kill();
+    pingFrom.close();
+  });
   await Promise.all([m2.ready, m3.ready, pingFrom.ready]);
   const conv: number[] = [];
   const firstPing: number[] = [];
@@ -35,7 +39,13 @@ export async function convergenceFigures(c: Cluster): Promise<void> {
   const sc = stats(conv);
   record({ name: 'Connect -> FDB+neighbor on both peers', unit: 'ms', ...sc, target: 'p99 < 50 ms', met: sc.p99 < 50 });
   const sp = stats(firstPing);
-  record({ name: 'Connect returned -> first ping reply from a peer', unit: 'ms', ...sp, target: 'p99 < 50 ms', met: sp.p99 < 50 });
+  record({
+    name: 'Connect returned -> first ping reply from a peer',
+    unit: 'ms',
+    ...sp,
+    target: 'p99 < 50 ms',
+    met: sp.p99 < 50,
+  });
   // The same with Connect's wait: it answers once every peer serving the network has programmed
   // the endpoint, so the first ARP a peer sends is answered.
   const waited: number[] = [];
@@ -50,7 +60,13 @@ export async function convergenceFigures(c: Cluster): Promise<void> {
   }
   record({ name: 'Connect with wait (answers when all peers are programmed)', unit: 'ms', ...stats(waited) });
   const sw = stats(firstPingWait);
-  record({ name: 'Connect with wait returned -> first ping reply from a peer', unit: 'ms', ...sw, target: 'p99 < 50 ms', met: sw.p99 < 50 });
+  record({
+    name: 'Connect with wait returned -> first ping reply from a peer',
+    unit: 'ms',
+    ...sw,
+    target: 'p99 < 50 ms',
+    met: sw.p99 < 50,
+  });
 }
 
 // A netlink monitor inside a namespace: resolves when a neighbor message for `mac` arrives.
@@ -81,14 +97,15 @@ function monitor(ns: string): { proc: ChildProcess; ready: Promise<void>; waitMa
   return {
     proc,
     ready: new Promise((r) => setTimeout(r, 1000)), // ip subscribes as it starts: milliseconds, given a second
-    waitMac: (mac) => new Promise((resolve, reject) => {
-      const t = seen.get(mac);
-      if (t !== undefined) return resolve(t);
-      const timer = setTimeout(() => reject(new Error(`no neighbor message for ${mac} in ${ns}`)), 5000);
-      waiters.set(mac, (tt) => {
-        clearTimeout(timer);
-        resolve(tt);
-      });
-    }),
+    waitMac: (mac) =>
+      new Promise((resolve, reject) => {
+        const t = seen.get(mac);
+        if (t !== undefined) return resolve(t);
+        const timer = setTimeout(() => reject(new Error(`no neighbor message for ${mac} in ${ns}`)), 5000);
+        waiters.set(mac, (tt) => {
+          clearTimeout(timer);
+          resolve(tt);
+        });
+      }),
   };
 }

@@ -16,8 +16,13 @@ function iperf(serverNs: string, clientNs: string, ip: string, seconds: number):
   const srv = spawn('ip', ['netns', 'exec', serverNs, 'iperf3', '-s', '-1', '-B', ip], { stdio: 'ignore' });
   try {
     execFileSync('sleep', ['0.3']);
-    const out = execFileSync('ip', ['netns', 'exec', clientNs, 'iperf3', '-c', ip, '-t', String(seconds), '-J'], { encoding: 'utf8', timeout: (seconds + 20) * 1000 });
-    return (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e9;
+    const out = execFileSync('ip', ['netns', 'exec', clientNs, 'iperf3', '-c', ip, '-t', String(seconds), '-J'], {
+      encoding: 'utf8',
+      timeout: (seconds + 20) * 1000,
+    });
+    return (
+      (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e9
+    );
   } finally {
     srv.kill('SIGKILL');
   }
@@ -32,31 +37,113 @@ function dataPlane(topo: Topology, a1: TestAgent, a2: TestAgent, seconds: number
   // vxnet: two containers on two hosts.
   const x = topo.container('ipx');
   const y = topo.container('ipy');
-  spawnSync(process.execPath, [CLI, '-H', `unix://${a1.socket}`, 'network', 'create', '--subnet', '10.213.0.0/24', 'perf']);
+  spawnSync(process.execPath, [
+    CLI,
+    '-H',
+    `unix://${a1.socket}`,
+    'network',
+    'create',
+    '--subnet',
+    '10.213.0.0/24',
+    'perf',
+  ]);
   spawnSync(process.execPath, [CLI, '-H', `unix://${a1.socket}`, 'network', 'connect', 'perf', x]);
   spawnSync(process.execPath, [CLI, '-H', `unix://${a2.socket}`, 'network', 'connect', 'perf', y]);
   // Idle neighbours of the sender on its network, on both paths, as a host has them: a bridge that
   // floods frames for remote containers copies every one to each of them.
-  for (let i = 0; i < NEIGHBOURS; i++) spawnSync(process.execPath, [CLI, '-H', `unix://${a1.socket}`, 'network', 'connect', 'perf', topo.container(`ipn${i}`)]);
+  for (let i = 0; i < NEIGHBOURS; i++)
+    spawnSync(process.execPath, [
+      CLI,
+      '-H',
+      `unix://${a1.socket}`,
+      'network',
+      'connect',
+      'perf',
+      topo.container(`ipn${i}`),
+    ]);
   const yIp = /inet (\S+)\//.exec(sh('ip', ['-n', y, '-4', '-o', 'addr', 'show', 'dev', 'eth0']))![1];
-  spawnSync('sh', ['-c', `for i in 1 2 3 4 5 6 7 8 9 10; do ip netns exec ${x} ping -c1 -W1 ${yIp} >/dev/null && break; done`]);
+  spawnSync('sh', [
+    '-c',
+    `for i in 1 2 3 4 5 6 7 8 9 10; do ip netns exec ${x} ping -c1 -W1 ${yIp} >/dev/null && break; done`,
+  ]);
   // The same topology built by hand with ip (container -> veth -> bridge -> VXLAN -> underlay),
   // same MTU, between two fresh host namespaces on the same underlay.
   const hA = topo.addHost('pa', '192.168.231.31');
   const hB = topo.addHost('pb', '192.168.231.32');
   const cA = topo.container('pca');
   const cB = topo.container('pcb');
-  for (const [h, c, local, remote, addr] of [[hA, cA, '192.168.231.31', '192.168.231.32', '10.214.0.1'], [hB, cB, '192.168.231.32', '192.168.231.31', '10.214.0.2']] as const) {
+  for (const [h, c, local, remote, addr] of [
+    [hA, cA, '192.168.231.31', '192.168.231.32', '10.214.0.1'],
+    [hB, cB, '192.168.231.32', '192.168.231.31', '10.214.0.2'],
+  ] as const) {
     sh('ip', ['-n', h.ns, 'link', 'add', 'brm', 'mtu', '1450', 'type', 'bridge']);
-    sh('ip', ['-n', h.ns, 'link', 'add', 'vxm', 'mtu', '1450', 'master', 'brm', 'type', 'vxlan', 'id', '4242', 'local', local, 'remote', remote, 'dstport', '4789']);
-    sh('ip', ['-n', h.ns, 'link', 'add', 'vem', 'mtu', '1450', 'master', 'brm', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', c, 'mtu', '1450']);
+    sh('ip', [
+      '-n',
+      h.ns,
+      'link',
+      'add',
+      'vxm',
+      'mtu',
+      '1450',
+      'master',
+      'brm',
+      'type',
+      'vxlan',
+      'id',
+      '4242',
+      'local',
+      local,
+      'remote',
+      remote,
+      'dstport',
+      '4789',
+    ]);
+    sh('ip', [
+      '-n',
+      h.ns,
+      'link',
+      'add',
+      'vem',
+      'mtu',
+      '1450',
+      'master',
+      'brm',
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'eth0',
+      'netns',
+      c,
+      'mtu',
+      '1450',
+    ]);
     for (const d of ['brm', 'vxm', 'vem']) sh('ip', ['-n', h.ns, 'link', 'set', d, 'up']);
     sh('ip', ['-n', c, 'addr', 'add', `${addr}/24`, 'dev', 'eth0']);
     sh('ip', ['-n', c, 'link', 'set', 'eth0', 'up']);
   }
   for (let i = 0; i < NEIGHBOURS; i++) {
     const n = topo.container(`pn${i}`);
-    sh('ip', ['-n', hA.ns, 'link', 'add', `ven${i}`, 'mtu', '1450', 'master', 'brm', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', n, 'mtu', '1450']);
+    sh('ip', [
+      '-n',
+      hA.ns,
+      'link',
+      'add',
+      `ven${i}`,
+      'mtu',
+      '1450',
+      'master',
+      'brm',
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'eth0',
+      'netns',
+      n,
+      'mtu',
+      '1450',
+    ]);
     sh('ip', ['-n', hA.ns, 'link', 'set', `ven${i}`, 'up']);
     sh('ip', ['-n', n, 'addr', 'add', `10.214.0.${10 + i}/24`, 'dev', 'eth0']);
     sh('ip', ['-n', n, 'link', 'set', 'eth0', 'up']);
@@ -70,7 +157,17 @@ function dataPlane(topo: Topology, a1: TestAgent, a2: TestAgent, seconds: number
     runs.plain.push(iperf(hB.ns, hA.ns, '192.168.231.32', seconds));
   }
   const [vx, hand, plain] = [stats(runs.vx), stats(runs.hand), stats(runs.plain)];
-  out.push({ name: `TCP throughput over vxnet (container to container, 2 hosts, ${NEIGHBOURS} idle neighbours on the sender's network)`, unit: 'Gbit/s', ...vx, reference: 'the same built by hand with ip', refMedian: hand.median, refP99: hand.p99, ratio: vx.median / hand.median, target: '>= 95%', met: vx.median / hand.median >= 0.95 });
+  out.push({
+    name: `TCP throughput over vxnet (container to container, 2 hosts, ${NEIGHBOURS} idle neighbours on the sender's network)`,
+    unit: 'Gbit/s',
+    ...vx,
+    reference: 'the same built by hand with ip',
+    refMedian: hand.median,
+    refP99: hand.p99,
+    ratio: vx.median / hand.median,
+    target: '>= 95%',
+    met: vx.median / hand.median >= 0.95,
+  });
   out.push({ name: 'TCP throughput over the plain underlay veth path', unit: 'Gbit/s', ...plain });
   return out;
 }

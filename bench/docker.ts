@@ -19,7 +19,18 @@ export async function dockerFigures(n: number): Promise<void> {
     topo = new Topology(2);
     docker = new DockerHosts(topo, { clusterStore: true });
     await docker.prepare();
-    for (const h of topo.hosts) agents.push(new TestAgent({ name: h.name, etcd: etcd.unixUrls, vtep: h.vtep, netns: h.ns, resyncInterval: 600, extra: ['--log-level', 'info'], docker: { socket: docker.pluginSocket(h.name), scope: 'global' } }));
+    for (const h of topo.hosts)
+      agents.push(
+        new TestAgent({
+          name: h.name,
+          etcd: etcd.unixUrls,
+          vtep: h.vtep,
+          netns: h.ns,
+          resyncInterval: 600,
+          extra: ['--log-level', 'info'],
+          docker: { socket: docker.pluginSocket(h.name), scope: 'global' },
+        }),
+      );
     await Promise.all(agents.map((a) => a.start(30000)));
     await docker.startDaemons();
     const dk = docker;
@@ -39,7 +50,8 @@ export async function dockerFigures(n: number): Promise<void> {
       await d('h2', ['run', '-d', '--name', `peer-${drv.name}`, '--network', drv.net, 'vxbusy', 'sleep', '3600']);
     }
     const peerNs: Record<string, string> = {};
-    for (const drv of drivers) peerNs[drv.name] = `/proc/${await d('h2', ['inspect', '-f', '{{.State.Pid}}', `peer-${drv.name}`])}/ns/net`;
+    for (const drv of drivers)
+      peerNs[drv.name] = `/proc/${await d('h2', ['inspect', '-f', '{{.State.Pid}}', `peer-${drv.name}`])}/ns/net`;
     for (const drv of drivers) pingers[drv.name] = new Pinger(peerNs[drv.name]);
     await Promise.all(Object.values(pingers).map((p) => p.ready));
     for (let i = 0; i < n; i++) {
@@ -59,12 +71,43 @@ export async function dockerFigures(n: number): Promise<void> {
     }
     const [vx, ov] = [t.vxnet, t.overlay];
     const [vr, or] = [stats(vx.run), stats(ov.run)];
-    record({ name: 'docker run -d --network (vxnet plugin)', unit: 'ms', ...vr, reference: 'Docker overlay driver (etcd store)', refMedian: or.median, refP99: or.p99, ratio: vr.median / or.median });
+    record({
+      name: 'docker run -d --network (vxnet plugin)',
+      unit: 'ms',
+      ...vr,
+      reference: 'Docker overlay driver (etcd store)',
+      refMedian: or.median,
+      refP99: or.p99,
+      ratio: vr.median / or.median,
+    });
     const [vc, oc] = [stats(vx.connect), stats(ov.connect)];
-    record({ name: 'docker network connect (vxnet plugin)', unit: 'ms', ...vc, reference: 'Docker overlay driver (etcd store)', refMedian: oc.median, refP99: oc.p99, ratio: vc.median / oc.median, target: 'p50 <= reference p50', met: vc.median <= oc.median });
+    record({
+      name: 'docker network connect (vxnet plugin)',
+      unit: 'ms',
+      ...vc,
+      reference: 'Docker overlay driver (etcd store)',
+      refMedian: oc.median,
+      refP99: oc.p99,
+      ratio: vc.median / oc.median,
+      target: 'p50 <= reference p50',
+      met: vc.median <= oc.median,
+    });
     // A missing reply (NaN) counts as the 3 s the pinger waited.
-    const [vp, op] = [stats(vx.ping.map((x) => (Number.isNaN(x) ? 3000 : x))), stats(ov.ping.map((x) => (Number.isNaN(x) ? 3000 : x)))];
-    record({ name: 'docker network connect returned -> first ping reply from the other host', unit: 'ms', ...vp, reference: 'Docker overlay driver (etcd store)', refMedian: op.median, refP99: op.p99, ratio: vp.median / op.median, target: 'p99 < 50 ms', met: vp.p99 < 50 });
+    const [vp, op] = [
+      stats(vx.ping.map((x) => (Number.isNaN(x) ? 3000 : x))),
+      stats(ov.ping.map((x) => (Number.isNaN(x) ? 3000 : x))),
+    ];
+    record({
+      name: 'docker network connect returned -> first ping reply from the other host',
+      unit: 'ms',
+      ...vp,
+      reference: 'Docker overlay driver (etcd store)',
+      refMedian: op.median,
+      refP99: op.p99,
+      ratio: vp.median / op.median,
+      target: 'p99 < 50 ms',
+      met: vp.p99 < 50,
+    });
   } finally {
     for (const p of Object.values(pingers)) p.close();
     await docker?.destroy();

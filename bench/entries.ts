@@ -2,7 +2,23 @@ import { ChildProcess, spawn } from 'child_process';
 import * as path from 'path';
 import { createNetlink, NetlinkSocket, Protocol } from 'netlink';
 import { withNetns } from '../agent/dataplane/netns';
-import { AF_BRIDGE, AF_INET, IFINFOMSG_LEN, IFLA_IFNAME, NDA_DST, NDA_IFINDEX, NDMSG_LEN, NLM_F_DUMP, NUD_PERMANENT, RTM_GETLINK, RTM_GETNEIGH, attrAt, ndmsg, nlattr, u32 } from '../agent/dataplane/nl';
+import {
+  AF_BRIDGE,
+  AF_INET,
+  IFINFOMSG_LEN,
+  IFLA_IFNAME,
+  NDA_DST,
+  NDA_IFINDEX,
+  NDMSG_LEN,
+  NLM_F_DUMP,
+  NUD_PERMANENT,
+  RTM_GETLINK,
+  RTM_GETNEIGH,
+  attrAt,
+  ndmsg,
+  nlattr,
+  u32,
+} from '../agent/dataplane/nl';
 import { now } from './figures';
 import { ROOT } from '../test/helpers/agent';
 
@@ -17,7 +33,9 @@ export class EntryCounter {
   private readonly sock: NetlinkSocket;
 
   constructor(ns: string) {
-    this.sock = withNetns(`/run/netns/${ns}`, () => createNetlink(Protocol.ROUTE, { recvBufferSize: 4 << 20, sendBufferSize: 1 << 16 }));
+    this.sock = withNetns(`/run/netns/${ns}`, () =>
+      createNetlink(Protocol.ROUTE, { recvBufferSize: 4 << 20, sendBufferSize: 1 << 16 }),
+    );
   }
 
   async count(dev: string): Promise<{ fdb: number; neigh: number }> {
@@ -25,11 +43,16 @@ export class EntryCounter {
     if (!index) return { fdb: 0, neigh: 0 };
     // AF_BRIDGE filters by the port in the ndmsg, AF_INET by the device in NDA_IFINDEX.
     const [fdbMsgs] = await this.sock.request(RTM_GETNEIGH, ndmsg(AF_BRIDGE, index), { flags: NLM_F_DUMP });
-    const [neighMsgs] = await this.sock.request(RTM_GETNEIGH, Buffer.concat([ndmsg(AF_INET, index), nlattr(NDA_IFINDEX, u32(index))]), { flags: NLM_F_DUMP });
+    const [neighMsgs] = await this.sock.request(
+      RTM_GETNEIGH,
+      Buffer.concat([ndmsg(AF_INET, index), nlattr(NDA_IFINDEX, u32(index))]),
+      { flags: NLM_F_DUMP },
+    );
     let fdb = 0;
     for (const m of fdbMsgs) if (m.data.readInt32LE(4) === index && attrAt(m.data, NDMSG_LEN, NDA_DST) >= 0) fdb++;
     let neigh = 0;
-    for (const m of neighMsgs) if (m.data.readInt32LE(4) === index && (m.data.readUInt16LE(8) & NUD_PERMANENT) !== 0) neigh++;
+    for (const m of neighMsgs)
+      if (m.data.readInt32LE(4) === index && (m.data.readUInt16LE(8) & NUD_PERMANENT) !== 0) neigh++;
     return { fdb, neigh };
   }
 
@@ -37,7 +60,8 @@ export class EntryCounter {
     const [links] = await this.sock.request(RTM_GETLINK, Buffer.alloc(IFINFOMSG_LEN), { flags: NLM_F_DUMP });
     for (const m of links) {
       const name = attrAt(m.data, IFINFOMSG_LEN, IFLA_IFNAME);
-      if (name >= 0 && m.data.toString('utf8', name + 4, name + m.data.readUInt16LE(name)).replace(/\0+$/, '') === dev) return m.data.readInt32LE(4);
+      if (name >= 0 && m.data.toString('utf8', name + 4, name + m.data.readUInt16LE(name)).replace(/\0+$/, '') === dev)
+        return m.data.readInt32LE(4);
     }
     return 0;
   }
@@ -104,7 +128,13 @@ export class EntryMonitor {
   // The time of the read that brought `count` announcements of `kind` since reset(), once `confirm`
   // (a dump) agrees. A dump every `fallbackMs` regardless, in case announcements were lost, which
   // then gives the time of that dump.
-  async until(kind: 'added' | 'deleted', count: number, confirm: () => Promise<boolean>, timeoutMs: number, fallbackMs = 500): Promise<number> {
+  async until(
+    kind: 'added' | 'deleted',
+    count: number,
+    confirm: () => Promise<boolean>,
+    timeoutMs: number,
+    fallbackMs = 500,
+  ): Promise<number> {
     const deadline = now() + timeoutMs;
     let refused = -1; // the count a dump last disagreed with
     while (now() < deadline) {

@@ -6,7 +6,19 @@ const FIRSTREPLY = path.join(ROOT, 'native/build/Release/vxnet-firstreply');
 
 // What every benchmark section shares: the figures of this run, how they are summarised and printed.
 
-export interface Figure { name: string; unit: string; median: number; p99: number; n: number; reference?: string; refMedian?: number; refP99?: number; ratio?: number; target?: string; met?: boolean }
+export interface Figure {
+  name: string;
+  unit: string;
+  median: number;
+  p99: number;
+  n: number;
+  reference?: string;
+  refMedian?: number;
+  refP99?: number;
+  ratio?: number;
+  target?: string;
+  met?: boolean;
+}
 export const figures: Figure[] = [];
 
 export function stats(xs: number[]): { median: number; p99: number; n: number } {
@@ -19,8 +31,13 @@ export const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 export function record(f: Figure): void {
   figures.push(f);
-  const ref = f.refMedian !== undefined ? ` | ${f.reference}: ${round(f.refMedian)} ${f.unit} (p99 ${round(f.refP99 ?? NaN)}) | ratio ${round(f.ratio ?? NaN, 3)}` : '';
-  console.log(`  ${f.name}: median ${round(f.median)} ${f.unit}, p99 ${round(f.p99)}, n ${f.n}${ref}${f.target ? ` | target ${f.target}: ${f.met ? 'met' : 'NOT met'}` : ''}`);
+  const ref =
+    f.refMedian !== undefined
+      ? ` | ${f.reference}: ${round(f.refMedian)} ${f.unit} (p99 ${round(f.refP99 ?? NaN)}) | ratio ${round(f.ratio ?? NaN, 3)}`
+      : '';
+  console.log(
+    `  ${f.name}: median ${round(f.median)} ${f.unit}, p99 ${round(f.p99)}, n ${f.n}${ref}${f.target ? ` | target ${f.target}: ${f.met ? 'met' : 'NOT met'}` : ''}`,
+  );
 }
 
 // A pinger started ahead inside a namespace (a name for `ip netns exec`, or a path such as

@@ -3,7 +3,12 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import { now } from './figures';
 
-export function timeCmd(cmd: string, args: string[], input?: string, env?: NodeJS.ProcessEnv): { ms: number; out: string; code: number | null } {
+export function timeCmd(
+  cmd: string,
+  args: string[],
+  input?: string,
+  env?: NodeJS.ProcessEnv,
+): { ms: number; out: string; code: number | null } {
   const t0 = now();
   const r = spawnSync(cmd, args, { input, env: env ?? process.env, encoding: 'utf8', timeout: 60000 });
   return { ms: now() - t0, out: `${r.stdout}${r.stderr}`, code: r.status };

@@ -6,8 +6,18 @@ import type { Figure } from './figures';
 export const BEGIN = '<!-- bench:begin -->';
 export const END = '<!-- bench:end -->';
 
-export interface Machine { cores: number; cpu?: string; kernel: string; node: string; smoke?: boolean; date?: string }
-export interface Results { machine: Machine; figures: Figure[] }
+export interface Machine {
+  cores: number;
+  cpu?: string;
+  kernel: string;
+  node: string;
+  smoke?: boolean;
+  date?: string;
+}
+export interface Results {
+  machine: Machine;
+  figures: Figure[];
+}
 
 // JSON has no NaN: a figure without a p99 (a mean, a single reading) comes back from results.json
 // as null.
@@ -27,10 +37,13 @@ function value(median: number, p99: number | null | undefined, unit: string, n?:
 }
 
 function row(f: Figure): string {
-  const reference = f.reference !== undefined && known(f.refMedian) ? `${f.reference}: ${value(f.refMedian, f.refP99, f.unit)}` : '';
+  const reference =
+    f.reference !== undefined && known(f.refMedian) ? `${f.reference}: ${value(f.refMedian, f.refP99, f.unit)}` : '';
   const ratio = known(f.ratio) ? Number(f.ratio.toPrecision(2)).toString() : '';
   const target = f.target ? `${f.target}: ${f.met ? 'met' : 'not met'}` : '';
-  const cells = [f.name, value(f.median, f.p99, f.unit, f.n), reference, ratio, target].map((c) => c.replace(/\|/g, '\\|'));
+  const cells = [f.name, value(f.median, f.p99, f.unit, f.n), reference, ratio, target].map((c) =>
+    c.replace(/\|/g, '\\|'),
+  );
   return `| ${cells.join(' | ')} |`;
 }
 

@@ -19,7 +19,9 @@ import { N, SMOKE } from './sizes';
 
 // The sections in order, each printing its heading and figures; the numbers are the headings'.
 async function main(): Promise<void> {
-  console.log(`vxnet bench${SMOKE ? ' (smoke: small sizes)' : ''} on ${os.cpus().length} cores, kernel ${os.release()}, node ${process.version}`);
+  console.log(
+    `vxnet bench${SMOKE ? ' (smoke: small sizes)' : ''} on ${os.cpus().length} cores, kernel ${os.release()}, node ${process.version}`,
+  );
   const cluster = new BenchCluster();
   process.on('SIGINT', () => void cluster.stop().then(() => process.exit(130)));
   try {
@@ -32,14 +34,24 @@ async function main(): Promise<void> {
   } finally {
     await cluster.stop();
   }
-  console.log('\n7. Docker 20.10: the vxnet plugin against Docker\'s own overlay driver (2 hosts, etcd cluster store)');
+  console.log("\n7. Docker 20.10: the vxnet plugin against Docker's own overlay driver (2 hosts, etcd cluster store)");
   await dockerFigures(N.docker);
   writeResults();
 }
 
 // bench/results.json always; the figures table of docs/performance.md on a full run.
 function writeResults(): void {
-  const out = { machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, kernel: os.release(), node: process.version, smoke: SMOKE, date: new Date().toISOString() }, figures };
+  const out = {
+    machine: {
+      cores: os.cpus().length,
+      cpu: os.cpus()[0]?.model,
+      kernel: os.release(),
+      node: process.version,
+      smoke: SMOKE,
+      date: new Date().toISOString(),
+    },
+    figures,
+  };
   fs.mkdirSync(path.join(ROOT, 'bench'), { recursive: true });
   fs.writeFileSync(path.join(ROOT, 'bench', 'results.json'), JSON.stringify(out, null, 2) + '\n');
   console.log(`\nwrote bench/results.json (${figures.length} figures)`);

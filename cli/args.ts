@@ -7,15 +7,19 @@
 // that follows flag and argument errors.
 export class UsageError extends Error {
   command?: string;
-  constructor(message: string, readonly exitCode = 125, readonly hint = true) {
+  constructor(
+    message: string,
+    readonly exitCode = 125,
+    readonly hint = true,
+  ) {
     super(message);
     this.name = 'UsageError';
   }
 }
 
 export interface FlagSpec {
-  names: string[];                       // e.g. ['-f', '--filter']
-  key: string;                           // where the value goes
+  names: string[]; // e.g. ['-f', '--filter']
+  key: string; // where the value goes
   kind: 'bool' | 'string' | 'list';
 }
 

@@ -9,11 +9,19 @@ export type CallFailure =
   | { kind: 'timeout'; details: string }
   | { kind: 'answer'; details: string }; // the agent answered with an error
 
-interface GrpcError { code: number; details: string }
+interface GrpcError {
+  code: number;
+  details: string;
+}
 const UNAVAILABLE: number = status.UNAVAILABLE;
 const DEADLINE_EXCEEDED: number = status.DEADLINE_EXCEEDED;
 function isGrpcError(e: unknown): e is GrpcError {
-  return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'number' && typeof (e as { details?: unknown }).details === 'string';
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    typeof (e as { code?: unknown }).code === 'number' &&
+    typeof (e as { details?: unknown }).details === 'string'
+  );
 }
 
 // undefined: not an error of a gRPC call.

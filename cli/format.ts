@@ -21,7 +21,14 @@ export function compile(tpl: string): (dot: unknown) => string {
 export function tabulate(rows: string[][]): string {
   const widths: number[] = [];
   for (const r of rows) r.slice(0, -1).forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(Math.max(10, widths[i] + 3)))).join('').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(Math.max(10, widths[i] + 3))))
+        .join('')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function isTableFormat(tpl: string): boolean {
@@ -49,7 +56,11 @@ export function formatRows(tpl: string, rows: unknown[], headers: Record<string,
   } catch (err) {
     if (!(err instanceof TemplateError)) throw err;
     // A header context has no nested values ({{.IPAM.Driver}}, ranges): name each action by its first field.
-    header = body.replace(/\\t/g, '\t').replace(/\{\{-?\s*(?:\w+\s+)?\.([A-Za-z0-9_]+)(?:\s+"([^"]*)")?[^}]*\}\}/g, (_m, f: string, arg?: string) => (f === 'Label' && arg !== undefined ? labelHeader(arg) : (headers[f] ?? f.toUpperCase())));
+    header = body
+      .replace(/\\t/g, '\t')
+      .replace(/\{\{-?\s*(?:\w+\s+)?\.([A-Za-z0-9_]+)(?:\s+"([^"]*)")?[^}]*\}\}/g, (_m, f: string, arg?: string) =>
+        f === 'Label' && arg !== undefined ? labelHeader(arg) : (headers[f] ?? f.toUpperCase()),
+      );
   }
   const lines = [header, ...rows.map((r) => t(r))].join('\n').split('\n');
   return `${tabulate(lines.map((l) => l.split('\t')))}\n`;
@@ -62,8 +73,12 @@ function headerDot(headers: Record<string, string>): unknown {
     {},
     {
       has: () => true,
-      get: (_t, k) => (k === 'Label' ? label : typeof k === 'string' ? headers[k] ?? k.toUpperCase() : undefined),
-      getOwnPropertyDescriptor: (_t, k) => ({ configurable: true, enumerable: true, value: typeof k === 'string' ? headers[k] ?? k.toUpperCase() : undefined }),
+      get: (_t, k) => (k === 'Label' ? label : typeof k === 'string' ? (headers[k] ?? k.toUpperCase()) : undefined),
+      getOwnPropertyDescriptor: (_t, k) => ({
+        configurable: true,
+        enumerable: true,
+        value: typeof k === 'string' ? (headers[k] ?? k.toUpperCase()) : undefined,
+      }),
       ownKeys: () => Object.keys(headers),
     },
   );

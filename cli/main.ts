@@ -42,7 +42,11 @@ Options:
                         {{.Agent.Host}}; 'json' for all)
 `;
 
-export interface Globals { host: string; tls: { ca?: string; cert?: string; key?: string }; rest: string[] }
+export interface Globals {
+  host: string;
+  tls: { ca?: string; cert?: string; key?: string };
+  rest: string[];
+}
 
 // Global options come before the command, as with docker.
 export function parseGlobals(argv: string[], env: NodeJS.ProcessEnv = process.env): Globals {
@@ -52,10 +56,12 @@ export function parseGlobals(argv: string[], env: NodeJS.ProcessEnv = process.en
     const a = argv[i];
     let name = a;
     let value: string | undefined;
-    if (a.startsWith('--') && a.includes('=')) [name, value] = [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)];
+    if (a.startsWith('--') && a.includes('='))
+      [name, value] = [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)];
     else if (a.startsWith('-H') && a.length > 2) [name, value] = ['-H', a.slice(2).replace(/^=/, '')];
     if (!['-H', '--host', '--tlscacert', '--tlscert', '--tlskey'].includes(name)) {
-      if (a.startsWith('-') && !['-h', '--help', '-v', '--version'].includes(a)) throw new UsageError(`unknown flag: ${name}`);
+      if (a.startsWith('-') && !['-h', '--help', '-v', '--version'].includes(a))
+        throw new UsageError(`unknown flag: ${name}`);
       break;
     }
     if (value === undefined) {
@@ -118,7 +124,9 @@ export function describeError(err: unknown, host: string): { message: string; co
   return { message: `vxnet: ${err instanceof Error ? err.message : String(err)}`, code: 1 };
 }
 
-interface AgentModule { runAgent: (argv: string[]) => Promise<number> }
+interface AgentModule {
+  runAgent: (argv: string[]) => Promise<number>;
+}
 
 // Loaded only for `vxnet agent`: the other commands do not need the agent's netlink bindings, and
 // the CLI builds and runs without the agent module.
@@ -128,17 +136,24 @@ function loadAgent(): AgentModule {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy and optional on purpose
     mod = require('../agent/main');
   } catch (err) {
-    if ((err as { code?: string }).code === 'MODULE_NOT_FOUND' && String((err as Error).message).includes('agent/main')) {
+    if (
+      (err as { code?: string }).code === 'MODULE_NOT_FOUND' &&
+      String((err as Error).message).includes('agent/main')
+    ) {
       throw new UsageError('agent not built: dist/agent/main.js is missing (run npm run build)', 1, false);
     }
     throw err;
   }
-  if (typeof (mod as Partial<AgentModule> | null)?.runAgent !== 'function') throw new UsageError('agent not built: agent/main has no runAgent', 1, false);
+  if (typeof (mod as Partial<AgentModule> | null)?.runAgent !== 'function')
+    throw new UsageError('agent not built: agent/main has no runAgent', 1, false);
   return mod as AgentModule;
 }
 
 async function runVersion(argv: string[], client: () => VxClient, io: Io, host: string): Promise<number> {
-  const p = parseArgs(argv, [{ names: ['-h', '--help'], key: 'help', kind: 'bool' }, { names: ['-f', '--format'], key: 'format', kind: 'string' }]);
+  const p = parseArgs(argv, [
+    { names: ['-h', '--help'], key: 'help', kind: 'bool' },
+    { names: ['-f', '--format'], key: 'format', kind: 'string' },
+  ]);
   if (bool(p, 'help')) {
     io.out(VERSION_USAGE);
     return 0;
@@ -158,9 +173,13 @@ async function runVersion(argv: string[], client: () => VxClient, io: Io, host: 
   if (t) {
     io.out(`${t(goStruct({ Client: clientInfo, Agent: agent ?? null }))}\n`);
   } else {
-    io.out(`Client:\n Version:       ${clientInfo.Version}\n Node.js:       ${process.version}\n OS/Arch:       ${os.platform()}/${os.arch()}\n`);
+    io.out(
+      `Client:\n Version:       ${clientInfo.Version}\n Node.js:       ${process.version}\n OS/Arch:       ${os.platform()}/${os.arch()}\n`,
+    );
     if (agent) {
-      io.out(`\nAgent:\n Host:          ${agent.Host}\n Version:       ${agent.Version}\n Status:        ${agent.Status}${agent.Message ? ` (${agent.Message})` : ''}\n Address:       ${host}\n`);
+      io.out(
+        `\nAgent:\n Host:          ${agent.Host}\n Version:       ${agent.Version}\n Status:        ${agent.Status}${agent.Message ? ` (${agent.Message})` : ''}\n Address:       ${host}\n`,
+      );
     }
   }
   // As docker version: the client's part is printed, then why the agent's is missing.

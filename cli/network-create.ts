@@ -10,11 +10,13 @@ import { CREATE_FLAGS } from './network-usage';
 export function buildCreateRequest(p: Parsed): CreateNetworkRequest {
   exactArgs(p, 1, 'vxnet network create');
   const scope = str(p, 'scope');
-  if (scope && scope !== 'global' && scope !== 'swarm') throw new UsageError(`scope ${scope} is not supported: vxnet networks are global`, 1, false);
+  if (scope && scope !== 'global' && scope !== 'swarm')
+    throw new UsageError(`scope ${scope} is not supported: vxnet networks are global`, 1, false);
   const subnets = list(p, 'subnet');
   const ranges = list(p, 'ip-range');
   const gateways = list(p, 'gateway');
-  if (subnets.length < ranges.length || subnets.length < gateways.length) throw new UsageError('every ip-range or gateway must have a corresponding subnet', 1, false);
+  if (subnets.length < ranges.length || subnets.length < gateways.length)
+    throw new UsageError('every ip-range or gateway must have a corresponding subnet', 1, false);
   const parsed: Cidr[] = subnets.map((s) => {
     try {
       return parseCidr(s);
@@ -22,10 +24,13 @@ export function buildCreateRequest(p: Parsed): CreateNetworkRequest {
       throw new UsageError(`invalid subnet: invalid CIDR address: ${s}`, 1, false);
     }
   });
-  parsed.forEach((a, i) => parsed.slice(0, i).forEach((b) => {
-    if (overlaps(a, b)) throw new UsageError('multiple overlapping subnet configuration is not supported', 1, false);
-  }));
-  const configs: { subnet: string; ipRange: string; gateway: string; auxiliaryAddresses: Record<string, string> }[] = subnets.map((subnet) => ({ subnet, ipRange: '', gateway: '', auxiliaryAddresses: {} }));
+  parsed.forEach((a, i) =>
+    parsed.slice(0, i).forEach((b) => {
+      if (overlaps(a, b)) throw new UsageError('multiple overlapping subnet configuration is not supported', 1, false);
+    }),
+  );
+  const configs: { subnet: string; ipRange: string; gateway: string; auxiliaryAddresses: Record<string, string> }[] =
+    subnets.map((subnet) => ({ subnet, ipRange: '', gateway: '', auxiliaryAddresses: {} }));
   // As Go's subnetMatches: a CIDR matches by its first address; an unparsable value matches nothing.
   const holders = (value: string): number[] => {
     let ip: { v6: boolean; value: bigint } | undefined;
@@ -45,7 +50,12 @@ export function buildCreateRequest(p: Parsed): CreateNetworkRequest {
     const at = holders(r);
     if (!at.length) throw new UsageError(`no matching subnet for range ${r}`, 1, false);
     for (const i of at) {
-      if (configs[i].ipRange) throw new UsageError(`cannot configure multiple ranges (${r}, ${configs[i].ipRange}) on the same subnet (${subnets[i]})`, 1, false);
+      if (configs[i].ipRange)
+        throw new UsageError(
+          `cannot configure multiple ranges (${r}, ${configs[i].ipRange}) on the same subnet (${subnets[i]})`,
+          1,
+          false,
+        );
       configs[i].ipRange = r;
     }
   }
@@ -53,7 +63,12 @@ export function buildCreateRequest(p: Parsed): CreateNetworkRequest {
     const at = holders(g);
     if (!at.length) throw new UsageError(`no matching subnet for gateway ${g}`, 1, false);
     for (const i of at) {
-      if (configs[i].gateway) throw new UsageError(`cannot configure multiple gateways (${g}, ${configs[i].gateway}) for the same subnet (${subnets[i]})`, 1, false);
+      if (configs[i].gateway)
+        throw new UsageError(
+          `cannot configure multiple gateways (${g}, ${configs[i].gateway}) for the same subnet (${subnets[i]})`,
+          1,
+          false,
+        );
       configs[i].gateway = g;
     }
   }
@@ -67,7 +82,12 @@ export function buildCreateRequest(p: Parsed): CreateNetworkRequest {
     driver: str(p, 'driver'),
     ipamDriver: str(p, 'ipam-driver'),
     // Empty fields stay out of the request, so that the agent picks defaults.
-    ipamConfig: configs.map((c) => ({ subnet: c.subnet, ...(c.ipRange ? { ipRange: c.ipRange } : {}), ...(c.gateway ? { gateway: c.gateway } : {}), auxiliaryAddresses: c.auxiliaryAddresses })),
+    ipamConfig: configs.map((c) => ({
+      subnet: c.subnet,
+      ...(c.ipRange ? { ipRange: c.ipRange } : {}),
+      ...(c.gateway ? { gateway: c.gateway } : {}),
+      auxiliaryAddresses: c.auxiliaryAddresses,
+    })),
     enableIpv6: bool(p, 'ipv6'),
     internal: bool(p, 'internal'),
     attachable: bool(p, 'attachable'),

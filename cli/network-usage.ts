@@ -45,7 +45,11 @@ export const LS_FLAGS: FlagSpec[] = [
 ];
 export const INSPECT_FLAGS: FlagSpec[] = [help, { names: ['-f', '--format'], key: 'format', kind: 'string' }];
 export const RM_FLAGS: FlagSpec[] = [help, { names: ['-f', '--force'], key: 'force', kind: 'bool' }];
-export const PRUNE_FLAGS: FlagSpec[] = [help, { names: ['-f', '--force'], key: 'force', kind: 'bool' }, { names: ['--filter'], key: 'filter', kind: 'list' }];
+export const PRUNE_FLAGS: FlagSpec[] = [
+  help,
+  { names: ['-f', '--force'], key: 'force', kind: 'bool' },
+  { names: ['--filter'], key: 'filter', kind: 'list' },
+];
 export const CONNECT_FLAGS: FlagSpec[] = [
   help,
   { names: ['--ip'], key: 'ip', kind: 'string' },

@@ -7,11 +7,30 @@ import type { Network__Output } from '../control/generated/vxnet/v1/Network';
 import { bool, exactArgs, list, minArgs, noArgs, parseArgs, str, UsageError } from './args';
 import { compile, formatRows, goStruct, isTableFormat } from './format';
 import { buildCreateRequest } from './network-create';
-import { CONNECT_FLAGS, CREATE_FLAGS, DISCONNECT_FLAGS, INSPECT_FLAGS, LS_FLAGS, NETWORK_USAGE, PRUNE_FLAGS, RM_FLAGS, USAGES } from './network-usage';
+import {
+  CONNECT_FLAGS,
+  CREATE_FLAGS,
+  DISCONNECT_FLAGS,
+  INSPECT_FLAGS,
+  LS_FLAGS,
+  NETWORK_USAGE,
+  PRUNE_FLAGS,
+  RM_FLAGS,
+  USAGES,
+} from './network-usage';
 import { inspectDot, inspectJson, LS_DEFAULT, LS_HEADERS, lsRow, naturalLess } from './render';
 
 export { buildCreateRequest, parseCreate } from './network-create';
-export { CONNECT_FLAGS, CREATE_FLAGS, DISCONNECT_FLAGS, INSPECT_FLAGS, LS_FLAGS, NETWORK_USAGE, PRUNE_FLAGS, RM_FLAGS } from './network-usage';
+export {
+  CONNECT_FLAGS,
+  CREATE_FLAGS,
+  DISCONNECT_FLAGS,
+  INSPECT_FLAGS,
+  LS_FLAGS,
+  NETWORK_USAGE,
+  PRUNE_FLAGS,
+  RM_FLAGS,
+} from './network-usage';
 
 export interface Io {
   out: (s: string) => void;
@@ -39,7 +58,9 @@ export function lsTemplate(format: string, quiet: boolean): string {
     case 'json':
       return '{{json .}}';
     case 'raw':
-      return quiet ? 'network_id: {{.ID}}' : 'network_id: {{.ID}}\nname: {{.Name}}\ndriver: {{.Driver}}\nscope: {{.Scope}}\n';
+      return quiet
+        ? 'network_id: {{.ID}}'
+        : 'network_id: {{.ID}}\nname: {{.Name}}\ndriver: {{.Driver}}\nscope: {{.Scope}}\n';
     default:
       return format;
   }
@@ -95,7 +116,6 @@ function perItemError(err: unknown): string {
   return `Error response from agent: ${(err as { details?: string }).details ?? String(err)}\n`;
 }
 
-
 const ALIASES: Record<string, string> = { list: 'ls', remove: 'rm' };
 
 export async function runNetwork(argv: string[], client: () => VxClient, io: Io): Promise<number> {
@@ -107,7 +127,10 @@ export async function runNetwork(argv: string[], client: () => VxClient, io: Io)
   const verb = ALIASES[given] ?? given;
   const command = `vxnet network ${verb}`;
   if (!(verb in USAGES)) {
-    throw Object.assign(new UsageError(`unknown command "${command}"\nRun 'vxnet network --help' for usage.`, 1, false), { command });
+    throw Object.assign(
+      new UsageError(`unknown command "${command}"\nRun 'vxnet network --help' for usage.`, 1, false),
+      { command },
+    );
   }
   try {
     return await runVerb(verb, rest, client, io);
@@ -183,8 +206,11 @@ async function runVerb(verb: string, rest: string[], client: () => VxClient, io:
       noArgs(p, 'vxnet network prune');
       const filters = parseFilters(list(p, 'filter'));
       if (!bool(p, 'force')) {
-        if (!io.isTTY) throw new UsageError('refusing to prune without confirmation: stdin is not a terminal; use -f/--force', 1);
-        const a = await io.ask('WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ');
+        if (!io.isTTY)
+          throw new UsageError('refusing to prune without confirmation: stdin is not a terminal; use -f/--force', 1);
+        const a = await io.ask(
+          'WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ',
+        );
         if (!/^y(es)?$/i.test(a.trim())) return 0;
       }
       const r = await client().prune({ filters });

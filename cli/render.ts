@@ -41,33 +41,52 @@ export function inspectDot(n: Network__Output): Record<string, unknown> {
 
 function ipamConfigDot(c: IPAMConfig__Output): Record<string, unknown> {
   const aux = goMap({ ...c.auxiliaryAddresses });
-  const dot = goStruct({ Subnet: c.subnet, IPRange: c.ipRange, Gateway: c.gateway, AuxiliaryAddresses: aux }, ['IPRange', 'Gateway', 'AuxiliaryAddresses']);
+  const dot = goStruct({ Subnet: c.subnet, IPRange: c.ipRange, Gateway: c.gateway, AuxiliaryAddresses: aux }, [
+    'IPRange',
+    'Gateway',
+    'AuxiliaryAddresses',
+  ]);
   return goAlias(dot, 'AuxAddress', aux);
 }
 
 function endpointDot(e: Endpoint__Output): Record<string, unknown> {
-  return goStruct({
-    Name: e.name,
-    EndpointID: e.endpointId,
-    MacAddress: e.macAddress,
-    IPv4Address: e.ipv4Address,
-    IPv6Address: e.ipv6Address,
-    Host: e.host,
-    Sandbox: e.sandbox,
-    InterfaceName: e.interfaceName,
-    Aliases: [...e.aliases],
-    DockerNetworkID: e.dockerNetworkId,
-    DockerEndpointID: e.dockerEndpointId,
-    CNIContainerID: e.cniContainerId,
-  }, ['Aliases', 'DockerNetworkID', 'DockerEndpointID', 'CNIContainerID']);
+  return goStruct(
+    {
+      Name: e.name,
+      EndpointID: e.endpointId,
+      MacAddress: e.macAddress,
+      IPv4Address: e.ipv4Address,
+      IPv6Address: e.ipv6Address,
+      Host: e.host,
+      Sandbox: e.sandbox,
+      InterfaceName: e.interfaceName,
+      Aliases: [...e.aliases],
+      DockerNetworkID: e.dockerNetworkId,
+      DockerEndpointID: e.dockerEndpointId,
+      CNIContainerID: e.cniContainerId,
+    },
+    ['Aliases', 'DockerNetworkID', 'DockerEndpointID', 'CNIContainerID'],
+  );
 }
 
 // Docker prints labels in map order (random); sorted is stabler for scripts and equal otherwise.
 export function labelsText(labels: Record<string, string>): string {
-  return Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(',');
+  return Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${labels[k]}`)
+    .join(',');
 }
 
-export const LS_HEADERS: Record<string, string> = { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS', CreatedAt: 'CREATED AT' };
+export const LS_HEADERS: Record<string, string> = {
+  ID: 'NETWORK ID',
+  Name: 'NAME',
+  Driver: 'DRIVER',
+  Scope: 'SCOPE',
+  IPv6: 'IPV6',
+  Internal: 'INTERNAL',
+  Labels: 'LABELS',
+  CreatedAt: 'CREATED AT',
+};
 export const LS_DEFAULT = 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}';
 
 // One `network ls` row as Docker's network context has it: every field a string (IPv6 and Internal

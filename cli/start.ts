@@ -51,7 +51,13 @@ function run(): void {
   const req = Module.createRequire(BUNDLE);
   req.main = mod;
   process.argv[1] = BUNDLE;
-  const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void;
+  const wrapper = script.runInThisContext() as (
+    exports: unknown,
+    require: NodeJS.Require,
+    module: Module,
+    filename: string,
+    dirname: string,
+  ) => void;
   wrapper.call(mod.exports, mod.exports, req, mod, BUNDLE, path.dirname(BUNDLE));
 }
 

@@ -30,7 +30,21 @@ function eventLine(e: Event__Output): string {
 }
 
 function eventDot(e: Event__Output): Record<string, unknown> {
-  return { Type: e.type, Action: e.action, Time: e.time, ID: e.id, Name: e.name, Network: e.network, NetworkID: e.networkId, Host: e.host, IPv4Address: e.ipv4Address, IPv6Address: e.ipv6Address, MacAddress: e.macAddress, VTEP: e.vtep, Revision: e.revision };
+  return {
+    Type: e.type,
+    Action: e.action,
+    Time: e.time,
+    ID: e.id,
+    Name: e.name,
+    Network: e.network,
+    NetworkID: e.networkId,
+    Host: e.host,
+    IPv4Address: e.ipv4Address,
+    IPv6Address: e.ipv6Address,
+    MacAddress: e.macAddress,
+    VTEP: e.vtep,
+    Revision: e.revision,
+  };
 }
 
 export async function runEvents(argv: string[], client: () => VxClient, io: Io): Promise<number> {
@@ -50,14 +64,20 @@ export async function runEvents(argv: string[], client: () => VxClient, io: Io):
   let untilMs: number | undefined;
   if (until) {
     const d = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(until);
-    untilMs = d ? Number(d[1]) * { ms: 1, s: 1e3, m: 60e3, h: 3600e3 }[d[2] as 'ms' | 's' | 'm' | 'h'] : Date.parse(until) - Date.now();
+    untilMs = d
+      ? Number(d[1]) * { ms: 1, s: 1e3, m: 60e3, h: 3600e3 }[d[2] as 'ms' | 's' | 'm' | 'h']
+      : Date.parse(until) - Date.now();
     if (Number.isNaN(untilMs)) throw new UsageError(`--until ${until}: use a duration such as 30s or a time`);
   }
   return new Promise<number>((resolve) => {
-    const w = client().watch({ filters: parseFilters(list(p, 'filter')), since: str(p, 'since') }, (e) => io.out(`${t ? t(eventDot(e)) : eventLine(e)}\n`), (err) => {
-      if (err) io.err(`Error response from agent: ${err.details}\n`);
-      resolve(err ? 1 : 0);
-    });
+    const w = client().watch(
+      { filters: parseFilters(list(p, 'filter')), since: str(p, 'since') },
+      (e) => io.out(`${t ? t(eventDot(e)) : eventLine(e)}\n`),
+      (err) => {
+        if (err) io.err(`Error response from agent: ${err.details}\n`);
+        resolve(err ? 1 : 0);
+      },
+    );
     if (untilMs !== undefined) setTimeout(() => w.cancel(), Math.max(0, untilMs));
     process.once('SIGINT', () => w.cancel());
   });
@@ -66,16 +86,46 @@ export async function runEvents(argv: string[], client: () => VxClient, io: Io):
 export async function runHost(argv: string[], client: () => VxClient, io: Io): Promise<number> {
   const [verb, ...rest] = argv;
   if (verb !== 'ls' && verb !== 'list') {
-    io.out('Usage:  vxnet host ls [--format TPL] [-q]\n\nList the hosts registered in etcd: VTEP, version, uptime, endpoints, lease time left\n');
+    io.out(
+      'Usage:  vxnet host ls [--format TPL] [-q]\n\nList the hosts registered in etcd: VTEP, version, uptime, endpoints, lease time left\n',
+    );
     return verb === undefined || verb === '--help' || verb === '-h' ? 0 : 125;
   }
-  const p = parseArgs(rest, [{ names: ['--format'], key: 'format', kind: 'string' }, { names: ['-q', '--quiet'], key: 'quiet', kind: 'bool' }]);
+  const p = parseArgs(rest, [
+    { names: ['--format'], key: 'format', kind: 'string' },
+    { names: ['-q', '--quiet'], key: 'quiet', kind: 'bool' },
+  ]);
   const { hosts } = await client().listHosts({});
-  const rows = hosts.sort((a, b) => a.name.localeCompare(b.name)).map((h) => ({
-    Name: h.name, VTEP: h.vtep, Version: h.version, Uptime: uptime(h.started), Endpoints: h.endpoints, LeaseTTL: Number(h.leaseTtlLeft) >= 0 ? `${h.leaseTtlLeft}s` : '?', VXLANPort: h.vxlanPort, MTU: h.underlayMtu,
-  }));
+  const rows = hosts
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((h) => ({
+      Name: h.name,
+      VTEP: h.vtep,
+      Version: h.version,
+      Uptime: uptime(h.started),
+      Endpoints: h.endpoints,
+      LeaseTTL: Number(h.leaseTtlLeft) >= 0 ? `${h.leaseTtlLeft}s` : '?',
+      VXLANPort: h.vxlanPort,
+      MTU: h.underlayMtu,
+    }));
   if (bool(p, 'quiet')) io.out(rows.map((r) => `${r.Name}\n`).join(''));
-  else io.out(formatRows(str(p, 'format') || 'table {{.Name}}\t{{.VTEP}}\t{{.Version}}\t{{.Uptime}}\t{{.Endpoints}}\t{{.LeaseTTL}}', rows, { Name: 'HOST', VTEP: 'VTEP', Version: 'VERSION', Uptime: 'UPTIME', Endpoints: 'ENDPOINTS', LeaseTTL: 'LEASE TTL', VXLANPort: 'VXLAN PORT', MTU: 'MTU' }));
+  else
+    io.out(
+      formatRows(
+        str(p, 'format') || 'table {{.Name}}\t{{.VTEP}}\t{{.Version}}\t{{.Uptime}}\t{{.Endpoints}}\t{{.LeaseTTL}}',
+        rows,
+        {
+          Name: 'HOST',
+          VTEP: 'VTEP',
+          Version: 'VERSION',
+          Uptime: 'UPTIME',
+          Endpoints: 'ENDPOINTS',
+          LeaseTTL: 'LEASE TTL',
+          VXLANPort: 'VXLAN PORT',
+          MTU: 'MTU',
+        },
+      ),
+    );
   return 0;
 }
 
@@ -88,9 +138,14 @@ function uptime(started: string): string {
 }
 
 export async function runDoctor(argv: string[], client: () => VxClient, io: Io): Promise<number> {
-  const p = parseArgs(argv, [{ names: ['--json'], key: 'json', kind: 'bool' }, { names: ['-h', '--help'], key: 'help', kind: 'bool' }]);
+  const p = parseArgs(argv, [
+    { names: ['--json'], key: 'json', kind: 'bool' },
+    { names: ['-h', '--help'], key: 'help', kind: 'bool' },
+  ]);
   if (bool(p, 'help')) {
-    io.out('Usage:  vxnet doctor [--json]\n\nCompare what etcd says this host\'s kernel should hold with what it holds, and check etcd,\nthe lease, the clock, MTUs, VTEPs and forwarding. Exit 0 when all is well, 1 otherwise.\n');
+    io.out(
+      "Usage:  vxnet doctor [--json]\n\nCompare what etcd says this host's kernel should hold with what it holds, and check etcd,\nthe lease, the clock, MTUs, VTEPs and forwarding. Exit 0 when all is well, 1 otherwise.\n",
+    );
     return 0;
   }
   const r = await client().doctor({}, { deadlineMs: 30000 });

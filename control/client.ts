@@ -19,7 +19,11 @@ import type { DoctorReport__Output } from './generated/vxnet/v1/DoctorReport';
 import type { WatchRequest } from './generated/vxnet/v1/WatchRequest';
 import type { Event__Output } from './generated/vxnet/v1/Event';
 
-export interface TlsFiles { ca?: Buffer; cert?: Buffer; key?: Buffer }
+export interface TlsFiles {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
 
 // "unix:///run/vxnet/vxnet.sock", "/run/vxnet/vxnet.sock" or "tcp://host:port" -> a gRPC target.
 export function grpcTarget(host: string): string {
@@ -42,9 +46,10 @@ export class VxClient {
 
   constructor(host: string, tls?: TlsFiles) {
     const proto = loadProto();
-    const creds = tls?.ca || tls?.cert
-      ? grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null)
-      : grpc.credentials.createInsecure();
+    const creds =
+      tls?.ca || tls?.cert
+        ? grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null)
+        : grpc.credentials.createInsecure();
     const target = grpcTarget(host);
     // grpc-js waits a full second before retrying a socket that was not there yet: too long for a
     // client that polls an agent which is starting (health checks, restarts).
@@ -55,27 +60,49 @@ export class VxClient {
   }
 
   private unary<Req, Res>(client: grpc.Client, method: string): Unary<Req, Res> {
-    return (req, opts) => new Promise<Res>((resolve, reject) => {
-      const deadline = new Date(Date.now() + (opts?.deadlineMs ?? DEFAULT_DEADLINE_MS));
-      const fn = (client as unknown as Record<string, (r: Req, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: Res) => void) => void>)[method];
-      fn.call(client, req, new grpc.Metadata(), { deadline }, (err, res) => (err ? reject(err) : resolve(res as Res)));
-    });
+    return (req, opts) =>
+      new Promise<Res>((resolve, reject) => {
+        const deadline = new Date(Date.now() + (opts?.deadlineMs ?? DEFAULT_DEADLINE_MS));
+        const fn = (
+          client as unknown as Record<
+            string,
+            (r: Req, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: Res) => void) => void
+          >
+        )[method];
+        fn.call(client, req, new grpc.Metadata(), { deadline }, (err, res) =>
+          err ? reject(err) : resolve(res as Res),
+        );
+      });
   }
 
-  create: Unary<CreateNetworkRequest, Network__Output> = (r, o) => this.unary<CreateNetworkRequest, Network__Output>(this.networks, 'Create')(r, o);
-  list: Unary<ListNetworksRequest, ListNetworksResponse__Output> = (r, o) => this.unary<ListNetworksRequest, ListNetworksResponse__Output>(this.networks, 'List')(r, o);
-  inspect: Unary<{ network: string }, Network__Output> = (r, o) => this.unary<{ network: string }, Network__Output>(this.networks, 'Inspect')(r, o);
-  delete: Unary<{ network: string }, DeleteNetworkResponse__Output> = (r, o) => this.unary<{ network: string }, DeleteNetworkResponse__Output>(this.networks, 'Delete')(r, o);
-  prune: Unary<PruneNetworksRequest, PruneNetworksResponse__Output> = (r, o) => this.unary<PruneNetworksRequest, PruneNetworksResponse__Output>(this.networks, 'Prune')(r, o);
-  connect: Unary<ConnectRequest, ConnectResponse__Output> = (r, o) => this.unary<ConnectRequest, ConnectResponse__Output>(this.networks, 'Connect')(r, o);
-  disconnect: Unary<DisconnectRequest, object> = (r, o) => this.unary<DisconnectRequest, object>(this.networks, 'Disconnect')(r, o);
-  check: Unary<object, HealthCheckResponse__Output> = (r, o) => this.unary<object, HealthCheckResponse__Output>(this.health, 'Check')(r, o);
+  create: Unary<CreateNetworkRequest, Network__Output> = (r, o) =>
+    this.unary<CreateNetworkRequest, Network__Output>(this.networks, 'Create')(r, o);
+  list: Unary<ListNetworksRequest, ListNetworksResponse__Output> = (r, o) =>
+    this.unary<ListNetworksRequest, ListNetworksResponse__Output>(this.networks, 'List')(r, o);
+  inspect: Unary<{ network: string }, Network__Output> = (r, o) =>
+    this.unary<{ network: string }, Network__Output>(this.networks, 'Inspect')(r, o);
+  delete: Unary<{ network: string }, DeleteNetworkResponse__Output> = (r, o) =>
+    this.unary<{ network: string }, DeleteNetworkResponse__Output>(this.networks, 'Delete')(r, o);
+  prune: Unary<PruneNetworksRequest, PruneNetworksResponse__Output> = (r, o) =>
+    this.unary<PruneNetworksRequest, PruneNetworksResponse__Output>(this.networks, 'Prune')(r, o);
+  connect: Unary<ConnectRequest, ConnectResponse__Output> = (r, o) =>
+    this.unary<ConnectRequest, ConnectResponse__Output>(this.networks, 'Connect')(r, o);
+  disconnect: Unary<DisconnectRequest, object> = (r, o) =>
+    this.unary<DisconnectRequest, object>(this.networks, 'Disconnect')(r, o);
+  check: Unary<object, HealthCheckResponse__Output> = (r, o) =>
+    this.unary<object, HealthCheckResponse__Output>(this.health, 'Check')(r, o);
 
-  listHosts: Unary<object, ListHostsResponse__Output> = (r, o) => this.unary<object, ListHostsResponse__Output>(this.system, 'ListHosts')(r, o);
-  doctor: Unary<object, DoctorReport__Output> = (r, o) => this.unary<object, DoctorReport__Output>(this.system, 'Doctor')(r, o);
+  listHosts: Unary<object, ListHostsResponse__Output> = (r, o) =>
+    this.unary<object, ListHostsResponse__Output>(this.system, 'ListHosts')(r, o);
+  doctor: Unary<object, DoctorReport__Output> = (r, o) =>
+    this.unary<object, DoctorReport__Output>(this.system, 'Doctor')(r, o);
 
   // A stream of events until `cancel()` or an error; `onEnd` gets the error (undefined on cancel).
-  watch(req: WatchRequest, onEvent: (e: Event__Output) => void, onEnd: (err?: grpc.ServiceError) => void): { cancel: () => void } {
+  watch(
+    req: WatchRequest,
+    onEvent: (e: Event__Output) => void,
+    onEnd: (err?: grpc.ServiceError) => void,
+  ): { cancel: () => void } {
     const call = this.system.watch(req);
     call.on('data', onEvent);
     call.on('error', (err: grpc.ServiceError) => onEnd(err.code === grpc.status.CANCELLED ? undefined : err));

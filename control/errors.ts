@@ -7,7 +7,11 @@ export type Reason = 'name-taken' | 'subnet-overlap' | 'vni-taken';
 // One error type for everything the API can refuse. Callers match on `code` (a gRPC status) and
 // `reason`, never on message text; the message is for a person and says what to change.
 export class VxError extends Error {
-  constructor(readonly code: status, message: string, readonly reason?: Reason) {
+  constructor(
+    readonly code: status,
+    message: string,
+    readonly reason?: Reason,
+  ) {
     super(message);
     this.name = 'VxError';
   }

@@ -2,14 +2,18 @@ import { invalid, notFound } from './errors';
 import { DRIVER, NetworkRecord, SCOPE } from './model';
 import { validateNetworkRef } from './validate';
 
-export interface FilterArg { key: string; value: string }
+export interface FilterArg {
+  key: string;
+  value: string;
+}
 
 const LS_KEYS = new Set(['driver', 'id', 'name', 'label', 'scope', 'type']);
 
 function group(filters: FilterArg[], allowed: Set<string>, verb: string): Map<string, string[]> {
   const by = new Map<string, string[]>();
   for (const f of filters) {
-    if (!allowed.has(f.key)) throw invalid(`invalid filter '${f.key}' for ${verb}; valid filters: ${[...allowed].join(', ')}`);
+    if (!allowed.has(f.key))
+      throw invalid(`invalid filter '${f.key}' for ${verb}; valid filters: ${[...allowed].join(', ')}`);
     by.set(f.key, [...(by.get(f.key) ?? []), f.value]);
   }
   return by;
@@ -69,6 +73,7 @@ export function resolveNetwork(ref: string, networks: NetworkRecord[]): NetworkR
   if (byName) return byName;
   const byPrefix = networks.filter((n) => n.id.startsWith(ref.toLowerCase()));
   if (byPrefix.length === 1) return byPrefix[0];
-  if (byPrefix.length > 1) throw invalid(`network ${ref} is ambiguous (${byPrefix.length} matches found based on ID prefix)`);
+  if (byPrefix.length > 1)
+    throw invalid(`network ${ref} is ambiguous (${byPrefix.length} matches found based on ID prefix)`);
   throw notFound(`network ${ref} not found`);
 }

@@ -9,11 +9,11 @@ import type { SubnetConfig } from './model';
 
 export interface Cidr {
   v6: boolean;
-  bits: number;       // 32 or 128
+  bits: number; // 32 or 128
   prefix: number;
-  network: bigint;    // first address
-  last: bigint;       // last address
-  text: string;       // canonical "network/prefix"
+  network: bigint; // first address
+  last: bigint; // last address
+  text: string; // canonical "network/prefix"
 }
 
 export function isV6(addr: string): boolean {
@@ -117,7 +117,11 @@ export interface Taken {
 // address below which nothing is free), skipping the network's edges, its gateway and aux
 // addresses, and `taken`; bounded by ip-range. Lazy: a /64 is never enumerated, only walked until
 // `limit` free addresses are found.
-export function freeCandidates(cfg: SubnetConfig, taken: Taken, opts: { limit: number; from?: bigint; maxScan?: number }): string[] {
+export function freeCandidates(
+  cfg: SubnetConfig,
+  taken: Taken,
+  opts: { limit: number; from?: bigint; maxScan?: number },
+): string[] {
   const subnet = parseCidr(cfg.subnet);
   const range = cfg.ipRange ? parseCidr(cfg.ipRange, 'ip-range') : subnet;
   const skip = reserved(cfg);
@@ -153,9 +157,14 @@ export function capacity(cfg: SubnetConfig): bigint {
 export function checkStaticAddress(cfg: SubnetConfig, addr: string, taken: Taken, network: string): string {
   const a = parseAddress(addr);
   const subnet = parseCidr(cfg.subnet);
-  if (!contains(subnet, a.value, a.v6)) throw invalid(`address ${a.text} is outside network ${network}'s subnet ${cfg.subnet}`);
-  if (isEdge(subnet, a.value)) throw invalid(`address ${a.text} is the ${a.value === subnet.network ? 'network' : 'broadcast'} address of ${cfg.subnet} and cannot be assigned`);
-  if (a.text === canonicalAddress(cfg.gateway)) throw invalid(`address ${a.text} is the gateway of network ${network} and is reserved`);
+  if (!contains(subnet, a.value, a.v6))
+    throw invalid(`address ${a.text} is outside network ${network}'s subnet ${cfg.subnet}`);
+  if (isEdge(subnet, a.value))
+    throw invalid(
+      `address ${a.text} is the ${a.value === subnet.network ? 'network' : 'broadcast'} address of ${cfg.subnet} and cannot be assigned`,
+    );
+  if (a.text === canonicalAddress(cfg.gateway))
+    throw invalid(`address ${a.text} is the gateway of network ${network} and is reserved`);
   const aux = Object.entries(cfg.auxAddresses).find(([, v]) => canonicalAddress(v) === a.text);
   if (aux) throw invalid(`address ${a.text} is reserved as auxiliary address "${aux[0]}" in network ${network}`);
   if (taken.has(a.text)) throw exists(`address ${a.text} is already in use in network ${network}`);
@@ -167,7 +176,14 @@ export function pickDefaultSubnet(existing: string[]): string {
   const used = existing.map((s) => parseCidr(s)).filter((c) => !c.v6);
   const base = parseCidr('10.0.0.0/8').network;
   for (let i = 0n; i < 65536n; i++) {
-    const c: Cidr = { v6: false, bits: 32, prefix: 24, network: base + i * 256n, last: base + i * 256n + 255n, text: '' };
+    const c: Cidr = {
+      v6: false,
+      bits: 32,
+      prefix: 24,
+      network: base + i * 256n,
+      last: base + i * 256n + 255n,
+      text: '',
+    };
     if (!used.some((u) => overlaps(u, c))) return `${formatAddress(c.network, false)}/24`;
   }
   throw exhausted('the default address pool 10.0.0.0/8 has no free /24 left: give --subnet');
@@ -177,10 +193,12 @@ export function pickDefaultSubnet(existing: string[]): string {
 
 export function parseMac(s: string): string {
   const t = s.trim().toLowerCase();
-  if (!/^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/.test(t)) throw invalid(`MAC address "${s}" is not of the form 02:42:0a:00:00:02`);
+  if (!/^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/.test(t))
+    throw invalid(`MAC address "${s}" is not of the form 02:42:0a:00:00:02`);
   const mac = t.replace(/-/g, ':');
   const first = parseInt(mac.slice(0, 2), 16);
-  if (first & 1) throw invalid(`MAC address ${mac} is a multicast address; an interface needs a unicast MAC (first octet even)`);
+  if (first & 1)
+    throw invalid(`MAC address ${mac} is a multicast address; an interface needs a unicast MAC (first octet even)`);
   if (mac === '00:00:00:00:00:00') throw invalid('MAC address 00:00:00:00:00:00 is not usable');
   return mac;
 }

@@ -3,18 +3,18 @@
 import { addressOf } from './ipam';
 
 export interface SubnetConfig {
-  subnet: string;            // canonical CIDR, e.g. "10.0.1.0/24" or "fd00:1::/64"
-  gateway: string;           // plain address, no prefix
-  ipRange?: string;          // canonical CIDR inside subnet: bounds dynamic allocation
+  subnet: string; // canonical CIDR, e.g. "10.0.1.0/24" or "fd00:1::/64"
+  gateway: string; // plain address, no prefix
+  ipRange?: string; // canonical CIDR inside subnet: bounds dynamic allocation
   auxAddresses: Record<string, string>; // name -> address; never handed out
 }
 
 export interface NetworkRecord {
-  id: string;                // 64 hex chars
+  id: string; // 64 hex chars
   name: string;
-  created: string;           // RFC 3339
+  created: string; // RFC 3339
   vni: number;
-  mtu: number;               // 0: derived per host from the underlay (underlay MTU - VXLAN overhead)
+  mtu: number; // 0: derived per host from the underlay (underlay MTU - VXLAN overhead)
   ipv4: SubnetConfig[];
   ipv6: SubnetConfig[];
   enableIPv6: boolean;
@@ -26,14 +26,14 @@ export interface NetworkRecord {
 }
 
 export interface EndpointRecord {
-  id: string;                // 64 hex chars
+  id: string; // 64 hex chars
   networkId: string;
   name: string;
-  host: string;              // host name of the agent that owns the veth
-  sandbox: string;           // netns path as given (resolved to an absolute path)
-  ifname: string;            // interface name inside the sandbox
-  mac: string;               // lower-case colon form
-  ipv4: string;              // address with prefix, "" if none
+  host: string; // host name of the agent that owns the veth
+  sandbox: string; // netns path as given (resolved to an absolute path)
+  ifname: string; // interface name inside the sandbox
+  mac: string; // lower-case colon form
+  ipv4: string; // address with prefix, "" if none
   ipv6: string;
   aliases: string[];
   created: string;
@@ -70,7 +70,7 @@ export function plainAddressesOf(ep: Pick<EndpointRecord, 'ipv4' | 'ipv6'>): str
 export interface DockerNetworkRecord {
   dockerId: string;
   networkId: string;
-  host: string;              // the host whose dockerd created it
+  host: string; // the host whose dockerd created it
   scope: 'local' | 'global';
 }
 
@@ -84,7 +84,7 @@ export const reservationOf = (host: string): string => `reserved-by:${host}`;
 
 export interface HostRecord {
   name: string;
-  vtep: string;              // underlay address
+  vtep: string; // underlay address
   vxlanPort: number;
   underlayMtu: number;
   version: string;

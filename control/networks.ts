@@ -19,7 +19,11 @@ export function nextFreeVni(existing: NetworkRecord[]): number {
 }
 
 // Pure: a validated request plus what the cluster assigns (ID, VNI, default subnet) -> the record.
-export function buildNetwork(req: CreateNetworkRequest__Output, existing: NetworkRecord[], now = new Date()): NetworkRecord {
+export function buildNetwork(
+  req: CreateNetworkRequest__Output,
+  existing: NetworkRecord[],
+  now = new Date(),
+): NetworkRecord {
   const v = validateCreate(req, existing);
   const ipv4 = v.ipv4.length || v.ipv6.length ? v.ipv4 : [];
   if (v.ipv4.length === 0) {
@@ -72,7 +76,12 @@ export function networkToProto(n: NetworkRecord, endpoints: EndpointRecord[] = [
     ipam: {
       driver: 'default',
       options: n.ipamOptions,
-      config: [...n.ipv4, ...n.ipv6].map((s) => ({ subnet: s.subnet, gateway: s.gateway, ipRange: s.ipRange ?? '', auxiliaryAddresses: s.auxAddresses })),
+      config: [...n.ipv4, ...n.ipv6].map((s) => ({
+        subnet: s.subnet,
+        gateway: s.gateway,
+        ipRange: s.ipRange ?? '',
+        auxiliaryAddresses: s.auxAddresses,
+      })),
     },
     internal: n.internal,
     attachable: n.attachable,
@@ -114,7 +123,12 @@ export class NetworkService {
     if (result === 'gone') throw notFound(`network ${ref} not found`);
     if (result === 'in-use') {
       const eps = await this.store.listEndpoints(net.id);
-      throw precondition(`network ${net.name} has active endpoints (${eps.map((e) => `${e.name} on ${e.host}`).slice(0, 5).join(', ')}${eps.length > 5 ? ', ...' : ''}): disconnect them first`);
+      throw precondition(
+        `network ${net.name} has active endpoints (${eps
+          .map((e) => `${e.name} on ${e.host}`)
+          .slice(0, 5)
+          .join(', ')}${eps.length > 5 ? ', ...' : ''}): disconnect them first`,
+      );
     }
     return { id: net.id, name: net.name };
   }

@@ -28,4 +28,3 @@ export function loadProto(): ProtoGrpcType {
   }
   return cached;
 }
-

@@ -87,7 +87,10 @@ function strict(def: grpc.ServiceDefinition, root: protobuf.Root, service: strin
       requestDeserialize: (buf: Buffer): unknown => {
         try {
           const unknown = unknownFields(type, buf);
-          if (unknown.length) return { [MALFORMED]: `request has fields this agent does not know (${unknown.join(', ')}): check the client's vxnet version` };
+          if (unknown.length)
+            return {
+              [MALFORMED]: `request has fields this agent does not know (${unknown.join(', ')}): check the client's vxnet version`,
+            };
           return m.requestDeserialize(buf);
         } catch (err) {
           return { [MALFORMED]: `malformed request (not a valid ${type.name} message): ${(err as Error).message}` };
@@ -103,38 +106,46 @@ export class ApiServer {
   private readonly watchers = new Set<grpc.ServerWritableStream<WatchRequest__Output, Event>>();
   inFlight = 0;
 
-  constructor(api: Api, private readonly log: Logger, private readonly onRequest: (method: string, code: string) => void = () => undefined) {
+  constructor(
+    api: Api,
+    private readonly log: Logger,
+    private readonly onRequest: (method: string, code: string) => void = () => undefined,
+  ) {
     const proto = loadProto();
-    const wrap = <Req, Res>(method: string, fn: (req: Req) => Promise<Res>) => (call: grpc.ServerUnaryCall<Req, Res>, cb: Cb<Res>): void => {
-      const bad = (call.request as Record<symbol, string> | null)?.[MALFORMED];
-      if (bad) {
-        this.log.info('request rejected', { method, code: 'INVALID_ARGUMENT', reason: bad });
-        this.onRequest(method, 'INVALID_ARGUMENT');
-        cb({ code: grpc.status.INVALID_ARGUMENT, details: bad });
-        return;
-      }
-      this.inFlight++;
-      fn(call.request).then(
-        (res) => {
-          this.onRequest(method, 'OK');
-          cb(null, res);
-        },
-        (err: unknown) => {
-          if (err instanceof VxError) {
-            this.log.info('request rejected', { method, code: grpc.status[err.code], reason: err.message });
-            this.onRequest(method, grpc.status[err.code]);
-            cb({ code: err.code, details: err.message });
-          } else {
-            const e = err as Error;
-            this.log.error('request failed', { method, error: e?.stack ?? String(err) });
-            this.onRequest(method, 'INTERNAL');
-            cb({ code: grpc.status.INTERNAL, details: `internal error: ${e?.message ?? String(err)}` });
-          }
-        },
-      ).finally(() => {
-        this.inFlight--;
-      });
-    };
+    const wrap =
+      <Req, Res>(method: string, fn: (req: Req) => Promise<Res>) =>
+      (call: grpc.ServerUnaryCall<Req, Res>, cb: Cb<Res>): void => {
+        const bad = (call.request as Record<symbol, string> | null)?.[MALFORMED];
+        if (bad) {
+          this.log.info('request rejected', { method, code: 'INVALID_ARGUMENT', reason: bad });
+          this.onRequest(method, 'INVALID_ARGUMENT');
+          cb({ code: grpc.status.INVALID_ARGUMENT, details: bad });
+          return;
+        }
+        this.inFlight++;
+        fn(call.request)
+          .then(
+            (res) => {
+              this.onRequest(method, 'OK');
+              cb(null, res);
+            },
+            (err: unknown) => {
+              if (err instanceof VxError) {
+                this.log.info('request rejected', { method, code: grpc.status[err.code], reason: err.message });
+                this.onRequest(method, grpc.status[err.code]);
+                cb({ code: err.code, details: err.message });
+              } else {
+                const e = err as Error;
+                this.log.error('request failed', { method, error: e?.stack ?? String(err) });
+                this.onRequest(method, 'INTERNAL');
+                cb({ code: grpc.status.INTERNAL, details: `internal error: ${e?.message ?? String(err)}` });
+              }
+            },
+          )
+          .finally(() => {
+            this.inFlight--;
+          });
+      };
     const networks: NetworkServiceHandlers = {
       Create: wrap('Create', (r: CreateNetworkRequest__Output) => api.create(r)),
       List: wrap('List', (r: ListNetworksRequest__Output) => api.list(r)),
@@ -195,7 +206,11 @@ export class ApiServer {
     // Bind under a tight umask so the socket is never reachable with looser permissions, then chmod.
     const old = process.umask(0o177);
     try {
-      await new Promise<number>((resolve, reject) => this.server.bindAsync(`unix:${opts.socket}`, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
+      await new Promise<number>((resolve, reject) =>
+        this.server.bindAsync(`unix:${opts.socket}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
+          err ? reject(err) : resolve(port),
+        ),
+      );
     } finally {
       process.umask(old);
     }
@@ -205,8 +220,14 @@ export class ApiServer {
 
   // Mutual TLS only: a client without a certificate signed by `clientCa` is refused in the handshake.
   async listenTcp(address: string, tls: { cert: Buffer; key: Buffer; clientCa: Buffer }): Promise<number> {
-    const creds = grpc.ServerCredentials.createSsl(tls.clientCa, [{ private_key: tls.key, cert_chain: tls.cert }], true);
-    return new Promise<number>((resolve, reject) => this.server.bindAsync(address, creds, (err, port) => (err ? reject(err) : resolve(port))));
+    const creds = grpc.ServerCredentials.createSsl(
+      tls.clientCa,
+      [{ private_key: tls.key, cert_chain: tls.cert }],
+      true,
+    );
+    return new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(address, creds, (err, port) => (err ? reject(err) : resolve(port))),
+    );
   }
 
   // Finishes in-flight requests (bounded by the caller's timeout), then closes.

@@ -9,7 +9,9 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
-export function createLogger(opts: { level?: Level; format?: 'json' | 'text'; out?: NodeJS.WritableStream; base?: Record<string, unknown> } = {}): Logger {
+export function createLogger(
+  opts: { level?: Level; format?: 'json' | 'text'; out?: NodeJS.WritableStream; base?: Record<string, unknown> } = {},
+): Logger {
   const min = ORDER[opts.level ?? 'info'];
   const out = opts.out ?? process.stderr;
   const format = opts.format ?? (process.stderr.isTTY ? 'text' : 'json');
@@ -19,7 +21,9 @@ export function createLogger(opts: { level?: Level; format?: 'json' | 'text'; ou
     if (format === 'json') {
       out.write(JSON.stringify({ time, level, msg, ...opts.base, ...fields }) + '\n');
     } else {
-      const extra = Object.entries({ ...opts.base, ...fields }).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
+      const extra = Object.entries({ ...opts.base, ...fields })
+        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+        .join(' ');
       out.write(`${time} ${level.toUpperCase().padEnd(5)} ${msg}${extra ? ' ' + extra : ''}\n`);
     }
   };

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The test command: install, build (type-check), lint, unit tests, integration tests against a real
+# The test command: install, build (type-check), format check, lint, unit tests, integration tests against a real
 # etcd and the real kernel in test-owned namespaces, then the demo once so that it cannot rot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+echo "== format (prettier --check; npm run format rewrites)"
+npx prettier --check . >/dev/null || { npx prettier --list-different .; echo "format: run npm run format" >&2; exit 1; }
 echo "== lint"
 npx eslint --max-warnings 0 .
 echo "== unit tests"

@@ -1,5 +1,23 @@
 import { NetlinkSocket, RawNetlinkSocket, Protocol, MessageType, parseError, NetlinkMessage } from 'netlink';
-import { AF_BRIDGE, AF_INET, AF_INET6, EINVAL, NDA_DST, NDA_LLADDR, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST, NTF_SELF, NUD_PERMANENT, RTM_DELNEIGH, RTM_NEWNEIGH, putIPv4, putIPv6, putMac } from './nl';
+import {
+  AF_BRIDGE,
+  AF_INET,
+  AF_INET6,
+  EINVAL,
+  NDA_DST,
+  NDA_LLADDR,
+  NLM_F_ACK,
+  NLM_F_CREATE,
+  NLM_F_REPLACE,
+  NLM_F_REQUEST,
+  NTF_SELF,
+  NUD_PERMANENT,
+  RTM_DELNEIGH,
+  RTM_NEWNEIGH,
+  putIPv4,
+  putIPv6,
+  putMac,
+} from './nl';
 
 // Bulk FDB and neighbor programming: many RTM_NEWNEIGH/RTM_DELNEIGH messages packed into one buffer
 // and sent with one sendmsg, an ACK asked only on the last message of each batch. One request per
@@ -58,7 +76,18 @@ function put32(b: Buffer, at: number, v: number): void {
 
 // Writes one message at `off` of a buffer with at least MAX_MSG bytes free; returns its length, or
 // 0 when the entry's MAC or address is malformed (nothing is written then that would be sent).
-export function encodeEntry(b: Buffer, off: number, kind: NeighKind, op: NeighOp, ifindex: number, mac: string, addr: string, seq: number, port: number, ack: boolean): number {
+export function encodeEntry(
+  b: Buffer,
+  off: number,
+  kind: NeighKind,
+  op: NeighOp,
+  ifindex: number,
+  mac: string,
+  addr: string,
+  seq: number,
+  port: number,
+  ack: boolean,
+): number {
   const v6 = addr.includes(':');
   const alen = v6 ? 16 : 4;
   const len = 16 + 12 + 4 + alen + 12;
@@ -105,11 +134,17 @@ export class NeighBatcher {
   // Sends every entry; resolves with those that failed and their errno (ENOENT on delete is not
   // an error for us: callers filter). A malformed entry fails with EINVAL and is not sent. Each
   // batch is encoded and copied out of the shared buffer before the first await, so calls may overlap.
-  async send<T>(kind: NeighKind, op: NeighOp, ifindex: number, entries: readonly T[], fields: EntryFields<T>): Promise<{ entry: T; errno: number }[]> {
+  async send<T>(
+    kind: NeighKind,
+    op: NeighOp,
+    ifindex: number,
+    entries: readonly T[],
+    fields: EntryFields<T>,
+  ): Promise<{ entry: T; errno: number }[]> {
     const failed: { entry: T; errno: number }[] = [];
     const seqs: number[] = [];
     const sent: T[] = [];
-    for (let i = 0; i < entries.length; ) {
+    for (let i = 0; i < entries.length;) {
       seqs.length = 0;
       sent.length = 0;
       let off = 0;
@@ -117,7 +152,18 @@ export class NeighBatcher {
       let lastOff = 0;
       for (; i < entries.length && sent.length < BATCH; i++) {
         const seq = this.sock.generateSeq();
-        const len = encodeEntry(this.buf, off, kind, op, ifindex, fields.mac(entries[i]), fields.addr(entries[i]), seq, this.port, false);
+        const len = encodeEntry(
+          this.buf,
+          off,
+          kind,
+          op,
+          ifindex,
+          fields.mac(entries[i]),
+          fields.addr(entries[i]),
+          seq,
+          this.port,
+          false,
+        );
         if (!len) {
           failed.push({ entry: entries[i], errno: EINVAL });
           continue;
@@ -154,4 +200,3 @@ export class NeighBatcher {
     this.sock.close();
   }
 }
-

@@ -1,6 +1,15 @@
 import { RawNetlinkSocket, Protocol } from 'netlink';
 import { visitEntry } from './dump';
-import { NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLM_F_DUMP, NLM_F_REQUEST, RTM_GETNEIGH, RTM_NEWNEIGH, ndmsg } from './nl';
+import {
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSG_HDRLEN,
+  NLM_F_DUMP,
+  NLM_F_REQUEST,
+  RTM_GETNEIGH,
+  RTM_NEWNEIGH,
+  ndmsg,
+} from './nl';
 import type { EntryVisitor } from './dump';
 
 // Dumps of FDB and neighbor entries on a socket of their own, read where they arrive: every

@@ -1,7 +1,24 @@
 import { RtNetlinkSocket, rt } from 'netlink';
 import * as ifla from 'netlink/dist/rt/ifla';
 import { openRtNetlink } from './netns';
-import { AF_BRIDGE, IFLA_BRPORT_UNICAST_FLOOD, NDA_LLADDR, NLM_F_CREATE, NLM_F_REPLACE, NTF_MASTER, NUD_NOARP, RTM_NEWNEIGH, RTM_SETLINK, attrAt, bridgePortSetting, errnoName, ipString, macBytes, ndmsg, nlattr } from './nl';
+import {
+  AF_BRIDGE,
+  IFLA_BRPORT_UNICAST_FLOOD,
+  NDA_LLADDR,
+  NLM_F_CREATE,
+  NLM_F_REPLACE,
+  NTF_MASTER,
+  NUD_NOARP,
+  RTM_NEWNEIGH,
+  RTM_SETLINK,
+  attrAt,
+  bridgePortSetting,
+  errnoName,
+  ipString,
+  macBytes,
+  ndmsg,
+  nlattr,
+} from './nl';
 
 export interface LinkInfo {
   index: number;
@@ -16,14 +33,28 @@ export interface LinkInfo {
 
 export function parseLink(m: rt.LinkMessage): LinkInfo {
   const info = m.attrs.linkinfo ? ifla.parseInfo(m.attrs.linkinfo) : {};
-  const l: LinkInfo = { index: m.data.index ?? 0, name: m.attrs.ifname ?? '', kind: info.kind ?? '', master: m.attrs.master ?? 0, mtu: m.attrs.mtu ?? 0, up: !!m.data.flags?.up, flood: false };
+  const l: LinkInfo = {
+    index: m.data.index ?? 0,
+    name: m.attrs.ifname ?? '',
+    kind: info.kind ?? '',
+    master: m.attrs.master ?? 0,
+    mtu: m.attrs.mtu ?? 0,
+    up: !!m.data.flags?.up,
+    flood: false,
+  };
   if (info.slaveKind === 'bridge' && info.slaveData) {
     const at = attrAt(info.slaveData, 0, IFLA_BRPORT_UNICAST_FLOOD);
     l.flood = at >= 0 && info.slaveData[at + 4] !== 0;
   }
   if (info.kind === 'vxlan' && info.data) {
     const v = ifla.parseVxlan(info.data);
-    l.vxlan = { vni: v.id ?? 0, local: ipString(v.local ?? v.local6), port: v.port ? v.port.readUInt16BE(0) : 0, learning: !!v.learning, proxy: !!v.proxy };
+    l.vxlan = {
+      vni: v.id ?? 0,
+      local: ipString(v.local ?? v.local6),
+      port: v.port ? v.port.readUInt16BE(0) : 0,
+      learning: !!v.learning,
+      proxy: !!v.proxy,
+    };
   }
   return l;
 }
@@ -61,7 +92,11 @@ export class HostLinks {
   async staticPort(index: number, name: string, mac: string): Promise<void> {
     try {
       await Promise.all([
-        this.sock.request(RTM_NEWNEIGH, Buffer.concat([ndmsg(AF_BRIDGE, index, NUD_NOARP, NTF_MASTER), nlattr(NDA_LLADDR, macBytes(mac))]), { flags: NLM_F_CREATE | NLM_F_REPLACE }),
+        this.sock.request(
+          RTM_NEWNEIGH,
+          Buffer.concat([ndmsg(AF_BRIDGE, index, NUD_NOARP, NTF_MASTER), nlattr(NDA_LLADDR, macBytes(mac))]),
+          { flags: NLM_F_CREATE | NLM_F_REPLACE },
+        ),
         this.sock.request(RTM_SETLINK, bridgePortSetting(index, IFLA_BRPORT_UNICAST_FLOOD, 0)),
       ]);
     } catch (err) {

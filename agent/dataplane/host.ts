@@ -11,7 +11,24 @@ import { nativeAddon } from './native';
 import { NeighBatcher, NeighKind, NeighOp, EntryFields } from './batch';
 import { EntryDumper } from './entry-dump';
 import { HostLinks, LinkInfo, parseLink } from './host-links';
-import { AF_BRIDGE, AF_INET, AF_INET6, ENOENT, ESRCH, IFLA_BRPORT_LEARNING, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, RTM_SETLINK, addAddress, addressCidr, bridgePortSetting, errnoName, ipBytes, ndmsg } from './nl';
+import {
+  AF_BRIDGE,
+  AF_INET,
+  AF_INET6,
+  ENOENT,
+  ESRCH,
+  IFLA_BRPORT_LEARNING,
+  NLM_F_CREATE,
+  NLM_F_DUMP,
+  NLM_F_EXCL,
+  RTM_SETLINK,
+  addAddress,
+  addressCidr,
+  bridgePortSetting,
+  errnoName,
+  ipBytes,
+  ndmsg,
+} from './nl';
 import type { ActualNetwork, ActualState, ActualVeth, FdbEntry, Kernel, NeighEntry } from './types';
 
 const FDB_FIELDS: EntryFields<FdbEntry> = { mac: (e) => e.mac, addr: (e) => e.dst };
@@ -31,10 +48,14 @@ function bridgeMac(host: string, vni: number): Buffer {
 export class HostDataplane implements Kernel {
   private readonly reader: RtNetlinkSocket; // dumps: one at a time, never mixed with writes
   private readonly batcher = new NeighBatcher(); // FDB and neighbor entries, many per sendmsg
-  private readonly entries = new EntryDumper();  // and their dumps
+  private readonly entries = new EntryDumper(); // and their dumps
   private readonly sock: RtNetlinkSocket;
 
-  constructor(private readonly self: Self, private readonly log: Logger, private readonly links: HostLinks) {
+  constructor(
+    private readonly self: Self,
+    private readonly log: Logger,
+    private readonly links: HostLinks,
+  ) {
     this.sock = links.sock;
     this.reader = openRtNetlink();
   }
@@ -107,7 +128,8 @@ export class HostDataplane implements Kernel {
       if (dst) byIndex.get(ifindex)?.fdb.set(mac, dst);
       else vethByIndex.get(ifindex)?.add(mac);
     });
-    for (const family of [AF_INET, AF_INET6]) await this.entries.dump(family, 'neigh', (ifindex, mac, ip) => byIndex.get(ifindex)?.neigh.set(ip, mac));
+    for (const family of [AF_INET, AF_INET6])
+      await this.entries.dump(family, 'neigh', (ifindex, mac, ip) => byIndex.get(ifindex)?.neigh.set(ip, mac));
     return { networks, veths };
   }
 
@@ -168,14 +190,25 @@ export class HostDataplane implements Kernel {
     }
     if (!br) {
       try {
-        await this.sock.newLink({}, { ifname: net.bridge, mtu: net.mtu, address: bridgeMac(this.self.name, net.vni), linkinfo: ifla.formatInfo({ kind: 'bridge' }) as Buffer }, { flags: NLM_F_CREATE | NLM_F_EXCL });
+        await this.sock.newLink(
+          {},
+          {
+            ifname: net.bridge,
+            mtu: net.mtu,
+            address: bridgeMac(this.self.name, net.vni),
+            linkinfo: ifla.formatInfo({ kind: 'bridge' }) as Buffer,
+          },
+          { flags: NLM_F_CREATE | NLM_F_EXCL },
+        );
       } catch (err) {
-        if (errnoName(err) !== 'EEXIST') throw new Error(`failed to create bridge ${net.bridge}: ${errnoName(err)}`, { cause: err });
+        if (errnoName(err) !== 'EEXIST')
+          throw new Error(`failed to create bridge ${net.bridge}: ${errnoName(err)}`, { cause: err });
       }
       br = await this.link(net.bridge);
       if (!br) throw new Error(`bridge ${net.bridge} vanished after creation`);
     }
-    if (!br.up || br.mtu !== net.mtu) await this.sock.setLink({ index: br.index, flags: { up: true }, change: { up: true } }, { mtu: net.mtu });
+    if (!br.up || br.mtu !== net.mtu)
+      await this.sock.setLink({ index: br.index, flags: { up: true }, change: { up: true } }, { mtu: net.mtu });
 
     let vx = await this.link(net.vxlan);
     const v = vx?.vxlan;
@@ -188,20 +221,44 @@ export class HostDataplane implements Kernel {
       const port = Buffer.alloc(2);
       port.writeUInt16BE(this.self.vxlanPort, 0);
       const local = ipBytes(this.self.vtep);
-      const data = ifla.formatVxlan({ id: net.vni, ...(local.length === 4 ? { local } : { local6: local }), port, learning: 0, proxy: 1, ttl: 0 });
+      const data = ifla.formatVxlan({
+        id: net.vni,
+        ...(local.length === 4 ? { local } : { local6: local }),
+        port,
+        learning: 0,
+        proxy: 1,
+        ttl: 0,
+      });
       try {
-        await this.sock.newLink({}, { ifname: net.vxlan, mtu: net.mtu, master: br.index, linkinfo: ifla.formatInfo({ kind: 'vxlan', data: data as Buffer }) as Buffer }, { flags: NLM_F_CREATE | NLM_F_EXCL });
+        await this.sock.newLink(
+          {},
+          {
+            ifname: net.vxlan,
+            mtu: net.mtu,
+            master: br.index,
+            linkinfo: ifla.formatInfo({ kind: 'vxlan', data: data as Buffer }) as Buffer,
+          },
+          { flags: NLM_F_CREATE | NLM_F_EXCL },
+        );
       } catch (err) {
-        throw new Error(`failed to create vxlan ${net.vxlan} (vni ${net.vni}, local ${this.self.vtep}, port ${this.self.vxlanPort}): ${errnoName(err)}`, { cause: err });
+        throw new Error(
+          `failed to create vxlan ${net.vxlan} (vni ${net.vni}, local ${this.self.vtep}, port ${this.self.vxlanPort}): ${errnoName(err)}`,
+          { cause: err },
+        );
       }
       vx = await this.link(net.vxlan);
       if (!vx) throw new Error(`vxlan ${net.vxlan} vanished after creation`);
     }
     if (!vx.up || vx.master !== br.index || vx.mtu !== net.mtu) {
-      await this.sock.setLink({ index: vx.index, flags: { up: true }, change: { up: true } }, { master: br.index, mtu: net.mtu });
+      await this.sock.setLink(
+        { index: vx.index, flags: { up: true }, change: { up: true } },
+        { master: br.index, mtu: net.mtu },
+      );
     }
     await this.quietPort(vx.index, net.vxlan);
-    const have = new Set((await this.dump(() => this.reader.getAddresses())).filter((a) => a.data.index === br.index).map(addressCidr));
+    const have = new Set(
+      (await this.dump(() => this.reader.getAddresses())).filter((a) => a.data.index === br.index).map(addressCidr),
+    );
     for (const g of net.gateways) {
       if (have.has(g)) continue;
       try {
@@ -268,13 +325,23 @@ export class HostDataplane implements Kernel {
   }
 
   // Deleting what is already gone is success (idempotent); any other failure names the entry.
-  private async bulk<T>(vni: number, kind: NeighKind, op: NeighOp, entries: T[], fields: EntryFields<T>): Promise<void> {
+  private async bulk<T>(
+    vni: number,
+    kind: NeighKind,
+    op: NeighOp,
+    entries: T[],
+    fields: EntryFields<T>,
+  ): Promise<void> {
     const ifindex = await this.vxIndex(vni);
-    const failed = (await this.batcher.send(kind, op, ifindex, entries, fields)).filter((f) => !(op === 'del' && (f.errno === ENOENT || f.errno === ESRCH)));
+    const failed = (await this.batcher.send(kind, op, ifindex, entries, fields)).filter(
+      (f) => !(op === 'del' && (f.errno === ENOENT || f.errno === ESRCH)),
+    );
     if (failed.length) {
       const f = failed[0];
       const what = `${kind} ${fields.mac(f.entry)} ${kind === 'fdb' ? 'dst' : 'ip'} ${fields.addr(f.entry)}`;
-      throw new Error(`failed to ${op} ${failed.length} of ${entries.length} entries on ${vxlanName(vni)}, first ${what}: errno ${f.errno}`);
+      throw new Error(
+        `failed to ${op} ${failed.length} of ${entries.length} entries on ${vxlanName(vni)}, first ${what}: errno ${f.errno}`,
+      );
     }
   }
 
@@ -289,7 +356,8 @@ export class HostDataplane implements Kernel {
   async attachPort(vni: number, veth: string, mac: string): Promise<void> {
     const [br, v] = [await this.link(bridgeName(vni)), await this.link(veth)];
     if (!br || !v) throw new Error(`cannot attach ${veth} to ${bridgeName(vni)}: ${!br ? 'bridge' : 'veth'} missing`);
-    if (v.master !== br.index || !v.up) await this.sock.setLink({ index: v.index, flags: { up: true }, change: { up: true } }, { master: br.index });
+    if (v.master !== br.index || !v.up)
+      await this.sock.setLink({ index: v.index, flags: { up: true }, change: { up: true } }, { master: br.index });
     await this.links.staticPort(v.index, veth, mac);
   }
 

@@ -33,7 +33,8 @@ export function pathIdentity(nsPath: string): Identity | undefined {
 // looked at before, and may name another namespace by the time it is opened.
 export function checkIdentity(fd: number, nsPath: string, expect: Identity | undefined): Identity {
   const st = fs.fstatSync(fd);
-  if (expect && (st.dev !== expect.dev || st.ino !== expect.ino)) throw notFound(`sandbox ${nsPath} now names another network namespace than the one connected`);
+  if (expect && (st.dev !== expect.dev || st.ino !== expect.ino))
+    throw notFound(`sandbox ${nsPath} now names another network namespace than the one connected`);
   return { dev: st.dev, ino: st.ino };
 }
 

@@ -7,7 +7,7 @@ import type { RtNetlinkSocket, rt } from 'netlink';
 
 // Header sizes.
 export const NLMSG_HDRLEN = 16;
-export const NDMSG_LEN = 12;     // struct ndmsg: family, pad, ifindex (int32 at 4), state (u16 at 8), flags, type
+export const NDMSG_LEN = 12; // struct ndmsg: family, pad, ifindex (int32 at 4), state (u16 at 8), flags, type
 export const IFINFOMSG_LEN = 16; // struct ifinfomsg: family, pad, type, index (int32 at 4), flags, change
 
 // Message types.
@@ -184,7 +184,8 @@ export function ipBytes(ip: string): Buffer {
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 export function macText(b: Buffer, off: number, len: number): string {
-  if (len === 6) return `${HEX[b[off]]}:${HEX[b[off + 1]]}:${HEX[b[off + 2]]}:${HEX[b[off + 3]]}:${HEX[b[off + 4]]}:${HEX[b[off + 5]]}`;
+  if (len === 6)
+    return `${HEX[b[off]]}:${HEX[b[off + 1]]}:${HEX[b[off + 2]]}:${HEX[b[off + 3]]}:${HEX[b[off + 4]]}:${HEX[b[off + 5]]}`;
   const parts: string[] = [];
   for (let i = 0; i < len; i++) parts.push(HEX[b[off + i]]);
   return parts.join(':');
@@ -199,7 +200,7 @@ export function ipText(b: Buffer, off: number, len: number): string {
   // compress the longest run of zero groups, as inet_ntop does
   let best = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== '0') {
       i++;
       continue;
@@ -262,15 +263,45 @@ export function vethLinkinfo(peer: { ifname: string; mac: string; mtu: number; n
 
 // Adds (or replaces) `cidr` on interface `index`. `nodad`: an IPv6 address is ours by IPAM, and
 // duplicate address detection would hold it "tentative" for a second.
-export function addAddress(s: RtNetlinkSocket, index: number, cidr: string, nodad: boolean): Promise<rt.AddressMessage[]> {
+export function addAddress(
+  s: RtNetlinkSocket,
+  index: number,
+  cidr: string,
+  nodad: boolean,
+): Promise<rt.AddressMessage[]> {
   const [ip, len] = cidr.split('/');
   const b = ipBytes(ip);
-  return s.newAddress({ family: b.length === 4 ? AF_INET : AF_INET6, prefixlen: Number(len), index, ...(nodad && b.length === 16 ? { flags: { nodad: true } } : {}) }, { local: b, address: b }, { flags: NLM_F_CREATE | NLM_F_REPLACE });
+  return s.newAddress(
+    {
+      family: b.length === 4 ? AF_INET : AF_INET6,
+      prefixlen: Number(len),
+      index,
+      ...(nodad && b.length === 16 ? { flags: { nodad: true } } : {}),
+    },
+    { local: b, address: b },
+    { flags: NLM_F_CREATE | NLM_F_REPLACE },
+  );
 }
 
 // Adds (or replaces) the main table's default route of `family` via `gateway` out of `index`.
-export function addDefaultRoute(s: RtNetlinkSocket, family: 4 | 6, index: number, gateway: string): Promise<rt.RouteMessage[]> {
-  return s.newRoute({ family: family === 4 ? AF_INET : AF_INET6, dstLen: 0, table: RT_TABLE_MAIN, protocol: 'BOOT', scope: 'UNIVERSE', type: 'UNICAST' }, { gateway: ipBytes(gateway), oif: index }, { flags: NLM_F_CREATE | NLM_F_REPLACE });
+export function addDefaultRoute(
+  s: RtNetlinkSocket,
+  family: 4 | 6,
+  index: number,
+  gateway: string,
+): Promise<rt.RouteMessage[]> {
+  return s.newRoute(
+    {
+      family: family === 4 ? AF_INET : AF_INET6,
+      dstLen: 0,
+      table: RT_TABLE_MAIN,
+      protocol: 'BOOT',
+      scope: 'UNIVERSE',
+      type: 'UNICAST',
+    },
+    { gateway: ipBytes(gateway), oif: index },
+    { flags: NLM_F_CREATE | NLM_F_REPLACE },
+  );
 }
 
 export function isDefaultRoute(r: rt.RouteMessage): boolean {

@@ -3,7 +3,19 @@ import { RtNetlinkSocket } from 'netlink';
 import type { PathIdentity } from '../sandbox-identity';
 import { openRtNetlink, openIdentified, checkNetns, checkIdentity, pathIdentity } from './netns';
 import type { HostLinks } from './host-links';
-import { AF_INET, AF_INET6, NLM_F_CREATE, NLM_F_EXCL, addAddress, addDefaultRoute, addressCidr, errnoName, isDefaultRoute, macText, vethLinkinfo } from './nl';
+import {
+  AF_INET,
+  AF_INET6,
+  NLM_F_CREATE,
+  NLM_F_EXCL,
+  addAddress,
+  addDefaultRoute,
+  addressCidr,
+  errnoName,
+  isDefaultRoute,
+  macText,
+  vethLinkinfo,
+} from './nl';
 import type { Attachment, OpenSandbox, Sandboxes } from './types';
 
 async function hasDefault(s: RtNetlinkSocket, family: 4 | 6): Promise<boolean> {
@@ -44,37 +56,47 @@ export class SandboxDataplane implements Sandboxes {
     }
   }
 
-  async ensureInside(sandbox: string, ifname: string, addresses: string[], gateway4?: string, expect: { netns?: PathIdentity; mac?: string } = {}): Promise<string[]> {
+  async ensureInside(
+    sandbox: string,
+    ifname: string,
+    addresses: string[],
+    gateway4?: string,
+    expect: { netns?: PathIdentity; mac?: string } = {},
+  ): Promise<string[]> {
     try {
       checkNetns(sandbox);
     } catch {
       return []; // gone: the veth goes with it and the next run releases the endpoint
     }
-    return this.inSandbox(sandbox, async (s) => {
-      const l = (await s.getLinks()).find((m) => m.attrs.ifname === ifname);
-      if (!l?.data.index) return [];
-      // An interface of that name with another MAC is not this endpoint's: leave it alone.
-      const mac = l.attrs.address;
-      if (expect.mac && mac && macText(mac, 0, mac.length) !== expect.mac.toLowerCase()) return [];
-      const index = l.data.index;
-      const fixed: string[] = [];
-      const have = new Set((await s.getAddresses()).filter((a) => a.data.index === index).map(addressCidr));
-      for (const cidr of addresses) {
-        if (have.has(cidr)) continue;
-        await addAddress(s, index, cidr, true);
-        fixed.push(`address ${cidr}`);
-      }
-      if (!l.data.flags?.up) {
-        await s.setLink({ index, flags: { up: true }, change: { up: true } });
-        fixed.push('up');
-      }
-      // Removing the address took the default route with it; give it back if the sandbox has none.
-      if (gateway4 && !(await hasDefault(s, 4))) {
-        await addDefaultRoute(s, 4, index, gateway4);
-        fixed.push(`default via ${gateway4}`);
-      }
-      return fixed;
-    }, expect.netns);
+    return this.inSandbox(
+      sandbox,
+      async (s) => {
+        const l = (await s.getLinks()).find((m) => m.attrs.ifname === ifname);
+        if (!l?.data.index) return [];
+        // An interface of that name with another MAC is not this endpoint's: leave it alone.
+        const mac = l.attrs.address;
+        if (expect.mac && mac && macText(mac, 0, mac.length) !== expect.mac.toLowerCase()) return [];
+        const index = l.data.index;
+        const fixed: string[] = [];
+        const have = new Set((await s.getAddresses()).filter((a) => a.data.index === index).map(addressCidr));
+        for (const cidr of addresses) {
+          if (have.has(cidr)) continue;
+          await addAddress(s, index, cidr, true);
+          fixed.push(`address ${cidr}`);
+        }
+        if (!l.data.flags?.up) {
+          await s.setLink({ index, flags: { up: true }, change: { up: true } });
+          fixed.push('up');
+        }
+        // Removing the address took the default route with it; give it back if the sandbox has none.
+        if (gateway4 && !(await hasDefault(s, 4))) {
+          await addDefaultRoute(s, 4, index, gateway4);
+          fixed.push(`default via ${gateway4}`);
+        }
+        return fixed;
+      },
+      expect.netns,
+    );
   }
 
   // One socket in the sandbox for Connect: what it checks first, then the attach.
@@ -84,7 +106,14 @@ export class SandboxDataplane implements Sandboxes {
       const interfaces = (await s.getLinks()).map((m) => m.attrs.ifname ?? '');
       const default4 = routes.v4 && (await hasDefault(s, 4));
       const default6 = routes.v6 && (await hasDefault(s, 6));
-      return { interfaces, default4, default6, netns, attach: (a) => this.attachVia(s, a), close: () => s.socket.close() };
+      return {
+        interfaces,
+        default4,
+        default6,
+        netns,
+        attach: (a) => this.attachVia(s, a),
+        close: () => s.socket.close(),
+      };
     } catch (err) {
       s.socket.close();
       throw err;
@@ -102,7 +131,11 @@ export class SandboxDataplane implements Sandboxes {
     if (!br) throw new Error(`bridge ${a.bridge} does not exist`);
     const linkinfo = vethLinkinfo({ ifname: a.peer, mac: a.mac, mtu: a.mtu });
     try {
-      await this.links.sock.newLink({ flags: { up: true }, change: { up: true } }, { ifname: a.hostVeth, mtu: a.mtu, master: br.index, linkinfo }, { flags: NLM_F_CREATE | NLM_F_EXCL });
+      await this.links.sock.newLink(
+        { flags: { up: true }, change: { up: true } },
+        { ifname: a.hostVeth, mtu: a.mtu, master: br.index, linkinfo },
+        { flags: NLM_F_CREATE | NLM_F_EXCL },
+      );
     } catch (err) {
       throw new Error(`failed to create veth ${a.hostVeth} <-> ${a.peer}: ${errnoName(err)}`, { cause: err });
     }
@@ -132,9 +165,15 @@ export class SandboxDataplane implements Sandboxes {
       // Opened again by path: it must still be the namespace the socket was made in.
       if (a.netns) checkIdentity(nsFd, a.sandbox, a.netns);
       const linkinfo = vethLinkinfo({ ifname: a.ifname, mac: a.mac, mtu: a.mtu, nsFd });
-      await this.links.sock.newLink({ flags: { up: true }, change: { up: true } }, { ifname: a.hostVeth, mtu: a.mtu, master, linkinfo }, { flags: NLM_F_CREATE | NLM_F_EXCL });
+      await this.links.sock.newLink(
+        { flags: { up: true }, change: { up: true } },
+        { ifname: a.hostVeth, mtu: a.mtu, master, linkinfo },
+        { flags: NLM_F_CREATE | NLM_F_EXCL },
+      );
     } catch (err) {
-      throw new Error(`failed to create veth ${a.hostVeth} <-> ${a.ifname} in ${a.sandbox}: ${errnoName(err)}`, { cause: err });
+      throw new Error(`failed to create veth ${a.hostVeth} <-> ${a.ifname} in ${a.sandbox}: ${errnoName(err)}`, {
+        cause: err,
+      });
     } finally {
       fs.closeSync(nsFd);
     }

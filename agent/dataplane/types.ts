@@ -6,29 +6,55 @@ import type { PathIdentity } from '../sandbox-identity';
 // (./host.ts, ./sandbox.ts) and the tests' fake kernel implement them without importing the code
 // that uses them.
 
-export interface ActualVxlan { index: number; vni: number; local: string; port: number; learning: boolean; proxy: boolean; up: boolean; mtu: number; master: number }
-export interface ActualBridge { index: number; up: boolean; mtu: number; addresses: string[] }
+export interface ActualVxlan {
+  index: number;
+  vni: number;
+  local: string;
+  port: number;
+  learning: boolean;
+  proxy: boolean;
+  up: boolean;
+  mtu: number;
+  master: number;
+}
+export interface ActualBridge {
+  index: number;
+  up: boolean;
+  mtu: number;
+  addresses: string[];
+}
 
 export interface ActualNetwork {
   vni: number;
   vxlan?: ActualVxlan;
   bridge?: ActualBridge;
-  fdb: Map<string, string>;   // MAC -> VTEP (self entries with a destination only)
+  fdb: Map<string, string>; // MAC -> VTEP (self entries with a destination only)
   neigh: Map<string, string>; // IP -> MAC (permanent entries on the vxlan device)
 }
 
 // A host end of an endpoint's veth (named vxv<id>) as a bridge port: `flood` whether the bridge
 // floods unknown unicast to it; `macs` the static FDB entries it has, known only when the kernel's
 // FDB was dumped (full reads).
-export interface ActualVeth { index: number; master: number; flood: boolean; macs?: ReadonlySet<string> }
+export interface ActualVeth {
+  index: number;
+  master: number;
+  flood: boolean;
+  macs?: ReadonlySet<string>;
+}
 
 export interface ActualState {
   networks: Map<number, ActualNetwork>;
   veths: Map<string, ActualVeth>;
 }
 
-export interface FdbEntry { mac: string; dst: string }
-export interface NeighEntry { ip: string; mac: string }
+export interface FdbEntry {
+  mac: string;
+  dst: string;
+}
+export interface NeighEntry {
+  ip: string;
+  mac: string;
+}
 
 // The kernel as the reconciler sees it: read everything that is ours, and idempotent fixes.
 export interface Kernel {
@@ -67,7 +93,13 @@ export interface Sandboxes {
   createPair(a: { hostVeth: string; peer: string; mac: string; mtu: number; bridge: string }): Promise<void>;
   // Adds missing addresses and brings the interface up; returns what it changed. Only in the
   // namespace `expect.netns`, and only to an interface with the MAC `expect.mac`, when given.
-  ensureInside(sandbox: string, ifname: string, addresses: string[], gateway4?: string, expect?: { netns?: PathIdentity; mac?: string }): Promise<string[]>;
+  ensureInside(
+    sandbox: string,
+    ifname: string,
+    addresses: string[],
+    gateway4?: string,
+    expect?: { netns?: PathIdentity; mac?: string },
+  ): Promise<string[]>;
 }
 
 // What Connect checks inside the sandbox before it commits anything, and its attach there.
@@ -81,16 +113,15 @@ export interface OpenSandbox {
 }
 
 export interface Attachment {
-  bridgeIndex?: number;    // known from ensuring the devices: saves a look-up
+  bridgeIndex?: number; // known from ensuring the devices: saves a look-up
   sandbox: string;
-  netns?: PathIdentity;    // the namespace `sandbox` must still name when it is opened
+  netns?: PathIdentity; // the namespace `sandbox` must still name when it is opened
   hostVeth: string;
   ifname: string;
   mac: string;
   mtu: number;
   bridge: string;
-  addresses: string[];     // with prefix length
-  gateway4?: string;       // default route via this, when set
+  addresses: string[]; // with prefix length
+  gateway4?: string; // default route via this, when set
   gateway6?: string;
 }
-

@@ -102,8 +102,12 @@ export class DockerEndpoints {
     const res = await state.ownWrite(ep.id, false, () => store.createEndpoint(ep, plainAddressesOf(ep), self.name));
     if (!res.ok) {
       this.awaitingJoin.delete(ep.id);
-      throw recordRefused(net, res, `endpoint ${ep.name} already exists in network ${net.name}`)
-        ?? precondition(`address ${res.taken ?? ''} was not reserved for this endpoint by vxnet's IPAM on host ${self.name}: create the Docker network with --ipam-driver vxnet`);
+      throw (
+        recordRefused(net, res, `endpoint ${ep.name} already exists in network ${net.name}`) ??
+        precondition(
+          `address ${res.taken ?? ''} was not reserved for this endpoint by vxnet's IPAM on host ${self.name}: create the Docker network with --ipam-driver vxnet`,
+        )
+      );
     }
     state.applyLocalEndpoint(ep, false, res.revision);
     this.recordRevision.set(ep.id, res.revision);
@@ -128,7 +132,13 @@ export class DockerEndpoints {
       const mtu = networkMtu(net, self);
       await kernel.ensureDevicesCached(networkDevices(net, self));
       await kernel.removeVeth(hostVethName(ep.id)); // a Join that Docker repeats starts afresh
-      await sandboxes.createPair({ hostVeth: hostVethName(ep.id), peer, mac: ep.mac, mtu, bridge: bridgeName(net.vni) });
+      await sandboxes.createPair({
+        hostVeth: hostVethName(ep.id),
+        peer,
+        mac: ep.mac,
+        mtu,
+        bridge: bridgeName(net.vni),
+      });
       this.awaitingJoin.delete(ep.id);
       this.joinedAt.set(ep.id, Date.now());
       // Docker gives no --wait: "connected" means every peer serving the network can reach the
@@ -136,7 +146,13 @@ export class DockerEndpoints {
       const revision = this.recordRevision.get(ep.id) ?? 0;
       this.recordRevision.delete(ep.id);
       const lagging = await waitForPeers(this.d, net.id, revision, DOCKER_WAIT_MS);
-      this.d.log.info('docker endpoint joined', { network: net.name, endpoint: ep.name, ip: ep.ipv4 || ep.ipv6, mac: ep.mac, ...(lagging.length ? { lagging } : {}) });
+      this.d.log.info('docker endpoint joined', {
+        network: net.name,
+        endpoint: ep.name,
+        ip: ep.ipv4 || ep.ipv6,
+        mac: ep.mac,
+        ...(lagging.length ? { lagging } : {}),
+      });
       ok = true;
       return mtu;
     } finally {
@@ -153,7 +169,10 @@ export class DockerEndpoints {
     const joined = this.joinedAt.get(ep.id);
     if (joined !== undefined && Date.now() - joined < JOIN_GRACE_MS) return []; // Docker may not have moved it yet
     if (!(await this.d.kernel.hasLink(dockerPeerName(ep.id)))) return [];
-    this.d.log.info('docker container is gone (its interface came back to the host), releasing its endpoint', { endpoint: ep.name, ip: ep.ipv4 || ep.ipv6 });
+    this.d.log.info('docker container is gone (its interface came back to the host), releasing its endpoint', {
+      endpoint: ep.name,
+      ip: ep.ipv4 || ep.ipv6,
+    });
     await this.remove(ep);
     return ['released the endpoint of a container that is gone'];
   }

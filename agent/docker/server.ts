@@ -15,7 +15,10 @@ export class DockerPluginServer {
   private server: http.Server | undefined;
   private readonly routes: Record<string, Handler>;
 
-  constructor(driver: DockerDriver, private readonly log: Logger) {
+  constructor(
+    driver: DockerDriver,
+    private readonly log: Logger,
+  ) {
     this.routes = {
       '/Plugin.Activate': () => ({ Implements: ['NetworkDriver', 'IpamDriver'] }),
       '/NetworkDriver.GetCapabilities': () => driver.capabilities(),

@@ -23,12 +23,29 @@ export interface IpamData {
   AuxAddresses?: Record<string, string>;
 }
 
-export interface RequestPool { AddressSpace: string; Pool: string; SubPool: string; Options: Record<string, string> | null; V6: boolean }
-export interface RequestAddress { PoolID: string; Address: string; Options: Record<string, string> | null }
-export interface ReleaseAddress { PoolID: string; Address: string }
+export interface RequestPool {
+  AddressSpace: string;
+  Pool: string;
+  SubPool: string;
+  Options: Record<string, string> | null;
+  V6: boolean;
+}
+export interface RequestAddress {
+  PoolID: string;
+  Address: string;
+  Options: Record<string, string> | null;
+}
+export interface ReleaseAddress {
+  PoolID: string;
+  Address: string;
+}
 export interface CreateNetwork {
   NetworkID: string;
-  Options: { 'com.docker.network.enable_ipv6'?: boolean; 'com.docker.network.generic'?: Record<string, string>; 'com.docker.network.internal'?: boolean } | null;
+  Options: {
+    'com.docker.network.enable_ipv6'?: boolean;
+    'com.docker.network.generic'?: Record<string, string>;
+    'com.docker.network.internal'?: boolean;
+  } | null;
   IPv4Data: IpamData[] | null;
   IPv6Data: IpamData[] | null;
 }
@@ -38,7 +55,11 @@ export interface CreateEndpoint {
   Interface: { Address: string; AddressIPv6: string; MacAddress: string } | null;
   Options: Record<string, unknown> | null;
 }
-export interface EndpointRef { NetworkID: string; EndpointID: string; SandboxKey?: string }
+export interface EndpointRef {
+  NetworkID: string;
+  EndpointID: string;
+  SandboxKey?: string;
+}
 
 // A PoolID names the pool itself, so that every host (global scope: only one host ever saw the
 // RequestPool) can find the vxnet network that owns it. ";" cannot occur in a CIDR.
@@ -70,16 +91,28 @@ const DRIVER_OPTIONS: Record<string, string> = {
 };
 
 // `docker network create -o k=v ...` -> the vxnet network's name and a Create request for it.
-export function createRequest(b: CreateNetwork, subPools: ReadonlyMap<string, string>): { name: string; req: CreateNetworkRequest__Output } {
+export function createRequest(
+  b: CreateNetwork,
+  subPools: ReadonlyMap<string, string>,
+): { name: string; req: CreateNetworkRequest__Output } {
   const generic = b.Options?.['com.docker.network.generic'] ?? {};
   for (const k of Object.keys(generic)) {
-    if (!(k in DRIVER_OPTIONS)) throw invalid(`unknown option "${k}": the vxnet driver knows ${Object.entries(DRIVER_OPTIONS).map(([o, what]) => `${o} (${what})`).join(', ')}`);
+    if (!(k in DRIVER_OPTIONS))
+      throw invalid(
+        `unknown option "${k}": the vxnet driver knows ${Object.entries(DRIVER_OPTIONS)
+          .map(([o, what]) => `${o} (${what})`)
+          .join(', ')}`,
+      );
   }
   const { [NETWORK_OPTION]: wanted, ...options } = generic;
   const name = wanted || `docker-${b.NetworkID.slice(0, 12)}`;
-  const config = (d: IpamData): { subnet: string; ipRange: string; gateway: string; auxiliaryAddresses: Record<string, string> } => {
+  const config = (
+    d: IpamData,
+  ): { subnet: string; ipRange: string; gateway: string; auxiliaryAddresses: Record<string, string> } => {
     if (d.AddressSpace !== LOCAL_SPACE && d.AddressSpace !== GLOBAL_SPACE) {
-      throw invalid('the vxnet driver needs the vxnet IPAM driver: add --ipam-driver vxnet (Docker\'s default IPAM hands out addresses per host, so two hosts would give out the same one)');
+      throw invalid(
+        "the vxnet driver needs the vxnet IPAM driver: add --ipam-driver vxnet (Docker's default IPAM hands out addresses per host, so two hosts would give out the same one)",
+      );
     }
     return {
       subnet: d.Pool,
@@ -107,13 +140,22 @@ export function createRequest(b: CreateNetwork, subPools: ReadonlyMap<string, st
 }
 
 // The subnets (and gateways) an existing vxnet network must have for a Docker network to bind to it.
-export function sameSubnets(have: { subnet: string; gateway: string }[], want: { subnet: string; gateway: string }[]): string | undefined {
-  const fmt = (l: { subnet: string; gateway: string }[]): string => l.map((s) => s.subnet).sort().join(', ');
+export function sameSubnets(
+  have: { subnet: string; gateway: string }[],
+  want: { subnet: string; gateway: string }[],
+): string | undefined {
+  const fmt = (l: { subnet: string; gateway: string }[]): string =>
+    l
+      .map((s) => s.subnet)
+      .sort()
+      .join(', ');
   const canon = (l: { subnet: string; gateway: string }[]): string[] => l.map((s) => parseCidr(s.subnet).text).sort();
-  if (canon(have).join(',') !== canon(want).join(',')) return `it has subnet ${fmt(have) || '(none)'}: create the Docker network with ${have.map((s) => `--subnet ${s.subnet}`).join(' ')}`;
+  if (canon(have).join(',') !== canon(want).join(','))
+    return `it has subnet ${fmt(have) || '(none)'}: create the Docker network with ${have.map((s) => `--subnet ${s.subnet}`).join(' ')}`;
   for (const w of want) {
     const h = have.find((s) => parseCidr(s.subnet).text === parseCidr(w.subnet).text);
-    if (h && w.gateway && canonicalAddress(w.gateway) !== canonicalAddress(h.gateway)) return `its gateway in ${h.subnet} is ${h.gateway}, not ${w.gateway}`;
+    if (h && w.gateway && canonicalAddress(w.gateway) !== canonicalAddress(h.gateway))
+      return `its gateway in ${h.subnet} is ${h.gateway}, not ${w.gateway}`;
   }
   return undefined;
 }

@@ -1,6 +1,13 @@
 import { status } from '@grpc/grpc-js';
 import { VxError, exists, exhausted, invalid, notFound, unavailable } from '../../control/errors';
-import { addressOf, canonicalAddress, checkStaticAddress, freeCandidates, macFromIPv4, randomMac } from '../../control/ipam';
+import {
+  addressOf,
+  canonicalAddress,
+  checkStaticAddress,
+  freeCandidates,
+  macFromIPv4,
+  randomMac,
+} from '../../control/ipam';
 import type { Taken } from '../../control/ipam';
 import { plainAddressesOf } from '../../control/model';
 import type { EndpointRecord, NetworkRecord, SubnetConfig } from '../../control/model';
@@ -17,13 +24,19 @@ export interface Wanted {
   macFromIp: boolean;
 }
 
-export const networkRemoved = (net: NetworkRecord): VxError => notFound(`network ${net.name} not found (it was removed)`);
-export const addressInUse = (ip: string, net: NetworkRecord): VxError => exists(`address ${ip} is already in use in network ${net.name}`);
+export const networkRemoved = (net: NetworkRecord): VxError =>
+  notFound(`network ${net.name} not found (it was removed)`);
+export const addressInUse = (ip: string, net: NetworkRecord): VxError =>
+  exists(`address ${ip} is already in use in network ${net.name}`);
 
 // etcd's refusal of an endpoint record as the writer's error: the network went, or the name is
 // taken (`nameTaken`, worded by the writer). A taken address is the writer's to judge: a lost race
 // for Connect, a missing reservation for Docker.
-export function recordRefused(net: NetworkRecord, res: { reason: 'no-network' | 'address' | 'name' }, nameTaken: string): VxError | undefined {
+export function recordRefused(
+  net: NetworkRecord,
+  res: { reason: 'no-network' | 'address' | 'name' },
+  nameTaken: string,
+): VxError | undefined {
   if (res.reason === 'no-network') return networkRemoved(net);
   if (res.reason === 'name') return exists(nameTaken);
   return undefined;
@@ -35,27 +48,55 @@ export function recordRefused(net: NetworkRecord, res: { reason: 'no-network' | 
 export class Allocator {
   private readonly claiming = new Map<string, Set<string>>(); // network -> addresses being claimed here
 
-  constructor(private readonly store: Pick<Store, 'allocatedAddresses' | 'createEndpoint'>, private readonly state: ClusterState) {}
+  constructor(
+    private readonly store: Pick<Store, 'allocatedAddresses' | 'createEndpoint'>,
+    private readonly state: ClusterState,
+  ) {}
 
   // Attempts from `from` on until `attempt` answers (undefined: try again). The first reads the
   // addresses in use from the agent's view (no round trip); after a lost race, from etcd itself.
-  async retry<T>(net: NetworkRecord, from: number, attempt: (n: number, allocated: Taken) => Promise<T | undefined>): Promise<T> {
+  async retry<T>(
+    net: NetworkRecord,
+    from: number,
+    attempt: (n: number, allocated: Taken) => Promise<T | undefined>,
+  ): Promise<T> {
     for (let n = from; n < MAX_ALLOC_ATTEMPTS; n++) {
       const allocated = (n === 0 ? this.viewTaken(net) : undefined) ?? (await this.store.allocatedAddresses(net.id));
       const done = await attempt(n, allocated);
       if (done !== undefined) return done;
     }
-    throw unavailable(`could not allocate an address in network ${net.name}: too many concurrent allocations, try again`);
+    throw unavailable(
+      `could not allocate an address in network ${net.name}: too many concurrent allocations, try again`,
+    );
   }
 
   // One address of `subnets` (the wanted one, or the next free) with its prefix length. Undefined
   // when the first attempt finds it taken or the subnets full: that is the agent's view, which is
   // checked against etcd before it is believed.
-  pickIn(net: NetworkRecord, subnets: SubnetConfig[], wanted: string, attempt: number, allocated: Taken): string | undefined {
+  pickIn(
+    net: NetworkRecord,
+    subnets: SubnetConfig[],
+    wanted: string,
+    attempt: number,
+    allocated: Taken,
+  ): string | undefined {
     try {
-      return pick(subnets, wanted, this.withClaims(net.id, allocated), allocated, net.name, attempt, attempt === 0 ? this.floors(net.id) : undefined);
+      return pick(
+        subnets,
+        wanted,
+        this.withClaims(net.id, allocated),
+        allocated,
+        net.name,
+        attempt,
+        attempt === 0 ? this.floors(net.id) : undefined,
+      );
     } catch (err) {
-      if (attempt === 0 && err instanceof VxError && (err.code === status.ALREADY_EXISTS || err.code === status.RESOURCE_EXHAUSTED)) return undefined;
+      if (
+        attempt === 0 &&
+        err instanceof VxError &&
+        (err.code === status.ALREADY_EXISTS || err.code === status.RESOURCE_EXHAUSTED)
+      )
+        return undefined;
       throw err;
     }
   }
@@ -72,7 +113,12 @@ export class Allocator {
 
   // Picks addresses (static or the next free ones) and commits them with the endpoint in one
   // transaction; a lost race for a dynamic address moves on to another candidate.
-  async claim(net: NetworkRecord, base: EndpointRecord, want: Wanted, from: number): Promise<{ ep: EndpointRecord; revision: number }> {
+  async claim(
+    net: NetworkRecord,
+    base: EndpointRecord,
+    want: Wanted,
+    from: number,
+  ): Promise<{ ep: EndpointRecord; revision: number }> {
     return this.retry(net, from, async (attempt, allocated) => {
       const ep = this.plan(net, base, want, attempt, allocated);
       if (!ep) return undefined;
@@ -82,7 +128,13 @@ export class Allocator {
   }
 
   // The endpoint with its addresses chosen; undefined when the agent's view says "taken" or "full".
-  plan(net: NetworkRecord, base: EndpointRecord, want: Wanted, attempt: number, allocated: Taken): EndpointRecord | undefined {
+  plan(
+    net: NetworkRecord,
+    base: EndpointRecord,
+    want: Wanted,
+    attempt: number,
+    allocated: Taken,
+  ): EndpointRecord | undefined {
     const v4 = net.ipv4.length ? this.pickIn(net, net.ipv4, want.ipv4, attempt, allocated) : '';
     if (v4 === undefined) return undefined;
     const v6 = net.ipv6.length ? this.pickIn(net, net.ipv6, want.ipv6, attempt, allocated) : '';
@@ -108,7 +160,8 @@ export class Allocator {
       const refused = recordRefused(net, res, `endpoint with name ${ep.name} already exists in network ${net.name}`);
       if (refused) throw refused;
       const taken = res.taken ?? '';
-      if ((taken === addressOf(ep.ipv4) && want.ipv4) || (taken === addressOf(ep.ipv6) && want.ipv6)) throw addressInUse(taken, net);
+      if ((taken === addressOf(ep.ipv4) && want.ipv4) || (taken === addressOf(ep.ipv6) && want.ipv6))
+        throw addressInUse(taken, net);
       return undefined;
     } finally {
       claimed();
@@ -136,7 +189,10 @@ export class Allocator {
   private floors(networkId: string): Floors | undefined {
     const table = this.state.snap?.endpoints;
     if (!table) return undefined;
-    return { get: (s) => table.floor(networkId, s.subnet), set: (s, address) => table.setFloor(networkId, s.subnet, address) };
+    return {
+      get: (s) => table.floor(networkId, s.subnet),
+      set: (s, address) => table.setFloor(networkId, s.subnet, address),
+    };
   }
 }
 
@@ -146,7 +202,15 @@ interface Floors {
   set(s: SubnetConfig, address: string): void;
 }
 
-function pick(subnets: SubnetConfig[], wanted: string, busy: Taken, allocated: Taken, netName: string, attempt: number, floors?: Floors): string {
+function pick(
+  subnets: SubnetConfig[],
+  wanted: string,
+  busy: Taken,
+  allocated: Taken,
+  netName: string,
+  attempt: number,
+  floors?: Floors,
+): string {
   if (wanted) {
     const addr = canonicalAddress(wanted);
     for (const s of subnets) {
@@ -168,5 +232,7 @@ function pick(subnets: SubnetConfig[], wanted: string, busy: Taken, allocated: T
     if (attempt === 0) floors?.set(s, chosen);
     return `${chosen}/${s.subnet.split('/')[1]}`;
   }
-  throw exhausted(`no free address left in network ${netName} (${subnets.map((s) => s.ipRange ?? s.subnet).join(', ')})`);
+  throw exhausted(
+    `no free address left in network ${netName} (${subnets.map((s) => s.ipRange ?? s.subnet).join(', ')})`,
+  );
 }

@@ -9,11 +9,22 @@ import { bridgeName, hostVethName } from '../names';
 // route via the network's gateway in each family the endpoint has an address of and the sandbox,
 // by `lacksRoute`, no route: asked only then, since a look inside a sandbox costs a namespace switch.
 export async function attachmentOf(
-  self: Pick<Self, 'vtep' | 'underlayMtu'>, net: NetworkRecord, ep: EndpointRecord,
-  at: Pick<Attachment, 'bridgeIndex' | 'sandbox' | 'netns'>, lacksRoute: (family: 4 | 6) => boolean | Promise<boolean>,
+  self: Pick<Self, 'vtep' | 'underlayMtu'>,
+  net: NetworkRecord,
+  ep: EndpointRecord,
+  at: Pick<Attachment, 'bridgeIndex' | 'sandbox' | 'netns'>,
+  lacksRoute: (family: 4 | 6) => boolean | Promise<boolean>,
 ): Promise<Attachment> {
   const gw = gatewaysOf(net);
-  const a: Attachment = { ...at, hostVeth: hostVethName(ep.id), ifname: ep.ifname, mac: ep.mac, mtu: networkMtu(net, self), bridge: bridgeName(net.vni), addresses: addressesOf(ep) };
+  const a: Attachment = {
+    ...at,
+    hostVeth: hostVethName(ep.id),
+    ifname: ep.ifname,
+    mac: ep.mac,
+    mtu: networkMtu(net, self),
+    bridge: bridgeName(net.vni),
+    addresses: addressesOf(ep),
+  };
   if (!net.internal && ep.ipv4 && gw.v4 && (await lacksRoute(4))) a.gateway4 = gw.v4;
   if (!net.internal && ep.ipv6 && gw.v6 && (await lacksRoute(6))) a.gateway6 = gw.v6;
   return a;

@@ -12,7 +12,10 @@ import type { EndpointDeps } from './deps';
 // What the reconciler finds wrong with a local endpoint, put right: a veth gone (the sandbox ended,
 // or someone deleted it) and, at full resyncs, what was changed inside the sandbox.
 export class SandboxRepair implements Repairer {
-  constructor(private readonly d: EndpointDeps, private readonly docker: Pick<DockerEndpoints, 'repair' | 'verify'>) {}
+  constructor(
+    private readonly d: EndpointDeps,
+    private readonly docker: Pick<DockerEndpoints, 'repair' | 'verify'>,
+  ) {}
 
   async verifySandbox(ep: EndpointRecord): Promise<string[]> {
     if (this.d.ops.has(ep.id)) return [];
@@ -54,9 +57,14 @@ export class SandboxRepair implements Repairer {
     // A veth dies with its namespace, so a missing one most often means the sandbox ended. A
     // record without an identity (written by an older version) cannot tell the namespace now under
     // its path from the one it was connected in: released rather than attached into a stranger's.
-    if (fate !== 'same') return this.releaseGone(ep, 'the endpoint was recorded without its namespace identity and its veth is gone: the namespace under its path may be another one');
+    if (fate !== 'same')
+      return this.releaseGone(
+        ep,
+        'the endpoint was recorded without its namespace identity and its veth is gone: the namespace under its path may be another one',
+      );
     // The re-attach has only ever given back the IPv4 default route.
-    const lacksRoute = async (family: 4 | 6): Promise<boolean> => family === 4 && !(await sandboxes.hasDefaultRoute(ep.sandbox, 4, netns));
+    const lacksRoute = async (family: 4 | 6): Promise<boolean> =>
+      family === 4 && !(await sandboxes.hasDefaultRoute(ep.sandbox, 4, netns));
     await sandboxes.attach(await attachmentOf(self, net, ep, { sandbox: ep.sandbox, netns }, lacksRoute));
     this.d.log.info('endpoint re-attached', { endpoint: ep.name, sandbox: ep.sandbox });
   }
@@ -77,7 +85,12 @@ export class SandboxRepair implements Repairer {
     try {
       // Logged once it is done: a failed release (etcd away) is tried again at every look.
       state.applyLocalEndpoint(ep, true, await store.deleteEndpoint(ep));
-      this.d.log.info('sandbox is gone, releasing its endpoint', { endpoint: ep.name, sandbox: ep.sandbox, ip: ep.ipv4 || ep.ipv6, reason });
+      this.d.log.info('sandbox is gone, releasing its endpoint', {
+        endpoint: ep.name,
+        sandbox: ep.sandbox,
+        ip: ep.ipv4 || ep.ipv6,
+        reason,
+      });
     } finally {
       ops.end(ep.id);
     }

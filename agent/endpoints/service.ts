@@ -98,17 +98,25 @@ export class EndpointService implements InFlight, Repairer {
 
   // `access`: where this process reaches the sandbox when the recorded path is only visible in the
   // caller's mount namespace (a CNI runtime with a private /run/netns passes /proc/<pid>/root/...).
-  async connect(req: ConnectRequest__Output, identity: Pick<EndpointRecord, 'cni' | 'docker'> = {}, access?: string): Promise<ConnectResponse> {
+  async connect(
+    req: ConnectRequest__Output,
+    identity: Pick<EndpointRecord, 'cni' | 'docker'> = {},
+    access?: string,
+  ): Promise<ConnectResponse> {
     const t = [performance.now()];
     validateSandboxArg(req.sandbox);
     if (req.interfaceName) validateIfname(req.interfaceName);
     if (req.name) validateEndpointName(req.name);
     const mac = req.macAddress ? parseMac(req.macAddress) : undefined;
     const net = await this.resolve(req.network);
-    if (req.ipv6Address && net.ipv6.length === 0) throw invalid(`network ${net.name} has no IPv6 subnet: --ip6 ${req.ipv6Address} cannot be used`);
+    if (req.ipv6Address && net.ipv6.length === 0)
+      throw invalid(`network ${net.name} has no IPv6 subnet: --ip6 ${req.ipv6Address} cannot be used`);
     const sandbox = sandboxPath(req.sandbox);
     const reach = access ?? sandbox;
-    const box = await this.d.sandboxes.open(reach, { v4: !net.internal && net.ipv4.length > 0, v6: !net.internal && net.ipv6.length > 0 });
+    const box = await this.d.sandboxes.open(reach, {
+      v4: !net.internal && net.ipv4.length > 0,
+      v6: !net.internal && net.ipv6.length > 0,
+    });
     try {
       const ifname = req.interfaceName || nextIfname(box.interfaces);
       if (box.interfaces.includes(ifname)) throw exists(`interface ${ifname} already exists in sandbox ${sandbox}`);
@@ -119,16 +127,43 @@ export class EndpointService implements InFlight, Repairer {
       // runtime's mount namespace, the recorded path is not one this agent can look at later.
       const netns = reach === sandbox ? box.netns : { ...box.netns, hidden: true as const };
       const base: EndpointRecord = {
-        id: newId(), networkId: net.id, name, host: this.d.self.name, sandbox, ifname, mac: mac ?? '', ipv4: '', ipv6: '',
-        aliases: req.aliases ?? [], created: new Date().toISOString(), ...identity, netns,
+        id: newId(),
+        networkId: net.id,
+        name,
+        host: this.d.self.name,
+        sandbox,
+        ifname,
+        mac: mac ?? '',
+        ipv4: '',
+        ipv6: '',
+        aliases: req.aliases ?? [],
+        created: new Date().toISOString(),
+        ...identity,
+        netns,
       };
-      return await this.connectIn(box, reach, net, base, req, { ipv4: req.ipv4Address, ipv6: req.ipv6Address, macFromIp: mac === undefined }, t);
+      return await this.connectIn(
+        box,
+        reach,
+        net,
+        base,
+        req,
+        { ipv4: req.ipv4Address, ipv6: req.ipv6Address, macFromIp: mac === undefined },
+        t,
+      );
     } finally {
       box.close();
     }
   }
 
-  private async connectIn(box: OpenSandbox, reach: string, net: NetworkRecord, base: EndpointRecord, req: ConnectRequest__Output, want: Wanted, t: number[]): Promise<ConnectResponse> {
+  private async connectIn(
+    box: OpenSandbox,
+    reach: string,
+    net: NetworkRecord,
+    base: EndpointRecord,
+    req: ConnectRequest__Output,
+    want: Wanted,
+    t: number[],
+  ): Promise<ConnectResponse> {
     const { state, store, kernel, self, log, ops } = this.d;
     // Busy before the record exists: its watch event can reach the reconciler before the
     // transaction's own answer reaches us, and the veth is this request's to create.
@@ -139,7 +174,15 @@ export class EndpointService implements InFlight, Repairer {
     const gw = gatewaysOf(net);
     const plug = async (ep: EndpointRecord): Promise<void> => {
       const bridgeIndex = await kernel.ensureDevicesCached(networkDevices(net, self));
-      await box.attach(await attachmentOf(self, net, ep, { bridgeIndex, sandbox: reach, netns: box.netns }, (family) => !(family === 4 ? box.default4 : box.default6)));
+      await box.attach(
+        await attachmentOf(
+          self,
+          net,
+          ep,
+          { bridgeIndex, sandbox: reach, netns: box.netns },
+          (family) => !(family === 4 ? box.default4 : box.default6),
+        ),
+      );
     };
     let ep: EndpointRecord | undefined;
     let revision = 0;
@@ -157,7 +200,10 @@ export class EndpointService implements InFlight, Repairer {
         if (k.status === 'rejected') throw k.reason;
         plugged = true;
         if (!ep) {
-          log.debug('address taken meanwhile: unplugged, trying again from etcd', { network: net.name, ip: first.ipv4 || first.ipv6 });
+          log.debug('address taken meanwhile: unplugged, trying again from etcd', {
+            network: net.name,
+            ip: first.ipv4 || first.ipv6,
+          });
           await kernel.removeVeth(hostVethName(id));
           plugged = false;
         }
@@ -168,18 +214,39 @@ export class EndpointService implements InFlight, Repairer {
       t.push(performance.now());
       const lagging = req.wait ? await waitForPeers(this.d, net.id, revision, req.waitTimeoutMs || 2000) : [];
       const ms = t.slice(1).map((x, i) => Math.round((x - t[i]) * 100) / 100);
-      log.info('endpoint connected', { network: net.name, endpoint: ep.name, ip: ep.ipv4 || ep.ipv6, mac: ep.mac, sandbox: ep.sandbox, ifname: ep.ifname, ms: { checks: ms[0], etcdAndKernel: ms[1], afterLostRace: ms[2] } });
+      log.info('endpoint connected', {
+        network: net.name,
+        endpoint: ep.name,
+        ip: ep.ipv4 || ep.ipv6,
+        mac: ep.mac,
+        sandbox: ep.sandbox,
+        ifname: ep.ifname,
+        ms: { checks: ms[0], etcdAndKernel: ms[1], afterLostRace: ms[2] },
+      });
       ok = true;
-      return { endpoint: endpointToProto(ep), gateway: net.internal ? '' : (gw.v4 ?? ''), gatewayIpv6: net.internal ? '' : (gw.v6 ?? ''), mtu, laggingHosts: lagging };
+      return {
+        endpoint: endpointToProto(ep),
+        gateway: net.internal ? '' : (gw.v4 ?? ''),
+        gatewayIpv6: net.internal ? '' : (gw.v6 ?? ''),
+        mtu,
+        laggingHosts: lagging,
+      };
     } catch (err) {
-      if (ep) log.warn('connect failed, rolling back', { network: net.name, endpoint: ep.name, error: (err as Error).message });
+      if (ep)
+        log.warn('connect failed, rolling back', {
+          network: net.name,
+          endpoint: ep.name,
+          error: (err as Error).message,
+        });
       await kernel.removeVeth(hostVethName(id)).catch(() => undefined);
       const rec = ep;
       if (rec) {
-        const rev = await state.ownWrite(rec.id, true, () => store.deleteEndpoint(rec)).catch((e: Error) => {
-          log.error('rollback of endpoint record failed', { endpoint: rec.id, error: e.message });
-          return 0;
-        });
+        const rev = await state
+          .ownWrite(rec.id, true, () => store.deleteEndpoint(rec))
+          .catch((e: Error) => {
+            log.error('rollback of endpoint record failed', { endpoint: rec.id, error: e.message });
+            return 0;
+          });
         state.applyLocalEndpoint(rec, true, rev);
       }
       throw err;
@@ -197,11 +264,16 @@ export class EndpointService implements InFlight, Repairer {
     const net = await this.resolve(req.network);
     const p = sandboxPath(req.sandbox);
     const find = (eps: EndpointRecord[]): EndpointRecord | undefined =>
-      eps.find((e) => e.sandbox === p && e.host === this.d.self.name) ?? eps.find((e) => e.name === req.sandbox || e.id === req.sandbox) ?? eps.find((e) => e.sandbox === p);
+      eps.find((e) => e.sandbox === p && e.host === this.d.self.name) ??
+      eps.find((e) => e.name === req.sandbox || e.id === req.sandbox) ??
+      eps.find((e) => e.sandbox === p);
     // The view first (no round trip); etcd when the view does not know the endpoint (yet).
     const ep = find(this.viewEndpoints(net.id)) ?? find(await this.d.store.listEndpoints(net.id));
     if (!ep) throw notFound(`sandbox ${req.sandbox} is not connected to network ${net.name}`);
-    if (ep.host !== this.d.self.name && !req.force) throw precondition(`endpoint ${ep.name} lives on host ${ep.host}: disconnect it there, or use --force to remove its record from here`);
+    if (ep.host !== this.d.self.name && !req.force)
+      throw precondition(
+        `endpoint ${ep.name} lives on host ${ep.host}: disconnect it there, or use --force to remove its record from here`,
+      );
     await this.disconnectEndpoint(ep, net.name);
   }
 
@@ -216,7 +288,11 @@ export class EndpointService implements InFlight, Repairer {
       state.applyLocalEndpoint(ep, true, rev);
       this.docker.forget(ep.id);
       if (ep.host === self.name) await kernel.removeVeth(hostVethName(ep.id));
-      log.info('endpoint disconnected', { network: networkName || ep.networkId, endpoint: ep.name, ip: ep.ipv4 || ep.ipv6 });
+      log.info('endpoint disconnected', {
+        network: networkName || ep.networkId,
+        endpoint: ep.name,
+        ip: ep.ipv4 || ep.ipv6,
+      });
       ok = true;
     } finally {
       ops.end(ep.id);
@@ -233,13 +309,19 @@ export class EndpointService implements InFlight, Repairer {
   }
 
   findByCni(containerId: string, ifname: string): EndpointRecord | undefined {
-    for (const e of this.d.state.snap?.endpoints.values() ?? []) if (e.host === this.d.self.name && e.cni?.containerId === containerId && e.cni.ifname === ifname) return e;
+    for (const e of this.d.state.snap?.endpoints.values() ?? [])
+      if (e.host === this.d.self.name && e.cni?.containerId === containerId && e.cni.ifname === ifname) return e;
     return undefined;
   }
 
   localCniEndpoints(network: string): EndpointRecord[] {
     const snap = this.d.state.snap;
     if (!snap) return [];
-    return [...snap.endpoints.values()].filter((e) => e.host === this.d.self.name && e.cni && (e.networkId === network || snap.networks.get(e.networkId)?.name === network));
+    return [...snap.endpoints.values()].filter(
+      (e) =>
+        e.host === this.d.self.name &&
+        e.cni &&
+        (e.networkId === network || snap.networks.get(e.networkId)?.name === network),
+    );
   }
 }

@@ -7,7 +7,10 @@ import type { ReconcileRun, RunObserver } from './run';
 export class IsolationFollower implements RunObserver {
   private nets: LocalNetwork[] = [];
 
-  constructor(private readonly isolation: Isolation, private readonly view: () => ClusterView | undefined) {}
+  constructor(
+    private readonly isolation: Isolation,
+    private readonly view: () => ClusterView | undefined,
+  ) {}
 
   afterRun(run: Pick<ReconcileRun, 'vnis' | 'full'>): void {
     this.nets = run.vnis.map((vni) => ({ vni, subnets: this.subnetsOf(vni) }));
@@ -20,7 +23,8 @@ export class IsolationFollower implements RunObserver {
   }
 
   private subnetsOf(vni: number): string[] {
-    for (const n of this.view()?.networks.values() ?? []) if (n.vni === vni) return [...n.ipv4, ...n.ipv6].map((c) => c.subnet);
+    for (const n of this.view()?.networks.values() ?? [])
+      if (n.vni === vni) return [...n.ipv4, ...n.ipv6].map((c) => c.subnet);
     return [];
   }
 }

@@ -16,7 +16,11 @@ export class ReadyReporter implements RunObserver {
   readonly steps: Record<string, number> = {};
   private logged = false;
 
-  constructor(private readonly src: ReadinessSources, private readonly log: Logger, private readonly now = (): number => performance.now()) {}
+  constructor(
+    private readonly src: ReadinessSources,
+    private readonly log: Logger,
+    private readonly now = (): number => performance.now(),
+  ) {}
 
   mark(step: string): void {
     this.steps[step] = Math.round(this.now());
@@ -36,6 +40,11 @@ export class ReadyReporter implements RunObserver {
     this.logged = true;
     this.mark('reconciled');
     const cpu = process.cpuUsage();
-    this.log.info('ready', { ms: this.steps.reconciled, cpuMs: Math.round((cpu.user + cpu.system) / 1000), steps: this.steps, remoteEndpoints: this.src.remoteEndpoints() });
+    this.log.info('ready', {
+      ms: this.steps.reconciled,
+      cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+      steps: this.steps,
+      remoteEndpoints: this.src.remoteEndpoints(),
+    });
   }
 }

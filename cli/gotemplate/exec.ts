@@ -73,11 +73,19 @@ function evalCommand(ctx: Ctx, c: Command, dot: unknown, piped: unknown[]): unkn
   }
   if (head.k === 'field') {
     const v = lookup(ctx, head, dot);
-    if (typeof v === 'function') return (v as (...x: unknown[]) => unknown)(...rest.map((r) => evalArg(ctx, r, dot)), ...piped);
-    if (rest.length || piped.length) throw execError(ctx, head.pos, head.text, `can't give argument to non-function ${head.text}`);
+    if (typeof v === 'function')
+      return (v as (...x: unknown[]) => unknown)(...rest.map((r) => evalArg(ctx, r, dot)), ...piped);
+    if (rest.length || piped.length)
+      throw execError(ctx, head.pos, head.text, `can't give argument to non-function ${head.text}`);
     return v;
   }
-  if (rest.length || piped.length) throw execError(ctx, head.pos, toStr(evalArg(ctx, head, dot)), `can't give argument to non-function ${toStr(evalArg(ctx, head, dot))}`);
+  if (rest.length || piped.length)
+    throw execError(
+      ctx,
+      head.pos,
+      toStr(evalArg(ctx, head, dot)),
+      `can't give argument to non-function ${toStr(evalArg(ctx, head, dot))}`,
+    );
   return evalArg(ctx, head, dot);
 }
 
@@ -120,11 +128,18 @@ function exec(ctx: Ctx, nodes: Node[], dot: unknown): string {
         if (Array.isArray(v)) entries = v.map((x, i) => [i, x]);
         else if (v !== null && typeof v === 'object' && !(v instanceof GoTime)) {
           const o = v as Record<string, unknown>;
-          entries = Object.keys(o).sort().map((k) => [k, o[k]]);
+          entries = Object.keys(o)
+            .sort()
+            .map((k) => [k, o[k]]);
         } else if (v === null || v === undefined) entries = [];
         else {
           const first = n.p.cmds[0].args[0];
-          throw execError(ctx, n.p.pos, first.k === 'field' ? first.text : 'range', `range can't iterate over ${render(v)}`);
+          throw execError(
+            ctx,
+            n.p.pos,
+            first.k === 'field' ? first.text : 'range',
+            `range can't iterate over ${render(v)}`,
+          );
         }
         if (entries.length === 0) {
           out += exec(ctx, n.else, dot);

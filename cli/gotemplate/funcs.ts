@@ -20,20 +20,26 @@ function cmp(ctx: { src: Source }, pos: number, name: string, a: unknown, b: unk
 
 function printf(fmt: unknown, args: unknown[]): string {
   let i = 0;
-  return toStr(fmt).replace(/%([-+ 0#]*)(\d*)(?:\.(\d+))?([svdqtfx%])/g, (_m, flags: string, width: string, prec: string | undefined, verb: string) => {
-    if (verb === '%') return '%';
-    if (i >= args.length) return `%!${verb}(MISSING)`;
-    const v = args[i++];
-    let s: string;
-    if (verb === 'q') s = JSON.stringify(toStr(v));
-    else if (verb === 'd') s = typeof v === 'number' ? String(Math.trunc(v)) : `%!d(${typeof v}=${toStr(v)})`;
-    else if (verb === 'f') s = typeof v === 'number' ? v.toFixed(prec === undefined ? 6 : Number(prec)) : `%!f(${typeof v}=${toStr(v)})`;
-    else if (verb === 'x') s = typeof v === 'number' ? v.toString(16) : Buffer.from(toStr(v)).toString('hex');
-    else s = toStr(v);
-    if (verb === 's' && prec !== undefined) s = s.slice(0, Number(prec));
-    const w = Number(width || 0);
-    return flags.includes('-') ? s.padEnd(w) : s.padStart(w, flags.includes('0') && verb !== 's' ? '0' : ' ');
-  }) + (i < args.length ? `%!(EXTRA ${args.slice(i).map(toStr).join(', ')})` : '');
+  return (
+    toStr(fmt).replace(
+      /%([-+ 0#]*)(\d*)(?:\.(\d+))?([svdqtfx%])/g,
+      (_m, flags: string, width: string, prec: string | undefined, verb: string) => {
+        if (verb === '%') return '%';
+        if (i >= args.length) return `%!${verb}(MISSING)`;
+        const v = args[i++];
+        let s: string;
+        if (verb === 'q') s = JSON.stringify(toStr(v));
+        else if (verb === 'd') s = typeof v === 'number' ? String(Math.trunc(v)) : `%!d(${typeof v}=${toStr(v)})`;
+        else if (verb === 'f')
+          s = typeof v === 'number' ? v.toFixed(prec === undefined ? 6 : Number(prec)) : `%!f(${typeof v}=${toStr(v)})`;
+        else if (verb === 'x') s = typeof v === 'number' ? v.toString(16) : Buffer.from(toStr(v)).toString('hex');
+        else s = toStr(v);
+        if (verb === 's' && prec !== undefined) s = s.slice(0, Number(prec));
+        const w = Number(width || 0);
+        return flags.includes('-') ? s.padEnd(w) : s.padStart(w, flags.includes('0') && verb !== 's' ? '0' : ' ');
+      },
+    ) + (i < args.length ? `%!(EXTRA ${args.slice(i).map(toStr).join(', ')})` : '')
+  );
 }
 
 export const FUNCS: Record<string, Fn> = {
@@ -42,7 +48,8 @@ export const FUNCS: Record<string, Fn> = {
     let v = a[0];
     for (const k of a.slice(1)) {
       if (Array.isArray(v)) {
-        if (typeof k !== 'number' || k < 0 || k >= v.length) throw execError(c, p, 'index', `error calling index: index out of range: ${toStr(k)}`);
+        if (typeof k !== 'number' || k < 0 || k >= v.length)
+          throw execError(c, p, 'index', `error calling index: index out of range: ${toStr(k)}`);
         v = v[k];
       } else if (v !== null && typeof v === 'object') {
         // A missing key gives the zero value of the map's element type; ours are strings or objects.
@@ -64,7 +71,8 @@ export const FUNCS: Record<string, Fn> = {
   printf: (_c, _p, a) => printf(a[0], a.slice(1)),
   upper: (_c, _p, a) => toStr(a[0]).toUpperCase(),
   lower: (_c, _p, a) => toStr(a[0]).toLowerCase(),
-  title: (_c, _p, a) => toStr(a[0]).replace(/(^|[^\p{L}\p{N}_'])(\p{L})/gu, (_m, s: string, l: string) => s + l.toUpperCase()),
+  title: (_c, _p, a) =>
+    toStr(a[0]).replace(/(^|[^\p{L}\p{N}_'])(\p{L})/gu, (_m, s: string, l: string) => s + l.toUpperCase()),
   split: (_c, _p, a) => toStr(a[0]).split(toStr(a[1])),
   join: (_c, _p, a) => (Array.isArray(a[0]) ? a[0].map(toStr).join(toStr(a[1])) : toStr(a[0])),
   // Docker's pad: the string with `left` spaces before and `right` after.

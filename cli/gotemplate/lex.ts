@@ -24,5 +24,9 @@ export function lex(src: Source, body: string, base: number): Tok[] {
 }
 
 function unescape(s: string): string {
-  return s.replace(/\\(.)/g, (_m, c: string) => ({ n: '\n', t: '\t', r: '\r', '\\': '\\', '"': '"', "'": "'" } as Record<string, string>)[c] ?? `\\${c}`);
+  return s.replace(
+    /\\(.)/g,
+    (_m, c: string) =>
+      (({ n: '\n', t: '\t', r: '\r', '\\': '\\', '"': '"', "'": "'" }) as Record<string, string>)[c] ?? `\\${c}`,
+  );
 }

@@ -61,7 +61,8 @@ function parsePipeline(src: Source, toks: Tok[], pos: number, allowDecl: boolean
       else if (t.s === 'nil') args.push({ k: 'lit', v: null, pos: t.pos });
       else if (/^-?\d+(\.\d+)?$/.test(t.s)) args.push({ k: 'lit', v: Number(t.s), pos: t.pos });
       else if (t.s === '.') args.push({ k: 'field', base: '.', path: [], pos: t.pos, text: '.' });
-      else if (t.s.startsWith('.')) args.push({ k: 'field', base: '.', path: t.s.slice(1).split('.'), pos: t.pos, text: t.s });
+      else if (t.s.startsWith('.'))
+        args.push({ k: 'field', base: '.', path: t.s.slice(1).split('.'), pos: t.pos, text: t.s });
       else if (t.s.startsWith('$')) {
         const [v, ...path] = t.s.split('.');
         args.push({ k: 'field', base: v, path, pos: t.pos, text: t.s });
@@ -73,7 +74,8 @@ function parsePipeline(src: Source, toks: Tok[], pos: number, allowDecl: boolean
   for (;;) {
     const start = toks[i]?.pos ?? pos;
     const args = parseArgs((t) => t.s === '|');
-    if (args.length === 0) throw lineError(src, start, cmds.length ? 'missing command after |' : 'missing value for command');
+    if (args.length === 0)
+      throw lineError(src, start, cmds.length ? 'missing command after |' : 'missing value for command');
     cmds.push({ args, pos: start });
     if (i >= toks.length) break;
     i++; // '|'
@@ -86,7 +88,12 @@ export function parse(src: Source): Node[] {
   const re = /\{\{(-\s)?([\s\S]*?)(\s-)?\}\}/g;
   const root: Node[] = [];
   // Each open block: where its nodes go now, and how it may continue ({{else}}, {{end}}).
-  type Frame = { nodes: Node[]; node?: Extract<Node, { t: 'if' | 'with' | 'range' }>; inElse?: boolean; chained?: boolean };
+  type Frame = {
+    nodes: Node[];
+    node?: Extract<Node, { t: 'if' | 'with' | 'range' }>;
+    inElse?: boolean;
+    chained?: boolean;
+  };
   const stack: Frame[] = [{ nodes: root }];
   const cur = (): Node[] => stack[stack.length - 1].nodes;
   let last = 0;

@@ -21,7 +21,8 @@ export function isGoMap(o: unknown): boolean {
 export function goStruct<T extends object>(o: T, omitEmpty: readonly string[] = []): T {
   const rec = o as Record<string, unknown>;
   for (const k of Object.keys(rec)) {
-    if (typeof rec[k] === 'function' || (omitEmpty.includes(k) && isEmpty(rec[k]))) Object.defineProperty(o, k, { enumerable: false });
+    if (typeof rec[k] === 'function' || (omitEmpty.includes(k) && isEmpty(rec[k])))
+      Object.defineProperty(o, k, { enumerable: false });
   }
   STRUCTS.add(o);
   return o;
@@ -77,8 +78,15 @@ export function render(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(inner).join(' ')}]`;
   if (typeof v === 'object') {
     const o = v as Record<string, unknown>;
-    if (STRUCTS.has(o)) return `{${Object.getOwnPropertyNames(o).filter((k) => typeof o[k] !== 'function').map((k) => inner(o[k])).join(' ')}}`;
-    return `map[${Object.keys(o).sort().map((k) => `${k}:${inner(o[k])}`).join(' ')}]`;
+    if (STRUCTS.has(o))
+      return `{${Object.getOwnPropertyNames(o)
+        .filter((k) => typeof o[k] !== 'function')
+        .map((k) => inner(o[k]))
+        .join(' ')}}`;
+    return `map[${Object.keys(o)
+      .sort()
+      .map((k) => `${k}:${inner(o[k])}`)
+      .join(' ')}]`;
   }
   return '';
 }

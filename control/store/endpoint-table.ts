@@ -97,7 +97,8 @@ export class EndpointTable extends Map<string, EndpointRecord> {
 
   // `previous`: the record this one replaces; the addresses both hold are counted once.
   private index(ep: EndpointRecord, previous?: EndpointRecord): void {
-    for (const a of [ep.ipv4, ep.ipv6]) if (a && !holds(previous, ep.networkId, a)) count(this.addresses, ep.networkId, a, 1);
+    for (const a of [ep.ipv4, ep.ipv6])
+      if (a && !holds(previous, ep.networkId, a)) count(this.addresses, ep.networkId, a, 1);
     count(this.hosts, ep.networkId, ep.host, 1);
     count(this.macs, ep.networkId, ep.mac, 1);
   }

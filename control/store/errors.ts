@@ -1,4 +1,10 @@
-import { GRPCGenericError, EtcdError, ClientRuntimeError, EtcdPermissionDeniedError, EtcdAuthenticationFailedError } from 'etcd3';
+import {
+  GRPCGenericError,
+  EtcdError,
+  ClientRuntimeError,
+  EtcdPermissionDeniedError,
+  EtcdAuthenticationFailedError,
+} from 'etcd3';
 import { BrokenCircuitError } from 'cockatiel';
 import { status } from '@grpc/grpc-js';
 import { VxError, unavailable, internal } from '../errors';
@@ -14,22 +20,41 @@ export class EtcdAuthError extends VxError {}
 // side speaks TLS and the other does not.
 export type TlsProblem = 'untrusted' | 'client-cert' | 'plaintext';
 export class EtcdTlsError extends VxError {
-  constructor(code: status, message: string, readonly kind: TlsProblem) {
+  constructor(
+    code: status,
+    message: string,
+    readonly kind: TlsProblem,
+  ) {
     super(code, message);
   }
 }
 
 // In this order: a message can name more than one (an alert follows a failed verification).
 const TABLE: [RegExp, (e: VxError) => VxError][] = [
-  [/authentication failed|invalid user ID or password|user name is empty|permission denied/i, (e) => new EtcdAuthError(e.code, e.message)],
-  [/certificate verify failed|unable to verify|unable to get local issuer|self[- ]signed|unknown ca|CERT_|Hostname\/IP does not match/i, (e) => new EtcdTlsError(e.code, e.message, 'untrusted')],
-  [/certificate required|bad certificate|handshake failure|alert/i, (e) => new EtcdTlsError(e.code, e.message, 'client-cert')],
-  [/wrong version number|packet length too long|http2: server sent GOAWAY|Protocol error/i, (e) => new EtcdTlsError(e.code, e.message, 'plaintext')],
+  [
+    /authentication failed|invalid user ID or password|user name is empty|permission denied/i,
+    (e) => new EtcdAuthError(e.code, e.message),
+  ],
+  [
+    /certificate verify failed|unable to verify|unable to get local issuer|self[- ]signed|unknown ca|CERT_|Hostname\/IP does not match/i,
+    (e) => new EtcdTlsError(e.code, e.message, 'untrusted'),
+  ],
+  [
+    /certificate required|bad certificate|handshake failure|alert/i,
+    (e) => new EtcdTlsError(e.code, e.message, 'client-cert'),
+  ],
+  [
+    /wrong version number|packet length too long|http2: server sent GOAWAY|Protocol error/i,
+    (e) => new EtcdTlsError(e.code, e.message, 'plaintext'),
+  ],
 ];
 
 // grpc-js spreads a connection failure over lines and appends a "Resolution note".
 export function oneLine(message: string): string {
-  return message.replace(/\s*Resolution note:\s*/, ' ').replace(/\s+/g, ' ').trim();
+  return message
+    .replace(/\s*Resolution note:\s*/, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 function classified(e: VxError): VxError {
@@ -47,7 +72,8 @@ export function storeError(err: unknown): VxError {
   if (err instanceof EtcdPermissionDeniedError || err instanceof EtcdAuthenticationFailedError) {
     return classified(unavailable(`etcd refused the request: ${err.message}`));
   }
-  if (err instanceof BrokenCircuitError) return unavailable('etcd is unreachable (recent requests failed; retrying shortly)');
+  if (err instanceof BrokenCircuitError)
+    return unavailable('etcd is unreachable (recent requests failed; retrying shortly)');
   if (err instanceof GRPCGenericError || err instanceof EtcdError || err instanceof ClientRuntimeError) {
     return classified(unavailable(`etcd is unreachable or not answering: ${err.message}`));
   }
@@ -55,7 +81,13 @@ export function storeError(err: unknown): VxError {
   const g = err as { code?: unknown; details?: unknown };
   if (typeof g?.code === 'number' && typeof g.details === 'string') {
     const away = AWAY.has(g.code);
-    return classified(unavailable(away ? `etcd is unreachable or not answering: ${g.details}` : `etcd refused the request (${status[g.code] ?? g.code}): ${g.details}`));
+    return classified(
+      unavailable(
+        away
+          ? `etcd is unreachable or not answering: ${g.details}`
+          : `etcd refused the request (${status[g.code] ?? g.code}): ${g.details}`,
+      ),
+    );
   }
   const e = err as Error;
   return classified(internal(`etcd request failed: ${e?.message ?? String(err)}`));
@@ -64,5 +96,8 @@ export function storeError(err: unknown): VxError {
 // A request that never reached etcd: an open breaker refused it, or the member refused the
 // connection. Sending it again (to another member, or a moment later) cannot apply it twice.
 export function neverSent(err: unknown): boolean {
-  return err instanceof BrokenCircuitError || (err instanceof Error && /No connection established|ECONNREFUSED|ENOENT/.test(err.message));
+  return (
+    err instanceof BrokenCircuitError ||
+    (err instanceof Error && /No connection established|ECONNREFUSED|ENOENT/.test(err.message))
+  );
 }

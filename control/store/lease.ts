@@ -20,7 +20,10 @@ export interface HostLease {
 export type Call = <T>(fn: () => Promise<T>) => Promise<T>;
 
 export class EtcdHostLease implements HostLease {
-  constructor(private readonly lease: Lease, private readonly call: Call) {}
+  constructor(
+    private readonly lease: Lease,
+    private readonly call: Call,
+  ) {}
 
   async putHost(rec: HostRecord): Promise<void> {
     await this.call(() => this.lease.put(keys.host(rec.name)).value(JSON.stringify(rec)).exec());

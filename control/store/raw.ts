@@ -14,7 +14,11 @@ const identity = (b: Buffer): Buffer => b;
 // its loads of the whole view, where etcd3's decoding cost more than the work done with the data.
 export function openClient(t: EtcdTarget, endpoint: number): grpc.Client {
   const url = t.endpoints[endpoint % t.endpoints.length];
-  const creds = t.tls ? grpc.credentials.createSsl(t.tls.ca, t.tls.key ?? null, t.tls.cert ?? null) : url.startsWith('https://') ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
+  const creds = t.tls
+    ? grpc.credentials.createSsl(t.tls.ca, t.tls.key ?? null, t.tls.cert ?? null)
+    : url.startsWith('https://')
+      ? grpc.credentials.createSsl()
+      : grpc.credentials.createInsecure();
   // A response carries every change of a revision range: far over gRPC's 4 MiB default in a big
   // cluster. And HTTP/2's default 64 KiB flow-control window made etcd wait for a window update
   // every 64 KiB of it (grpc-js does not grow the window as Go's gRPC does).
@@ -29,11 +33,29 @@ export function openClient(t: EtcdTarget, endpoint: number): grpc.Client {
 // The metadata of an authenticated call: a fresh token per call site, as tokens expire.
 export async function callMetadata(client: grpc.Client, t: EtcdTarget, deadline: number): Promise<grpc.Metadata> {
   const md = new grpc.Metadata();
-  if (t.auth) md.set('token', await unary(client, '/etcdserverpb.Auth/Authenticate', encodeAuthenticate(t.auth.username, t.auth.password), decodeAuthenticateToken, new grpc.Metadata(), deadline));
+  if (t.auth)
+    md.set(
+      'token',
+      await unary(
+        client,
+        '/etcdserverpb.Auth/Authenticate',
+        encodeAuthenticate(t.auth.username, t.auth.password),
+        decodeAuthenticateToken,
+        new grpc.Metadata(),
+        deadline,
+      ),
+    );
   return md;
 }
 
-export function unary<T>(client: grpc.Client, method: string, request: Buffer, decode: (b: Buffer) => T, md: grpc.Metadata, deadline: number): Promise<T> {
+export function unary<T>(
+  client: grpc.Client,
+  method: string,
+  request: Buffer,
+  decode: (b: Buffer) => T,
+  md: grpc.Metadata,
+  deadline: number,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     client.makeUnaryRequest(method, identity, decode, request, md, { deadline }, (err, res) => {
       if (err || res === undefined) reject(err ?? new Error(`etcd answered ${method} with nothing`));
@@ -44,11 +66,24 @@ export function unary<T>(client: grpc.Client, method: string, request: Buffer, d
 
 // Every key of [key, rangeEnd) at the latest revision, on a channel opened for it and closed after:
 // the RangeResponse as etcd sent it, for ./wire's decodeRangeResponse.
-export async function rangeAll(t: EtcdTarget, endpoint: number, key: Buffer, rangeEnd: Buffer, timeoutMs: number): Promise<Buffer> {
+export async function rangeAll(
+  t: EtcdTarget,
+  endpoint: number,
+  key: Buffer,
+  rangeEnd: Buffer,
+  timeoutMs: number,
+): Promise<Buffer> {
   const client = openClient(t, endpoint);
   const deadline = Date.now() + timeoutMs;
   try {
-    return await unary(client, '/etcdserverpb.KV/Range', encodeRange(key, rangeEnd), identity, await callMetadata(client, t, deadline), deadline);
+    return await unary(
+      client,
+      '/etcdserverpb.KV/Range',
+      encodeRange(key, rangeEnd),
+      identity,
+      await callMetadata(client, t, deadline),
+      deadline,
+    );
   } finally {
     client.close();
   }

@@ -1,5 +1,13 @@
 import { Etcd3, IOptions, isRecoverableError } from 'etcd3';
-import { BrokenCircuitError, circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, IBackoff, retry } from 'cockatiel';
+import {
+  BrokenCircuitError,
+  circuitBreaker,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  handleWhen,
+  IBackoff,
+  retry,
+} from 'cockatiel';
 import type * as RPC from 'etcd3/lib/rpc';
 import { unavailable } from '../errors';
 import { neverSent, storeError } from './errors';
@@ -45,16 +53,47 @@ export interface ViewWatch {
 export type { ViewBatch, ViewChange };
 
 const enc = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
-const put = (key: string, value: unknown, lease?: string): RPC.IRequestOp => ({ request_put: { key: Buffer.from(key), value: enc(value), ...(lease ? { lease } : {}) } });
+const put = (key: string, value: unknown, lease?: string): RPC.IRequestOp => ({
+  request_put: { key: Buffer.from(key), value: enc(value), ...(lease ? { lease } : {}) },
+});
 const del = (key: string): RPC.IRequestOp => ({ request_delete_range: { key: Buffer.from(key) } });
-const delPrefix = (prefix: string): RPC.IRequestOp => ({ request_delete_range: { key: Buffer.from(prefix), range_end: prefixEnd(prefix) } });
-const valueIs = (key: string, value: unknown): RPC.ICompare => ({ key: Buffer.from(key), target: 'Value', result: 'Equal', value: enc(value) });
-const absent = (key: string): RPC.ICompare => ({ key: Buffer.from(key), target: 'Version', result: 'Equal', version: 0 });
-const present = (key: string): RPC.ICompare => ({ key: Buffer.from(key), target: 'Version', result: 'Greater', version: 0 });
+const delPrefix = (prefix: string): RPC.IRequestOp => ({
+  request_delete_range: { key: Buffer.from(prefix), range_end: prefixEnd(prefix) },
+});
+const valueIs = (key: string, value: unknown): RPC.ICompare => ({
+  key: Buffer.from(key),
+  target: 'Value',
+  result: 'Equal',
+  value: enc(value),
+});
+const absent = (key: string): RPC.ICompare => ({
+  key: Buffer.from(key),
+  target: 'Version',
+  result: 'Equal',
+  version: 0,
+});
+const present = (key: string): RPC.ICompare => ({
+  key: Buffer.from(key),
+  target: 'Version',
+  result: 'Greater',
+  version: 0,
+});
 // A range compare holds for every key in the range, and trivially for an empty one (etcd compares an
 // empty range as one zero-valued key): "no key under prefix" and "nothing under prefix changed since".
-const noneUnder = (prefix: string): RPC.ICompare => ({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), target: 'Version', result: 'Equal', version: 0 });
-const unchangedSince = (prefix: string, revision: number): RPC.ICompare => ({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), target: 'Mod', result: 'Less', mod_revision: revision + 1 });
+const noneUnder = (prefix: string): RPC.ICompare => ({
+  key: Buffer.from(prefix),
+  range_end: prefixEnd(prefix),
+  target: 'Version',
+  result: 'Equal',
+  version: 0,
+});
+const unchangedSince = (prefix: string, revision: number): RPC.ICompare => ({
+  key: Buffer.from(prefix),
+  range_end: prefixEnd(prefix),
+  target: 'Mod',
+  result: 'Less',
+  mod_revision: revision + 1,
+});
 
 export function decode<T>(kv: RPC.IKeyValue): T {
   return parse<T>(kv.value);
@@ -85,13 +124,19 @@ export class Store {
       // etcd3's defaults keep a host's breaker open for 5 s after three failures, so the API stays
       // UNAVAILABLE for seconds after etcd is back; one second is enough to avoid hammering it.
       faultHandling: {
-        host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
+        host: () =>
+          circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
         global: retry(handleWhen(isRecoverableError), { maxAttempts: 3 }),
         // A watch down means a stale view: retry it within a second, not etcd3's 30 s maximum.
         watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000 }) as unknown as IBackoff<unknown>, // etcd3 is typed for an older cockatiel; it calls the factory's next()
       },
     };
-    if (opts.tls) o.credentials = { rootCertificate: opts.tls.ca, ...(opts.tls.key ? { privateKey: opts.tls.key } : {}), ...(opts.tls.cert ? { certChain: opts.tls.cert } : {}) };
+    if (opts.tls)
+      o.credentials = {
+        rootCertificate: opts.tls.ca,
+        ...(opts.tls.key ? { privateKey: opts.tls.key } : {}),
+        ...(opts.tls.cert ? { certChain: opts.tls.cert } : {}),
+      };
     if (opts.auth) o.auth = opts.auth;
     this.client = new Etcd3(o);
   }
@@ -104,13 +149,21 @@ export class Store {
   // member: a member cut off from the others would otherwise hold the agent's view still.
   async watchPrefix(prefix: string, revision: number, on: WatchHandlers): Promise<PrefixWatch> {
     try {
-      return await PrefixWatch.open(this.target, this.watchEndpoint, Buffer.from(prefix), prefixEnd(prefix), revision, this.timeoutMs, {
-        data: (res) => on.data(res),
-        error: (err) => {
-          this.watchEndpoint++;
-          on.error(err);
+      return await PrefixWatch.open(
+        this.target,
+        this.watchEndpoint,
+        Buffer.from(prefix),
+        prefixEnd(prefix),
+        revision,
+        this.timeoutMs,
+        {
+          data: (res) => on.data(res),
+          error: (err) => {
+            this.watchEndpoint++;
+            on.error(err);
+          },
         },
-      });
+      );
     } catch (err) {
       this.watchEndpoint++;
       throw storeError(err);
@@ -119,7 +172,10 @@ export class Store {
 
   // The view's changes from `revision` on (see ViewBatch), with the same failover as watchPrefix.
   watchView(revision: number, on: ViewHandlers): Promise<ViewWatch> {
-    return this.watchPrefix(keys.all, revision, { data: (res) => on.data(new ViewBatch(res)), error: (err) => on.error(err) });
+    return this.watchPrefix(keys.all, revision, {
+      data: (res) => on.data(new ViewBatch(res)),
+      error: (err) => on.error(err),
+    });
   }
 
   // While a breaker is open the client refuses at once; within the call's deadline we wait for it
@@ -143,12 +199,22 @@ export class Store {
     }
   }
 
-  async txn(compare: RPC.ICompare[], success: RPC.IRequestOp[], failure: RPC.IRequestOp[] = []): Promise<RPC.ITxnResponse> {
+  async txn(
+    compare: RPC.ICompare[],
+    success: RPC.IRequestOp[],
+    failure: RPC.IRequestOp[] = [],
+  ): Promise<RPC.ITxnResponse> {
     return this.call(() => this.client.kv.txn({ compare, success, failure }));
   }
 
   private async range(prefix: string, revision?: number): Promise<RPC.IRangeResponse> {
-    return this.call(() => this.client.kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), ...(revision ? { revision } : {}) }));
+    return this.call(() =>
+      this.client.kv.range({
+        key: Buffer.from(prefix),
+        range_end: prefixEnd(prefix),
+        ...(revision ? { revision } : {}),
+      }),
+    );
   }
 
   private async getKey(key: string): Promise<RPC.IKeyValue | undefined> {
@@ -195,7 +261,13 @@ export class Store {
   async deleteNetwork(net: NetworkRecord): Promise<'deleted' | 'gone' | 'in-use'> {
     const res = await this.txn(
       [present(keys.network(net.id)), noneUnder(keys.endpointsOf(net.id))],
-      [del(keys.network(net.id)), del(keys.name(net.name)), del(keys.vni(net.vni)), delPrefix(keys.ipamOf(net.id)), delPrefix(keys.epNamesOf(net.id))],
+      [
+        del(keys.network(net.id)),
+        del(keys.name(net.name)),
+        del(keys.vni(net.vni)),
+        delPrefix(keys.ipamOf(net.id)),
+        delPrefix(keys.epNamesOf(net.id)),
+      ],
     );
     if (res.succeeded) return 'deleted';
     return (await this.getKey(keys.network(net.id))) ? 'in-use' : 'gone';
@@ -209,7 +281,13 @@ export class Store {
   }
 
   async allocatedAddresses(networkId: string): Promise<Set<string>> {
-    const res = await this.call(() => this.client.kv.range({ key: Buffer.from(keys.ipamOf(networkId)), range_end: prefixEnd(keys.ipamOf(networkId)), keys_only: true }));
+    const res = await this.call(() =>
+      this.client.kv.range({
+        key: Buffer.from(keys.ipamOf(networkId)),
+        range_end: prefixEnd(keys.ipamOf(networkId)),
+        keys_only: true,
+      }),
+    );
     const p = keys.ipamOf(networkId).length;
     return new Set(res.kvs.map((kv) => kv.key.toString().slice(p)));
   }
@@ -218,12 +296,25 @@ export class Store {
   // (with the reason) when the network is gone, an address is taken or the name is in use. With
   // `reservedOn`, the addresses must be that host's reservations instead of free (Docker's IPAM
   // reserved them before it created the endpoint).
-  async createEndpoint(ep: EndpointRecord, addresses: string[], reservedOn?: string): Promise<{ ok: true; revision: number } | { ok: false; reason: 'no-network' | 'address' | 'name'; taken?: string }> {
+  async createEndpoint(
+    ep: EndpointRecord,
+    addresses: string[],
+    reservedOn?: string,
+  ): Promise<
+    { ok: true; revision: number } | { ok: false; reason: 'no-network' | 'address' | 'name'; taken?: string }
+  > {
     const ipam = (a: string): string => keys.ipam(ep.networkId, a);
-    const free = (a: string): RPC.ICompare => (reservedOn ? valueIs(ipam(a), reservationOf(reservedOn)) : absent(ipam(a)));
-    const compare = [present(keys.network(ep.networkId)), absent(keys.epName(ep.networkId, ep.name)), ...addresses.map(free)];
+    const free = (a: string): RPC.ICompare =>
+      reservedOn ? valueIs(ipam(a), reservationOf(reservedOn)) : absent(ipam(a));
+    const compare = [
+      present(keys.network(ep.networkId)),
+      absent(keys.epName(ep.networkId, ep.name)),
+      ...addresses.map(free),
+    ];
     const success = [
-      put(keys.endpoint(ep.networkId, ep.id), ep), put(keys.epName(ep.networkId, ep.name), ep.id), ...addresses.map((a) => put(ipam(a), ep.id)),
+      put(keys.endpoint(ep.networkId, ep.id), ep),
+      put(keys.epName(ep.networkId, ep.name), ep.id),
+      ...addresses.map((a) => put(ipam(a), ep.id)),
       ...(reservedOn ? addresses.map((a) => del(keys.reservation(reservedOn, ep.networkId, a))) : []),
     ];
     const failure: RPC.IRequestOp[] = [
@@ -236,7 +327,8 @@ export class Store {
     const found = res.responses.map((r) => r.response_range.kvs.length > 0);
     if (!found[0]) return { ok: false, reason: 'no-network' };
     if (found[1]) return { ok: false, reason: 'name' };
-    const held = (j: number): boolean => res.responses[j + 2].response_range.kvs[0]?.value?.toString() === JSON.stringify(reservationOf(reservedOn ?? ''));
+    const held = (j: number): boolean =>
+      res.responses[j + 2].response_range.kvs[0]?.value?.toString() === JSON.stringify(reservationOf(reservedOn ?? ''));
     const i = reservedOn ? addresses.findIndex((_, j) => !held(j)) : found.slice(2).findIndex((f) => f);
     return { ok: false, reason: 'address', taken: addresses[i] };
   }
@@ -245,7 +337,10 @@ export class Store {
   async reserveAddress(networkId: string, address: string, host: string): Promise<'ok' | 'no-network' | 'taken'> {
     const res = await this.txn(
       [present(keys.network(networkId)), absent(keys.ipam(networkId, address))],
-      [put(keys.ipam(networkId, address), reservationOf(host)), put(keys.reservation(host, networkId, address), new Date().toISOString())],
+      [
+        put(keys.ipam(networkId, address), reservationOf(host)),
+        put(keys.reservation(host, networkId, address), new Date().toISOString()),
+      ],
       [{ request_range: { key: Buffer.from(keys.network(networkId)), keys_only: true } }],
     );
     if (res.succeeded) return 'ok';
@@ -283,7 +378,8 @@ export class Store {
 
   // Binds a Docker network to a vxnet network that must still exist.
   async putDockerNetwork(rec: DockerNetworkRecord): Promise<boolean> {
-    return (await this.txn([present(keys.network(rec.networkId))], [put(keys.dockerNetwork(rec.dockerId), rec)])).succeeded;
+    return (await this.txn([present(keys.network(rec.networkId))], [put(keys.dockerNetwork(rec.dockerId), rec)]))
+      .succeeded;
   }
 
   async deleteDockerNetwork(dockerId: string): Promise<void> {
@@ -296,7 +392,11 @@ export class Store {
     const addrs = plainAddressesOf(ep);
     const res = await this.txn(
       [present(keys.endpoint(ep.networkId, ep.id))],
-      [del(keys.endpoint(ep.networkId, ep.id)), ...addrs.map((a) => del(keys.ipam(ep.networkId, a))), del(keys.epName(ep.networkId, ep.name))],
+      [
+        del(keys.endpoint(ep.networkId, ep.id)),
+        ...addrs.map((a) => del(keys.ipam(ep.networkId, a))),
+        del(keys.epName(ep.networkId, ep.name)),
+      ],
     );
     return Number(res.header.revision);
   }
@@ -311,15 +411,17 @@ export class Store {
   // Every host record with the seconds its lease has left (-1 when etcd cannot say).
   async listHostsWithLeases(): Promise<{ host: HostRecord; ttlLeft: number }[]> {
     const res = await this.range(keys.hosts);
-    return Promise.all(res.kvs.map(async (kv) => {
-      let ttlLeft = -1;
-      try {
-        ttlLeft = Number((await this.call(() => this.client.leaseClient.leaseTimeToLive({ ID: kv.lease }))).TTL);
-      } catch {
-        /* unknown */
-      }
-      return { host: decode<HostRecord>(kv), ttlLeft };
-    }));
+    return Promise.all(
+      res.kvs.map(async (kv) => {
+        let ttlLeft = -1;
+        try {
+          ttlLeft = Number((await this.call(() => this.client.leaseClient.leaseTimeToLive({ ID: kv.lease }))).TTL);
+        } catch {
+          /* unknown */
+        }
+        return { host: decode<HostRecord>(kv), ttlLeft };
+      }),
+    );
   }
 
   // --- snapshot ----------------------------------------------------------------------------------
@@ -335,7 +437,13 @@ export class Store {
       this.watchEndpoint++;
       throw storeError(err);
     }
-    const snap: ClusterView = { revision: 0, networks: new Map(), endpoints: new EndpointTable(), hosts: new Map(), reconciled: new Map() };
+    const snap: ClusterView = {
+      revision: 0,
+      networks: new Map(),
+      endpoints: new EndpointTable(),
+      hosts: new Map(),
+      reconciled: new Map(),
+    };
     const into = newViewChange();
     snap.revision = decodeRangeResponse(res, (key, value) => {
       try {
@@ -346,7 +454,6 @@ export class Store {
     }).revision;
     return snap;
   }
-
 }
 
 async function jitter(attempt: number): Promise<void> {

@@ -12,20 +12,57 @@ interface Common {
   // (reconciled) and keys the view does not hold do not.
   changed: boolean;
 }
-export interface EndpointViewChange extends Common { kind: 'endpoint'; id: string; record: EndpointRecord | undefined; previous: EndpointRecord | undefined }
-export interface NetworkViewChange extends Common { kind: 'network'; id: string; record: NetworkRecord | undefined; previous: NetworkRecord | undefined }
-export interface HostViewChange extends Common { kind: 'host'; id: string; record: HostRecord | undefined; previous: HostRecord | undefined }
+export interface EndpointViewChange extends Common {
+  kind: 'endpoint';
+  id: string;
+  record: EndpointRecord | undefined;
+  previous: EndpointRecord | undefined;
+}
+export interface NetworkViewChange extends Common {
+  kind: 'network';
+  id: string;
+  record: NetworkRecord | undefined;
+  previous: NetworkRecord | undefined;
+}
+export interface HostViewChange extends Common {
+  kind: 'host';
+  id: string;
+  record: HostRecord | undefined;
+  previous: HostRecord | undefined;
+}
 // A host's progress report: the revision its kernel is programmed up to.
-export interface ReconciledViewChange extends Common { kind: 'reconciled'; id: string; record: number | undefined; previous: undefined }
-export interface OtherViewChange extends Common { kind: 'other'; id: ''; record: undefined; previous: undefined }
-export type ViewChange = EndpointViewChange | NetworkViewChange | HostViewChange | ReconciledViewChange | OtherViewChange;
+export interface ReconciledViewChange extends Common {
+  kind: 'reconciled';
+  id: string;
+  record: number | undefined;
+  previous: undefined;
+}
+export interface OtherViewChange extends Common {
+  kind: 'other';
+  id: '';
+  record: undefined;
+  previous: undefined;
+}
+export type ViewChange =
+  EndpointViewChange | NetworkViewChange | HostViewChange | ReconciledViewChange | OtherViewChange;
 
 // The one object every change of a batch is decoded into, whatever its kind.
-interface Slot { kind: ViewChange['kind']; id: string; record: unknown; previous: unknown; deleted: boolean; revision: number; changed: boolean }
+interface Slot {
+  kind: ViewChange['kind'];
+  id: string;
+  record: unknown;
+  previous: unknown;
+  deleted: boolean;
+  revision: number;
+  changed: boolean;
+}
 
 // A change that cannot be read (not a record vxnet wrote?): the view may hold part of its batch.
 export class UnreadableChange extends Error {
-  constructor(readonly key: string, cause: unknown) {
+  constructor(
+    readonly key: string,
+    cause: unknown,
+  ) {
     super((cause as Error)?.message ?? String(cause), { cause });
     this.name = 'UnreadableChange';
   }
@@ -40,7 +77,15 @@ export class ViewBatch {
   readonly canceled: boolean;
   readonly cancelReason: string;
   private readonly ev: WatchedKey = { deleted: false, key: '', value: undefined, modRevision: 0 };
-  private readonly slot: Slot = { kind: 'other', id: '', record: undefined, previous: undefined, deleted: false, revision: 0, changed: false };
+  private readonly slot: Slot = {
+    kind: 'other',
+    id: '',
+    record: undefined,
+    previous: undefined,
+    deleted: false,
+    revision: 0,
+    changed: false,
+  };
 
   constructor(private readonly res: WatchResponse) {
     this.revision = res.revision;

@@ -20,9 +20,21 @@ export interface WatchHandlers {
 export class PrefixWatch {
   private closed = false;
 
-  private constructor(private readonly client: grpc.Client, private readonly call: grpc.ClientDuplexStream<Buffer, WatchResponse>, private readonly on: WatchHandlers) {}
+  private constructor(
+    private readonly client: grpc.Client,
+    private readonly call: grpc.ClientDuplexStream<Buffer, WatchResponse>,
+    private readonly on: WatchHandlers,
+  ) {}
 
-  static async open(t: EtcdTarget, endpoint: number, key: Buffer, rangeEnd: Buffer, startRevision: number, timeoutMs: number, on: WatchHandlers): Promise<PrefixWatch> {
+  static async open(
+    t: EtcdTarget,
+    endpoint: number,
+    key: Buffer,
+    rangeEnd: Buffer,
+    startRevision: number,
+    timeoutMs: number,
+    on: WatchHandlers,
+  ): Promise<PrefixWatch> {
     const client = openClient(t, endpoint);
     const deadline = Date.now() + timeoutMs;
     try {
@@ -47,7 +59,10 @@ export class PrefixWatch {
         if (created) this.on.error(err);
         else reject(err);
       };
-      const timer = setTimeout(() => fail(new Error('etcd did not confirm the watch in time')), Math.max(1, deadline - Date.now()));
+      const timer = setTimeout(
+        () => fail(new Error('etcd did not confirm the watch in time')),
+        Math.max(1, deadline - Date.now()),
+      );
       this.call.on('data', (res: WatchResponse) => {
         if (this.closed) return;
         if (!created) {

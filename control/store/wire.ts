@@ -24,7 +24,10 @@ export interface WatchResponse {
 // value, its key) decoded up front lived until the last was applied, so the young generation's
 // collections copied them all and moved them to the old one, as garbage.
 export class WatchEvents {
-  constructor(private readonly buf: Buffer, private readonly bounds: number[]) {} // [start, end] per event
+  constructor(
+    private readonly buf: Buffer,
+    private readonly bounds: number[],
+  ) {} // [start, end] per event
 
   get length(): number {
     return this.bounds.length / 2;
@@ -36,12 +39,18 @@ export class WatchEvents {
 
   // Each event as an object of its own (tests, and callers with few events).
   all(): WatchedKey[] {
-    return Array.from({ length: this.length }, (_, i) => this.read(i, { deleted: false, key: '', value: undefined, modRevision: 0 }));
+    return Array.from({ length: this.length }, (_, i) =>
+      this.read(i, { deleted: false, key: '', value: undefined, modRevision: 0 }),
+    );
   }
 }
 
 class Cursor {
-  constructor(readonly buf: Buffer, public pos = 0, readonly end = buf.length) {}
+  constructor(
+    readonly buf: Buffer,
+    public pos = 0,
+    readonly end = buf.length,
+  ) {}
 
   // Revisions and lengths fit in a double; larger values (lease IDs) are only ever skipped.
   varint(): number {
@@ -91,7 +100,14 @@ class Cursor {
 export function decodeWatchResponse(buf: Buffer): WatchResponse {
   const c = new Cursor(buf);
   const bounds: number[] = [];
-  const out: WatchResponse = { revision: 0, created: false, canceled: false, compactRevision: 0, cancelReason: '', events: new WatchEvents(buf, bounds) };
+  const out: WatchResponse = {
+    revision: 0,
+    created: false,
+    canceled: false,
+    compactRevision: 0,
+    cancelReason: '',
+    events: new WatchEvents(buf, bounds),
+  };
   while (c.pos < c.end) {
     const tag = c.varint();
     const field = Math.floor(tag / 8);
@@ -123,7 +139,7 @@ function headerRevision(buf: Buffer, start: number, end: number): number {
   let revision = 0;
   while (c.pos < c.end) {
     const tag = c.varint();
-    if (tag === (3 << 3)) revision = c.varint();
+    if (tag === 3 << 3) revision = c.varint();
     else c.skip(tag & 7);
   }
   return revision;
@@ -138,7 +154,7 @@ function decodeEvent(buf: Buffer, start: number, end: number, ev: WatchedKey): W
   let value: [number, number] | undefined;
   while (c.pos < c.end) {
     const tag = c.varint();
-    if (tag === (1 << 3)) {
+    if (tag === 1 << 3) {
       ev.deleted = c.varint() === 1;
     } else if (tag === ((2 << 3) | 2)) {
       const [s, e] = c.sub();
@@ -163,7 +179,10 @@ export interface RangeResponse {
 // restart loads every endpoint of the cluster this way. The same decoding as a watch's events, for
 // the same reason (etcd3's objects took a quarter of a restart's time at 10,000 endpoints), and no
 // object or Buffer per key either: they all lived until the last key was read.
-export function decodeRangeResponse(buf: Buffer, each: (key: string, value: string, modRevision: number) => void): RangeResponse {
+export function decodeRangeResponse(
+  buf: Buffer,
+  each: (key: string, value: string, modRevision: number) => void,
+): RangeResponse {
   const c = new Cursor(buf);
   const out: RangeResponse = { revision: 0, more: false };
   const kv = { key: '', modRevision: 0 };
@@ -178,7 +197,7 @@ export function decodeRangeResponse(buf: Buffer, each: (key: string, value: stri
     } else if (tag === ((1 << 3) | 2)) {
       const [s, e] = c.sub();
       out.revision = headerRevision(buf, s, e);
-    } else if (tag === (3 << 3)) {
+    } else if (tag === 3 << 3) {
       out.more = c.varint() !== 0;
     } else {
       c.skip(tag & 7);
@@ -188,7 +207,12 @@ export function decodeRangeResponse(buf: Buffer, each: (key: string, value: stri
 }
 
 // A KeyValue's key and mod_revision into `kv`; returns its value's bounds (none: the empty value).
-function decodeKv(buf: Buffer, start: number, end: number, kv: { key: string; modRevision: number }): [number, number] | undefined {
+function decodeKv(
+  buf: Buffer,
+  start: number,
+  end: number,
+  kv: { key: string; modRevision: number },
+): [number, number] | undefined {
   const c = new Cursor(buf, start, end);
   let value: [number, number] | undefined;
   while (c.pos < c.end) {
@@ -196,7 +220,7 @@ function decodeKv(buf: Buffer, start: number, end: number, kv: { key: string; mo
     if (tag === ((1 << 3) | 2)) {
       const [s, e] = c.sub();
       kv.key = buf.toString('utf8', s, e);
-    } else if (tag === (3 << 3)) {
+    } else if (tag === 3 << 3) {
       kv.modRevision = c.varint();
     } else if (tag === ((5 << 3) | 2)) {
       value = c.sub();
@@ -224,7 +248,11 @@ function lengthDelimited(field: number, payload: Buffer): Buffer {
 // WatchRequest{create_request: {key, range_end, start_revision}}; no prev_kv (etcd would read the
 // old value of every deleted key), no progress notifications.
 export function encodeWatchCreate(key: Buffer, rangeEnd: Buffer, startRevision: number): Buffer {
-  const create = Buffer.concat([lengthDelimited(1, key), lengthDelimited(2, rangeEnd), Buffer.from([3 << 3, ...varintBytes(startRevision)])]);
+  const create = Buffer.concat([
+    lengthDelimited(1, key),
+    lengthDelimited(2, rangeEnd),
+    Buffer.from([3 << 3, ...varintBytes(startRevision)]),
+  ]);
   return lengthDelimited(1, create);
 }
 

@@ -14,7 +14,7 @@ export interface AgentOptions {
   name: string;
   etcd: string[];
   vtep: string;
-  netns?: string;          // host namespace name under /run/netns
+  netns?: string; // host namespace name under /run/netns
   leaseTtl?: number;
   resyncInterval?: number;
   extra?: string[];
@@ -38,9 +38,26 @@ export class TestAgent {
   args(): string[] {
     const o = this.opts;
     return [
-      'agent', '--name', o.name, '--vtep', o.vtep, '--etcd', o.etcd.join(','), '--socket', this.socket,
-      '--lease-ttl', String(o.leaseTtl ?? 3), '--resync-interval', String(o.resyncInterval ?? 30), '--log-format', 'json', '--log-level', 'debug',
-      ...(o.docker ? ['--docker', 'true', '--docker-socket', o.docker.socket, '--docker-scope', o.docker.scope] : ['--docker', 'false']),
+      'agent',
+      '--name',
+      o.name,
+      '--vtep',
+      o.vtep,
+      '--etcd',
+      o.etcd.join(','),
+      '--socket',
+      this.socket,
+      '--lease-ttl',
+      String(o.leaseTtl ?? 3),
+      '--resync-interval',
+      String(o.resyncInterval ?? 30),
+      '--log-format',
+      'json',
+      '--log-level',
+      'debug',
+      ...(o.docker
+        ? ['--docker', 'true', '--docker-socket', o.docker.socket, '--docker-scope', o.docker.scope]
+        : ['--docker', 'false']),
       ...(o.extra ?? []),
     ];
   }
@@ -64,7 +81,10 @@ export class TestAgent {
     const deadline = Date.now() + timeoutMs;
     let last = '';
     while (Date.now() < deadline) {
-      if (this.proc && (this.proc.exitCode !== null || this.proc.signalCode !== null)) throw new Error(`agent ${this.opts.name} exited (${this.proc.exitCode ?? this.proc.signalCode}):\n${this.tail()}`);
+      if (this.proc && (this.proc.exitCode !== null || this.proc.signalCode !== null))
+        throw new Error(
+          `agent ${this.opts.name} exited (${this.proc.exitCode ?? this.proc.signalCode}):\n${this.tail()}`,
+        );
       try {
         const h = await this.client.check({}, { deadlineMs: 1000 });
         if (h.status === 'SERVING') return;
@@ -114,9 +134,15 @@ export class TestAgent {
 }
 
 // Runs the CLI as a user would, against one agent.
-export function runCli(args: string[], opts: { host?: string; input?: string; env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  opts: { host?: string; input?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [CLI, ...(opts.host ? ['-H', opts.host] : []), ...args], { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [CLI, ...(opts.host ? ['-H', opts.host] : []), ...args], {
+      env: { ...process.env, ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -41,10 +41,15 @@ export interface ClusterOptions {
 
 export const DOCKERD = '/usr/sbin/dockerd';
 
-export async function startCluster(opts: ClusterOptions & { docker: NonNullable<ClusterOptions['docker']> }): Promise<DockerCluster>;
+export async function startCluster(
+  opts: ClusterOptions & { docker: NonNullable<ClusterOptions['docker']> },
+): Promise<DockerCluster>;
 export async function startCluster(opts: ClusterOptions): Promise<TestCluster>;
 export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
-  if (opts.docker && !fs.existsSync(DOCKERD)) throw new Error('Docker is not installed: scripts/test.sh installs it (apt-get install docker.io containerd runc busybox-static iptables)');
+  if (opts.docker && !fs.existsSync(DOCKERD))
+    throw new Error(
+      'Docker is not installed: scripts/test.sh installs it (apt-get install docker.io containerd runc busybox-static iptables)',
+    );
   const etcd = await startEtcd(opts.etcdMembers ?? opts.etcd?.members ?? 1, undefined, opts.etcd?.args);
   const kv = etcd.client();
   const topo = new Topology(opts.hosts);
@@ -58,7 +63,8 @@ export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
     }
     c.agents = topo.hosts.map((h) => {
       const own = typeof opts.agent === 'function' ? opts.agent(h, etcd) : opts.agent;
-      const plugin = docker && opts.docker ? { docker: { socket: docker.pluginSocket(h.name), scope: opts.docker.scope } } : {};
+      const plugin =
+        docker && opts.docker ? { docker: { socket: docker.pluginSocket(h.name), scope: opts.docker.scope } } : {};
       const a = new TestAgent({ name: h.name, etcd: etcd.unixUrls, vtep: h.vtep, netns: h.ns, ...plugin, ...own });
       opts.prepare?.(a, h, etcd);
       return a;
@@ -94,7 +100,9 @@ export function printLogsIfFailed(test: Mocha.Test | undefined, c: TestCluster |
 // A cluster for one mocha suite: started before its tests, stopped after them, logs printed after
 // each failed test. Call it first in the describe, so that the suite's own hooks run on a started
 // cluster (and its own after hooks run once it is stopped). The accessor throws before the start.
-export function useCluster(opts: ClusterOptions & { docker: NonNullable<ClusterOptions['docker']> }): () => DockerCluster;
+export function useCluster(
+  opts: ClusterOptions & { docker: NonNullable<ClusterOptions['docker']> },
+): () => DockerCluster;
 export function useCluster(opts: ClusterOptions): () => TestCluster;
 export function useCluster(opts: ClusterOptions): () => TestCluster {
   let c: TestCluster | undefined;

@@ -15,7 +15,11 @@ import { sh, waitFor } from './topology';
 
 export const IMAGE = 'vxt/busy:1';
 
-export interface CtrResult { code: number | null; stdout: string; stderr: string }
+export interface CtrResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 export class Containerd {
   readonly dir: string;
@@ -23,7 +27,10 @@ export class Containerd {
   private proc: ChildProcess | undefined;
   private execs = 0;
 
-  constructor(readonly hostNs: string, readonly tag: string) {
+  constructor(
+    readonly hostNs: string,
+    readonly tag: string,
+  ) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `vxt-containerd-${tag}-`));
     this.socket = path.join(this.dir, 'containerd.sock');
   }
@@ -37,28 +44,46 @@ export class Containerd {
   }
 
   async start(shim: string): Promise<void> {
-    for (const d of ['root', 'state', 'opt', 'bin', 'cni-cache', 'runc', 'fifo']) fs.mkdirSync(path.join(this.dir, d), { recursive: true });
+    for (const d of ['root', 'state', 'opt', 'bin', 'cni-cache', 'runc', 'fifo'])
+      fs.mkdirSync(path.join(this.dir, d), { recursive: true });
     fs.copyFileSync(shim, path.join(this.dir, 'bin', 'vxnet'));
     fs.chmodSync(path.join(this.dir, 'bin', 'vxnet'), 0o755);
-    fs.writeFileSync(path.join(this.dir, 'config.toml'), [
-      'version = 2',
-      `root = "${this.dir}/root"`,
-      `state = "${this.dir}/state"`,
-      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-      '[grpc]', `  address = "${this.socket}"`,
-      '[ttrpc]', `  address = "${this.socket}.ttrpc"`,
-      '[debug]', '  address = ""',
-      '[metrics]', '  address = ""',
-      '[plugins."io.containerd.internal.v1.opt"]', `  path = "${this.dir}/opt"`,
-      '',
-    ].join('\n'));
+    fs.writeFileSync(
+      path.join(this.dir, 'config.toml'),
+      [
+        'version = 2',
+        `root = "${this.dir}/root"`,
+        `state = "${this.dir}/state"`,
+        'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+        '[grpc]',
+        `  address = "${this.socket}"`,
+        '[ttrpc]',
+        `  address = "${this.socket}.ttrpc"`,
+        '[debug]',
+        '  address = ""',
+        '[metrics]',
+        '  address = ""',
+        '[plugins."io.containerd.internal.v1.opt"]',
+        `  path = "${this.dir}/opt"`,
+        '',
+      ].join('\n'),
+    );
     const log = fs.openSync(path.join(this.dir, 'containerd.log'), 'a');
-    this.proc = spawn('nsenter', [`--net=/run/netns/${this.hostNs}`, 'containerd', '--config', path.join(this.dir, 'config.toml')], { stdio: ['ignore', log, log] });
+    this.proc = spawn(
+      'nsenter',
+      [`--net=/run/netns/${this.hostNs}`, 'containerd', '--config', path.join(this.dir, 'config.toml')],
+      { stdio: ['ignore', log, log] },
+    );
     fs.closeSync(log);
-    await waitFor(`containerd ${this.tag} serving`, () => {
-      if (this.proc?.exitCode !== null) throw new Error(`containerd ${this.tag} exited:\n${this.log()}`);
-      return spawnSync('ctr', ['-a', this.socket, 'version'], { timeout: 5000 }).status === 0;
-    }, 20000, 100);
+    await waitFor(
+      `containerd ${this.tag} serving`,
+      () => {
+        if (this.proc?.exitCode !== null) throw new Error(`containerd ${this.tag} exited:\n${this.log()}`);
+        return spawnSync('ctr', ['-a', this.socket, 'version'], { timeout: 5000 }).status === 0;
+      },
+      20000,
+      100,
+    );
     const tar = path.join(this.dir, 'image.tar');
     buildImage(tar, path.join(this.dir, 'image'));
     const r = this.ctr(['images', 'import', '--base-name', 'vxt/busy', tar]);
@@ -76,7 +101,9 @@ export class Containerd {
   // ctr against this containerd; with `netd`, `--cni` finds that conflist and the shim.
   ctr(args: string[], opts: { netd?: string; timeoutMs?: number } = {}): CtrResult {
     const w = this.dir;
-    const mounts = opts.netd ? `place ${opts.netd} /etc/cni/net.d && place ${w}/bin /opt/cni/bin && place ${w}/cni-cache /var/lib/cni || exit 125` : ':';
+    const mounts = opts.netd
+      ? `place ${opts.netd} /etc/cni/net.d && place ${w}/bin /opt/cni/bin && place ${w}/cni-cache /var/lib/cni || exit 125`
+      : ':';
     const script = `
 place() {
   d=$2
@@ -89,18 +116,49 @@ place() {
 }
 ${mounts}
 exec ctr -a ${this.socket} "$@"`;
-    const r = spawnSync('nsenter', [`--net=/run/netns/${this.hostNs}`, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ...args], { encoding: 'utf8', timeout: opts.timeoutMs ?? 60000 });
+    const r = spawnSync(
+      'nsenter',
+      [
+        `--net=/run/netns/${this.hostNs}`,
+        'unshare',
+        '--mount',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        script,
+        'sh',
+        ...args,
+      ],
+      { encoding: 'utf8', timeout: opts.timeoutMs ?? 60000 },
+    );
     return { code: r.status, stdout: r.stdout ?? '', stderr: (r.stderr ?? '') + (r.error ? String(r.error) : '') };
   }
 
   // `ctr run` with this host's runc root, cgroup parent and FIFO directory.
   run(id: string, cmd: string[], opts: { netd: string; rm?: boolean }): CtrResult {
-    const own = ['--runc-root', path.join(this.dir, 'runc'), '--cgroup', `/${this.cgroupParent}/${id}`, '--fifo-dir', path.join(this.dir, 'fifo')];
+    const own = [
+      '--runc-root',
+      path.join(this.dir, 'runc'),
+      '--cgroup',
+      `/${this.cgroupParent}/${id}`,
+      '--fifo-dir',
+      path.join(this.dir, 'fifo'),
+    ];
     return this.ctr(['run', ...(opts.rm ? ['--rm'] : ['-d']), ...own, '--cni', IMAGE, id, ...cmd], { netd: opts.netd });
   }
 
   exec(id: string, cmd: string[]): CtrResult {
-    return this.ctr(['task', 'exec', '--fifo-dir', path.join(this.dir, 'fifo'), '--exec-id', `x${++this.execs}`, id, ...cmd]);
+    return this.ctr([
+      'task',
+      'exec',
+      '--fifo-dir',
+      path.join(this.dir, 'fifo'),
+      '--exec-id',
+      `x${++this.execs}`,
+      id,
+      ...cmd,
+    ]);
   }
 
   private get cgroupParent(): string {
@@ -123,7 +181,9 @@ exec ctr -a ${this.socket} "$@"`;
 
   async stop(): Promise<void> {
     if (this.proc && this.proc.exitCode === null) {
-      const ids = this.ctr(['containers', 'ls', '-q']).stdout.split('\n').filter((l) => l);
+      const ids = this.ctr(['containers', 'ls', '-q'])
+        .stdout.split('\n')
+        .filter((l) => l);
       for (const id of ids) this.removeWithoutDel(id);
       const p = this.proc;
       const exited = new Promise<void>((r) => p.once('exit', () => r()));
@@ -134,9 +194,15 @@ exec ctr -a ${this.socket} "$@"`;
     }
     this.proc = undefined;
     // Snapshots and task root filesystems that a failure left mounted.
-    const mounts = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(`${this.dir}/`)).sort((a, b) => b.length - a.length);
+    const mounts = fs
+      .readFileSync('/proc/self/mounts', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[1] ?? '')
+      .filter((m) => m.startsWith(`${this.dir}/`))
+      .sort((a, b) => b.length - a.length);
     for (const m of mounts) sh('umount', ['-l', m], { allowFail: true });
-    for (const c of fs.existsSync('/sys/fs/cgroup') ? fs.readdirSync('/sys/fs/cgroup') : []) removeCgroup(path.join('/sys/fs/cgroup', c, this.cgroupParent));
+    for (const c of fs.existsSync('/sys/fs/cgroup') ? fs.readdirSync('/sys/fs/cgroup') : [])
+      removeCgroup(path.join('/sys/fs/cgroup', c, this.cgroupParent));
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -175,13 +241,39 @@ function buildImage(tar: string, work: string): void {
     return { digest: `sha256:${hex}`, size: data.length };
   };
   const layer = blob(fs.readFileSync(layerTar));
-  const config = blob(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: [layer.digest] } })));
-  const manifest = blob(Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
-  })));
-  fs.writeFileSync(path.join(work, 'oci', 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': IMAGE } }] }));
+  const config = blob(
+    Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: { Cmd: ['/bin/sh'] },
+        rootfs: { type: 'layers', diff_ids: [layer.digest] },
+      }),
+    ),
+  );
+  const manifest = blob(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
+      }),
+    ),
+  );
+  fs.writeFileSync(
+    path.join(work, 'oci', 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          ...manifest,
+          annotations: { 'org.opencontainers.image.ref.name': IMAGE },
+        },
+      ],
+    }),
+  );
   fs.writeFileSync(path.join(work, 'oci', 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   sh('tar', ['-C', path.join(work, 'oci'), '-cf', tar, '.']);
 }

@@ -5,7 +5,8 @@ import { Topology, sh, waitFor } from './topology';
 
 // Real Docker 20.10 daemons (Debian's docker.io), one per simulated host: dockerd in the host's
 // network namespace and in a mount namespace of its own, where <dir>/plugins is bound over
-// /run/docker/plugins, so that every host has its own plugin socket under the one driver name. Optionally with Docker's etcd cluster store
+// /run/docker/plugins, so that every host has its own plugin socket under the one driver name.
+// Optionally with Docker's etcd cluster store
 // (a second etcd, v2 API, in the underlay namespace). Stopped by PID; everything is removed in
 // destroy(), also after failures.
 const DOCKERD = '/usr/sbin/dockerd';
@@ -13,7 +14,12 @@ const DOCKER = '/usr/bin/docker'; // Debian's 20.10 client, not a newer one earl
 const STORE_IP = '192.168.231.1';
 const STORE_PORT = 2389;
 
-interface Daemon { short: string; ns: string; dir: string; proc?: ChildProcess }
+interface Daemon {
+  short: string;
+  ns: string;
+  dir: string;
+  proc?: ChildProcess;
+}
 
 export class DockerHosts {
   readonly base: string;
@@ -22,7 +28,10 @@ export class DockerHosts {
   private createdKeyJson = false;
   private createdPluginDir = false;
 
-  constructor(private readonly topo: Topology, private readonly opts: { clusterStore?: boolean; baseDir?: string } = {}) {
+  constructor(
+    private readonly topo: Topology,
+    private readonly opts: { clusterStore?: boolean; baseDir?: string } = {},
+  ) {
     // Short: containerd's sockets live under the exec root, and unix socket paths stop at 108 bytes.
     this.base = opts.baseDir ?? `/tmp/vxd${process.pid}`;
     this.daemons = topo.hosts.map((h) => ({ short: h.name, ns: h.ns, dir: path.join(this.base, h.name) }));
@@ -68,15 +77,25 @@ export class DockerHosts {
     const script = `hostname ${d.short} && mkdir -p /run/docker/plugins && mount --bind ${d.dir}/plugins /run/docker/plugins && exec ${DOCKERD} ${store} --bridge=none --storage-driver=overlay2 --cgroup-parent=/${d.ns} -H unix://${d.dir}/docker.sock --exec-root ${d.dir}/exec --data-root ${d.dir}/data --pidfile ${d.dir}/docker.pid --containerd-namespace ${d.ns} --containerd-plugins-namespace ${d.ns}-plugins`;
     const log = fs.openSync(path.join(d.dir, 'dockerd.log'), 'a');
     // nsenter, not `ip netns exec`: that remounts /sys and hides the cgroup mounts dockerd needs.
-    d.proc = spawn('nsenter', [`--net=/run/netns/${d.ns}`, 'unshare', '--uts', '--mount', '--', 'sh', '-c', script], { stdio: ['ignore', log, log] });
+    d.proc = spawn('nsenter', [`--net=/run/netns/${d.ns}`, 'unshare', '--uts', '--mount', '--', 'sh', '-c', script], {
+      stdio: ['ignore', log, log],
+    });
     fs.closeSync(log);
     const proc = d.proc;
-    await waitFor(`dockerd on ${d.short} answering`, async () => {
-      if (proc.exitCode !== null) throw new Error(`dockerd on ${d.short} exited (${proc.exitCode}):\n${this.logTail(d.short, 20)}`);
-      return (await this.docker(d.short, ['version', '-f', '{{.Server.Version}}'], { timeoutMs: 5000 })).code === 0;
-    }, 30000, 100);
+    await waitFor(
+      `dockerd on ${d.short} answering`,
+      async () => {
+        if (proc.exitCode !== null)
+          throw new Error(`dockerd on ${d.short} exited (${proc.exitCode}):\n${this.logTail(d.short, 20)}`);
+        return (await this.docker(d.short, ['version', '-f', '{{.Server.Version}}'], { timeoutMs: 5000 })).code === 0;
+      },
+      30000,
+      100,
+    );
     if ((await this.docker(d.short, ['image', 'inspect', 'vxbusy'], { timeoutMs: 10000 })).code !== 0) {
-      const r = await this.docker(d.short, ['import', path.join(this.base, 'rootfs.tar'), 'vxbusy'], { timeoutMs: 60000 });
+      const r = await this.docker(d.short, ['import', path.join(this.base, 'rootfs.tar'), 'vxbusy'], {
+        timeoutMs: 60000,
+      });
       if (r.code !== 0) throw new Error(`docker import on ${d.short} failed: ${r.stderr}`);
     }
   }
@@ -100,7 +119,9 @@ export class DockerHosts {
     }
     if (containerd && alive(containerd)) {
       process.kill(containerd, 'SIGTERM');
-      await waitFor(`containerd ${containerd} of ${d.short} to exit`, () => !alive(containerd), 10000, 100).catch(() => process.kill(containerd, 'SIGKILL'));
+      await waitFor(`containerd ${containerd} of ${d.short} to exit`, () => !alive(containerd), 10000, 100).catch(() =>
+        process.kill(containerd, 'SIGKILL'),
+      );
     }
   }
 
@@ -109,7 +130,11 @@ export class DockerHosts {
     await this.startDaemon(host);
   }
 
-  docker(host: string | number, args: string[], opts: { timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  docker(
+    host: string | number,
+    args: string[],
+    opts: { timeoutMs?: number } = {},
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
     const d = this.daemon(host);
     return new Promise((resolve) => {
       const p = spawn(DOCKER, ['-H', `unix://${d.dir}/docker.sock`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -130,7 +155,11 @@ export class DockerHosts {
 
   logTail(host: string | number, lines = 20): string {
     try {
-      return fs.readFileSync(path.join(this.daemon(host).dir, 'dockerd.log'), 'utf8').split('\n').slice(-lines - 1).join('\n');
+      return fs
+        .readFileSync(path.join(this.daemon(host).dir, 'dockerd.log'), 'utf8')
+        .split('\n')
+        .slice(-lines - 1)
+        .join('\n');
     } catch {
       return '';
     }
@@ -139,10 +168,16 @@ export class DockerHosts {
   // Best effort and bounded: containers first (while the plugins still answer), then the daemons,
   // their containerds, the store, cgroups, mounts and files.
   async destroy(): Promise<void> {
-    await Promise.all(this.daemons.filter((d) => d.proc).map(async (d) => {
-      const ids = (await this.docker(d.short, ['ps', '-aq'], { timeoutMs: 20000 })).stdout.split('\n').filter(Boolean);
-      if (ids.length) await this.docker(d.short, ['rm', '-f', ...ids], { timeoutMs: 60000 });
-    }));
+    await Promise.all(
+      this.daemons
+        .filter((d) => d.proc)
+        .map(async (d) => {
+          const ids = (await this.docker(d.short, ['ps', '-aq'], { timeoutMs: 20000 })).stdout
+            .split('\n')
+            .filter(Boolean);
+          if (ids.length) await this.docker(d.short, ['rm', '-f', ...ids], { timeoutMs: 60000 });
+        }),
+    );
     await Promise.all(this.daemons.map((d) => this.stopDaemon(d.short).catch(() => undefined)));
     if (this.store) {
       const s = this.store;
@@ -177,15 +212,49 @@ export class DockerHosts {
     fs.mkdirSync(dir, { recursive: true });
     const url = `http://${STORE_IP}:${STORE_PORT}`;
     const log = fs.openSync(path.join(dir, 'etcd.log'), 'a');
-    this.store = spawn('nsenter', [`--net=/run/netns/${this.topo.underlay}`, 'etcd', '--name', 'docker-store', '--data-dir', path.join(dir, 'data'), '--enable-v2=true',
-      '--listen-client-urls', url, '--advertise-client-urls', url,
-      '--listen-peer-urls', 'http://127.0.0.1:12390', '--initial-advertise-peer-urls', 'http://127.0.0.1:12390', '--initial-cluster', 'docker-store=http://127.0.0.1:12390'], { stdio: ['ignore', log, log] });
+    this.store = spawn(
+      'nsenter',
+      [
+        `--net=/run/netns/${this.topo.underlay}`,
+        'etcd',
+        '--name',
+        'docker-store',
+        '--data-dir',
+        path.join(dir, 'data'),
+        '--enable-v2=true',
+        '--listen-client-urls',
+        url,
+        '--advertise-client-urls',
+        url,
+        '--listen-peer-urls',
+        'http://127.0.0.1:12390',
+        '--initial-advertise-peer-urls',
+        'http://127.0.0.1:12390',
+        '--initial-cluster',
+        'docker-store=http://127.0.0.1:12390',
+      ],
+      { stdio: ['ignore', log, log] },
+    );
     fs.closeSync(log);
     const proc = this.store;
-    await waitFor('Docker\'s cluster store (etcd v2)', () => {
-      if (proc.exitCode !== null) throw new Error(`the cluster store's etcd exited: ${fs.readFileSync(path.join(dir, 'etcd.log'), 'utf8').slice(-1000)}`);
-      return spawnSync('nsenter', [`--net=/run/netns/${this.topo.underlay}`, 'etcdctl', '--endpoints', url, 'endpoint', 'health'], { timeout: 3000 }).status === 0;
-    }, 15000, 100);
+    await waitFor(
+      "Docker's cluster store (etcd v2)",
+      () => {
+        if (proc.exitCode !== null)
+          throw new Error(
+            `the cluster store's etcd exited: ${fs.readFileSync(path.join(dir, 'etcd.log'), 'utf8').slice(-1000)}`,
+          );
+        return (
+          spawnSync(
+            'nsenter',
+            [`--net=/run/netns/${this.topo.underlay}`, 'etcdctl', '--endpoints', url, 'endpoint', 'health'],
+            { timeout: 3000 },
+          ).status === 0
+        );
+      },
+      15000,
+      100,
+    );
   }
 
   // A busybox-static root filesystem, imported on each host as "vxbusy".
@@ -196,7 +265,22 @@ export class DockerHosts {
     for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp']) fs.mkdirSync(path.join(root, d), { recursive: true });
     fs.copyFileSync('/bin/busybox', path.join(root, 'bin', 'busybox'));
     fs.chmodSync(path.join(root, 'bin', 'busybox'), 0o755);
-    for (const c of ['sh', 'ping', 'ip', 'ifconfig', 'sleep', 'cat', 'ls', 'hostname', 'nslookup', 'route', 'nc', 'wget', 'grep']) fs.symlinkSync('busybox', path.join(root, 'bin', c));
+    for (const c of [
+      'sh',
+      'ping',
+      'ip',
+      'ifconfig',
+      'sleep',
+      'cat',
+      'ls',
+      'hostname',
+      'nslookup',
+      'route',
+      'nc',
+      'wget',
+      'grep',
+    ])
+      fs.symlinkSync('busybox', path.join(root, 'bin', c));
     sh('tar', ['-C', root, '-cf', tar, '.']);
   }
 }
@@ -247,5 +331,8 @@ function removeCgroup(dir: string): void {
 
 function mountsUnder(base: string): string[] {
   const lines = fs.readFileSync('/proc/mounts', 'utf8').split('\n');
-  return lines.map((l) => l.split(' ')[1] ?? '').filter((m) => m === base || m.startsWith(`${base}/`)).sort((a, b) => b.length - a.length);
+  return lines
+    .map((l) => l.split(' ')[1] ?? '')
+    .filter((m) => m === base || m.startsWith(`${base}/`))
+    .sort((a, b) => b.length - a.length);
 }

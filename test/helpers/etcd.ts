@@ -8,12 +8,17 @@ import { Etcd3 } from 'etcd3';
 // A real etcd (Debian's etcd-server) for tests: loopback ports, a temp data dir, stopped by PID.
 // It also listens on a unix socket so that agents inside host network namespaces reach it through
 // the file system: no test traffic ever leaves loopback.
-export interface EtcdTls { cert: string; key: string; ca: string; clientCertAuth: boolean }
+export interface EtcdTls {
+  cert: string;
+  key: string;
+  ca: string;
+  clientCertAuth: boolean;
+}
 
 export interface EtcdMember {
   name: string;
-  clientUrl: string;   // http://127.0.0.1:P
-  unixUrl: string;     // unix:///tmp/.../etcd.sock:0 (etcd names the socket after the URL's host)
+  clientUrl: string; // http://127.0.0.1:P
+  unixUrl: string; // unix:///tmp/.../etcd.sock:0 (etcd names the socket after the URL's host)
   peerUrl: string;
   dir: string;
   proc?: ChildProcess;
@@ -43,23 +48,50 @@ async function freePort(): Promise<number> {
   });
 }
 
-function startProcess(m: EtcdMember, initialCluster: string, state: 'new' | 'existing', extra: string[] = []): ChildProcess {
+function startProcess(
+  m: EtcdMember,
+  initialCluster: string,
+  state: 'new' | 'existing',
+  extra: string[] = [],
+): ChildProcess {
   const log = fs.openSync(path.join(m.dir, 'etcd.log'), 'a');
-  const tls = m.tls ? ['--cert-file', m.tls.cert, '--key-file', m.tls.key, '--trusted-ca-file', m.tls.ca, ...(m.tls.clientCertAuth ? ['--client-cert-auth'] : [])] : [];
+  const tls = m.tls
+    ? [
+        '--cert-file',
+        m.tls.cert,
+        '--key-file',
+        m.tls.key,
+        '--trusted-ca-file',
+        m.tls.ca,
+        ...(m.tls.clientCertAuth ? ['--client-cert-auth'] : []),
+      ]
+    : [];
   const args = [
     ...tls,
-    '--name', m.name,
-    '--data-dir', path.join(m.dir, 'data'),
-    '--listen-client-urls', m.tls ? m.clientUrl : `${m.clientUrl},unix://etcd.sock:0`,
-    '--advertise-client-urls', m.clientUrl,
-    '--listen-peer-urls', m.peerUrl,
-    '--initial-advertise-peer-urls', m.peerUrl,
-    '--initial-cluster', initialCluster,
-    '--initial-cluster-state', state,
-    '--initial-cluster-token', `vxt-${path.basename(path.dirname(m.dir))}`, // one token per cluster
-    '--heartbeat-interval', '50',
-    '--election-timeout', '500',
-    '--log-level', 'warn',
+    '--name',
+    m.name,
+    '--data-dir',
+    path.join(m.dir, 'data'),
+    '--listen-client-urls',
+    m.tls ? m.clientUrl : `${m.clientUrl},unix://etcd.sock:0`,
+    '--advertise-client-urls',
+    m.clientUrl,
+    '--listen-peer-urls',
+    m.peerUrl,
+    '--initial-advertise-peer-urls',
+    m.peerUrl,
+    '--initial-cluster',
+    initialCluster,
+    '--initial-cluster-state',
+    state,
+    '--initial-cluster-token',
+    `vxt-${path.basename(path.dirname(m.dir))}`, // one token per cluster
+    '--heartbeat-interval',
+    '50',
+    '--election-timeout',
+    '500',
+    '--log-level',
+    'warn',
     ...extra,
   ];
   const proc = spawn('etcd', args, { cwd: m.dir, stdio: ['ignore', log, log] });
@@ -70,9 +102,20 @@ function startProcess(m: EtcdMember, initialCluster: string, state: 'new' | 'exi
 export async function waitForEtcd(urls: string[], timeoutMs = 15000, tls?: EtcdTls): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastErr = '';
-  const credentials = tls ? { rootCertificate: fs.readFileSync(tls.ca), certChain: fs.readFileSync(tls.cert), privateKey: fs.readFileSync(tls.key) } : undefined;
+  const credentials = tls
+    ? {
+        rootCertificate: fs.readFileSync(tls.ca),
+        certChain: fs.readFileSync(tls.cert),
+        privateKey: fs.readFileSync(tls.key),
+      }
+    : undefined;
   while (Date.now() < deadline) {
-    const c = new Etcd3({ hosts: urls, dialTimeout: 500, ...(credentials ? { credentials } : {}), defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 1000 }) });
+    const c = new Etcd3({
+      hosts: urls,
+      dialTimeout: 500,
+      ...(credentials ? { credentials } : {}),
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 1000 }),
+    });
     try {
       await c.get('/vxnet-test-ping').string();
       c.close();
@@ -94,7 +137,14 @@ export async function startEtcd(size = 1, tls?: EtcdTls, extraArgs: string[] = [
   for (let i = 0; i < size; i++) {
     const mdir = path.join(dir, `m${i}`);
     fs.mkdirSync(mdir);
-    members.push({ name: `m${i}`, clientUrl: `${tls ? 'https' : 'http'}://127.0.0.1:${await freePort()}`, peerUrl: `http://127.0.0.1:${await freePort()}`, unixUrl: `unix://${mdir}/etcd.sock:0`, dir: mdir, ...(tls ? { tls } : {}) });
+    members.push({
+      name: `m${i}`,
+      clientUrl: `${tls ? 'https' : 'http'}://127.0.0.1:${await freePort()}`,
+      peerUrl: `http://127.0.0.1:${await freePort()}`,
+      unixUrl: `unix://${mdir}/etcd.sock:0`,
+      dir: mdir,
+      ...(tls ? { tls } : {}),
+    });
   }
   const initial = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
   for (const m of members) m.proc = startProcess(m, initial, 'new', extraArgs);
@@ -122,7 +172,11 @@ export async function startEtcd(size = 1, tls?: EtcdTls, extraArgs: string[] = [
       fs.rmSync(dir, { recursive: true, force: true });
     },
     client() {
-      return new Etcd3({ hosts: cluster.clientUrls, dialTimeout: 2000, defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 5000 }) });
+      return new Etcd3({
+        hosts: cluster.clientUrls,
+        dialTimeout: 2000,
+        defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 5000 }),
+      });
     },
   };
   try {

@@ -13,13 +13,26 @@ import type { Logger } from '../../lib/log';
 import type { PathIdentity } from '../../agent/sandbox-identity';
 import { VxError } from '../../control/errors';
 import { status } from '@grpc/grpc-js';
-import type { ActualState, Attachment, FdbEntry, Kernel, NeighEntry, OpenSandbox, Sandboxes } from '../../agent/dataplane/types';
+import type {
+  ActualState,
+  Attachment,
+  FdbEntry,
+  Kernel,
+  NeighEntry,
+  OpenSandbox,
+  Sandboxes,
+} from '../../agent/dataplane/types';
 
 // The record factories and the seeded generator live in records.ts; re-exported for the suites
 // that take them from here.
 export { hostRecord, netRecord, rng } from './records';
 
-export const quietLog: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+export const quietLog: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
 
 // Waits for a random number of macrotask turns (0 to `max`), or none when `r` is undefined.
 export function jitter(r: (() => number) | undefined, max = 3): Promise<void> {
@@ -38,7 +51,7 @@ export class FakeEtcd {
   readonly endpoints = new Map<string, EndpointRecord>();
   readonly hosts = new Map<string, HostRecord>();
   private readonly addresses = new Map<string, string>(); // network/ip -> endpoint
-  private readonly names = new Map<string, string>();     // network/name -> endpoint
+  private readonly names = new Map<string, string>(); // network/name -> endpoint
   private watcher: ViewHandlers | undefined;
   private delivery = Promise.resolve();
   // The next call of each kind throws this (etcd unreachable, a deadline), once.
@@ -55,7 +68,11 @@ export class FakeEtcd {
       },
       watchView: async (_revision: number, on: ViewHandlers) => {
         this.watcher = on;
-        return { cancel: () => { if (this.watcher === on) this.watcher = undefined; } };
+        return {
+          cancel: () => {
+            if (this.watcher === on) this.watcher = undefined;
+          },
+        };
       },
       createEndpoint: async (ep: EndpointRecord, addrs: string[]) => {
         await jitter(this.r);
@@ -77,8 +94,14 @@ export class FakeEtcd {
         await jitter(this.r);
         return revision;
       },
-      allocatedAddresses: async (networkId: string) => new Set([...this.addresses.keys()].filter((k) => k.startsWith(`${networkId}/`)).map((k) => k.slice(networkId.length + 1))),
-      listEndpoints: async (networkId?: string) => [...this.endpoints.values()].filter((e) => !networkId || e.networkId === networkId),
+      allocatedAddresses: async (networkId: string) =>
+        new Set(
+          [...this.addresses.keys()]
+            .filter((k) => k.startsWith(`${networkId}/`))
+            .map((k) => k.slice(networkId.length + 1)),
+        ),
+      listEndpoints: async (networkId?: string) =>
+        [...this.endpoints.values()].filter((e) => !networkId || e.networkId === networkId),
       getNetwork: async (id: string) => this.networks.get(id),
     };
   }
@@ -93,7 +116,8 @@ export class FakeEtcd {
   // Another host's write, or a test's: straight into etcd, delivered to the watch like any other.
   put(ep: EndpointRecord): number {
     this.endpoints.set(ep.id, ep);
-    for (const a of [ep.ipv4, ep.ipv6].filter((x) => x)) this.addresses.set(`${ep.networkId}/${a.split('/')[0]}`, ep.id);
+    for (const a of [ep.ipv4, ep.ipv6].filter((x) => x))
+      this.addresses.set(`${ep.networkId}/${a.split('/')[0]}`, ep.id);
     this.names.set(`${ep.networkId}/${ep.name}`, ep.id);
     return this.emit(keys.endpoint(ep.networkId, ep.id), JSON.stringify(ep));
   }
@@ -130,8 +154,18 @@ export class FakeEtcd {
     const ev: WatchedKey = { deleted: value === undefined, key, value, modRevision: revision };
     this.delivery = this.delivery.then(async () => {
       await jitter(this.r, 4);
-      const events = { length: 1, read: (_i: number, into: WatchedKey) => Object.assign(into, ev) } as unknown as WatchEvents;
-      const res: WatchResponse = { revision, created: false, canceled: false, compactRevision: 0, cancelReason: '', events };
+      const events = {
+        length: 1,
+        read: (_i: number, into: WatchedKey) => Object.assign(into, ev),
+      } as unknown as WatchEvents;
+      const res: WatchResponse = {
+        revision,
+        created: false,
+        canceled: false,
+        compactRevision: 0,
+        cancelReason: '',
+        events,
+      };
       // Decoded by the store's own code, as etcd's responses are.
       this.watcher?.data(new ViewBatch(res));
     });
@@ -152,7 +186,10 @@ export class FakeKernel implements Kernel, Sandboxes {
   private readonly peers = new Map<string, { sandbox: string; ifname: string }>(); // host veth -> its peer
   writes = 0;
 
-  constructor(private readonly vtep: string, private readonly r?: () => number) {}
+  constructor(
+    private readonly vtep: string,
+    private readonly r?: () => number,
+  ) {}
 
   async readActual(): Promise<ActualState> {
     await jitter(this.r);
@@ -160,13 +197,24 @@ export class FakeKernel implements Kernel, Sandboxes {
     for (const [vni, d] of this.devices) {
       actual.networks.set(vni, {
         vni,
-        vxlan: { index: d.vxlan, vni, local: this.vtep, port: 4789, learning: false, proxy: true, up: true, mtu: d.mtu, master: d.bridge },
+        vxlan: {
+          index: d.vxlan,
+          vni,
+          local: this.vtep,
+          port: 4789,
+          learning: false,
+          proxy: true,
+          up: true,
+          mtu: d.mtu,
+          master: d.bridge,
+        },
         bridge: { index: d.bridge, up: true, mtu: d.mtu, addresses: [...d.gateways] },
         fdb: new Map(this.fdb.get(vni)),
         neigh: new Map(this.neigh.get(vni)),
       });
     }
-    for (const [name, v] of this.veths) actual.veths.set(name, { index: v.index, master: v.master, flood: v.flood, macs: new Set(v.macs) });
+    for (const [name, v] of this.veths)
+      actual.veths.set(name, { index: v.index, master: v.master, flood: v.flood, macs: new Set(v.macs) });
     return actual;
   }
 
@@ -179,7 +227,12 @@ export class FakeKernel implements Kernel, Sandboxes {
       d.gateways = [...new Set([...d.gateways, ...net.gateways])];
       return;
     }
-    this.devices.set(net.vni, { vxlan: this.nextIndex++, bridge: this.nextIndex++, mtu: net.mtu, gateways: [...net.gateways] });
+    this.devices.set(net.vni, {
+      vxlan: this.nextIndex++,
+      bridge: this.nextIndex++,
+      mtu: net.mtu,
+      gateways: [...net.gateways],
+    });
     this.fdb.set(net.vni, new Map());
     this.neigh.set(net.vni, new Map());
   }
@@ -285,7 +338,14 @@ export class FakeKernel implements Kernel, Sandboxes {
   async open(p: string): Promise<OpenSandbox> {
     await jitter(this.r);
     const interfaces = await this.interfaces(p);
-    return { interfaces, default4: false, default6: false, netns: this.identify(p)!, attach: (a) => this.attach(a), close: () => undefined };
+    return {
+      interfaces,
+      default4: false,
+      default6: false,
+      netns: this.identify(p)!,
+      attach: (a) => this.attach(a),
+      close: () => undefined,
+    };
   }
 
   async attach(a: Attachment): Promise<void> {
@@ -295,11 +355,18 @@ export class FakeKernel implements Kernel, Sandboxes {
     if (!inside) throw new VxError(status.NOT_FOUND, `sandbox ${a.sandbox} does not exist`);
     if (inside.has(a.ifname)) throw new VxError(status.ALREADY_EXISTS, `interface ${a.ifname} exists`);
     // The kernel refuses a master that is gone (a bridge removed under a Connect).
-    if (a.bridgeIndex !== undefined && ![...this.devices.values()].some((d) => d.bridge === a.bridgeIndex)) throw new Error(`attach ${a.hostVeth}: master ${a.bridgeIndex} does not exist (EINVAL)`);
+    if (a.bridgeIndex !== undefined && ![...this.devices.values()].some((d) => d.bridge === a.bridgeIndex))
+      throw new Error(`attach ${a.hostVeth}: master ${a.bridgeIndex} does not exist (EINVAL)`);
     inside.add(a.ifname);
     this.peers.set(a.hostVeth, { sandbox: a.sandbox, ifname: a.ifname });
-    const bridge = [...this.devices.values()].find((d) => a.bridgeIndex === undefined || d.bridge === a.bridgeIndex)?.bridge ?? 0;
-    this.veths.set(a.hostVeth, { index: this.nextIndex++, master: a.bridgeIndex ?? bridge, flood: false, macs: new Set([a.mac]) });
+    const bridge =
+      [...this.devices.values()].find((d) => a.bridgeIndex === undefined || d.bridge === a.bridgeIndex)?.bridge ?? 0;
+    this.veths.set(a.hostVeth, {
+      index: this.nextIndex++,
+      master: a.bridgeIndex ?? bridge,
+      flood: false,
+      macs: new Set([a.mac]),
+    });
   }
 
   async createPair(): Promise<void> {

@@ -6,7 +6,14 @@ import { execFileSync } from 'child_process';
 // Returns whether it got the PID; the process is the caller's to kill.
 export function takePid(pid: number, tries = 50): boolean {
   for (let i = 0; i < tries; i++) {
-    const out = execFileSync('sh', ['-c', `echo ${pid - 1} > /proc/sys/kernel/ns_last_pid; unshare --net sleep 1000 </dev/null >/dev/null 2>&1 & echo $!`], { encoding: 'utf8', timeout: 5000 }).trim();
+    const out = execFileSync(
+      'sh',
+      [
+        '-c',
+        `echo ${pid - 1} > /proc/sys/kernel/ns_last_pid; unshare --net sleep 1000 </dev/null >/dev/null 2>&1 & echo $!`,
+      ],
+      { encoding: 'utf8', timeout: 5000 },
+    ).trim();
     const got = Number(out);
     if (got === pid) return true;
     killPid(got);

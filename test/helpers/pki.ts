@@ -22,7 +22,26 @@ export function makePki(): Pki {
     ca(name) {
       const key = path.join(dir, `${name}.key`);
       const cert = path.join(dir, `${name}.crt`);
-      openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`], dir);
+      openssl(
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-keyout',
+          key,
+          '-out',
+          cert,
+          '-days',
+          '2',
+          '-subj',
+          `/CN=${name}`,
+        ],
+        dir,
+      );
       return { cert, key };
     },
     leaf(ca, name, opts = {}) {
@@ -31,9 +50,47 @@ export function makePki(): Pki {
       const cert = path.join(dir, `${name}.crt`);
       const ext = path.join(dir, `${name}.ext`);
       const san = [opts.ip ? `IP:${opts.ip}` : '', opts.dns ? `DNS:${opts.dns}` : ''].filter(Boolean).join(',');
-      fs.writeFileSync(ext, `${san ? `subjectAltName=${san}\n` : ''}extendedKeyUsage=${opts.client ? 'clientAuth' : 'serverAuth,clientAuth'}\n`);
-      openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${name}`], dir);
-      openssl(['x509', '-req', '-in', csr, '-CA', path.join(dir, `${ca}.crt`), '-CAkey', path.join(dir, `${ca}.key`), '-CAcreateserial', '-out', cert, '-days', '2', '-extfile', ext], dir);
+      fs.writeFileSync(
+        ext,
+        `${san ? `subjectAltName=${san}\n` : ''}extendedKeyUsage=${opts.client ? 'clientAuth' : 'serverAuth,clientAuth'}\n`,
+      );
+      openssl(
+        [
+          'req',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-keyout',
+          key,
+          '-out',
+          csr,
+          '-subj',
+          `/CN=${name}`,
+        ],
+        dir,
+      );
+      openssl(
+        [
+          'x509',
+          '-req',
+          '-in',
+          csr,
+          '-CA',
+          path.join(dir, `${ca}.crt`),
+          '-CAkey',
+          path.join(dir, `${ca}.key`),
+          '-CAcreateserial',
+          '-out',
+          cert,
+          '-days',
+          '2',
+          '-extfile',
+          ext,
+        ],
+        dir,
+      );
       return { cert, key };
     },
     cleanup() {

@@ -11,7 +11,12 @@ const firstAddress = (subnet: string): string => subnet.replace(/\.0\/\d+$/, '.1
 
 // One IPv4 subnet; `gateway` defaults to its first address ('' for none), anything else in `over`
 // replaces the default field.
-export function netRecord(id: string, vni: number, subnet: string, over: Partial<NetworkRecord> & { gateway?: string } = {}): NetworkRecord {
+export function netRecord(
+  id: string,
+  vni: number,
+  subnet: string,
+  over: Partial<NetworkRecord> & { gateway?: string } = {},
+): NetworkRecord {
   const { gateway = firstAddress(subnet), ...fields } = over;
   return {
     id,
@@ -37,10 +42,25 @@ export function hostRecord(name: string, vtep: string): HostRecord {
 
 // `name` defaults to the id and `sandbox` to /run/netns/<name>; no address unless given. Every
 // field in `o` is taken as given, an explicit `undefined` included.
-export function epRecord(o: Partial<EndpointRecord> & Pick<EndpointRecord, 'id' | 'networkId' | 'host'>): EndpointRecord {
+export function epRecord(
+  o: Partial<EndpointRecord> & Pick<EndpointRecord, 'id' | 'networkId' | 'host'>,
+): EndpointRecord {
   const name = o.name ?? o.id;
   const { id, networkId, host, ...rest } = o;
-  return { id, networkId, name, host, sandbox: `/run/netns/${name}`, ifname: 'eth0', mac: '02:42:00:00:00:01', ipv4: '', ipv6: '', aliases: [], created: '', ...rest };
+  return {
+    id,
+    networkId,
+    name,
+    host,
+    sandbox: `/run/netns/${name}`,
+    ifname: 'eth0',
+    mac: '02:42:00:00:00:01',
+    ipv4: '',
+    ipv6: '',
+    aliases: [],
+    created: '',
+    ...rest,
+  };
 }
 
 // 1, 2, 3, ... through `format`: ids and MACs that stay distinct across a file's tests. Declared
@@ -57,7 +77,12 @@ export function endpointTable(endpoints: Iterable<EndpointRecord> = []): Endpoin
 }
 
 // The view as the store's snapshot gives it, in the order given.
-export function snapshot(networks: Iterable<NetworkRecord> = [], endpoints: Iterable<EndpointRecord> = [], hosts: Iterable<HostRecord> = [], revision = 1): ClusterView {
+export function snapshot(
+  networks: Iterable<NetworkRecord> = [],
+  endpoints: Iterable<EndpointRecord> = [],
+  hosts: Iterable<HostRecord> = [],
+  revision = 1,
+): ClusterView {
   return {
     revision,
     networks: new Map([...networks].map((n) => [n.id, n])),
@@ -74,5 +99,5 @@ export const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'he
 // that seeded the plain generator keeps `mix: false`, so that each seed draws what it drew before.
 export function rng(seed: number, opts: { mix?: boolean } = {}): () => number {
   let x = opts.mix === false ? seed : (seed * 2654435761) >>> 0;
-  return () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  return () => (x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32;
 }

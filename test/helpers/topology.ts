@@ -9,7 +9,8 @@ export const UNDERLAY = '192.168.231';
 
 export function sh(cmd: string, args: string[], opts: { allowFail?: boolean; timeoutMs?: number } = {}): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: opts.timeoutMs ?? 20000 });
-  if (r.status !== 0 && !opts.allowFail) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr || r.stdout}`);
+  if (r.status !== 0 && !opts.allowFail)
+    throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr || r.stdout}`);
   return r.stdout;
 }
 
@@ -63,7 +64,24 @@ export class Topology {
   addHost(short: string, vtep: string, mtu = 1500): { name: string; ns: string; vtep: string } {
     const ns = this.addNs(short);
     const tmp = `${this.prefix.slice(0, 8)}${short}`.slice(0, 15);
-    sh('ip', ['link', 'add', tmp, 'netns', ns, 'mtu', String(mtu), 'type', 'veth', 'peer', 'name', short, 'netns', this.underlay, 'mtu', String(mtu)]);
+    sh('ip', [
+      'link',
+      'add',
+      tmp,
+      'netns',
+      ns,
+      'mtu',
+      String(mtu),
+      'type',
+      'veth',
+      'peer',
+      'name',
+      short,
+      'netns',
+      this.underlay,
+      'mtu',
+      String(mtu),
+    ]);
     sh('ip', ['-n', ns, 'link', 'set', tmp, 'name', 'eth0']);
     sh('ip', ['-n', ns, 'addr', 'add', `${vtep}/24`, 'dev', 'eth0']);
     sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
@@ -90,8 +108,23 @@ export class Topology {
   }
 }
 
-export function ping(fromNs: string, ip: string, opts: { count?: number; waitS?: number; size?: number; dontFragment?: boolean; intervalS?: number } = {}): boolean {
-  const args = ['netns', 'exec', fromNs, 'ping', '-n', '-q', '-c', String(opts.count ?? 1), '-W', String(opts.waitS ?? 1)];
+export function ping(
+  fromNs: string,
+  ip: string,
+  opts: { count?: number; waitS?: number; size?: number; dontFragment?: boolean; intervalS?: number } = {},
+): boolean {
+  const args = [
+    'netns',
+    'exec',
+    fromNs,
+    'ping',
+    '-n',
+    '-q',
+    '-c',
+    String(opts.count ?? 1),
+    '-W',
+    String(opts.waitS ?? 1),
+  ];
   if (opts.intervalS !== undefined) args.push('-i', String(opts.intervalS));
   if (opts.size !== undefined) args.push('-s', String(opts.size));
   if (opts.dontFragment) args.push('-M', 'do');
@@ -114,7 +147,12 @@ export function neighOf(hostNs: string, dev: string): string {
   return sh('ip', ['-n', hostNs, 'neigh', 'show', 'dev', dev], { allowFail: true });
 }
 
-export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 50): Promise<number> {
+export async function waitFor(
+  what: string,
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 50,
+): Promise<number> {
   const start = Date.now();
   for (;;) {
     if (await cond()) return Date.now() - start;

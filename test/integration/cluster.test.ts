@@ -54,7 +54,12 @@ describe('data plane: three hosts, real agents, real kernel', function () {
 
     it("a container's unicast to a remote container is not copied to the other containers of its host; those on one host reach each other", async () => {
       await waitFor('c1a -> c1b', () => ping(c.c1a, ip.c1b), 3000);
-      const rx = (ns: string): number => (JSON.parse(sh('ip', ['-n', ns, '-s', '-j', 'link', 'show', 'eth0'])) as { stats64: { rx: { packets: number } } }[])[0].stats64.rx.packets;
+      const rx = (ns: string): number =>
+        (
+          JSON.parse(sh('ip', ['-n', ns, '-s', '-j', 'link', 'show', 'eth0'])) as {
+            stats64: { rx: { packets: number } };
+          }[]
+        )[0].stats64.rx.packets;
       const before = rx(c.c1b);
       assert.ok(ping(c.c1a, ip.c2a, { count: 30, intervalS: 0.01 }));
       // 30 echo requests went to c2a's MAC, which the bridge of host 1 knows by no entry: while it
@@ -88,17 +93,32 @@ describe('data plane: three hosts, real agents, real kernel', function () {
       sh('ip', ['netns', 'exec', c.c1b, 'sysctl', '-qw', 'net.ipv4.neigh.eth0.retrans_time_ms=30000']);
       // One probe every 0.2 s until one is answered: the first may reach h2 before the new endpoint's
       // interface is up there (Connect plugs it while etcd commits, and h1 learns of it from etcd).
-      const pinger = spawn('ip', ['netns', 'exec', c.c1b, 'ping', '-n', '-c1', '-i', '0.2', '-w', '20', target], { stdio: 'ignore' });
+      const pinger = spawn('ip', ['netns', 'exec', c.c1b, 'ping', '-n', '-c1', '-i', '0.2', '-w', '20', target], {
+        stdio: 'ignore',
+      });
       // Listened for from the start: the reply may come before the checks below are done.
       const exited = new Promise<number | null>((resolve) => pinger.once('exit', (code) => resolve(code)));
       const box = topo.container('cw2');
       try {
-        await waitFor('c1b asking for the address', () => /INCOMPLETE|FAILED/.test(sh('ip', ['-n', c.c1b, 'neigh', 'show', target])), 3000, 20);
+        await waitFor(
+          'c1b asking for the address',
+          () => /INCOMPLETE|FAILED/.test(sh('ip', ['-n', c.c1b, 'neigh', 'show', target])),
+          3000,
+          20,
+        );
         const r = await agents[1].client.connect({ network: 'blue', sandbox: box, ipv4Address: target });
-        await waitFor('c1b has the new endpoint\'s MAC', () => sh('ip', ['-n', c.c1b, 'neigh', 'show', target]).includes(r.endpoint!.macAddress), 5000, 20);
+        await waitFor(
+          "c1b has the new endpoint's MAC",
+          () => sh('ip', ['-n', c.c1b, 'neigh', 'show', target]).includes(r.endpoint!.macAddress),
+          5000,
+          20,
+        );
         // The probes that waited for the answer go out, and one is answered.
         let timer: NodeJS.Timeout | undefined;
-        const code = await Promise.race([exited, new Promise<number>((resolve) => (timer = setTimeout(() => resolve(-1), 5000)))]);
+        const code = await Promise.race([
+          exited,
+          new Promise<number>((resolve) => (timer = setTimeout(() => resolve(-1), 5000))),
+        ]);
         clearTimeout(timer);
         assert.strictEqual(code, 0, 'no reply once the address was known');
       } finally {
@@ -115,7 +135,8 @@ describe('data plane: three hosts, real agents, real kernel', function () {
       assert.match(fdb, /dst 192\.168\.231\.13 self permanent/);
       assert.doesNotMatch(fdb, /dst 192\.168\.231\.11 /);
       const neigh = neighOf(topo.hosts[0].ns, `vx-${vni}`);
-      for (const n of ['c2a', 'c2b', 'c3a', 'c3b']) assert.match(neigh, new RegExp(`${ip[n].replace(/\./g, '\\.')} lladdr \\S+ PERMANENT`));
+      for (const n of ['c2a', 'c2b', 'c3a', 'c3b'])
+        assert.match(neigh, new RegExp(`${ip[n].replace(/\./g, '\\.')} lladdr \\S+ PERMANENT`));
       for (const n of ['c1a', 'c1b']) assert.doesNotMatch(neigh, new RegExp(`${ip[n].replace(/\./g, '\\.')} `));
       const link = sh('ip', ['-n', topo.hosts[0].ns, '-d', 'link', 'show', `vx-${vni}`]);
       assert.match(link, new RegExp(`vxlan id ${vni} local 192\\.168\\.231\\.11`));
@@ -124,7 +145,10 @@ describe('data plane: three hosts, real agents, real kernel', function () {
     });
 
     it('gives containers the underlay MTU minus 50: the largest unfragmented ping passes, one byte more fails', async () => {
-      const mtu = Number(sh('cat', [`/sys/class/net/lo/mtu`]) && sh('ip', ['netns', 'exec', c.c1a, 'cat', '/sys/class/net/eth0/mtu']).trim());
+      const mtu = Number(
+        sh('cat', [`/sys/class/net/lo/mtu`]) &&
+          sh('ip', ['netns', 'exec', c.c1a, 'cat', '/sys/class/net/eth0/mtu']).trim(),
+      );
       assert.strictEqual(mtu, 1450);
       await waitFor('full-size ping', () => ping(c.c1a, ip.c2a, { size: mtu - 28, dontFragment: true }), 3000);
       assert.strictEqual(ping(c.c1a, ip.c2a, { size: mtu - 27, dontFragment: true }), false);
@@ -169,7 +193,17 @@ describe('data plane: three hosts, real agents, real kernel', function () {
     it('after Disconnect the peers drop the entries within a second and pings fail', async () => {
       const ep = (await agents[0].client.inspect({ network: 'blue' })).endpoints.find((e) => e.name === c.c2a)!;
       await agents[1].client.disconnect({ network: 'blue', sandbox: c.c2a });
-      const took = await waitFor('entries gone on h1 and h3', () => [0, 2].every((h) => !fdbOf(topo.hosts[h].ns, `vx-${vni}`).includes(ep.macAddress) && !neighOf(topo.hosts[h].ns, `vx-${vni}`).includes(`${ip.c2a} `)), 1000, 20);
+      const took = await waitFor(
+        'entries gone on h1 and h3',
+        () =>
+          [0, 2].every(
+            (h) =>
+              !fdbOf(topo.hosts[h].ns, `vx-${vni}`).includes(ep.macAddress) &&
+              !neighOf(topo.hosts[h].ns, `vx-${vni}`).includes(`${ip.c2a} `),
+          ),
+        1000,
+        20,
+      );
       console.log(`      measured: peers dropped a disconnected endpoint's entries within ${took} ms`);
       assert.ok(took <= 1000);
       assert.strictEqual(ping(c.c1a, ip.c2a), false);
@@ -185,24 +219,84 @@ describe('data plane: three hosts, real agents, real kernel', function () {
         const box = topo.container('bad');
         const notNs = `/tmp/vxt${process.pid}-not-a-netns`;
         fs.writeFileSync(notNs, '');
-        const kernelBefore = [0, 1, 2].map((h) => sh('ip', ['-n', topo.hosts[h].ns, '-o', 'link']) + fdbOf(topo.hosts[h].ns, `vx-${vni}`) + neighOf(topo.hosts[h].ns, `vx-${vni}`));
+        const kernelBefore = [0, 1, 2].map(
+          (h) =>
+            sh('ip', ['-n', topo.hosts[h].ns, '-o', 'link']) +
+            fdbOf(topo.hosts[h].ns, `vx-${vni}`) +
+            neighOf(topo.hosts[h].ns, `vx-${vni}`),
+        );
         const boxBefore = sh('ip', ['-n', box, '-o', 'link']);
         const before = await dumpEtcd(kv);
         const bad: [string, Parameters<TestAgent['client']['connect']>[0], number, RegExp][] = [
           ['unknown network', { network: 'nosuch', sandbox: box }, status.NOT_FOUND, /nosuch/],
-          ['sandbox that does not exist', { network: 'blue', sandbox: '/run/netns/vxt-nope' }, status.NOT_FOUND, /does not exist|not found|no such/i],
-          ['sandbox that is not a netns', { network: 'blue', sandbox: notNs }, status.INVALID_ARGUMENT, /not a network namespace/],
+          [
+            'sandbox that does not exist',
+            { network: 'blue', sandbox: '/run/netns/vxt-nope' },
+            status.NOT_FOUND,
+            /does not exist|not found|no such/i,
+          ],
+          [
+            'sandbox that is not a netns',
+            { network: 'blue', sandbox: notNs },
+            status.INVALID_ARGUMENT,
+            /not a network namespace/,
+          ],
           ['empty sandbox', { network: 'blue', sandbox: '' }, status.INVALID_ARGUMENT, /sandbox/i],
-          ['static IP outside the subnet', { network: 'blue', sandbox: box, ipv4Address: '10.99.0.5' }, status.INVALID_ARGUMENT, /outside|subnet/],
-          ['static IP that is not an IP', { network: 'blue', sandbox: box, ipv4Address: '10.77.0.300' }, status.INVALID_ARGUMENT, /10\.77\.0\.300/],
+          [
+            'static IP outside the subnet',
+            { network: 'blue', sandbox: box, ipv4Address: '10.99.0.5' },
+            status.INVALID_ARGUMENT,
+            /outside|subnet/,
+          ],
+          [
+            'static IP that is not an IP',
+            { network: 'blue', sandbox: box, ipv4Address: '10.77.0.300' },
+            status.INVALID_ARGUMENT,
+            /10\.77\.0\.300/,
+          ],
           ['static IP taken', { network: 'blue', sandbox: box, ipv4Address: ip.c1a }, status.ALREADY_EXISTS, /in use/],
-          ['static IP is the gateway', { network: 'blue', sandbox: box, ipv4Address: '10.77.0.1' }, status.INVALID_ARGUMENT, /gateway|reserved/i],
-          ['interface name over 15 characters', { network: 'blue', sandbox: box, interfaceName: 'averyveryverylongname' }, status.INVALID_ARGUMENT, /15/],
-          ['interface name already present', { network: 'blue', sandbox: box, interfaceName: 'lo' }, status.ALREADY_EXISTS, /lo already exists/],
-          ['malformed MAC', { network: 'blue', sandbox: box, macAddress: '02:42:zz:00:00:01' }, status.INVALID_ARGUMENT, /MAC|mac/],
-          ['multicast MAC', { network: 'blue', sandbox: box, macAddress: '01:00:5e:00:00:01' }, status.INVALID_ARGUMENT, /multicast/i],
-          ['IPv6 on a network without IPv6', { network: 'blue', sandbox: box, ipv6Address: 'fd00::5' }, status.INVALID_ARGUMENT, /IPv6/],
-          ['endpoint name taken', { network: 'blue', sandbox: box, name: c.c1a }, status.ALREADY_EXISTS, /already exists/],
+          [
+            'static IP is the gateway',
+            { network: 'blue', sandbox: box, ipv4Address: '10.77.0.1' },
+            status.INVALID_ARGUMENT,
+            /gateway|reserved/i,
+          ],
+          [
+            'interface name over 15 characters',
+            { network: 'blue', sandbox: box, interfaceName: 'averyveryverylongname' },
+            status.INVALID_ARGUMENT,
+            /15/,
+          ],
+          [
+            'interface name already present',
+            { network: 'blue', sandbox: box, interfaceName: 'lo' },
+            status.ALREADY_EXISTS,
+            /lo already exists/,
+          ],
+          [
+            'malformed MAC',
+            { network: 'blue', sandbox: box, macAddress: '02:42:zz:00:00:01' },
+            status.INVALID_ARGUMENT,
+            /MAC|mac/,
+          ],
+          [
+            'multicast MAC',
+            { network: 'blue', sandbox: box, macAddress: '01:00:5e:00:00:01' },
+            status.INVALID_ARGUMENT,
+            /multicast/i,
+          ],
+          [
+            'IPv6 on a network without IPv6',
+            { network: 'blue', sandbox: box, ipv6Address: 'fd00::5' },
+            status.INVALID_ARGUMENT,
+            /IPv6/,
+          ],
+          [
+            'endpoint name taken',
+            { network: 'blue', sandbox: box, name: c.c1a },
+            status.ALREADY_EXISTS,
+            /already exists/,
+          ],
         ];
         for (const [what, req, code, msg] of bad) {
           await assert.rejects(agents[0].client.connect(req), (e: { code: number; details: string }) => {
@@ -211,14 +305,28 @@ describe('data plane: three hosts, real agents, real kernel', function () {
             return true;
           });
         }
-        await assert.rejects(agents[0].client.disconnect({ network: 'blue', sandbox: box }), { code: status.NOT_FOUND });
-        await assert.rejects(agents[0].client.disconnect({ network: 'blue', sandbox: c.c2b }), { code: status.FAILED_PRECONDITION });
+        await assert.rejects(agents[0].client.disconnect({ network: 'blue', sandbox: box }), {
+          code: status.NOT_FOUND,
+        });
+        await assert.rejects(agents[0].client.disconnect({ network: 'blue', sandbox: c.c2b }), {
+          code: status.FAILED_PRECONDITION,
+        });
         await assert.rejects(agents[0].client.delete({ network: 'blue' }), { code: status.FAILED_PRECONDITION });
-        const cli = await runCli(['network', 'connect', '--mac', 'nonsense', 'blue', box], { host: `unix://${agents[0].socket}` });
+        const cli = await runCli(['network', 'connect', '--mac', 'nonsense', 'blue', box], {
+          host: `unix://${agents[0].socket}`,
+        });
         assert.notStrictEqual(cli.code, 0);
         assert.match(cli.stderr, /MAC|mac/);
         assert.deepStrictEqual(await dumpEtcd(kv), before);
-        assert.deepStrictEqual([0, 1, 2].map((h) => sh('ip', ['-n', topo.hosts[h].ns, '-o', 'link']) + fdbOf(topo.hosts[h].ns, `vx-${vni}`) + neighOf(topo.hosts[h].ns, `vx-${vni}`)), kernelBefore);
+        assert.deepStrictEqual(
+          [0, 1, 2].map(
+            (h) =>
+              sh('ip', ['-n', topo.hosts[h].ns, '-o', 'link']) +
+              fdbOf(topo.hosts[h].ns, `vx-${vni}`) +
+              neighOf(topo.hosts[h].ns, `vx-${vni}`),
+          ),
+          kernelBefore,
+        );
         assert.strictEqual(sh('ip', ['-n', box, '-o', 'link']), boxBefore);
         fs.unlinkSync(notNs);
       });
@@ -227,17 +335,29 @@ describe('data plane: three hosts, real agents, real kernel', function () {
     it('allocates 300 concurrent addresses across three hosts without a duplicate, and reuses released ones', async () => {
       await agents[0].client.create({ name: 'big', ipamConfig: [{ subnet: '10.80.0.0/22' }] });
       const boxes = Array.from({ length: 300 }, (_, i) => topo.container(`m${i}`));
-      const res = await Promise.all(boxes.map((b, i) => agents[i % 3].client.connect({ network: 'big', sandbox: b }, { deadlineMs: 60000 })));
+      const res = await Promise.all(
+        boxes.map((b, i) => agents[i % 3].client.connect({ network: 'big', sandbox: b }, { deadlineMs: 60000 })),
+      );
       const ips = res.map((r) => r.endpoint!.ipv4Address);
       assert.strictEqual(new Set(ips).size, 300);
       const keys = Object.keys(await dumpEtcd(kv)).filter((k) => k.includes('/ipam/'));
       const bigId = (await agents[0].client.inspect({ network: 'big' })).id;
       assert.strictEqual(keys.filter((k) => k.includes(bigId)).length, 300);
-      await Promise.all(boxes.map((b, i) => agents[i % 3].client.disconnect({ network: 'big', sandbox: b }, { deadlineMs: 60000 })));
-      assert.strictEqual(Object.keys(await dumpEtcd(kv)).filter((k) => k.includes(bigId)).length, 1, 'only the network record is left');
+      await Promise.all(
+        boxes.map((b, i) => agents[i % 3].client.disconnect({ network: 'big', sandbox: b }, { deadlineMs: 60000 })),
+      );
+      assert.strictEqual(
+        Object.keys(await dumpEtcd(kv)).filter((k) => k.includes(bigId)).length,
+        1,
+        'only the network record is left',
+      );
       // Released addresses are reusable: a static request for each of a sample succeeds.
       for (const [i, a] of ips.slice(0, 10).entries()) {
-        const r = await agents[i % 3].client.connect({ network: 'big', sandbox: boxes[i], ipv4Address: a.split('/')[0] });
+        const r = await agents[i % 3].client.connect({
+          network: 'big',
+          sandbox: boxes[i],
+          ipv4Address: a.split('/')[0],
+        });
         assert.strictEqual(r.endpoint!.ipv4Address, a);
         await agents[i % 3].client.disconnect({ network: 'big', sandbox: boxes[i] });
       }
@@ -267,18 +387,26 @@ describe('data plane: three hosts, real agents, real kernel', function () {
       await agents[0].client.disconnect({ network: 'low', sandbox: box('lw-x2') });
       assert.strictEqual((await on(0, 'lw-x5')).ip, '10.81.0.4/24');
       assert.strictEqual((await on(0, 'lw-x6')).ip, '10.81.0.6/24');
-      for (const n of ['lw-x1', 'lw-x3', 'lw-x4', 'lw-x5', 'lw-x6']) await agents[0].client.disconnect({ network: 'low', sandbox: box(n) });
+      for (const n of ['lw-x1', 'lw-x3', 'lw-x4', 'lw-x5', 'lw-x6'])
+        await agents[0].client.disconnect({ network: 'low', sandbox: box(n) });
       for (const b of boxes.values()) topo.removeNs(b);
       await agents[0].client.delete({ network: 'low' });
     });
 
     it('a host whose agent dies disappears from its peers within the lease TTL plus one second', async () => {
       const victim = agents[2];
-      const macs = (await agents[0].client.inspect({ network: 'blue' })).endpoints.filter((e) => e.host === 'h3').map((e) => e.macAddress);
+      const macs = (await agents[0].client.inspect({ network: 'blue' })).endpoints
+        .filter((e) => e.host === 'h3')
+        .map((e) => e.macAddress);
       assert.strictEqual(macs.length, 2);
       victim.signal('SIGKILL');
       const t0 = Date.now();
-      await waitFor('h3 entries gone from h1 and h2', () => [0, 1].every((h) => macs.every((m) => !fdbOf(topo.hosts[h].ns, `vx-${vni}`).includes(m))), (TTL + 1) * 1000 + 1000, 50);
+      await waitFor(
+        'h3 entries gone from h1 and h2',
+        () => [0, 1].every((h) => macs.every((m) => !fdbOf(topo.hosts[h].ns, `vx-${vni}`).includes(m))),
+        (TTL + 1) * 1000 + 1000,
+        50,
+      );
       const took = Date.now() - t0;
       console.log(`      measured: dead host purged from peers ${took} ms after SIGKILL (lease TTL ${TTL} s)`);
       assert.ok(took <= (TTL + 1) * 1000, `took ${took} ms`);
@@ -287,7 +415,11 @@ describe('data plane: three hosts, real agents, real kernel', function () {
       assert.match(sh('ip', ['-n', topo.hosts[2].ns, '-o', 'link']), new RegExp(`vx-${vni}`));
       await victim.stop('SIGKILL');
       await victim.start();
-      await waitFor('h3 entries back on h1', () => macs.every((m) => fdbOf(topo.hosts[0].ns, `vx-${vni}`).includes(m)), 5000);
+      await waitFor(
+        'h3 entries back on h1',
+        () => macs.every((m) => fdbOf(topo.hosts[0].ns, `vx-${vni}`).includes(m)),
+        5000,
+      );
       await waitFor('c1a -> c3a again', () => ping(c.c1a, ip.c3a), 3000);
     });
   });

@@ -9,7 +9,8 @@ import { Topology, ping, waitFor, addrOf } from '../helpers/topology';
 
 // The plugin driven by a real CNI runtime library: libcni (what containerd, CRI-O and podman's CNI
 // backend use), through the small client that scripts/test.sh builds from Debian's packages
-// (.cache/cni-runtime, from test/tools/cni-runtime). libcni passes the result cache, prevResult on CHECK and DEL, CNI_ARGS and
+// (.cache/cni-runtime, from test/tools/cni-runtime). libcni passes the result cache, prevResult on
+// CHECK and DEL, CNI_ARGS and
 // the capabilities exactly as those runtimes do.
 const CLIENT = path.join(ROOT, '.cache', 'cni-runtime');
 const SHIM = path.join(ROOT, 'native', 'build', 'Release', 'vxnet-cni');
@@ -35,7 +36,21 @@ describe('CNI plugin with a real libcni runtime', function () {
       // One list per spec version libcni speaks (it stops at 1.0.0; 1.1.0 is tested by direct calls).
       for (const v of ['0.3.0', '0.3.1', '0.4.0', '1.0.0']) {
         const name = v === '1.0.0' ? 'vxnet-lib' : `vxnet-lib-${v.replace(/\./g, '')}`;
-        fs.writeFileSync(path.join(dir, `net${i}`, `${name}.conflist`), JSON.stringify({ cniVersion: v, name, plugins: [{ type: 'vxnet', network: 'lib', agent: path.join(a.dir, 'cni.sock'), capabilities: { ips: true, mac: true, portMappings: true, aliases: true } }] }));
+        fs.writeFileSync(
+          path.join(dir, `net${i}`, `${name}.conflist`),
+          JSON.stringify({
+            cniVersion: v,
+            name,
+            plugins: [
+              {
+                type: 'vxnet',
+                network: 'lib',
+                agent: path.join(a.dir, 'cni.sock'),
+                capabilities: { ips: true, mac: true, portMappings: true, aliases: true },
+              },
+            ],
+          }),
+        );
       }
     }
   });
@@ -49,8 +64,15 @@ describe('CNI plugin with a real libcni runtime', function () {
 
   const run = (h: number, args: string[], env: Record<string, string> = {}): { code: number | null; out: string } => {
     const r = spawnSync('nsenter', [`--net=/run/netns/${topo.hosts[h].ns}`, CLIENT, ...args], {
-      encoding: 'utf8', timeout: 30000,
-      env: { PATH: process.env.PATH ?? '', NETCONFPATH: path.join(dir, `net${h}`), CNI_PATH: path.join(dir, 'bin'), CNI_CACHE_DIR: path.join(dir, `cache${h}`), ...env },
+      encoding: 'utf8',
+      timeout: 30000,
+      env: {
+        PATH: process.env.PATH ?? '',
+        NETCONFPATH: path.join(dir, `net${h}`),
+        CNI_PATH: path.join(dir, 'bin'),
+        CNI_CACHE_DIR: path.join(dir, `cache${h}`),
+        ...env,
+      },
     });
     return { code: r.status, out: `${r.stdout}${r.stderr}` };
   };
@@ -62,7 +84,8 @@ describe('CNI plugin with a real libcni runtime', function () {
       assert.strictEqual(r.code, 0, r.out);
       return /"address":\s*"([^"/]+)/.exec(r.out)![1];
     });
-    for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) if (a !== b) await waitFor(`l3${a} -> l3${b}`, () => ping(boxes[a], ips[b]), 3000);
+    for (let a = 0; a < 3; a++)
+      for (let b = 0; b < 3; b++) if (a !== b) await waitFor(`l3${a} -> l3${b}`, () => ping(boxes[a], ips[b]), 3000);
     for (let h = 0; h < 3; h++) {
       assert.strictEqual(run(h, ['check', 'vxnet-lib', `/run/netns/${boxes[h]}`]).code, 0);
       assert.strictEqual(run(h, ['del', 'vxnet-lib', `/run/netns/${boxes[h]}`]).code, 0);
@@ -99,7 +122,14 @@ describe('CNI plugin with a real libcni runtime', function () {
     assert.strictEqual(v.code, 0, v.out);
     const a = topo.container('la');
     const b = topo.container('lb');
-    const ra = run(0, ['add', 'vxnet-lib', `/run/netns/${a}`], { CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAME=demo', CAP_ARGS: JSON.stringify({ ips: ['10.97.0.7/24'], mac: '02:00:00:97:00:07', portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] }) });
+    const ra = run(0, ['add', 'vxnet-lib', `/run/netns/${a}`], {
+      CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAME=demo',
+      CAP_ARGS: JSON.stringify({
+        ips: ['10.97.0.7/24'],
+        mac: '02:00:00:97:00:07',
+        portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }],
+      }),
+    });
     assert.strictEqual(ra.code, 0, ra.out);
     assert.match(ra.out, /10\.97\.0\.7\/24/);
     const rb = run(1, ['add', 'vxnet-lib', `/run/netns/${b}`], { CNI_ARGS: 'IgnoreUnknown=1;IP=10.97.0.8' });
@@ -107,20 +137,26 @@ describe('CNI plugin with a real libcni runtime', function () {
     assert.strictEqual(addrOf(b), '10.97.0.8');
     await waitFor('la -> lb', () => ping(a, '10.97.0.8'), 3000);
     await waitFor('lb -> la', () => ping(b, '10.97.0.7'), 3000);
-    for (const [h, ns] of [[0, a], [1, b]] as const) {
+    for (const [h, ns] of [
+      [0, a],
+      [1, b],
+    ] as const) {
       const c = run(h, ['check', 'vxnet-lib', `/run/netns/${ns}`]);
       assert.strictEqual(c.code, 0, c.out);
     }
     const inspect = await agents[0].client.inspect({ network: 'lib' });
     assert.deepStrictEqual(inspect.endpoints.map((e) => e.ipv4Address).sort(), ['10.97.0.7/24', '10.97.0.8/24']);
-    for (const [h, ns] of [[0, a], [1, b]] as const) {
+    for (const [h, ns] of [
+      [0, a],
+      [1, b],
+    ] as const) {
       assert.strictEqual(run(h, ['del', 'vxnet-lib', `/run/netns/${ns}`]).code, 0);
       assert.strictEqual(run(h, ['del', 'vxnet-lib', `/run/netns/${ns}`]).code, 0, 'a second DEL must succeed');
     }
     assert.strictEqual((await agents[0].client.inspect({ network: 'lib' })).endpoints.length, 0);
   });
 
-  it('fails ADD into a namespace that already has the interface, with the plugin\'s code', () => {
+  it("fails ADD into a namespace that already has the interface, with the plugin's code", () => {
     const c = topo.container('lc');
     assert.strictEqual(run(0, ['add', 'vxnet-lib', `/run/netns/${c}`]).code, 0);
     const again = run(0, ['add', 'vxnet-lib', `/run/netns/${c}`], { CNI_CONTAINERID: 'other' });

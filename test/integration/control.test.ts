@@ -17,7 +17,8 @@ describe('control plane: networks through gRPC and the CLI, three API servers, o
   before(async () => {
     etcd = await startEtcd(1);
     kv = etcd.client();
-    for (const name of ['cp1', 'cp2', 'cp3']) agents.push(new TestAgent({ name, etcd: etcd.clientUrls, vtep: '127.0.0.1' }));
+    for (const name of ['cp1', 'cp2', 'cp3'])
+      agents.push(new TestAgent({ name, etcd: etcd.clientUrls, vtep: '127.0.0.1' }));
     await Promise.all(agents.map((a) => a.start()));
     c = agents.map((a) => a.client);
   });
@@ -30,7 +31,8 @@ describe('control plane: networks through gRPC and the CLI, three API servers, o
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed') for (const a of agents) console.error(`--- ${a.opts.name} log\n${a.tail(20)}`);
+    if (this.currentTest?.state === 'failed')
+      for (const a of agents) console.error(`--- ${a.opts.name} log\n${a.tail(20)}`);
     // Each test starts from no networks.
     const { networks } = await c[0].list({});
     for (const n of networks) await c[0].delete({ network: n.id }).catch(() => undefined);
@@ -63,14 +65,24 @@ describe('control plane: networks through gRPC and the CLI, three API servers, o
 
   it('refuses a duplicate name and an overlapping subnet with ALREADY_EXISTS', async () => {
     await c[0].create({ name: 'blue', ipamConfig: [{ subnet: '10.77.0.0/24' }] });
-    await assert.rejects(c[1].create({ name: 'blue', ipamConfig: [{ subnet: '10.78.0.0/24' }] }), { code: status.ALREADY_EXISTS });
-    await assert.rejects(c[2].create({ name: 'red', ipamConfig: [{ subnet: '10.77.0.128/25' }] }), (e: { code: status; details: string }) => e.code === status.ALREADY_EXISTS && /overlaps/.test(e.details));
+    await assert.rejects(c[1].create({ name: 'blue', ipamConfig: [{ subnet: '10.78.0.0/24' }] }), {
+      code: status.ALREADY_EXISTS,
+    });
+    await assert.rejects(
+      c[2].create({ name: 'red', ipamConfig: [{ subnet: '10.77.0.128/25' }] }),
+      (e: { code: status; details: string }) => e.code === status.ALREADY_EXISTS && /overlaps/.test(e.details),
+    );
   });
 
   it('lists with every filter', async () => {
-    await c[0].create({ name: 'alpha', ipamConfig: [{ subnet: '10.80.0.0/24' }], labels: { env: 'prod', tier: 'web' } });
+    await c[0].create({
+      name: 'alpha',
+      ipamConfig: [{ subnet: '10.80.0.0/24' }],
+      labels: { env: 'prod', tier: 'web' },
+    });
     await c[0].create({ name: 'beta', ipamConfig: [{ subnet: '10.81.0.0/24' }], labels: { env: 'dev' } });
-    const names = async (filters: { key: string; value: string }[]): Promise<string[]> => (await c[1].list({ filters })).networks.map((n) => n.name).sort();
+    const names = async (filters: { key: string; value: string }[]): Promise<string[]> =>
+      (await c[1].list({ filters })).networks.map((n) => n.name).sort();
     assert.deepStrictEqual(await names([]), ['alpha', 'beta']);
     assert.deepStrictEqual(await names([{ key: 'name', value: 'alp' }]), ['alpha']);
     assert.deepStrictEqual(await names([{ key: 'label', value: 'env' }]), ['alpha', 'beta']);
@@ -81,7 +93,13 @@ describe('control plane: networks through gRPC and the CLI, three API servers, o
     assert.deepStrictEqual(await names([{ key: 'scope', value: 'local' }]), []);
     const alpha = await c[0].inspect({ network: 'alpha' });
     assert.deepStrictEqual(await names([{ key: 'id', value: alpha.id.slice(0, 10) }]), ['alpha']);
-    assert.deepStrictEqual(await names([{ key: 'name', value: 'alpha' }, { key: 'name', value: 'beta' }]), ['alpha', 'beta']);
+    assert.deepStrictEqual(
+      await names([
+        { key: 'name', value: 'alpha' },
+        { key: 'name', value: 'beta' },
+      ]),
+      ['alpha', 'beta'],
+    );
     await assert.rejects(c[0].list({ filters: [{ key: 'colour', value: 'x' }] }), { code: status.INVALID_ARGUMENT });
   });
 
@@ -98,10 +116,15 @@ describe('control plane: networks through gRPC and the CLI, three API servers, o
   });
 
   it('lets exactly one of 100 concurrent creates of one name win, across three servers', async () => {
-    const results = await Promise.allSettled(Array.from({ length: 100 }, (_, i) => c[i % 3].create({ name: 'race', ipamConfig: [{ subnet: `10.${100 + (i % 50)}.${i}.0/24` }] })));
+    const results = await Promise.allSettled(
+      Array.from({ length: 100 }, (_, i) =>
+        c[i % 3].create({ name: 'race', ipamConfig: [{ subnet: `10.${100 + (i % 50)}.${i}.0/24` }] }),
+      ),
+    );
     const ok = results.filter((r) => r.status === 'fulfilled');
     assert.strictEqual(ok.length, 1, `${ok.length} creates succeeded`);
-    for (const r of results) if (r.status === 'rejected') assert.strictEqual((r.reason as { code: number }).code, status.ALREADY_EXISTS);
+    for (const r of results)
+      if (r.status === 'rejected') assert.strictEqual((r.reason as { code: number }).code, status.ALREADY_EXISTS);
     const d = await dumpEtcd(kv);
     assert.strictEqual(Object.keys(d).filter((k) => k.includes('/networks/')).length, 1);
     assert.strictEqual(Object.keys(d).filter((k) => k.includes('/vnis/')).length, 1);
@@ -117,9 +140,16 @@ describe('control plane: networks through gRPC and the CLI, three API servers, o
     await c[0].create({ name: 'survivor', ipamConfig: [{ subnet: '10.66.0.0/24' }] });
     await etcd.stopMember(0);
     try {
-      for (const call of [() => c[1].list({}), () => c[2].create({ name: 'during', ipamConfig: [{ subnet: '10.67.0.0/24' }] }), () => c[0].delete({ network: 'survivor' })]) {
+      for (const call of [
+        () => c[1].list({}),
+        () => c[2].create({ name: 'during', ipamConfig: [{ subnet: '10.67.0.0/24' }] }),
+        () => c[0].delete({ network: 'survivor' }),
+      ]) {
         const t0 = Date.now();
-        await assert.rejects(call(), (e: { code: status; details: string }) => e.code === status.UNAVAILABLE && /etcd/.test(e.details));
+        await assert.rejects(
+          call(),
+          (e: { code: status; details: string }) => e.code === status.UNAVAILABLE && /etcd/.test(e.details),
+        );
         assert.ok(Date.now() - t0 < 12000, `took ${Date.now() - t0} ms`);
       }
     } finally {
@@ -132,7 +162,24 @@ describe('control plane: networks through gRPC and the CLI, three API servers, o
   describe('the CLI', () => {
     const host = (): string => `unix://${agents[0].socket}`;
     it('creates, lists, inspects and removes like docker network', async () => {
-      const cr = await runCli(['network', 'create', '--subnet', '10.55.0.0/24', '--gateway', '10.55.0.254', '--ip-range', '10.55.0.128/25', '--aux-address', 'router=10.55.0.2', '--label', 'a=b', 'green'], { host: host() });
+      const cr = await runCli(
+        [
+          'network',
+          'create',
+          '--subnet',
+          '10.55.0.0/24',
+          '--gateway',
+          '10.55.0.254',
+          '--ip-range',
+          '10.55.0.128/25',
+          '--aux-address',
+          'router=10.55.0.2',
+          '--label',
+          'a=b',
+          'green',
+        ],
+        { host: host() },
+      );
       assert.strictEqual(cr.code, 0, cr.stderr);
       assert.match(cr.stdout.trim(), /^[0-9a-f]{64}$/);
       const ls = await runCli(['network', 'ls'], { host: `unix://${agents[1].socket}` });
@@ -145,10 +192,22 @@ describe('control plane: networks through gRPC and the CLI, three API servers, o
       assert.strictEqual(fmt.stdout.trim(), 'green b');
       const insp = await runCli(['network', 'inspect', 'green'], { host: host() });
       assert.strictEqual(insp.code, 0, insp.stderr);
-      const arr = JSON.parse(insp.stdout) as { Name: string; IPAM: { Config: { Subnet: string; Gateway: string; IPRange: string; AuxiliaryAddresses: Record<string, string> }[] } }[];
+      const arr = JSON.parse(insp.stdout) as {
+        Name: string;
+        IPAM: {
+          Config: { Subnet: string; Gateway: string; IPRange: string; AuxiliaryAddresses: Record<string, string> }[];
+        };
+      }[];
       assert.strictEqual(arr[0].Name, 'green');
-      assert.deepStrictEqual(arr[0].IPAM.Config[0], { Subnet: '10.55.0.0/24', IPRange: '10.55.0.128/25', Gateway: '10.55.0.254', AuxiliaryAddresses: { router: '10.55.0.2' } });
-      const f = await runCli(['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Subnet}}{{end}}', 'green'], { host: host() });
+      assert.deepStrictEqual(arr[0].IPAM.Config[0], {
+        Subnet: '10.55.0.0/24',
+        IPRange: '10.55.0.128/25',
+        Gateway: '10.55.0.254',
+        AuxiliaryAddresses: { router: '10.55.0.2' },
+      });
+      const f = await runCli(['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Subnet}}{{end}}', 'green'], {
+        host: host(),
+      });
       assert.strictEqual(f.stdout.trim(), '10.55.0.0/24');
       const rm = await runCli(['network', 'rm', 'green'], { host: host() });
       assert.strictEqual(rm.code, 0, rm.stderr);
@@ -175,21 +234,91 @@ describe('control plane: networks through gRPC and the CLI, three API servers, o
       ['too long name', { name: 'x'.repeat(200) }, status.INVALID_ARGUMENT, /name/],
       ['not a CIDR', { name: 'x', ipamConfig: [{ subnet: 'banana' }] }, status.INVALID_ARGUMENT, /banana/],
       ['bad octet', { name: 'x', ipamConfig: [{ subnet: '10.0.300.0/24' }] }, status.INVALID_ARGUMENT, /10\.0\.300/],
-      ['bad prefix', { name: 'x', ipamConfig: [{ subnet: '10.0.0.0/33' }] }, status.INVALID_ARGUMENT, /10\.0\.0\.0\/33/],
-      ['too small', { name: 'x', ipamConfig: [{ subnet: '10.0.0.0/31' }] }, status.INVALID_ARGUMENT, /small|prefix|\/31/],
-      ['gateway outside', { name: 'x', ipamConfig: [{ subnet: '10.1.0.0/24', gateway: '10.2.0.1' }] }, status.INVALID_ARGUMENT, /gateway/i],
-      ['gateway not an IP', { name: 'x', ipamConfig: [{ subnet: '10.1.0.0/24', gateway: 'gw' }] }, status.INVALID_ARGUMENT, /gw/],
-      ['gateway is network address', { name: 'x', ipamConfig: [{ subnet: '10.1.0.0/24', gateway: '10.1.0.0' }] }, status.INVALID_ARGUMENT, /gateway/i],
-      ['gateway is broadcast', { name: 'x', ipamConfig: [{ subnet: '10.1.0.0/24', gateway: '10.1.0.255' }] }, status.INVALID_ARGUMENT, /gateway/i],
-      ['ip-range outside', { name: 'x', ipamConfig: [{ subnet: '10.1.0.0/24', ipRange: '10.3.0.0/25' }] }, status.INVALID_ARGUMENT, /range/i],
-      ['ip-range not a CIDR', { name: 'x', ipamConfig: [{ subnet: '10.1.0.0/24', ipRange: 'x' }] }, status.INVALID_ARGUMENT, /range|x/i],
-      ['aux outside', { name: 'x', ipamConfig: [{ subnet: '10.1.0.0/24', auxiliaryAddresses: { r: '10.9.0.1' } }] }, status.INVALID_ARGUMENT, /aux|10\.9\.0\.1/i],
-      ['aux not an IP', { name: 'x', ipamConfig: [{ subnet: '10.1.0.0/24', auxiliaryAddresses: { r: 'zz' } }] }, status.INVALID_ARGUMENT, /zz/],
-      ['aux empty name', { name: 'x', ipamConfig: [{ subnet: '10.1.0.0/24', auxiliaryAddresses: { '': '10.1.0.9' } }] }, status.INVALID_ARGUMENT, /aux|name/i],
-      ['gateway without subnet', { name: 'x', ipamConfig: [{ gateway: '10.1.0.1' }] }, status.INVALID_ARGUMENT, /subnet/i],
-      ['two overlapping subnets', { name: 'x', ipamConfig: [{ subnet: '10.1.0.0/24' }, { subnet: '10.1.0.0/25' }] }, status.INVALID_ARGUMENT, /overlap/i],
+      [
+        'bad prefix',
+        { name: 'x', ipamConfig: [{ subnet: '10.0.0.0/33' }] },
+        status.INVALID_ARGUMENT,
+        /10\.0\.0\.0\/33/,
+      ],
+      [
+        'too small',
+        { name: 'x', ipamConfig: [{ subnet: '10.0.0.0/31' }] },
+        status.INVALID_ARGUMENT,
+        /small|prefix|\/31/,
+      ],
+      [
+        'gateway outside',
+        { name: 'x', ipamConfig: [{ subnet: '10.1.0.0/24', gateway: '10.2.0.1' }] },
+        status.INVALID_ARGUMENT,
+        /gateway/i,
+      ],
+      [
+        'gateway not an IP',
+        { name: 'x', ipamConfig: [{ subnet: '10.1.0.0/24', gateway: 'gw' }] },
+        status.INVALID_ARGUMENT,
+        /gw/,
+      ],
+      [
+        'gateway is network address',
+        { name: 'x', ipamConfig: [{ subnet: '10.1.0.0/24', gateway: '10.1.0.0' }] },
+        status.INVALID_ARGUMENT,
+        /gateway/i,
+      ],
+      [
+        'gateway is broadcast',
+        { name: 'x', ipamConfig: [{ subnet: '10.1.0.0/24', gateway: '10.1.0.255' }] },
+        status.INVALID_ARGUMENT,
+        /gateway/i,
+      ],
+      [
+        'ip-range outside',
+        { name: 'x', ipamConfig: [{ subnet: '10.1.0.0/24', ipRange: '10.3.0.0/25' }] },
+        status.INVALID_ARGUMENT,
+        /range/i,
+      ],
+      [
+        'ip-range not a CIDR',
+        { name: 'x', ipamConfig: [{ subnet: '10.1.0.0/24', ipRange: 'x' }] },
+        status.INVALID_ARGUMENT,
+        /range|x/i,
+      ],
+      [
+        'aux outside',
+        { name: 'x', ipamConfig: [{ subnet: '10.1.0.0/24', auxiliaryAddresses: { r: '10.9.0.1' } }] },
+        status.INVALID_ARGUMENT,
+        /aux|10\.9\.0\.1/i,
+      ],
+      [
+        'aux not an IP',
+        { name: 'x', ipamConfig: [{ subnet: '10.1.0.0/24', auxiliaryAddresses: { r: 'zz' } }] },
+        status.INVALID_ARGUMENT,
+        /zz/,
+      ],
+      [
+        'aux empty name',
+        { name: 'x', ipamConfig: [{ subnet: '10.1.0.0/24', auxiliaryAddresses: { '': '10.1.0.9' } }] },
+        status.INVALID_ARGUMENT,
+        /aux|name/i,
+      ],
+      [
+        'gateway without subnet',
+        { name: 'x', ipamConfig: [{ gateway: '10.1.0.1' }] },
+        status.INVALID_ARGUMENT,
+        /subnet/i,
+      ],
+      [
+        'two overlapping subnets',
+        { name: 'x', ipamConfig: [{ subnet: '10.1.0.0/24' }, { subnet: '10.1.0.0/25' }] },
+        status.INVALID_ARGUMENT,
+        /overlap/i,
+      ],
       ['v6 without --ipv6', { name: 'x', ipamConfig: [{ subnet: 'fd00:1::/64' }] }, status.INVALID_ARGUMENT, /ipv6/i],
-      ['bad v6', { name: 'x', enableIpv6: true, ipamConfig: [{ subnet: 'fd00:::1/64' }] }, status.INVALID_ARGUMENT, /fd00/],
+      [
+        'bad v6',
+        { name: 'x', enableIpv6: true, ipamConfig: [{ subnet: 'fd00:::1/64' }] },
+        status.INVALID_ARGUMENT,
+        /fd00/,
+      ],
       ['unknown driver', { name: 'x', driver: 'bridge' }, status.INVALID_ARGUMENT, /driver/i],
       ['unknown ipam driver', { name: 'x', ipamDriver: 'dhcp' }, status.INVALID_ARGUMENT, /ipam/i],
       ['unknown option', { name: 'x', options: { colour: 'red' } }, status.INVALID_ARGUMENT, /colour/],
@@ -197,17 +326,32 @@ describe('control plane: networks through gRPC and the CLI, three API servers, o
       ['vni not a number', { name: 'x', options: { vxlanid: 'abc' } }, status.INVALID_ARGUMENT, /abc|vxlan/i],
       ['vni too small', { name: 'x', options: { vxlanid: '12' } }, status.INVALID_ARGUMENT, /4096/],
       ['vni too big', { name: 'x', options: { vxlanid: '16777216' } }, status.INVALID_ARGUMENT, /16777215/],
-      ['vni list', { name: 'x', options: { 'com.docker.network.driver.overlay.vxlanid_list': '5000,5001' } }, status.INVALID_ARGUMENT, /5000/],
+      [
+        'vni list',
+        { name: 'x', options: { 'com.docker.network.driver.overlay.vxlanid_list': '5000,5001' } },
+        status.INVALID_ARGUMENT,
+        /5000/,
+      ],
       ['mtu not a number', { name: 'x', options: { mtu: 'big' } }, status.INVALID_ARGUMENT, /mtu/i],
       ['mtu too small', { name: 'x', options: { mtu: '100' } }, status.INVALID_ARGUMENT, /mtu/i],
-      ['mtu too big', { name: 'x', options: { 'com.docker.network.driver.mtu': '100000' } }, status.INVALID_ARGUMENT, /mtu/i],
+      [
+        'mtu too big',
+        { name: 'x', options: { 'com.docker.network.driver.mtu': '100000' } },
+        status.INVALID_ARGUMENT,
+        /mtu/i,
+      ],
       ['empty label key', { name: 'x', labels: { '': 'v' } }, status.INVALID_ARGUMENT, /label/i],
       ['huge label', { name: 'x', labels: { k: 'v'.repeat(70000) } }, status.INVALID_ARGUMENT, /label/i],
       ['label with newline', { name: 'x', labels: { 'a\nb': 'v' } }, status.INVALID_ARGUMENT, /label/i],
       ['duplicate name', { name: 'taken', ipamConfig: [{ subnet: '10.44.1.0/24' }] }, status.ALREADY_EXISTS, /taken/],
       ['overlapping subnet', { name: 'x', ipamConfig: [{ subnet: '10.44.0.0/16' }] }, status.ALREADY_EXISTS, /overlap/],
       ['taken vni', { name: 'x', options: { vxlanid: '7777' } }, status.ALREADY_EXISTS, /7777/],
-      ['ip-range bigger than subnet', { name: 'x', ipamConfig: [{ subnet: '10.1.0.0/24', ipRange: '10.1.0.0/16' }] }, status.INVALID_ARGUMENT, /range/i],
+      [
+        'ip-range bigger than subnet',
+        { name: 'x', ipamConfig: [{ subnet: '10.1.0.0/24', ipRange: '10.1.0.0/16' }] },
+        status.INVALID_ARGUMENT,
+        /range/i,
+      ],
     ];
 
     before(async () => {
@@ -215,18 +359,24 @@ describe('control plane: networks through gRPC and the CLI, three API servers, o
     });
     // afterEach of the outer suite removes `taken`: recreate it for every case.
     beforeEach(async () => {
-      await c[0].create({ name: 'taken', ipamConfig: [{ subnet: '10.44.0.0/24' }], options: { vxlanid: '7777' } }).catch(() => undefined);
+      await c[0]
+        .create({ name: 'taken', ipamConfig: [{ subnet: '10.44.0.0/24' }], options: { vxlanid: '7777' } })
+        .catch(() => undefined);
     });
 
     it(`rejects ${cases.length} malformed Create requests with the right code and a clear message, etcd unchanged`, async () => {
       assert.ok(cases.length >= 40);
       const before = await dumpEtcd(kv);
       for (const [what, req, code, msg] of cases) {
-        await assert.rejects(c[1].create(req), (e: { code: number; details: string }) => {
-          assert.strictEqual(e.code, code, `${what}: got ${status[e.code]} (${e.details})`);
-          assert.match(e.details, msg, `${what}: message "${e.details}"`);
-          return true;
-        }, what);
+        await assert.rejects(
+          c[1].create(req),
+          (e: { code: number; details: string }) => {
+            assert.strictEqual(e.code, code, `${what}: got ${status[e.code]} (${e.details})`);
+            assert.match(e.details, msg, `${what}: message "${e.details}"`);
+            return true;
+          },
+          what,
+        );
       }
       assert.deepStrictEqual(await dumpEtcd(kv), before);
     });

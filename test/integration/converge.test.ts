@@ -12,20 +12,45 @@ const RESYNC_S = 3600;
 const CONVERGE_MS = 1000;
 const SHIM = path.join(ROOT, 'native', 'build', 'Release', 'vxnet-cni');
 
-interface Ep { id: string; networkId: string; host: string; mac: string; ipv4: string }
-interface Live { host: number; net: string; box: string; via: 'grpc' | 'cni'; cniId?: string }
+interface Ep {
+  id: string;
+  networkId: string;
+  host: string;
+  mac: string;
+  ipv4: string;
+}
+interface Live {
+  host: number;
+  net: string;
+  box: string;
+  via: 'grpc' | 'cni';
+  cniId?: string;
+}
 
 // Deterministic: a failure names its seed.
 function rng(seed: number): () => number {
   let x = seed * 2654435761;
-  return () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  return () => (x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32;
 }
 
 // The CNI plugin as a runtime runs it, without blocking the event loop (calls run concurrently).
-function cniCall(hostNs: string, cmd: string, id: string, netns: string, conf: unknown): Promise<{ code: number | null; out: string }> {
+function cniCall(
+  hostNs: string,
+  cmd: string,
+  id: string,
+  netns: string,
+  conf: unknown,
+): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
     const p = spawn('ip', ['netns', 'exec', hostNs, SHIM], {
-      env: { PATH: process.env.PATH ?? '', CNI_COMMAND: cmd, CNI_CONTAINERID: id, CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: path.dirname(SHIM) },
+      env: {
+        PATH: process.env.PATH ?? '',
+        CNI_COMMAND: cmd,
+        CNI_CONTAINERID: id,
+        CNI_NETNS: netns,
+        CNI_IFNAME: 'eth0',
+        CNI_PATH: path.dirname(SHIM),
+      },
     });
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -46,12 +71,13 @@ describe('convergence on its own triggers (periodic resync an hour away): concur
   let topo: Topology;
   let agents: TestAgent[] = [];
   const vnis = new Map<string, number>(); // network name -> VNI
-  const ids = new Map<string, string>();  // network name -> ID
+  const ids = new Map<string, string>(); // network name -> ID
   let worstMs = 0;
 
   before(() => ({ kv, topo, agents } = cluster()));
   after(() => {
-    if (worstMs) console.log(`      measured: slowest convergence after a burst ${worstMs} ms (bound ${CONVERGE_MS} ms)`);
+    if (worstMs)
+      console.log(`      measured: slowest convergence after a burst ${worstMs} ms (bound ${CONVERGE_MS} ms)`);
   });
 
   async function createNet(name: string, subnet: string): Promise<void> {
@@ -63,13 +89,18 @@ describe('convergence on its own triggers (periodic resync an hour away): concur
   // One host's kernel in one spawn (a sample must be cheap next to the bound it checks): its
   // vxlan devices, and their FDB destinations and permanent neighbor entries.
   function kernelOf(ns: string): { devices: Set<string>; fdb: Map<string, string[]>; neigh: Map<string, string[]> } {
-    const out = sh('sh', ['-c', `ip -n ${ns} -o link show type vxlan; echo ---; bridge -n ${ns} fdb show; echo ---; ip -n ${ns} neigh show nud permanent`]);
+    const out = sh('sh', [
+      '-c',
+      `ip -n ${ns} -o link show type vxlan; echo ---; bridge -n ${ns} fdb show; echo ---; ip -n ${ns} neigh show nud permanent`,
+    ]);
     const [links, fdbText, neighText] = out.split('---\n');
     const devices = new Set([...links.matchAll(/^\d+: (vx-\d+)[@:]/gm)].map((m) => m[1]));
     const fdb = new Map<string, string[]>();
-    for (const m of fdbText.matchAll(/^(\S+) dev (vx-\d+) dst (\S+)/gm)) fdb.set(m[2], [...(fdb.get(m[2]) ?? []), `${m[1]} ${m[3]}`]);
+    for (const m of fdbText.matchAll(/^(\S+) dev (vx-\d+) dst (\S+)/gm))
+      fdb.set(m[2], [...(fdb.get(m[2]) ?? []), `${m[1]} ${m[3]}`]);
     const neigh = new Map<string, string[]>();
-    for (const m of neighText.matchAll(/^(\S+) dev (vx-\d+) lladdr (\S+)/gm)) neigh.set(m[2], [...(neigh.get(m[2]) ?? []), `${m[1]} ${m[3]}`]);
+    for (const m of neighText.matchAll(/^(\S+) dev (vx-\d+) lladdr (\S+)/gm))
+      neigh.set(m[2], [...(neigh.get(m[2]) ?? []), `${m[1]} ${m[3]}`]);
     return { devices, fdb, neigh };
   }
 
@@ -77,8 +108,15 @@ describe('convergence on its own triggers (periodic resync an hour away): concur
   // devices exactly where it has a local endpoint, and there an FDB entry toward the VTEP and a
   // neighbor entry for every endpoint of the other hosts.
   async function expected(): Promise<{ eps: Ep[]; hosts: Map<string, string> }> {
-    const eps = Object.values(await kv.getAll().prefix('/vxnet/v1/endpoints/').strings()).map((v) => JSON.parse(v) as Ep);
-    const hosts = new Map(Object.values(await kv.getAll().prefix('/vxnet/v1/hosts/').strings()).map((v) => { const h = JSON.parse(v) as { name: string; vtep: string }; return [h.name, h.vtep]; }));
+    const eps = Object.values(await kv.getAll().prefix('/vxnet/v1/endpoints/').strings()).map(
+      (v) => JSON.parse(v) as Ep,
+    );
+    const hosts = new Map(
+      Object.values(await kv.getAll().prefix('/vxnet/v1/hosts/').strings()).map((v) => {
+        const h = JSON.parse(v) as { name: string; vtep: string };
+        return [h.name, h.vtep];
+      }),
+    );
     return { eps, hosts };
   }
 
@@ -100,9 +138,11 @@ describe('convergence on its own triggers (periodic resync an hour away): concur
         }
         const remote = mine.filter((e) => e.host !== h.name);
         const fdb = remote.map((e) => `${e.mac} ${want.hosts.get(e.host) ?? '?'}`);
-        if (sorted(k.fdb.get(dev)) !== sorted(fdb)) out.push(`${h.name} ${dev} fdb ${sorted(k.fdb.get(dev))}, etcd says ${sorted(fdb)}`);
+        if (sorted(k.fdb.get(dev)) !== sorted(fdb))
+          out.push(`${h.name} ${dev} fdb ${sorted(k.fdb.get(dev))}, etcd says ${sorted(fdb)}`);
         const neigh = remote.map((e) => `${e.ipv4.split('/')[0]} ${e.mac}`);
-        if (sorted(k.neigh.get(dev)) !== sorted(neigh)) out.push(`${h.name} ${dev} neigh ${sorted(k.neigh.get(dev))}, etcd says ${sorted(neigh)}`);
+        if (sorted(k.neigh.get(dev)) !== sorted(neigh))
+          out.push(`${h.name} ${dev} neigh ${sorted(k.neigh.get(dev))}, etcd says ${sorted(neigh)}`);
       }
     }
     return out;
@@ -128,11 +168,12 @@ describe('convergence on its own triggers (periodic resync an hour away): concur
     assert.ok(took <= CONVERGE_MS, `${what}: converged after ${took} ms, bound ${CONVERGE_MS} ms`);
     worstMs = Math.max(worstMs, took);
     // The agents' own diff (vxnet doctor) agrees: nothing left to do on any host.
-    for (const a of agents) assert.deepStrictEqual((await a.client.doctor({})).differences, [], `vxnet doctor on ${a.opts.name}`);
+    for (const a of agents)
+      assert.deepStrictEqual((await a.client.doctor({})).differences, [], `vxnet doctor on ${a.opts.name}`);
     return took;
   }
 
-  it('the reported case: a host\'s first endpoints of a network, attached at once, reach the other host at once (3 rounds)', async () => {
+  it("the reported case: a host's first endpoints of a network, attached at once, reach the other host at once (3 rounds)", async () => {
     for (let round = 0; round < 3; round++) {
       const name = `first${round}`;
       await createNet(name, `10.90.${round}.0/24`);

@@ -11,9 +11,26 @@ import { Topology, ping, fdbOf, neighOf, waitFor, sh } from '../helpers/topology
 import { grpcTarget } from '../../control/client';
 
 // A ping at a fixed rate in the background; resolves with what was sent and received.
-function pingFlood(fromNs: string, ip: string, seconds: number, intervalS = 0.05): Promise<{ sent: number; received: number; out: string }> {
+function pingFlood(
+  fromNs: string,
+  ip: string,
+  seconds: number,
+  intervalS = 0.05,
+): Promise<{ sent: number; received: number; out: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn('ip', ['netns', 'exec', fromNs, 'ping', '-n', '-q', '-i', String(intervalS), '-w', String(seconds), ip]);
+    const p = spawn('ip', [
+      'netns',
+      'exec',
+      fromNs,
+      'ping',
+      '-n',
+      '-q',
+      '-i',
+      String(intervalS),
+      '-w',
+      String(seconds),
+      ip,
+    ]);
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const t = setTimeout(() => p.kill('SIGKILL'), (seconds + 10) * 1000);
@@ -30,9 +47,13 @@ function pingFlood(fromNs: string, ip: string, seconds: number, intervalS = 0.05
 function checkConsistent(d: Record<string, string>): void {
   const P = '/vxnet/v1/';
   const nets = new Map<string, { name: string; vni: number }>();
-  for (const [k, v] of Object.entries(d)) if (k.startsWith(`${P}networks/`)) nets.set(k.slice(`${P}networks/`.length), JSON.parse(v) as { name: string; vni: number });
+  for (const [k, v] of Object.entries(d))
+    if (k.startsWith(`${P}networks/`))
+      nets.set(k.slice(`${P}networks/`.length), JSON.parse(v) as { name: string; vni: number });
   const eps = new Map<string, { networkId: string; ipv4: string; name: string }>();
-  for (const [k, v] of Object.entries(d)) if (k.startsWith(`${P}endpoints/`)) eps.set(k.split('/').pop()!, JSON.parse(v) as { networkId: string; ipv4: string; name: string });
+  for (const [k, v] of Object.entries(d))
+    if (k.startsWith(`${P}endpoints/`))
+      eps.set(k.split('/').pop()!, JSON.parse(v) as { networkId: string; ipv4: string; name: string });
   for (const [id, n] of nets) {
     assert.strictEqual(d[`${P}names/${n.name}`], JSON.stringify(id), `name claim of ${n.name}`);
     assert.strictEqual(d[`${P}vnis/${n.vni}`], JSON.stringify(id), `vni claim of ${n.name}`);
@@ -74,7 +95,12 @@ describe('faults: restarts, drift, watches, etcd member loss and outage, lease l
     const net = await agents[0].client.create({ name: 'blue', ipamConfig: [{ subnet: '10.88.0.0/24' }] });
     vni = net.vni;
     netId = net.id;
-    for (const [name, h] of [['a1', 0], ['a2', 0], ['b1', 1], ['c1', 2]] as const) {
+    for (const [name, h] of [
+      ['a1', 0],
+      ['a2', 0],
+      ['b1', 1],
+      ['c1', 2],
+    ] as const) {
       box[name] = topo.container(name);
       const r = await agents[h].client.connect({ network: 'blue', sandbox: box[name] });
       ip[name] = r.endpoint!.ipv4Address.split('/')[0];
@@ -84,11 +110,13 @@ describe('faults: restarts, drift, watches, etcd member loss and outage, lease l
       await waitFor('a1 reaches b1 and c1', () => ping(box.a1, ip.b1) && ping(box.a1, ip.c1), 5000);
     } catch (err) {
       for (const a of agents) console.error(`--- ${a.opts.name}\n${a.tail(30)}`);
-      console.error(sh('bridge', ['-n', topo.hosts[0].ns, 'fdb', 'show']), sh('ip', ['-n', topo.hosts[0].ns, '-d', 'link']));
+      console.error(
+        sh('bridge', ['-n', topo.hosts[0].ns, 'fdb', 'show']),
+        sh('ip', ['-n', topo.hosts[0].ns, '-d', 'link']),
+      );
       throw err;
     }
   });
-
 
   it('kill -9 and restart of the agents on both ends loses no packet at 20/s, and the restarted agents change nothing', async () => {
     const flood = pingFlood(box.a1, ip.b1, 9);
@@ -115,7 +143,12 @@ describe('faults: restarts, drift, watches, etcd member loss and outage, lease l
     await agents[2].stop('SIGKILL');
     topo.removeNs(t);
     await agents[2].start();
-    await waitFor('endpoint of t1 released', async () => !Object.keys(await dumpEtcd(kv)).some((k) => k.endsWith(`/${addr}`) || k.includes(r.endpoint!.endpointId)), 5000);
+    await waitFor(
+      'endpoint of t1 released',
+      async () =>
+        !Object.keys(await dumpEtcd(kv)).some((k) => k.endsWith(`/${addr}`) || k.includes(r.endpoint!.endpointId)),
+      5000,
+    );
     await waitFor('peers dropped t1', () => !fdbOf(topo.hosts[0].ns, vx()).includes(r.endpoint!.macAddress), 3000);
   });
 
@@ -123,28 +156,61 @@ describe('faults: restarts, drift, watches, etcd member loss and outage, lease l
     const h1 = topo.hosts[0].ns;
     sh('bridge', ['-n', h1, 'fdb', 'del', mac.b1, 'dev', vx(), 'dst', topo.hosts[1].vtep, 'self']);
     sh('ip', ['-n', h1, 'neigh', 'replace', ip.c1, 'lladdr', '02:00:00:00:00:99', 'dev', vx(), 'nud', 'permanent']);
-    sh('bridge', ['-n', h1, 'fdb', 'append', '02:aa:bb:cc:dd:ee', 'dev', vx(), 'dst', '192.168.231.99', 'self', 'permanent']);
+    sh('bridge', [
+      '-n',
+      h1,
+      'fdb',
+      'append',
+      '02:aa:bb:cc:dd:ee',
+      'dev',
+      vx(),
+      'dst',
+      '192.168.231.99',
+      'self',
+      'permanent',
+    ]);
     // A container's port: flooded unknown unicast again, its static entry gone.
-    const port = /^\d+: (vxv\w+)@/m.exec(sh('ip', ['-n', h1, '-o', 'link', 'show', 'master', `vxbr-${vni}`, 'type', 'veth']))![1];
+    const port = /^\d+: (vxv\w+)@/m.exec(
+      sh('ip', ['-n', h1, '-o', 'link', 'show', 'master', `vxbr-${vni}`, 'type', 'veth']),
+    )![1];
     const portMac = /^(\S+) .*static/m.exec(sh('bridge', ['-n', h1, 'fdb', 'show', 'dev', port]))![1];
     sh('bridge', ['-n', h1, 'fdb', 'del', portMac, 'dev', port, 'master']);
     sh('bridge', ['-n', h1, 'link', 'set', 'dev', port, 'flood', 'on']);
-    const quiet = (): boolean => / flood off/.test(sh('ip', ['-n', h1, '-d', 'link', 'show', port])) && new RegExp(`^${portMac} .*static`, 'm').test(sh('bridge', ['-n', h1, 'fdb', 'show', 'dev', port]));
+    const quiet = (): boolean =>
+      / flood off/.test(sh('ip', ['-n', h1, '-d', 'link', 'show', port])) &&
+      new RegExp(`^${portMac} .*static`, 'm').test(sh('bridge', ['-n', h1, 'fdb', 'show', 'dev', port]));
     assert.strictEqual(quiet(), false);
     agents[0].signal('SIGHUP');
-    const took = await waitFor('h1 repaired', () => {
-      const f = fdbOf(h1, vx());
-      const n = neighOf(h1, vx());
-      return f.includes(mac.b1) && !f.includes('02:aa:bb:cc:dd:ee') && n.includes(`${ip.c1} lladdr ${mac.c1}`) && quiet();
-    }, REPAIR_MS, 50);
+    const took = await waitFor(
+      'h1 repaired',
+      () => {
+        const f = fdbOf(h1, vx());
+        const n = neighOf(h1, vx());
+        return (
+          f.includes(mac.b1) && !f.includes('02:aa:bb:cc:dd:ee') && n.includes(`${ip.c1} lladdr ${mac.c1}`) && quiet()
+        );
+      },
+      REPAIR_MS,
+      50,
+    );
     console.log(`      measured: hand-made FDB/neighbor drift repaired ${took} ms after the resync was asked for`);
     assert.ok(took <= REPAIR_MS);
     sh('ip', ['-n', h1, 'link', 'del', vx()]);
     agents[0].signal('SIGHUP');
-    await waitFor('vxlan device recreated with its entries', () => fdbOf(h1, vx()).includes(mac.b1) && ping(box.a1, ip.b1), REPAIR_MS + 1000, 100);
+    await waitFor(
+      'vxlan device recreated with its entries',
+      () => fdbOf(h1, vx()).includes(mac.b1) && ping(box.a1, ip.b1),
+      REPAIR_MS + 1000,
+      100,
+    );
     sh('ip', ['-n', h1, 'link', 'del', `vxbr-${vni}`]);
     agents[0].signal('SIGHUP');
-    await waitFor('bridge recreated, ports re-attached, traffic flows', () => ping(box.a1, ip.c1) && ping(box.a1, ip.a2) && ping(box.a1, '10.88.0.1'), REPAIR_MS + 1000, 100);
+    await waitFor(
+      'bridge recreated, ports re-attached, traffic flows',
+      () => ping(box.a1, ip.c1) && ping(box.a1, ip.a2) && ping(box.a1, '10.88.0.1'),
+      REPAIR_MS + 1000,
+      100,
+    );
   });
 
   it('misses no event: a watch that resumes from a compacted revision after an etcd restart loads again', async () => {
@@ -166,7 +232,10 @@ describe('faults: restarts, drift, watches, etcd member loss and outage, lease l
     }
     await waitFor('h1 programmed d1 after resuming', () => fdbOf(topo.hosts[0].ns, vx()).includes(mac.d1), 10000, 100);
     await waitFor('a1 -> d1', () => ping(box.a1, ip.d1), 3000);
-    assert.match(fs.readFileSync(agents[0].logFile, 'utf8').slice(logBefore), /reloading|watch reconnected|"reason":"registered"/);
+    assert.match(
+      fs.readFileSync(agents[0].logFile, 'utf8').slice(logBefore),
+      /reloading|watch reconnected|"reason":"registered"/,
+    );
   });
 
   it('keeps serving the API and the agents with any one of three etcd members down', async () => {
@@ -207,28 +276,47 @@ describe('faults: restarts, drift, watches, etcd member loss and outage, lease l
     } finally {
       for (let i = 0; i < 3; i++) void etcd.startMember(i).catch(() => undefined);
     }
-    await waitFor('API back', async () => {
-      try {
-        await agents[0].client.list({}, { deadlineMs: 3000 });
-        return true;
-      } catch {
-        return false;
-      }
-    }, 20000, 200);
+    await waitFor(
+      'API back',
+      async () => {
+        try {
+          await agents[0].client.list({}, { deadlineMs: 3000 });
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      20000,
+      200,
+    );
     // A change made on the etcd side after it returns reaches every peer without an agent restart.
     await agents[1].client.disconnect({ network: 'blue', sandbox: box.d1 }, { deadlineMs: 20000 });
-    await waitFor('h1 and h3 dropped d1', () => [0, 2].every((h) => !fdbOf(topo.hosts[h].ns, vx()).includes(mac.d1)), 5000);
+    await waitFor(
+      'h1 and h3 dropped d1',
+      () => [0, 2].every((h) => !fdbOf(topo.hosts[h].ns, vx()).includes(mac.d1)),
+      5000,
+    );
     assert.ok(ping(box.a1, ip.b1));
   });
 
   it('an agent whose lease expired (paused past the TTL) registers again and its peers program it again', async () => {
     agents[2].signal('SIGSTOP');
     try {
-      await waitFor('peers dropped h3 while it was paused', () => !fdbOf(topo.hosts[0].ns, vx()).includes(mac.c1), (TTL + 3) * 1000, 100);
+      await waitFor(
+        'peers dropped h3 while it was paused',
+        () => !fdbOf(topo.hosts[0].ns, vx()).includes(mac.c1),
+        (TTL + 3) * 1000,
+        100,
+      );
     } finally {
       agents[2].signal('SIGCONT');
     }
-    await waitFor('h3 back on its peers', () => fdbOf(topo.hosts[0].ns, vx()).includes(mac.c1) && fdbOf(topo.hosts[1].ns, vx()).includes(mac.c1), 10000, 100);
+    await waitFor(
+      'h3 back on its peers',
+      () => fdbOf(topo.hosts[0].ns, vx()).includes(mac.c1) && fdbOf(topo.hosts[1].ns, vx()).includes(mac.c1),
+      10000,
+      100,
+    );
     await waitFor('a1 -> c1', () => ping(box.a1, ip.c1), 3000);
   });
 
@@ -236,26 +324,51 @@ describe('faults: restarts, drift, watches, etcd member loss and outage, lease l
     const key = `/vxnet/v1/endpoints/${netId}/${'0'.repeat(64)}`;
     await kv.put(key).value('{not json').exec();
     try {
-      await waitFor('every agent names the key and stops calling itself ready', async () => {
-        const health = await Promise.all(agents.map((a) => a.client.check({})));
-        return agents.every((a, i) => a.tail(100).includes(key) && health[i].status === 'NOT_SERVING');
-      }, 5000, 100);
-      assert.ok(agents.every((a) => a.proc && a.proc.exitCode === null && a.proc.signalCode === null), 'an agent exited');
+      await waitFor(
+        'every agent names the key and stops calling itself ready',
+        async () => {
+          const health = await Promise.all(agents.map((a) => a.client.check({})));
+          return agents.every((a, i) => a.tail(100).includes(key) && health[i].status === 'NOT_SERVING');
+        },
+        5000,
+        100,
+      );
+      assert.ok(
+        agents.every((a) => a.proc && a.proc.exitCode === null && a.proc.signalCode === null),
+        'an agent exited',
+      );
       assert.ok(ping(box.a1, ip.b1) && ping(box.b1, ip.c1), 'the data plane stays');
     } finally {
       await kv.delete().key(key).exec();
     }
-    await waitFor('every agent ready again', async () => (await Promise.all(agents.map((a) => a.client.check({})))).every((h) => h.status === 'SERVING'), 5000, 100);
+    await waitFor(
+      'every agent ready again',
+      async () => (await Promise.all(agents.map((a) => a.client.check({})))).every((h) => h.status === 'SERVING'),
+      5000,
+      100,
+    );
     const r = await agents[1].client.connect({ network: 'blue', sandbox: topo.container('nj1') });
-    await waitFor('a Connect after it reaches the other hosts', () => fdbOf(topo.hosts[0].ns, vx()).includes(r.endpoint!.macAddress) && fdbOf(topo.hosts[2].ns, vx()).includes(r.endpoint!.macAddress), 3000, 50);
+    await waitFor(
+      'a Connect after it reaches the other hosts',
+      () =>
+        fdbOf(topo.hosts[0].ns, vx()).includes(r.endpoint!.macAddress) &&
+        fdbOf(topo.hosts[2].ns, vx()).includes(r.endpoint!.macAddress),
+      3000,
+      50,
+    );
   });
 
   it('3 agents x 50 concurrent Connects: 150 distinct addresses, every endpoint reachable', async () => {
     await agents[0].client.create({ name: 'race', ipamConfig: [{ subnet: '10.90.0.0/24' }] });
-    const veths = (ns: string): number => sh('ip', ['-n', ns, '-o', 'link']).split('\n').filter((l) => /: vxv[0-9a-f]+@/.test(l)).length;
+    const veths = (ns: string): number =>
+      sh('ip', ['-n', ns, '-o', 'link'])
+        .split('\n')
+        .filter((l) => /: vxv[0-9a-f]+@/.test(l)).length;
     const vethsBefore = topo.hosts.map((h) => veths(h.ns));
     const boxes = Array.from({ length: 150 }, (_, i) => topo.container(`r${i}`));
-    const res = await Promise.all(boxes.map((b, i) => agents[i % 3].client.connect({ network: 'race', sandbox: b }, { deadlineMs: 60000 })));
+    const res = await Promise.all(
+      boxes.map((b, i) => agents[i % 3].client.connect({ network: 'race', sandbox: b }, { deadlineMs: 60000 })),
+    );
     const addrs = res.map((r) => r.endpoint!.ipv4Address.split('/')[0]);
     assert.strictEqual(new Set(addrs).size, 150);
     // A Connect plugs the kernel while etcd commits; a race lost in etcd unplugs it before the retry:
@@ -267,7 +380,9 @@ describe('faults: restarts, drift, watches, etcd member loss and outage, lease l
     }
     topo.hosts.forEach((h, i) => assert.strictEqual(veths(h.ns), vethsBefore[i] + 50, h.name));
     for (let i = 1; i < 150; i++) await waitFor(`r0 -> r${i}`, () => ping(boxes[0], addrs[i]), 3000, 100);
-    await Promise.all(boxes.map((b, i) => agents[i % 3].client.disconnect({ network: 'race', sandbox: b }, { deadlineMs: 60000 })));
+    await Promise.all(
+      boxes.map((b, i) => agents[i % 3].client.disconnect({ network: 'race', sandbox: b }, { deadlineMs: 60000 })),
+    );
     for (const b of boxes) topo.removeNs(b);
     await agents[0].client.delete({ network: 'race' });
     checkConsistent(await dumpEtcd(kv));
@@ -275,14 +390,20 @@ describe('faults: restarts, drift, watches, etcd member loss and outage, lease l
 
   it('concurrent Create and Delete of one network, and Delete racing Connect, end consistent in etcd and the kernel', async () => {
     for (let i = 0; i < 10; i++) {
-      await Promise.allSettled([agents[i % 3].client.create({ name: 'flip', ipamConfig: [{ subnet: '10.91.0.0/24' }] }), agents[(i + 1) % 3].client.delete({ network: 'flip' })]);
+      await Promise.allSettled([
+        agents[i % 3].client.create({ name: 'flip', ipamConfig: [{ subnet: '10.91.0.0/24' }] }),
+        agents[(i + 1) % 3].client.delete({ network: 'flip' }),
+      ]);
       checkConsistent(await dumpEtcd(kv));
     }
     await agents[0].client.delete({ network: 'flip' }).catch(() => undefined);
     for (let i = 0; i < 5; i++) {
       const net = await agents[0].client.create({ name: 'dr', ipamConfig: [{ subnet: '10.92.0.0/24' }] });
       const b = topo.container(`dr${i}`);
-      const [conn, del] = await Promise.allSettled([agents[1].client.connect({ network: 'dr', sandbox: b }), agents[2].client.delete({ network: 'dr' })]);
+      const [conn, del] = await Promise.allSettled([
+        agents[1].client.connect({ network: 'dr', sandbox: b }),
+        agents[2].client.delete({ network: 'dr' }),
+      ]);
       checkConsistent(await dumpEtcd(kv));
       if (conn.status === 'fulfilled') {
         assert.strictEqual(del.status, 'rejected');
@@ -291,9 +412,16 @@ describe('faults: restarts, drift, watches, etcd member loss and outage, lease l
         await agents[0].client.delete({ network: 'dr' });
       } else {
         assert.strictEqual(del.status, 'fulfilled');
-        assert.ok([status.NOT_FOUND].includes((conn.reason as { code: number }).code), `connect failed with ${(conn.reason as Error).message}`);
+        assert.ok(
+          [status.NOT_FOUND].includes((conn.reason as { code: number }).code),
+          `connect failed with ${(conn.reason as Error).message}`,
+        );
       }
-      await waitFor('no devices of dr left on h2', () => !sh('ip', ['-n', topo.hosts[1].ns, '-o', 'link']).includes(`vx-${net.vni}:`), 3000);
+      await waitFor(
+        'no devices of dr left on h2',
+        () => !sh('ip', ['-n', topo.hosts[1].ns, '-o', 'link']).includes(`vx-${net.vni}:`),
+        3000,
+      );
       assert.doesNotMatch(sh('ip', ['-n', b, '-o', 'link']), /eth0/);
       topo.removeNs(b);
     }
@@ -304,12 +432,19 @@ describe('faults: restarts, drift, watches, etcd member loss and outage, lease l
     const client = new grpc.Client(grpcTarget(agents[0].socket), grpc.credentials.createInsecure());
     const call = (method: string, payload: Buffer): Promise<{ code: status; details: string }> =>
       new Promise((resolve) => {
-        client.makeUnaryRequest(`/vxnet.v1.NetworkService/${method}`, (b: Buffer) => b, (b: Buffer) => b, payload, { deadline: Date.now() + 5000 }, (err) => resolve({ code: err?.code ?? status.OK, details: err?.details ?? '' }));
+        client.makeUnaryRequest(
+          `/vxnet.v1.NetworkService/${method}`,
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          payload,
+          { deadline: Date.now() + 5000 },
+          (err) => resolve({ code: err?.code ?? status.OK, details: err?.details ?? '' }),
+        );
       });
     const before = await dumpEtcd(kv);
     const cases: [string, Buffer][] = [
-      ['Create', Buffer.from([0xff, 0xff, 0xff, 0xff])],             // truncated varint
-      ['Create', Buffer.from([0x0a, 0x10, 0x61])],                    // name length 16, 1 byte present
+      ['Create', Buffer.from([0xff, 0xff, 0xff, 0xff])], // truncated varint
+      ['Create', Buffer.from([0x0a, 0x10, 0x61])], // name length 16, 1 byte present
       ['Inspect', Buffer.from('not a protobuf message at all')],
       ['Create', Buffer.from([0x0a, 0x01, 0x78, 0xa0, 0x06, 0x01])], // name "x" + unknown field 100
       ['Connect', Buffer.from([0x0a, 0x04, 0x62, 0x6c, 0x75, 0x65, 0xf8, 0x07, 0x01])], // unknown field 127
@@ -317,7 +452,11 @@ describe('faults: restarts, drift, watches, etcd member loss and outage, lease l
     try {
       for (const [m, b] of cases) {
         const r = await call(m, b);
-        assert.strictEqual(r.code, status.INVALID_ARGUMENT, `${m} ${b.toString('hex')}: ${status[r.code]} ${r.details}`);
+        assert.strictEqual(
+          r.code,
+          status.INVALID_ARGUMENT,
+          `${m} ${b.toString('hex')}: ${status[r.code]} ${r.details}`,
+        );
         assert.match(r.details, /malformed|does not know/);
       }
     } finally {

@@ -12,7 +12,10 @@ import { makePki, Pki } from '../helpers/pki';
 // An HTTP GET from inside a network namespace (the agent's metrics listen on the host's loopback).
 function nsGet(ns: string, url: string): { status: number; body: string } {
   const js = `require('http').get(${JSON.stringify(url)},r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>{process.stdout.write(JSON.stringify({status:r.statusCode,body:b}))})}).on('error',e=>{process.stdout.write(JSON.stringify({status:0,body:e.message}))})`;
-  const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', js], { encoding: 'utf8', timeout: 10000 });
+  const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', js], {
+    encoding: 'utf8',
+    timeout: 10000,
+  });
   return JSON.parse(out) as { status: number; body: string };
 }
 
@@ -46,7 +49,9 @@ describe('operations: units, install, TLS and auth to etcd, metrics, events, doc
       try {
         for (const f of fs.readdirSync(path.join(ROOT, 'deploy', 'systemd'))) {
           // The unit names the installed /usr/bin/vxnet; verify it against this checkout's bin/vxnet.
-          const text = fs.readFileSync(path.join(ROOT, 'deploy', 'systemd', f), 'utf8').replace(/\/usr\/bin\/vxnet/g, path.join(ROOT, 'bin', 'vxnet'));
+          const text = fs
+            .readFileSync(path.join(ROOT, 'deploy', 'systemd', f), 'utf8')
+            .replace(/\/usr\/bin\/vxnet/g, path.join(ROOT, 'bin', 'vxnet'));
           fs.writeFileSync(path.join(dir, f), text);
           const r = spawnSync('systemd-analyze', ['verify', path.join(dir, f)], { encoding: 'utf8', timeout: 30000 });
           assert.strictEqual(r.status, 0, `${f}: ${r.stderr}${r.stdout}`);
@@ -58,7 +63,11 @@ describe('operations: units, install, TLS and auth to etcd, metrics, events, doc
     });
 
     it('installs from the checkout, again idempotently, and uninstalls what it installed', () => {
-      const run = (args: string[]): string => execFileSync('bash', [path.join(ROOT, 'deploy', 'install.sh'), '--root', root, ...args], { encoding: 'utf8', timeout: 120000 });
+      const run = (args: string[]): string =>
+        execFileSync('bash', [path.join(ROOT, 'deploy', 'install.sh'), '--root', root, ...args], {
+          encoding: 'utf8',
+          timeout: 120000,
+        });
       run([]);
       const bin = path.join(root, 'usr', 'bin', 'vxnet');
       assert.match(execFileSync(bin, ['--version'], { encoding: 'utf8' }), /vxnet version \d/);
@@ -77,11 +86,22 @@ describe('operations: units, install, TLS and auth to etcd, metrics, events, doc
     it('installs from the tarball that npm pack makes', () => {
       const out = fs.mkdtempSync(path.join(os.tmpdir(), 'vxt-pack-'));
       try {
-        execFileSync('npm', ['pack', '--silent', '--pack-destination', out], { cwd: ROOT, encoding: 'utf8', timeout: 60000, stdio: ['ignore', 'pipe', 'ignore'] });
+        execFileSync('npm', ['pack', '--silent', '--pack-destination', out], {
+          cwd: ROOT,
+          encoding: 'utf8',
+          timeout: 60000,
+          stdio: ['ignore', 'pipe', 'ignore'],
+        });
         const tgz = fs.readdirSync(out).find((f) => f.endsWith('.tgz'))!;
         const r2 = fs.mkdtempSync(path.join(os.tmpdir(), 'vxt-root2-'));
-        execFileSync('bash', [path.join(ROOT, 'deploy', 'install.sh'), '--root', r2, '--from', path.join(out, tgz)], { encoding: 'utf8', timeout: 120000 });
-        assert.match(execFileSync(path.join(r2, 'usr', 'bin', 'vxnet'), ['--version'], { encoding: 'utf8' }), /vxnet version/);
+        execFileSync('bash', [path.join(ROOT, 'deploy', 'install.sh'), '--root', r2, '--from', path.join(out, tgz)], {
+          encoding: 'utf8',
+          timeout: 120000,
+        });
+        assert.match(
+          execFileSync(path.join(r2, 'usr', 'bin', 'vxnet'), ['--version'], { encoding: 'utf8' }),
+          /vxnet version/,
+        );
         fs.rmSync(r2, { recursive: true, force: true });
       } finally {
         fs.rmSync(out, { recursive: true, force: true });
@@ -100,9 +120,18 @@ describe('operations: units, install, TLS and auth to etcd, metrics, events, doc
       const server = pki.leaf('ca', 'etcd-server', { ip: '127.0.0.1' });
       pki.leaf('ca', 'agent', { client: true });
       pki.leaf('rogue', 'stranger', { client: true });
-      tlsEtcd = await startEtcd(1, { cert: server.cert, key: server.key, ca: `${pki.dir}/ca.crt`, clientCertAuth: true });
+      tlsEtcd = await startEtcd(1, {
+        cert: server.cert,
+        key: server.key,
+        ca: `${pki.dir}/ca.crt`,
+        clientCertAuth: true,
+      });
       authEtcd = await startEtcd(1);
-      const ctl = (args: string[]): string => execFileSync('etcdctl', ['--endpoints', authEtcd.clientUrls[0], ...args], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } });
+      const ctl = (args: string[]): string =>
+        execFileSync('etcdctl', ['--endpoints', authEtcd.clientUrls[0], ...args], {
+          encoding: 'utf8',
+          env: { ...process.env, ETCDCTL_API: '3' },
+        });
       ctl(['user', 'add', 'root', '--new-user-password=rootpw', '--interactive=false']);
       ctl(['user', 'grant-role', 'root', 'root']);
       ctl(['user', 'add', 'vxnet', '--new-user-password=s3cret', '--interactive=false']);
@@ -117,7 +146,8 @@ describe('operations: units, install, TLS and auth to etcd, metrics, events, doc
       pki?.cleanup();
     });
 
-    const agent = (name: string, etcd: string[], extra: string[]): TestAgent => new TestAgent({ name, etcd, vtep: '127.0.0.1', extra });
+    const agent = (name: string, etcd: string[], extra: string[]): TestAgent =>
+      new TestAgent({ name, etcd, vtep: '127.0.0.1', extra });
     const file = (body: string): string => {
       const f = path.join(pki.dir, `cfg-${Math.random().toString(36).slice(2)}.yaml`);
       fs.writeFileSync(f, body);
@@ -125,7 +155,12 @@ describe('operations: units, install, TLS and auth to etcd, metrics, events, doc
     };
 
     it('works with the right CA and client certificate', async () => {
-      const a = agent('tls1', tlsEtcd.clientUrls, ['--config', file(`etcd:\n  ca_file: ${pki.dir}/ca.crt\n  cert_file: ${pki.dir}/agent.crt\n  key_file: ${pki.dir}/agent.key\n`)]);
+      const a = agent('tls1', tlsEtcd.clientUrls, [
+        '--config',
+        file(
+          `etcd:\n  ca_file: ${pki.dir}/ca.crt\n  cert_file: ${pki.dir}/agent.crt\n  key_file: ${pki.dir}/agent.key\n`,
+        ),
+      ]);
       try {
         await a.start();
         const net = await a.client.create({ name: 'secure', ipamConfig: [{ subnet: '10.93.0.0/24' }] });
@@ -137,8 +172,17 @@ describe('operations: units, install, TLS and auth to etcd, metrics, events, doc
     });
 
     const refused: [string, () => string, RegExp][] = [
-      ['without a client certificate', () => `etcd:\n  ca_file: ${pki.dir}/ca.crt\n`, /etcd\.cert_file: .*refused the connection without a client certificate/],
-      ['with a certificate from another CA', () => `etcd:\n  ca_file: ${pki.dir}/rogue.crt\n  cert_file: ${pki.dir}/stranger.crt\n  key_file: ${pki.dir}/stranger.key\n`, /etcd\.ca_file: the certificate of etcd .* is not trusted/],
+      [
+        'without a client certificate',
+        () => `etcd:\n  ca_file: ${pki.dir}/ca.crt\n`,
+        /etcd\.cert_file: .*refused the connection without a client certificate/,
+      ],
+      [
+        'with a certificate from another CA',
+        () =>
+          `etcd:\n  ca_file: ${pki.dir}/rogue.crt\n  cert_file: ${pki.dir}/stranger.crt\n  key_file: ${pki.dir}/stranger.key\n`,
+        /etcd\.ca_file: the certificate of etcd .* is not trusted/,
+      ],
     ];
     for (const [what, cfg, msg] of refused) {
       it(`exits 78 ${what}, saying which`, async () => {
@@ -153,7 +197,10 @@ describe('operations: units, install, TLS and auth to etcd, metrics, events, doc
     }
 
     it('works with user and password, and exits 78 naming the credentials when the password is wrong', async () => {
-      const good = agent('auth1', authEtcd.clientUrls, ['--config', file('etcd:\n  username: vxnet\n  password: s3cret\n')]);
+      const good = agent('auth1', authEtcd.clientUrls, [
+        '--config',
+        file('etcd:\n  username: vxnet\n  password: s3cret\n'),
+      ]);
       try {
         await good.start();
         assert.ok((await good.client.list({})).networks);
@@ -161,9 +208,18 @@ describe('operations: units, install, TLS and auth to etcd, metrics, events, doc
         await good.stop();
         good.cleanup();
       }
-      const bad = agent('auth2', authEtcd.clientUrls, ['--config', file('etcd:\n  username: vxnet\n  password: wrong-pw\n')]);
+      const bad = agent('auth2', authEtcd.clientUrls, [
+        '--config',
+        file('etcd:\n  username: vxnet\n  password: wrong-pw\n'),
+      ]);
       try {
-        await assert.rejects(bad.start(20000), (e: Error) => /exited \(78\)/.test(e.message) && /etcd\.username\/etcd\.password/.test(e.message) && !/wrong-pw/.test(e.message));
+        await assert.rejects(
+          bad.start(20000),
+          (e: Error) =>
+            /exited \(78\)/.test(e.message) &&
+            /etcd\.username\/etcd\.password/.test(e.message) &&
+            !/wrong-pw/.test(e.message),
+        );
       } finally {
         await bad.stop('SIGKILL');
         bad.cleanup();
@@ -182,7 +238,8 @@ describe('operations: units, install, TLS and auth to etcd, metrics, events, doc
         const exec = /^ExecStart=(\S+) (.*)$/m.exec(unit)!;
         assert.strictEqual(exec[1], '/usr/bin/vxnet');
         const dir = a.dir;
-        const cfg = fs.readFileSync(path.join(ROOT, 'deploy', 'agent.yaml'), 'utf8')
+        const cfg = fs
+          .readFileSync(path.join(ROOT, 'deploy', 'agent.yaml'), 'utf8')
           .replace(/^vtep_interface: eth0$/m, `vtep: ${h.vtep}\nname: ${h.name}`)
           .replace(/^ {2}endpoints: .*$/m, `  endpoints: [${etcd.unixUrls[0]}]`)
           .replace(/^ {2}(ca_file|cert_file|key_file): .*$/gm, '')
@@ -209,7 +266,22 @@ describe('operations: units, install, TLS and auth to etcd, metrics, events, doc
     });
 
     it('vxnet events receives a create, connects and disconnects on another host and on its own, and a removal, in order', async () => {
-      const p = spawn(process.execPath, [CLI, '-H', `unix://${agents[0].socket}`, 'events', '--filter', 'type=network', '--filter', 'type=endpoint', '--format', '{{.Type}} {{.Action}} {{.Name}} {{.Host}}'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn(
+        process.execPath,
+        [
+          CLI,
+          '-H',
+          `unix://${agents[0].socket}`,
+          'events',
+          '--filter',
+          'type=network',
+          '--filter',
+          'type=endpoint',
+          '--format',
+          '{{.Type}} {{.Action}} {{.Name}} {{.Host}}',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       let out = '';
       p.stdout.on('data', (d: Buffer) => (out += d.toString()));
       try {
@@ -227,30 +299,43 @@ describe('operations: units, install, TLS and auth to etcd, metrics, events, doc
       } finally {
         p.kill('SIGINT');
       }
-      assert.deepStrictEqual(out.trim().split('\n').map((l) => l.trim()), [
-        'network create ev',
-        `endpoint connect ${topo.prefix}ev1 h2`,
-        `endpoint disconnect ${topo.prefix}ev1 h2`,
-        `endpoint connect ${topo.prefix}ev2 h1`,
-        `endpoint disconnect ${topo.prefix}ev2 h1`,
-        'network remove ev',
-      ]);
+      assert.deepStrictEqual(
+        out
+          .trim()
+          .split('\n')
+          .map((l) => l.trim()),
+        [
+          'network create ev',
+          `endpoint connect ${topo.prefix}ev1 h2`,
+          `endpoint disconnect ${topo.prefix}ev1 h2`,
+          `endpoint connect ${topo.prefix}ev2 h1`,
+          `endpoint disconnect ${topo.prefix}ev2 h1`,
+          'network remove ev',
+        ],
+      );
     });
 
     it('/metrics parses as Prometheus text and its counters move after a Connect', async () => {
       const before = nsGet(topo.hosts[0].ns, `http://${METRICS}/metrics`);
       assert.strictEqual(before.status, 200);
-      for (const line of before.body.split('\n')) if (line && !line.startsWith('#')) assert.match(line, /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? [-+0-9.eE]+|NaN|[+-]Inf$/, line);
+      for (const line of before.body.split('\n'))
+        if (line && !line.startsWith('#'))
+          assert.match(line, /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? [-+0-9.eE]+|NaN|[+-]Inf$/, line);
       await agents[0].client.create({ name: 'm', ipamConfig: [{ subnet: '10.95.0.0/24' }] });
       const a = topo.container('ma');
       const b = topo.container('mb');
       await agents[0].client.connect({ network: 'm', sandbox: a });
       await agents[1].client.connect({ network: 'm', sandbox: b });
       const vni = (await agents[0].client.inspect({ network: 'm' })).vni;
-      await waitFor('h1 programmed mb', () => fdbOf(topo.hosts[0].ns, `vx-${vni}`).includes('dst 192.168.231.12'), 3000);
+      await waitFor(
+        'h1 programmed mb',
+        () => fdbOf(topo.hosts[0].ns, `vx-${vni}`).includes('dst 192.168.231.12'),
+        3000,
+      );
       await new Promise((r) => setTimeout(r, 300));
       const after = nsGet(topo.hosts[0].ns, `http://${METRICS}/metrics`).body;
-      const d = (name: string, labels: Record<string, string> = {}): number => (metric(after, name, labels) || 0) - (metric(before.body, name, labels) || 0);
+      const d = (name: string, labels: Record<string, string> = {}): number =>
+        (metric(after, name, labels) || 0) - (metric(before.body, name, labels) || 0);
       assert.strictEqual(d('vxnet_api_requests_total', { method: 'Connect', code: 'OK' }), 1);
       assert.ok(d('vxnet_kernel_operations_total', { kind: 'fdbAdd', result: 'ok' }) >= 1);
       assert.ok(d('vxnet_reconcile_runs_total') >= 1);
@@ -283,19 +368,45 @@ describe('operations: units, install, TLS and auth to etcd, metrics, events, doc
       const remoteIp = remote.ipv4Address.split('/')[0];
       sh('bridge', ['-n', h1, 'fdb', 'del', remote.macAddress, 'dev', vx, 'dst', topo.hosts[1].vtep, 'self']);
       sh('ip', ['-n', h1, 'neigh', 'replace', remoteIp, 'lladdr', '02:00:00:00:00:77', 'dev', vx, 'nud', 'permanent']);
-      sh('bridge', ['-n', h1, 'fdb', 'append', '02:ee:00:00:00:01', 'dev', vx, 'dst', '192.168.231.77', 'self', 'permanent']);
+      sh('bridge', [
+        '-n',
+        h1,
+        'fdb',
+        'append',
+        '02:ee:00:00:00:01',
+        'dev',
+        vx,
+        'dst',
+        '192.168.231.77',
+        'self',
+        'permanent',
+      ]);
       sh('ip', ['-n', local.sandbox.split('/').pop()!, 'addr', 'del', local.ipv4Address, 'dev', local.interfaceName]);
       const sick = await runCli(['doctor'], { host });
       assert.strictEqual(sick.code, 1, sick.stdout);
-      assert.match(sick.stdout, new RegExp(`\\+ fdb ${vx} ${remote.macAddress} dst ${topo.hosts[1].vtep.replace(/\./g, '\\.')} \\(missing\\)`));
-      assert.match(sick.stdout, new RegExp(`~ neigh ${vx} ${remoteIp.replace(/\./g, '\\.')} lladdr 02:00:00:00:00:77, etcd says ${remote.macAddress}`));
+      assert.match(
+        sick.stdout,
+        new RegExp(`\\+ fdb ${vx} ${remote.macAddress} dst ${topo.hosts[1].vtep.replace(/\./g, '\\.')} \\(missing\\)`),
+      );
+      assert.match(
+        sick.stdout,
+        new RegExp(
+          `~ neigh ${vx} ${remoteIp.replace(/\./g, '\\.')} lladdr 02:00:00:00:00:77, etcd says ${remote.macAddress}`,
+        ),
+      );
       assert.match(sick.stdout, /- fdb \S+ 02:ee:00:00:00:01 dst 192\.168\.231\.77 \(not in etcd\)/);
-      assert.match(sick.stdout, new RegExp(`\\+ address ${local.ipv4Address.replace(/\./g, '\\.')} on eth0 in ${local.sandbox} \\(missing\\)`));
+      assert.match(
+        sick.stdout,
+        new RegExp(`\\+ address ${local.ipv4Address.replace(/\./g, '\\.')} on eth0 in ${local.sandbox} \\(missing\\)`),
+      );
       sh('ip', ['-n', h1, 'link', 'del', vx]);
       const gone = await runCli(['doctor', '--json'], { host });
       assert.strictEqual(gone.code, 1);
       const report = JSON.parse(gone.stdout) as { differences: string[] };
-      assert.ok(report.differences.some((l) => l.startsWith(`~ devices ${vx}/`) && l.includes('missing')), report.differences.join('\n'));
+      assert.ok(
+        report.differences.some((l) => l.startsWith(`~ devices ${vx}/`) && l.includes('missing')),
+        report.differences.join('\n'),
+      );
       // The next resync (SIGHUP asks for one now) repairs all of it, the sandbox's address included.
       agents[0].signal('SIGHUP');
       await waitFor('doctor clean again', async () => (await runCli(['doctor'], { host })).code === 0, 10000, 300);

@@ -52,14 +52,19 @@ describe('CNI plugin with podman (CNI backend) on two hosts', function () {
     // removal through the CNI plugin) while the agents still answer.
     beforeStop: async () => {
       for (const w of work) for (const f of ['go1', 'go2', 'go3']) fs.writeFileSync(path.join(w, f), '');
-      await Promise.all(procs.map((p) => new Promise<void>((r) => {
-        if (p.exitCode !== null) return r();
-        const t = setTimeout(() => p.kill('SIGKILL'), 30000);
-        p.once('exit', () => {
-          clearTimeout(t);
-          r();
-        });
-      })));
+      await Promise.all(
+        procs.map(
+          (p) =>
+            new Promise<void>((r) => {
+              if (p.exitCode !== null) return r();
+              const t = setTimeout(() => p.kill('SIGKILL'), 30000);
+              p.once('exit', () => {
+                clearTimeout(t);
+                r();
+              });
+            }),
+        ),
+      );
     },
   });
   let kv: Etcd3;
@@ -67,7 +72,8 @@ describe('CNI plugin with podman (CNI backend) on two hosts', function () {
   let agents: TestAgent[] = [];
 
   before(async () => {
-    if (!fs.existsSync('/usr/bin/podman')) throw new Error('podman is not installed: scripts/test.sh installs it (apt-get install podman busybox-static)');
+    if (!fs.existsSync('/usr/bin/podman'))
+      throw new Error('podman is not installed: scripts/test.sh installs it (apt-get install podman busybox-static)');
     ({ kv, topo, agents } = cluster());
     await agents[0].client.create({ name: 'pod', ipamConfig: [{ subnet: '10.98.0.0/24' }] });
     if (!fs.existsSync('/var/lib/cni')) {
@@ -77,13 +83,34 @@ describe('CNI plugin with podman (CNI backend) on two hosts', function () {
     for (const [i, a] of agents.entries()) {
       const w = fs.mkdtempSync(path.join(os.tmpdir(), `vxt-podman-${i}-`));
       work.push(w);
-      for (const d of ['storage', 'runroot', 'tmp', 'volumes', 'cni-cache', 'net.d', 'bin', 'rootfs/bin']) fs.mkdirSync(path.join(w, d), { recursive: true });
+      for (const d of ['storage', 'runroot', 'tmp', 'volumes', 'cni-cache', 'net.d', 'bin', 'rootfs/bin'])
+        fs.mkdirSync(path.join(w, d), { recursive: true });
       fs.copyFileSync(SHIM, path.join(w, 'bin', 'vxnet'));
       fs.chmodSync(path.join(w, 'bin', 'vxnet'), 0o755);
-      fs.writeFileSync(path.join(w, 'net.d', '10-vxnet.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'vxnet-pod', plugins: [{ type: 'vxnet', network: 'pod', agent: path.join(a.dir, 'cni.sock'), capabilities: { ips: true, mac: true, portMappings: true, aliases: true } }] }));
+      fs.writeFileSync(
+        path.join(w, 'net.d', '10-vxnet.conflist'),
+        JSON.stringify({
+          cniVersion: '1.0.0',
+          name: 'vxnet-pod',
+          plugins: [
+            {
+              type: 'vxnet',
+              network: 'pod',
+              agent: path.join(a.dir, 'cni.sock'),
+              capabilities: { ips: true, mac: true, portMappings: true, aliases: true },
+            },
+          ],
+        }),
+      );
       // podman asks runc for rlimits above what this sandbox allows; pin them (as the lab found).
-      fs.writeFileSync(path.join(w, 'containers.conf'), `[containers]\ndefault_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nevents_logfile_path = "${w}/events.log"\n[network]\nnetwork_backend = "cni"\ncni_plugin_dirs = ["${w}/bin"]\nnetwork_config_dir = "${w}/net.d"\n`);
-      fs.writeFileSync(path.join(w, 'storage.conf'), `[storage]\ndriver = "overlay"\ngraphroot = "${w}/storage"\nrunroot = "${w}/runroot"\n`);
+      fs.writeFileSync(
+        path.join(w, 'containers.conf'),
+        `[containers]\ndefault_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nevents_logfile_path = "${w}/events.log"\n[network]\nnetwork_backend = "cni"\ncni_plugin_dirs = ["${w}/bin"]\nnetwork_config_dir = "${w}/net.d"\n`,
+      );
+      fs.writeFileSync(
+        path.join(w, 'storage.conf'),
+        `[storage]\ndriver = "overlay"\ngraphroot = "${w}/storage"\nrunroot = "${w}/runroot"\n`,
+      );
       fs.copyFileSync('/usr/bin/busybox', path.join(w, 'rootfs', 'bin', 'busybox'));
       fs.chmodSync(path.join(w, 'rootfs', 'bin', 'busybox'), 0o755);
       for (const c of ['sh', 'ping', 'ip', 'sleep', 'cat']) fs.symlinkSync('busybox', path.join(w, 'rootfs', 'bin', c));
@@ -97,7 +124,10 @@ describe('CNI plugin with podman (CNI backend) on two hosts', function () {
       sh('umount', ['-R', path.join(w, 'storage', 'overlay')], { allowFail: true });
       fs.rmSync(w, { recursive: true, force: true });
     }
-    for (const c of fs.existsSync('/sys/fs/cgroup') ? fs.readdirSync('/sys/fs/cgroup') : []) sh('find', [`/sys/fs/cgroup/${c}/libpod_parent`, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';'], { allowFail: true });
+    for (const c of fs.existsSync('/sys/fs/cgroup') ? fs.readdirSync('/sys/fs/cgroup') : [])
+      sh('find', [`/sys/fs/cgroup/${c}/libpod_parent`, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';'], {
+        allowFail: true,
+      });
     if (createdVarLibCni) fs.rmSync('/var/lib/cni', { recursive: true, force: true });
   });
 
@@ -113,18 +143,53 @@ describe('CNI plugin with podman (CNI backend) on two hosts', function () {
     const ips = ['10.98.0.11', '10.98.0.12'];
     for (let i = 0; i < 2; i++) {
       const w = work[i];
-      const p = spawn('nsenter', [`--net=/run/netns/${topo.hosts[i].ns}`, 'unshare', '--mount', '--propagation', 'private', '--', 'bash', '-c', hostScript(w, ips[i], ips[1 - i])], {
-        env: { ...process.env, CONTAINERS_CONF: path.join(w, 'containers.conf'), CONTAINERS_STORAGE_CONF: path.join(w, 'storage.conf') },
-        stdio: ['ignore', fs.openSync(path.join(w, 'out.log'), 'w'), fs.openSync(path.join(w, 'err.log'), 'w')],
-      });
+      const p = spawn(
+        'nsenter',
+        [
+          `--net=/run/netns/${topo.hosts[i].ns}`,
+          'unshare',
+          '--mount',
+          '--propagation',
+          'private',
+          '--',
+          'bash',
+          '-c',
+          hostScript(w, ips[i], ips[1 - i]),
+        ],
+        {
+          env: {
+            ...process.env,
+            CONTAINERS_CONF: path.join(w, 'containers.conf'),
+            CONTAINERS_STORAGE_CONF: path.join(w, 'storage.conf'),
+          },
+          stdio: ['ignore', fs.openSync(path.join(w, 'out.log'), 'w'), fs.openSync(path.join(w, 'err.log'), 'w')],
+        },
+      );
       procs.push(p);
     }
-    const fail = (): string => work.map((w, i) => `host ${i}: state ${state(i)}\n${fs.readFileSync(path.join(w, 'err.log'), 'utf8').slice(-1500)}\n${agents[i].tail(10)}`).join('\n');
-    await waitFor('both containers running', () => {
-      if (work.some((_, i) => /failed/.test(state(i)))) throw new Error(fail());
-      return state(0) === 'running' && state(1) === 'running';
-    }, 90000, 200).catch((e: Error) => { throw new Error(`${e.message}\n${fail()}`); });
-    for (let i = 0; i < 2; i++) assert.match(fs.readFileSync(path.join(work[i], 'addr'), 'utf8'), new RegExp(`inet ${ips[i].replace(/\./g, '\\.')}/24`));
+    const fail = (): string =>
+      work
+        .map(
+          (w, i) =>
+            `host ${i}: state ${state(i)}\n${fs.readFileSync(path.join(w, 'err.log'), 'utf8').slice(-1500)}\n${agents[i].tail(10)}`,
+        )
+        .join('\n');
+    await waitFor(
+      'both containers running',
+      () => {
+        if (work.some((_, i) => /failed/.test(state(i)))) throw new Error(fail());
+        return state(0) === 'running' && state(1) === 'running';
+      },
+      90000,
+      200,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n${fail()}`);
+    });
+    for (let i = 0; i < 2; i++)
+      assert.match(
+        fs.readFileSync(path.join(work[i], 'addr'), 'utf8'),
+        new RegExp(`inet ${ips[i].replace(/\./g, '\\.')}/24`),
+      );
     const net = await agents[0].client.inspect({ network: 'pod' });
     assert.deepStrictEqual(net.endpoints.map((e) => e.ipv4Address).sort(), ['10.98.0.11/24', '10.98.0.12/24']);
     // A namespace of ours on host 2 reaches the podman container on host 1 too.
@@ -134,15 +199,31 @@ describe('CNI plugin with podman (CNI backend) on two hosts', function () {
     await agents[1].client.disconnect({ network: 'pod', sandbox: probe });
     for (const w of work) fs.writeFileSync(path.join(w, 'go1'), '');
     await waitFor('pinged and stopped', () => work.every((_, i) => state(i) === 'stopped'), 60000, 200);
-    for (let i = 0; i < 2; i++) assert.match(fs.readFileSync(path.join(work[i], 'ping1'), 'utf8'), /1 packets received/, `host ${i} container could not ping its peer`);
-    assert.strictEqual((await agents[0].client.inspect({ network: 'pod' })).endpoints.length, 0, 'podman stop left endpoints');
+    for (let i = 0; i < 2; i++)
+      assert.match(
+        fs.readFileSync(path.join(work[i], 'ping1'), 'utf8'),
+        /1 packets received/,
+        `host ${i} container could not ping its peer`,
+      );
+    assert.strictEqual(
+      (await agents[0].client.inspect({ network: 'pod' })).endpoints.length,
+      0,
+      'podman stop left endpoints',
+    );
     for (const w of work) fs.writeFileSync(path.join(w, 'go2'), '');
-    await waitFor('restarted', () => work.every((_, i) => state(i) === 'restarted'), 60000, 200).catch((e: Error) => { throw new Error(`${e.message}\n${fail()}`); });
+    await waitFor('restarted', () => work.every((_, i) => state(i) === 'restarted'), 60000, 200).catch((e: Error) => {
+      throw new Error(`${e.message}\n${fail()}`);
+    });
     assert.strictEqual((await agents[0].client.inspect({ network: 'pod' })).endpoints.length, 2);
     for (const w of work) fs.writeFileSync(path.join(w, 'go3'), '');
     await waitFor('removed', () => work.every((_, i) => state(i) === 'removed'), 60000, 200);
     const d = await dumpEtcd(kv);
-    assert.deepStrictEqual(Object.keys(d).filter((k) => k.includes('/endpoints/') || k.includes('/ipam/')), [], 'podman rm -f left records');
-    for (const h of topo.hosts) assert.doesNotMatch(sh('ip', ['-n', h.ns, '-o', 'link']), /vxv[0-9a-f]{12}/, 'a veth was left behind');
+    assert.deepStrictEqual(
+      Object.keys(d).filter((k) => k.includes('/endpoints/') || k.includes('/ipam/')),
+      [],
+      'podman rm -f left records',
+    );
+    for (const h of topo.hosts)
+      assert.doesNotMatch(sh('ip', ['-n', h.ns, '-o', 'link']), /vxv[0-9a-f]{12}/, 'a veth was left behind');
   });
 });

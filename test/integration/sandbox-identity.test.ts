@@ -46,8 +46,10 @@ describe('sandbox identity: a path that names another namespace gets nothing', f
   let topo: Topology;
   let agent: TestAgent;
 
-  const endpointIps = async (): Promise<string[]> => (await agent.client.inspect({ network: 'idnet' })).endpoints.map((e) => e.ipv4Address.split('/')[0]);
-  const ipamHolds = async (ip: string): Promise<boolean> => Object.keys(await dumpEtcd(kv)).some((k) => k.includes('/ipam/') && k.endsWith(`/${ip}`));
+  const endpointIps = async (): Promise<string[]> =>
+    (await agent.client.inspect({ network: 'idnet' })).endpoints.map((e) => e.ipv4Address.split('/')[0]);
+  const ipamHolds = async (ip: string): Promise<boolean> =>
+    Object.keys(await dumpEtcd(kv)).some((k) => k.includes('/ipam/') && k.endsWith(`/${ip}`));
 
   before(async () => {
     ({ kv, topo } = cluster());
@@ -58,7 +60,9 @@ describe('sandbox identity: a path that names another namespace gets nothing', f
   it('Connect records the identity of the namespace it opened', async () => {
     const box = topo.container('idrec');
     const r = await agent.client.connect({ network: 'idnet', sandbox: box });
-    const rec = Object.entries(await dumpEtcd(kv)).find(([k]) => k.includes('/endpoints/') && k.endsWith(r.endpoint!.endpointId));
+    const rec = Object.entries(await dumpEtcd(kv)).find(
+      ([k]) => k.includes('/endpoints/') && k.endsWith(r.endpoint!.endpointId),
+    );
     assert.ok(rec, 'endpoint record');
     const st = fs.statSync(`/run/netns/${box}`);
     assert.deepStrictEqual((JSON.parse(String(rec[1])) as { netns: unknown }).netns, { dev: st.dev, ino: st.ino });
@@ -73,7 +77,17 @@ describe('sandbox identity: a path that names another namespace gets nothing', f
     const veth = /^\d+: (vxv\w+)@/m.exec(sh('ip', ['-n', host, '-o', 'link', 'show', 'type', 'veth']))![1];
     sh('ip', ['-n', host, 'link', 'del', veth]);
     agent.signal('SIGHUP');
-    await waitFor('re-attached', () => { try { return addrOf(box) === ip; } catch { return false; } }, 10000);
+    await waitFor(
+      're-attached',
+      () => {
+        try {
+          return addrOf(box) === ip;
+        } catch {
+          return false;
+        }
+      },
+      10000,
+    );
     assert.match(fs.readFileSync(agent.logFile, 'utf8'), /endpoint re-attached/);
     await agent.client.disconnect({ network: 'idnet', sandbox: box });
   });
@@ -101,22 +115,39 @@ describe('sandbox identity: a path that names another namespace gets nothing', f
     const p = loner();
     procs.push(p);
     const pid = p.pid!;
-    await waitFor('own namespace', () => fs.readlinkSync(`/proc/${pid}/ns/net`) !== fs.readlinkSync('/proc/self/ns/net'), 5000);
+    await waitFor(
+      'own namespace',
+      () => fs.readlinkSync(`/proc/${pid}/ns/net`) !== fs.readlinkSync('/proc/self/ns/net'),
+      5000,
+    );
     const r = await agent.client.connect({ network: 'idnet', sandbox: `/proc/${pid}/ns/net` });
     const ip = r.endpoint!.ipv4Address.split('/')[0];
     assert.match(linksIn(['-t', String(pid), '-n']), /eth0/);
     await ended(p);
     if (!takePid(pid)) this.skip(); // the machine forked too busily to take the PID back
     strangers.push(pid);
-    await waitFor('the stranger in a namespace of its own', () => fs.readlinkSync(`/proc/${pid}/ns/net`) !== fs.readlinkSync('/proc/self/ns/net'), 5000);
+    await waitFor(
+      'the stranger in a namespace of its own',
+      () => fs.readlinkSync(`/proc/${pid}/ns/net`) !== fs.readlinkSync('/proc/self/ns/net'),
+      5000,
+    );
     agent.signal('SIGHUP');
     await waitFor('endpoint released', async () => !(await endpointIps()).includes(ip), 10000);
     assert.strictEqual(await ipamHolds(ip), false, 'address still allocated');
     agent.signal('SIGHUP');
     await new Promise((res) => setTimeout(res, 1500));
-    assert.doesNotMatch(linksIn(['-t', String(pid), '-n']), /eth0/, 'the stranger got the dead container\'s interface');
-    assert.ok(!fs.readFileSync(agent.logFile, 'utf8').split('\n').some((l) => l.includes('endpoint re-attached') && l.includes(`/proc/${pid}/`)), 're-attached into the stranger');
-    const released = fs.readFileSync(agent.logFile, 'utf8').split('\n').filter((l) => l.includes('sandbox is gone') && l.includes(`/proc/${pid}/`));
+    assert.doesNotMatch(linksIn(['-t', String(pid), '-n']), /eth0/, "the stranger got the dead container's interface");
+    assert.ok(
+      !fs
+        .readFileSync(agent.logFile, 'utf8')
+        .split('\n')
+        .some((l) => l.includes('endpoint re-attached') && l.includes(`/proc/${pid}/`)),
+      're-attached into the stranger',
+    );
+    const released = fs
+      .readFileSync(agent.logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('sandbox is gone') && l.includes(`/proc/${pid}/`));
     assert.strictEqual(released.length, 1, 'released once, logged once');
     console.log(`      ${(JSON.parse(released[0]) as { reason: string }).reason}`);
   });
@@ -124,7 +155,11 @@ describe('sandbox identity: a path that names another namespace gets nothing', f
   it('a sandbox that ends without Disconnect is released within a few seconds, not at the 30 s resync', async () => {
     const p = loner();
     procs.push(p);
-    await waitFor('own namespace', () => fs.readlinkSync(`/proc/${p.pid!}/ns/net`) !== fs.readlinkSync('/proc/self/ns/net'), 5000);
+    await waitFor(
+      'own namespace',
+      () => fs.readlinkSync(`/proc/${p.pid!}/ns/net`) !== fs.readlinkSync('/proc/self/ns/net'),
+      5000,
+    );
     const r = await agent.client.connect({ network: 'idnet', sandbox: `/proc/${p.pid!}/ns/net` });
     const ip = r.endpoint!.ipv4Address.split('/')[0];
     await ended(p);
@@ -137,14 +172,26 @@ describe('sandbox identity: a path that names another namespace gets nothing', f
     const box = topo.container('idold');
     const r = await agent.client.connect({ network: 'idnet', sandbox: box });
     const ip = r.endpoint!.ipv4Address.split('/')[0];
-    const [key, value] = Object.entries(await dumpEtcd(kv)).find(([k]) => k.includes('/endpoints/') && k.endsWith(r.endpoint!.endpointId))!;
+    const [key, value] = Object.entries(await dumpEtcd(kv)).find(
+      ([k]) => k.includes('/endpoints/') && k.endsWith(r.endpoint!.endpointId),
+    )!;
     const old = JSON.parse(String(value)) as Record<string, unknown>;
     delete old.netns;
     await kv.put(key).value(JSON.stringify(old));
     // The address is removed by hand: the resync puts it back on the endpoint's own interface.
     sh('ip', ['-n', box, 'addr', 'flush', 'dev', 'eth0']);
     agent.signal('SIGHUP');
-    await waitFor('address repaired', () => { try { return addrOf(box) === ip; } catch { return false; } }, 10000);
+    await waitFor(
+      'address repaired',
+      () => {
+        try {
+          return addrOf(box) === ip;
+        } catch {
+          return false;
+        }
+      },
+      10000,
+    );
     assert.deepStrictEqual(await endpointIps(), [ip]);
     await agent.client.disconnect({ network: 'idnet', sandbox: box });
     assert.deepStrictEqual(await endpointIps(), []);

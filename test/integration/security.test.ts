@@ -33,7 +33,21 @@ describe('API security: unix socket permissions and mutual TLS on TCP', function
     pki.leaf('ca', 'client', { client: true });
     pki.leaf('rogue', 'intruder', { client: true });
     port = await freePort();
-    agent = new TestAgent({ name: 'sec1', etcd: etcd.clientUrls, vtep: '127.0.0.1', extra: ['--tcp', `127.0.0.1:${port}`, '--tls-cert', server.cert, '--tls-key', server.key, '--tls-client-ca', `${pki.dir}/ca.crt`] });
+    agent = new TestAgent({
+      name: 'sec1',
+      etcd: etcd.clientUrls,
+      vtep: '127.0.0.1',
+      extra: [
+        '--tcp',
+        `127.0.0.1:${port}`,
+        '--tls-cert',
+        server.cert,
+        '--tls-key',
+        server.key,
+        '--tls-client-ca',
+        `${pki.dir}/ca.crt`,
+      ],
+    });
     await agent.start();
   });
 
@@ -45,7 +59,11 @@ describe('API security: unix socket permissions and mutual TLS on TCP', function
   });
 
   const client = (files: { ca?: string; cert?: string; key?: string }): VxClient =>
-    new VxClient(`tcp://127.0.0.1:${port}`, { ca: files.ca ? fs.readFileSync(files.ca) : undefined, cert: files.cert ? fs.readFileSync(files.cert) : undefined, key: files.key ? fs.readFileSync(files.key) : undefined });
+    new VxClient(`tcp://127.0.0.1:${port}`, {
+      ca: files.ca ? fs.readFileSync(files.ca) : undefined,
+      cert: files.cert ? fs.readFileSync(files.cert) : undefined,
+      key: files.key ? fs.readFileSync(files.key) : undefined,
+    });
 
   it('the unix socket is mode 0600', () => {
     assert.strictEqual(fs.statSync(agent.socket).mode & 0o777, 0o600);
@@ -63,10 +81,16 @@ describe('API security: unix socket permissions and mutual TLS on TCP', function
   });
 
   it('a client without a certificate, or with one from another CA, is refused', async () => {
-    for (const files of [{ ca: `${pki.dir}/ca.crt` }, { ca: `${pki.dir}/ca.crt`, cert: `${pki.dir}/intruder.crt`, key: `${pki.dir}/intruder.key` }]) {
+    for (const files of [
+      { ca: `${pki.dir}/ca.crt` },
+      { ca: `${pki.dir}/ca.crt`, cert: `${pki.dir}/intruder.crt`, key: `${pki.dir}/intruder.key` },
+    ]) {
       const c = client(files);
       try {
-        await assert.rejects(c.list({}, { deadlineMs: 3000 }), (e: { code: status }) => e.code === status.UNAVAILABLE || e.code === status.DEADLINE_EXCEEDED);
+        await assert.rejects(
+          c.list({}, { deadlineMs: 3000 }),
+          (e: { code: status }) => e.code === status.UNAVAILABLE || e.code === status.DEADLINE_EXCEEDED,
+        );
       } finally {
         c.close();
       }
@@ -74,7 +98,12 @@ describe('API security: unix socket permissions and mutual TLS on TCP', function
   });
 
   it('the agent refuses to serve TCP without TLS: exit 78 naming the missing key', async () => {
-    const bad = new TestAgent({ name: 'sec2', etcd: etcd.clientUrls, vtep: '127.0.0.1', extra: ['--tcp', '127.0.0.1:1'] });
+    const bad = new TestAgent({
+      name: 'sec2',
+      etcd: etcd.clientUrls,
+      vtep: '127.0.0.1',
+      extra: ['--tcp', '127.0.0.1:1'],
+    });
     await assert.rejects(bad.start(5000), /exited \(78\)[\s\S]*api\.cert_file/);
     bad.cleanup();
   });

@@ -22,11 +22,21 @@ describe('etcd watch stream (real etcd)', function () {
     await etcd?.stop();
   });
 
-  const collect = (): { got: WatchedKey[]; revisions: number[]; errors: Error[]; on: { data: (r: WatchResponse) => void; error: (e: Error) => void } } => {
+  const collect = (): {
+    got: WatchedKey[];
+    revisions: number[];
+    errors: Error[];
+    on: { data: (r: WatchResponse) => void; error: (e: Error) => void };
+  } => {
     const got: WatchedKey[] = [];
     const revisions: number[] = [];
     const errors: Error[] = [];
-    return { got, revisions, errors, on: { data: (r) => (got.push(...r.events.all()), revisions.push(r.revision)), error: (e) => errors.push(e) } };
+    return {
+      got,
+      revisions,
+      errors,
+      on: { data: (r) => (got.push(...r.events.all()), revisions.push(r.revision)), error: (e) => errors.push(e) },
+    };
   };
   const until = async (what: string, ok: () => boolean, ms = 10000): Promise<void> => {
     const end = Date.now() + ms;
@@ -40,7 +50,13 @@ describe('etcd watch stream (real etcd)', function () {
     const first = Number((await kv.put('/w1/start').value('x').exec()).header.revision);
     // etcd allows 128 operations per transaction.
     for (let i = 0; i < 2000; i += 100) {
-      await kv.kv.txn({ compare: [], success: Array.from({ length: 100 }, (_, j) => ({ request_put: { key: Buffer.from(`/w1/k${i + j}`), value: Buffer.from(`v${i + j}`) } })), failure: [] });
+      await kv.kv.txn({
+        compare: [],
+        success: Array.from({ length: 100 }, (_, j) => ({
+          request_put: { key: Buffer.from(`/w1/k${i + j}`), value: Buffer.from(`v${i + j}`) },
+        })),
+        failure: [],
+      });
     }
     await kv.delete().key('/w1/k7').exec();
     const c = collect();
@@ -48,7 +64,10 @@ describe('etcd watch stream (real etcd)', function () {
     try {
       await until('2001 events', () => c.got.length >= 2001);
       assert.strictEqual(c.got.length, 2001);
-      assert.deepStrictEqual(c.got.slice(0, 2000).map((e) => [e.key, e.value?.toString()]), Array.from({ length: 2000 }, (_, i) => [`/w1/k${i}`, `v${i}`]));
+      assert.deepStrictEqual(
+        c.got.slice(0, 2000).map((e) => [e.key, e.value?.toString()]),
+        Array.from({ length: 2000 }, (_, i) => [`/w1/k${i}`, `v${i}`]),
+      );
       assert.deepStrictEqual([c.got[2000].key, c.got[2000].deleted, c.got[2000].value], ['/w1/k7', true, undefined]);
       // Live changes after the history, and a revision in every response.
       await kv.put('/w1/late').value('y').exec();
@@ -75,7 +94,10 @@ describe('etcd watch stream (real etcd)', function () {
     const rev = Number((await kv.put('/w3/a').value('2').exec()).header.revision);
     await kv.kv.compact({ revision: rev });
     const compacted: number[] = [];
-    const w = await store.watchPrefix('/w3/', rev - 1, { data: (r) => compacted.push(r.compactRevision), error: () => undefined });
+    const w = await store.watchPrefix('/w3/', rev - 1, {
+      data: (r) => compacted.push(r.compactRevision),
+      error: () => undefined,
+    });
     try {
       await until('the compaction notice', () => compacted.some((x) => x > 0));
     } finally {

@@ -1,5 +1,15 @@
 import * as assert from 'assert';
-import { compile, formatRows, goMap, goStruct, goTimeString, labelHeader, render, tabulate, TemplateError } from '../../cli/format';
+import {
+  compile,
+  formatRows,
+  goMap,
+  goStruct,
+  goTimeString,
+  labelHeader,
+  render,
+  tabulate,
+  TemplateError,
+} from '../../cli/format';
 import { inspectDot, inspectJson, LS_HEADERS, lsRow, naturalLess } from '../../cli/render';
 import { lsTemplate, renderInspect, renderLs } from '../../cli/network';
 import type { Network__Output } from '../../control/generated/vxnet/v1/Network';
@@ -19,7 +29,12 @@ function net(over: Partial<Network__Output> = {}): Network__Output {
       options: {},
       config: [
         { subnet: '10.1.0.0/24', ipRange: '', gateway: '10.1.0.1', auxiliaryAddresses: {} },
-        { subnet: '10.2.0.0/24', ipRange: '10.2.0.128/25', gateway: '10.2.0.1', auxiliaryAddresses: { router: '10.2.0.2' } },
+        {
+          subnet: '10.2.0.0/24',
+          ipRange: '10.2.0.128/25',
+          gateway: '10.2.0.1',
+          auxiliaryAddresses: { router: '10.2.0.2' },
+        },
       ],
     },
     internal: false,
@@ -27,8 +42,34 @@ function net(over: Partial<Network__Output> = {}): Network__Output {
     options: { 'com.docker.network.driver.overlay.vxlanid_list': '4097' },
     labels: { team: 'net', 'com.example.cost-center': '42' },
     endpoints: [
-      { name: 'web', endpointId: 'e1', macAddress: '02:42:0a:01:00:02', ipv4Address: '10.1.0.2/24', ipv6Address: '', host: 'h1', sandbox: '/run/netns/web', interfaceName: 'eth0', aliases: [], dockerNetworkId: '', dockerEndpointId: '', cniContainerId: '' },
-      { name: 'db', endpointId: 'e2', macAddress: '02:42:0a:01:00:03', ipv4Address: '10.1.0.3/24', ipv6Address: '', host: 'h2', sandbox: '/run/netns/db', interfaceName: 'eth0', aliases: ['pg'], dockerNetworkId: 'd1', dockerEndpointId: 'de2', cniContainerId: '' },
+      {
+        name: 'web',
+        endpointId: 'e1',
+        macAddress: '02:42:0a:01:00:02',
+        ipv4Address: '10.1.0.2/24',
+        ipv6Address: '',
+        host: 'h1',
+        sandbox: '/run/netns/web',
+        interfaceName: 'eth0',
+        aliases: [],
+        dockerNetworkId: '',
+        dockerEndpointId: '',
+        cniContainerId: '',
+      },
+      {
+        name: 'db',
+        endpointId: 'e2',
+        macAddress: '02:42:0a:01:00:03',
+        ipv4Address: '10.1.0.3/24',
+        ipv6Address: '',
+        host: 'h2',
+        sandbox: '/run/netns/db',
+        interfaceName: 'eth0',
+        aliases: ['pg'],
+        dockerNetworkId: 'd1',
+        dockerEndpointId: 'de2',
+        cniContainerId: '',
+      },
     ],
     vni: 4097,
     mtu: 0,
@@ -57,7 +98,10 @@ describe('cli/format: templates on `network inspect`', () => {
     ['{{.Labels.nope}}', '<no value>'],
     ['{{.Labels}}', 'map[com.example.cost-center:42 team:net]'],
     ['{{json .Labels}}', '{"team":"net","com.example.cost-center":"42"}'],
-    ['{{json .IPAM.Config}}', '[{"Subnet":"10.1.0.0/24","Gateway":"10.1.0.1"},{"Subnet":"10.2.0.0/24","IPRange":"10.2.0.128/25","Gateway":"10.2.0.1","AuxiliaryAddresses":{"router":"10.2.0.2"}}]'],
+    [
+      '{{json .IPAM.Config}}',
+      '[{"Subnet":"10.1.0.0/24","Gateway":"10.1.0.1"},{"Subnet":"10.2.0.0/24","IPRange":"10.2.0.128/25","Gateway":"10.2.0.1","AuxiliaryAddresses":{"router":"10.2.0.2"}}]',
+    ],
     ['{{.IPAM.Config}}', '[{10.1.0.0/24  10.1.0.1 map[]} {10.2.0.0/24 10.2.0.128/25 10.2.0.1 map[router:10.2.0.2]}]'],
     ['{{.Created}}', '2024-05-06 07:08:09.12 +0000 UTC'],
     ['{{json .Created}}', '"2024-05-06T07:08:09.120000000Z"'],
@@ -72,14 +116,18 @@ describe('cli/format: templates on `network inspect`', () => {
     ['{{.Name | upper}} {{.Name | printf "%-6s|"}} {{printf "%q %d" .Name 7}}', 'BLUE blue  | "blue" 7'],
     ['{{$n := .Name}}{{range .Containers}}{{$n}}/{{.Name}} {{end}}', 'blue/web blue/db '],
     ['{{range .Containers}}{{$.Name}}{{end}}', 'blueblue'],
-    ['{{title "web server"}} {{lower "AB"}} {{truncate .Id 12}} {{split "a,b" ","}} [{{pad "x" 1 2}}]', 'Web Server ab 3f1c2a9b8d7e [a b] [ x  ]'],
+    [
+      '{{title "web server"}} {{lower "AB"}} {{truncate .Id 12}} {{split "a,b" ","}} [{{pad "x" 1 2}}]',
+      'Web Server ab 3f1c2a9b8d7e [a b] [ x  ]',
+    ],
     ['{{/* a comment */}}x', 'x'],
     ['a {{- " b " -}} c', 'a b c'],
     ['{{"x\\ty"}}', 'x\ty'],
     ['a\\tb\\nc', 'a\tb\nc'], // Docker's \t and \n escapes in --format
     ['{{println .Name}}', 'blue\n'],
   ];
-  for (const [tpl, want] of cases) it(`${tpl} -> ${JSON.stringify(want)}`, () => assert.strictEqual(compile(tpl)(dot), want));
+  for (const [tpl, want] of cases)
+    it(`${tpl} -> ${JSON.stringify(want)}`, () => assert.strictEqual(compile(tpl)(dot), want));
 
   const errors: [string, RegExp][] = [
     ['{{.Foo}}', /^template: :1:2: executing "" at <\.Foo>: can't evaluate field Foo$/],
@@ -94,7 +142,11 @@ describe('cli/format: templates on `network inspect`', () => {
     ['{{range .Name}}x{{end}}', /range can't iterate over blue/],
   ];
   for (const [tpl, re] of errors) {
-    it(`${JSON.stringify(tpl)} fails: ${String(re)}`, () => assert.throws(() => compile(tpl)(dot), (e: Error) => e instanceof TemplateError && re.test(e.message)));
+    it(`${JSON.stringify(tpl)} fails: ${String(re)}`, () =>
+      assert.throws(
+        () => compile(tpl)(dot),
+        (e: Error) => e instanceof TemplateError && re.test(e.message),
+      ));
   }
 });
 
@@ -108,38 +160,67 @@ describe('cli/format: `network ls` rows, tables and output modes', () => {
     ['{{.Label "team"}}', 'net'],
     ['{{.Label "none"}}', ''],
     ['{{.CreatedAt}}', '2024-05-06 07:08:09.12 +0000 UTC'],
-    ['{{json .}}', `{"CreatedAt":"2024-05-06 07:08:09.12 +0000 UTC","Driver":"overlay","ID":"${ID.slice(0, 12)}","IPv6":"false","Internal":"false","Labels":"com.example.cost-center=42,team=net","Name":"blue","Scope":"global"}`],
+    [
+      '{{json .}}',
+      `{"CreatedAt":"2024-05-06 07:08:09.12 +0000 UTC","Driver":"overlay","ID":"${ID.slice(0, 12)}","IPv6":"false","Internal":"false","Labels":"com.example.cost-center=42,team=net","Name":"blue","Scope":"global"}`,
+    ],
   ];
-  for (const [tpl, want] of cases) it(`${tpl} -> ${JSON.stringify(want)}`, () => assert.strictEqual(compile(tpl)(row), want));
+  for (const [tpl, want] of cases)
+    it(`${tpl} -> ${JSON.stringify(want)}`, () => assert.strictEqual(compile(tpl)(row), want));
   it('--no-trunc keeps the full ID', () => assert.strictEqual(compile('{{.ID}}')(lsRow(net(), true)), ID));
 
-  const nets = [net({ name: 'net10', id: `b${ID.slice(1)}` }), net({ name: 'net2', id: `a${ID.slice(1)}` }), net({ name: 'a-much-longer-name', id: `c${ID.slice(1)}` })];
+  const nets = [
+    net({ name: 'net10', id: `b${ID.slice(1)}` }),
+    net({ name: 'net2', id: `a${ID.slice(1)}` }),
+    net({ name: 'a-much-longer-name', id: `c${ID.slice(1)}` }),
+  ];
   const outputs: [string, string, boolean, string][] = [
-    ['default table, sorted by name in natural order', '', false,
+    [
+      'default table, sorted by name in natural order',
+      '',
+      false,
       'NETWORK ID     NAME                 DRIVER    SCOPE\n' +
-      'cf1c2a9b8d7e   a-much-longer-name   overlay   global\n' +
-      'af1c2a9b8d7e   net2                 overlay   global\n' +
-      'bf1c2a9b8d7e   net10                overlay   global\n'],
+        'cf1c2a9b8d7e   a-much-longer-name   overlay   global\n' +
+        'af1c2a9b8d7e   net2                 overlay   global\n' +
+        'bf1c2a9b8d7e   net10                overlay   global\n',
+    ],
     ['-q prints IDs', '', true, 'cf1c2a9b8d7e\naf1c2a9b8d7e\nbf1c2a9b8d7e\n'],
     ['"table" is the default table, -q still applies', 'table', true, 'cf1c2a9b8d7e\naf1c2a9b8d7e\nbf1c2a9b8d7e\n'],
     ['a custom template wins over -q', '{{.Name}}', true, 'a-much-longer-name\nnet2\nnet10\n'],
-    ['table with a label column: the header is the label name\'s last part', 'table {{.Name}}\t{{.Label "com.example.cost-center"}}', false,
-      'NAME                 cost center\na-much-longer-name   42\nnet2                 42\nnet10                42\n'],
-    ['table columns get at least 10 characters plus 3 of padding', 'table {{.Driver}}\t{{.IPv6}}\t{{.Scope}}', false,
-      'DRIVER    IPV6      SCOPE\noverlay   false     global\noverlay   false     global\noverlay   false     global\n'],
+    [
+      "table with a label column: the header is the label name's last part",
+      'table {{.Name}}\t{{.Label "com.example.cost-center"}}',
+      false,
+      'NAME                 cost center\na-much-longer-name   42\nnet2                 42\nnet10                42\n',
+    ],
+    [
+      'table columns get at least 10 characters plus 3 of padding',
+      'table {{.Driver}}\t{{.IPv6}}\t{{.Scope}}',
+      false,
+      'DRIVER    IPV6      SCOPE\noverlay   false     global\noverlay   false     global\noverlay   false     global\n',
+    ],
   ];
-  for (const [what, format, quiet, want] of outputs) it(what, () => assert.strictEqual(renderLs(nets, format, quiet, false), want));
+  for (const [what, format, quiet, want] of outputs)
+    it(what, () => assert.strictEqual(renderLs(nets, format, quiet, false), want));
   it('json is one object per line', () => {
     const lines = renderLs(nets, 'json', false, false).trimEnd().split('\n');
-    assert.deepStrictEqual(lines.map((l) => (JSON.parse(l) as { Name: string }).Name), ['a-much-longer-name', 'net2', 'net10']);
+    assert.deepStrictEqual(
+      lines.map((l) => (JSON.parse(l) as { Name: string }).Name),
+      ['a-much-longer-name', 'net2', 'net10'],
+    );
   });
-  it('an empty list still prints the table header', () => assert.strictEqual(renderLs([], '', false, false), 'NETWORK ID   NAME      DRIVER    SCOPE\n'));
+  it('an empty list still prints the table header', () =>
+    assert.strictEqual(renderLs([], '', false, false), 'NETWORK ID   NAME      DRIVER    SCOPE\n'));
   // As in Docker, .Internal is the string "false", which is true for `if`.
-  it('a template that prints nothing still ends its line, as Docker', () => assert.strictEqual(formatRows('{{if eq .Internal "true"}}x{{end}}', [row, row], LS_HEADERS), '\n\n'));
+  it('a template that prints nothing still ends its line, as Docker', () =>
+    assert.strictEqual(formatRows('{{if eq .Internal "true"}}x{{end}}', [row, row], LS_HEADERS), '\n\n'));
   it('table headers name fields that have none by upper-casing them', () => {
-    assert.strictEqual(formatRows('table {{.Name}}\t{{.Extra}}', [{ Name: 'n', Extra: 'e' }], { Name: 'NAME' }), 'NAME      EXTRA\nn         e\n');
+    assert.strictEqual(
+      formatRows('table {{.Name}}\t{{.Extra}}', [{ Name: 'n', Extra: 'e' }], { Name: 'NAME' }),
+      'NAME      EXTRA\nn         e\n',
+    );
   });
-  it('lsTemplate follows Docker\'s NewFormat', () => {
+  it("lsTemplate follows Docker's NewFormat", () => {
     assert.strictEqual(lsTemplate('', false), 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}');
     assert.strictEqual(lsTemplate('', true), '{{.ID}}');
     assert.strictEqual(lsTemplate('json', true), '{{json .}}');
@@ -148,22 +229,52 @@ describe('cli/format: `network ls` rows, tables and output modes', () => {
   });
 });
 
-describe('cli/render: inspect JSON shaped like Docker\'s', () => {
-  it('has Docker\'s keys in Docker\'s order, empty optional fields left out', () => {
+describe("cli/render: inspect JSON shaped like Docker's", () => {
+  it("has Docker's keys in Docker's order, empty optional fields left out", () => {
     const j = inspectJson(net());
-    assert.deepStrictEqual(Object.keys(j), ['Name', 'Id', 'Created', 'Scope', 'Driver', 'EnableIPv6', 'IPAM', 'Internal', 'Attachable', 'Ingress', 'ConfigFrom', 'ConfigOnly', 'Containers', 'Options', 'Labels']);
+    assert.deepStrictEqual(Object.keys(j), [
+      'Name',
+      'Id',
+      'Created',
+      'Scope',
+      'Driver',
+      'EnableIPv6',
+      'IPAM',
+      'Internal',
+      'Attachable',
+      'Ingress',
+      'ConfigFrom',
+      'ConfigOnly',
+      'Containers',
+      'Options',
+      'Labels',
+    ]);
     assert.strictEqual(j.Created, '2024-05-06T07:08:09.120000000Z');
     assert.deepStrictEqual(j.IPAM, {
       Driver: 'default',
       Options: {},
       Config: [
         { Subnet: '10.1.0.0/24', Gateway: '10.1.0.1' },
-        { Subnet: '10.2.0.0/24', IPRange: '10.2.0.128/25', Gateway: '10.2.0.1', AuxiliaryAddresses: { router: '10.2.0.2' } },
+        {
+          Subnet: '10.2.0.0/24',
+          IPRange: '10.2.0.128/25',
+          Gateway: '10.2.0.1',
+          AuxiliaryAddresses: { router: '10.2.0.2' },
+        },
       ],
     });
     assert.deepStrictEqual(j.ConfigFrom, { Network: '' });
-    assert.deepStrictEqual((j.Containers as Record<string, unknown>).e1, { Name: 'web', EndpointID: 'e1', MacAddress: '02:42:0a:01:00:02', IPv4Address: '10.1.0.2/24', IPv6Address: '', Host: 'h1', Sandbox: '/run/netns/web', InterfaceName: 'eth0' });
-    assert.deepStrictEqual(((j.Containers as Record<string, { Aliases?: string[] }>).e2).Aliases, ['pg']);
+    assert.deepStrictEqual((j.Containers as Record<string, unknown>).e1, {
+      Name: 'web',
+      EndpointID: 'e1',
+      MacAddress: '02:42:0a:01:00:02',
+      IPv4Address: '10.1.0.2/24',
+      IPv6Address: '',
+      Host: 'h1',
+      Sandbox: '/run/netns/web',
+      InterfaceName: 'eth0',
+    });
+    assert.deepStrictEqual((j.Containers as Record<string, { Aliases?: string[] }>).e2.Aliases, ['pg']);
   });
   it('prints an indented array, 4 spaces, and [] for nothing', () => {
     const out = renderInspect([net()], '');
@@ -196,8 +307,14 @@ describe('cli/format: helpers', () => {
     assert.strictEqual(labelHeader('com.example.team_name'), 'team name');
     assert.strictEqual(labelHeader('team'), 'team');
   });
-  it('aligns like Docker\'s tabwriter', () => {
-    assert.strictEqual(tabulate([['a', 'b', 'c'], ['aaaaaaaaaaaa', 'b', 'c']]), 'a              b         c\naaaaaaaaaaaa   b         c');
+  it("aligns like Docker's tabwriter", () => {
+    assert.strictEqual(
+      tabulate([
+        ['a', 'b', 'c'],
+        ['aaaaaaaaaaaa', 'b', 'c'],
+      ]),
+      'a              b         c\naaaaaaaaaaaa   b         c',
+    );
   });
   it('sorts names naturally', () => {
     assert.deepStrictEqual(['n10', 'n2', 'a', 'n1', 'b1x'].sort(naturalLess), ['a', 'b1x', 'n1', 'n2', 'n10']);

@@ -7,7 +7,8 @@ import type { Store } from '../../control/store/store';
 import { FakeEtcd, quietLog } from '../helpers/fakes';
 import { epRecord, hostRecord, netRecord } from '../helpers/records';
 
-const ep = (id: string, host: string, n: number): EndpointRecord => epRecord({ id, networkId: 'n1', host, mac: `02:00:00:00:00:0${n}`, ipv4: `10.1.0.${n}/24` });
+const ep = (id: string, host: string, n: number): EndpointRecord =>
+  epRecord({ id, networkId: 'n1', host, mac: `02:00:00:00:00:0${n}`, ipv4: `10.1.0.${n}/24` });
 
 // The events `vxnet events` shows come from the view's watch: another host's writes as etcd
 // delivers them, and this host's own, which are in the view before their watch event arrives.
@@ -31,7 +32,10 @@ describe('cluster events from the view (ClusterState on a fake etcd)', () => {
     await etcd.delivered();
     // This host's own Connect and Disconnect, written as EndpointService writes them.
     const own = ep('e1', 'h1', 3);
-    const created = (await state.ownWrite(own.id, false, () => store.createEndpoint(own, ['10.1.0.3']))) as { ok: true; revision: number };
+    const created = (await state.ownWrite(own.id, false, () => store.createEndpoint(own, ['10.1.0.3']))) as {
+      ok: true;
+      revision: number;
+    };
     state.applyLocalEndpoint(own, false, created.revision);
     await etcd.delivered();
     const deleted = await state.ownWrite(own.id, true, () => store.deleteEndpoint(own));
@@ -41,14 +45,20 @@ describe('cluster events from the view (ClusterState on a fake etcd)', () => {
     await etcd.delivered();
     await state.stop();
 
-    assert.deepStrictEqual(seen.map((e) => `${e.type} ${e.action} ${e.name} ${e.host ?? ''}`.trim()), [
-      'network create n1',
-      'endpoint connect e2 h2',
-      'endpoint disconnect e2 h2',
-      'endpoint connect e1 h1',
-      'endpoint disconnect e1 h1',
-      'network remove n1',
-    ]);
-    assert.deepStrictEqual(log.recent(0).map((e) => e.network), ['n1', 'n1', 'n1', 'n1', 'n1', 'n1']);
+    assert.deepStrictEqual(
+      seen.map((e) => `${e.type} ${e.action} ${e.name} ${e.host ?? ''}`.trim()),
+      [
+        'network create n1',
+        'endpoint connect e2 h2',
+        'endpoint disconnect e2 h2',
+        'endpoint connect e1 h1',
+        'endpoint disconnect e1 h1',
+        'network remove n1',
+      ],
+    );
+    assert.deepStrictEqual(
+      log.recent(0).map((e) => e.network),
+      ['n1', 'n1', 'n1', 'n1', 'n1', 'n1'],
+    );
   });
 });

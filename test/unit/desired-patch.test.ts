@@ -10,21 +10,32 @@ const self: Self = { name: 'h1', vtep: '192.168.231.11', vxlanPort: 4789, underl
 
 const net = (id: string, vni: number): NetworkRecord => netRecord(id, vni, '10.9.0.0/16');
 const nextId = sequence((n) => `e${String(n).padStart(63, '0')}`);
-const ep = (networkId: string, hostName: string, mac: string, ip: string): EndpointRecord => epRecord({ id: nextId(), networkId, host: hostName, mac, ipv4: `${ip}/16` });
+const ep = (networkId: string, hostName: string, mac: string, ip: string): EndpointRecord =>
+  epRecord({ id: nextId(), networkId, host: hostName, mac, ipv4: `${ip}/16` });
 // The plain generator: each seed draws the views it always drew.
 const rng = (seed: number): (() => number) => seeded(seed, { mix: false });
-const plain = (d: DesiredState): unknown => [...d.networks].map(([vni, n]) => [vni, [...n.fdb].sort(), [...n.neigh].sort(), n.local.map((e) => e.id)]);
+const plain = (d: DesiredState): unknown =>
+  [...d.networks].map(([vni, n]) => [vni, [...n.fdb].sort(), [...n.neigh].sort(), n.local.map((e) => e.id)]);
 
 describe('patchDesired (a reconcile patching its last desired state with remote endpoints coming and going)', () => {
   let patched = 0;
   let patchedRemovals = 0;
-  after(() => assert.ok(patched >= 20 && patchedRemovals >= 10, `${patched} of 60 seeds patchable, ${patchedRemovals} with a removal in a served network: the test no longer tests the patch`));
+  after(() =>
+    assert.ok(
+      patched >= 20 && patchedRemovals >= 10,
+      `${patched} of 60 seeds patchable, ${patchedRemovals} with a removal in a served network: the test no longer tests the patch`,
+    ),
+  );
   for (let seed = 1; seed <= 60; seed++) {
     it(`equals computeDesired after random new and removed endpoints, or declines (seed ${seed})`, () => {
       const r = rng(seed);
       const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)];
       // h4 is not registered (no lease): its endpoints give no entries; h5 shares this host's VTEP.
-      const snap = snapshot([net('a', 100), net('b', 200), net('c', 300)], [], [host('h1', self.vtep), host('h2', '192.168.231.12'), host('h3', '192.168.231.13'), host('h5', self.vtep)]);
+      const snap = snapshot(
+        [net('a', 100), net('b', 200), net('c', 300)],
+        [],
+        [host('h1', self.vtep), host('h2', '192.168.231.12'), host('h3', '192.168.231.13'), host('h5', self.vtep)],
+      );
       const add = (e: EndpointRecord): EndpointRecord => (snap.endpoints.set(e.id, e), e);
       add(ep('a', 'h1', '02:00:00:00:00:01', '10.9.0.2'));
       add(ep('b', 'h1', '02:00:00:00:00:02', '10.9.0.3')); // c has no local endpoint: not served
@@ -40,7 +51,11 @@ describe('patchDesired (a reconcile patching its last desired state with remote 
           const gone = pick(remote());
           snap.endpoints.delete(gone.id);
           changes.push({ ep: gone, kind: 'deleted' });
-        } else changes.push({ ep: add(ep(pick(['a', 'b', 'c', 'gone']), pick(['h2', 'h3', 'h4', 'h5']), pick(macs), pick(ips))), kind: 'created' });
+        } else
+          changes.push({
+            ep: add(ep(pick(['a', 'b', 'c', 'gone']), pick(['h2', 'h3', 'h4', 'h5']), pick(macs), pick(ips))),
+            kind: 'created',
+          });
       }
       const before = JSON.stringify(plain(desired));
       const delta = patchDesired(desired, snap, self, changes);
@@ -74,23 +89,73 @@ describe('patchDesired (a reconcile patching its last desired state with remote 
     snap.endpoints.set(twin.id, twin);
     snap.endpoints.delete(remote.id);
     for (const changes of [
-      [{ ep: fresh, kind: 'created' as const }, { ep: ep('a', 'h1', '02:00:00:00:00:05', '10.9.0.5'), kind: 'created' as const }], // this host's own
-      [{ ep: fresh, kind: 'created' as const }, { ep: remote, kind: 'deleted' as const }], // its MAC is still twin's
+      [
+        { ep: fresh, kind: 'created' as const },
+        { ep: ep('a', 'h1', '02:00:00:00:00:05', '10.9.0.5'), kind: 'created' as const },
+      ], // this host's own
+      [
+        { ep: fresh, kind: 'created' as const },
+        { ep: remote, kind: 'deleted' as const },
+      ], // its MAC is still twin's
       [{ ep: twin, kind: 'updated' as const }],
     ]) {
       assert.strictEqual(patchDesired(desired, snap, self, changes), undefined);
       assert.strictEqual(JSON.stringify(plain(desired)), before);
     }
     // In a network this host does not serve, removals and updates change nothing here.
-    assert.deepStrictEqual(patchDesired(desired, snap, self, [{ ep: elsewhere, kind: 'deleted' }, { ep: elsewhere, kind: 'updated' }]), new Map());
+    assert.deepStrictEqual(
+      patchDesired(desired, snap, self, [
+        { ep: elsewhere, kind: 'deleted' },
+        { ep: elsewhere, kind: 'updated' },
+      ]),
+      new Map(),
+    );
   });
 
   it('deltaOps: removes what the kernel holds, adds what it does not hold yet', () => {
-    const actual: ActualState = { networks: new Map([[100, { vni: 100, fdb: new Map([['02:00:00:00:00:02', '192.168.231.12'], ['02:00:00:00:00:03', '192.168.231.12']]), neigh: new Map([['10.9.0.3', '02:00:00:00:00:02'], ['10.9.0.4', '02:00:00:00:00:03']]) }]]), veths: new Map() };
-    const ops = deltaOps(new Map([[100, {
-      added: { fdb: new Map([['02:00:00:00:00:02', '192.168.231.12'], ['02:00:00:00:00:07', '192.168.231.13']]), neigh: new Map([['10.9.0.3', '02:00:00:00:00:02'], ['10.9.0.7', '02:00:00:00:00:07']]) },
-      removed: { fdb: new Set(['02:00:00:00:00:03', '02:00:00:00:00:09']), neigh: new Set(['10.9.0.4', '10.9.0.9']) },
-    }]]), actual);
+    const actual: ActualState = {
+      networks: new Map([
+        [
+          100,
+          {
+            vni: 100,
+            fdb: new Map([
+              ['02:00:00:00:00:02', '192.168.231.12'],
+              ['02:00:00:00:00:03', '192.168.231.12'],
+            ]),
+            neigh: new Map([
+              ['10.9.0.3', '02:00:00:00:00:02'],
+              ['10.9.0.4', '02:00:00:00:00:03'],
+            ]),
+          },
+        ],
+      ]),
+      veths: new Map(),
+    };
+    const ops = deltaOps(
+      new Map([
+        [
+          100,
+          {
+            added: {
+              fdb: new Map([
+                ['02:00:00:00:00:02', '192.168.231.12'],
+                ['02:00:00:00:00:07', '192.168.231.13'],
+              ]),
+              neigh: new Map([
+                ['10.9.0.3', '02:00:00:00:00:02'],
+                ['10.9.0.7', '02:00:00:00:00:07'],
+              ]),
+            },
+            removed: {
+              fdb: new Set(['02:00:00:00:00:03', '02:00:00:00:00:09']),
+              neigh: new Set(['10.9.0.4', '10.9.0.9']),
+            },
+          },
+        ],
+      ]),
+      actual,
+    );
     assert.deepStrictEqual(ops, [
       { kind: 'fdbDel', vni: 100, entries: [{ mac: '02:00:00:00:00:03', dst: '192.168.231.12' }] },
       { kind: 'neighDel', vni: 100, entries: [{ ip: '10.9.0.4', mac: '02:00:00:00:00:03' }] },

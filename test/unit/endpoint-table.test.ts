@@ -4,20 +4,27 @@ import { freeCandidates, parseAddress } from '../../control/ipam';
 import type { EndpointRecord, SubnetConfig } from '../../control/model';
 import { epRecord } from '../helpers/records';
 
-const ep = (n: number, networkId = 'n1', host = 'h1', ipv6 = ''): EndpointRecord => epRecord({ id: `e${n}`, networkId, host, mac: '02:42:00:00:00:01', ipv4: `10.9.${n >> 8}.${n & 255}/16`, ipv6 });
+const ep = (n: number, networkId = 'n1', host = 'h1', ipv6 = ''): EndpointRecord =>
+  epRecord({ id: `e${n}`, networkId, host, mac: '02:42:00:00:00:01', ipv4: `10.9.${n >> 8}.${n & 255}/16`, ipv6 });
 const valueOf = (a: string): bigint => parseAddress(a).value;
 const subnet: SubnetConfig = { subnet: '10.9.0.0/16', gateway: '10.9.0.1', auxAddresses: {} };
 const taken = (t: EndpointTable) => ({ size: t.addressCount('n1'), has: (a: string) => t.hasAddress('n1', `${a}/16`) });
 
 describe('EndpointTable (the view with per-network indexes)', () => {
-  it('keeps each network\'s addresses and per-host counts through set, replace and delete', () => {
+  it("keeps each network's addresses and per-host counts through set, replace and delete", () => {
     const t = new EndpointTable();
     t.set('e2', ep(2));
     t.set('e3', ep(3, 'n1', 'h2'));
     t.set('e4', ep(4, 'n2', 'h1'));
     assert.ok(t.hasAddress('n1', '10.9.0.2/16'));
     assert.ok(!t.hasAddress('n2', '10.9.0.2/16'));
-    assert.deepStrictEqual([...t.hostsOf('n1')], [['h1', 1], ['h2', 1]]);
+    assert.deepStrictEqual(
+      [...t.hostsOf('n1')],
+      [
+        ['h1', 1],
+        ['h2', 1],
+      ],
+    );
     t.set('e2', { ...ep(2), ipv4: '10.9.0.7/16' }); // the same endpoint, another address
     assert.ok(!t.hasAddress('n1', '10.9.0.2/16'));
     assert.ok(t.hasAddress('n1', '10.9.0.7/16'));
@@ -31,7 +38,7 @@ describe('EndpointTable (the view with per-network indexes)', () => {
     assert.strictEqual(t.hostsOf('n2').size, 0);
   });
 
-  it('counts MACs and addresses per network, so that one of two holders going leaves the other\'s', () => {
+  it("counts MACs and addresses per network, so that one of two holders going leaves the other's", () => {
     const t = new EndpointTable();
     t.set('e2', ep(2));
     t.set('x', { ...ep(2), id: 'x', host: 'h2' }); // the same address and MAC: not from vxnet's IPAM, but possible in a view
@@ -60,7 +67,10 @@ describe('EndpointTable (the view with per-network indexes)', () => {
     const floor = t.floor('n1', subnet.subnet);
     assert.strictEqual(floor, valueOf('10.9.1.44'));
     // Allocation from the floor finds the lowest free address, as a scan from the start would.
-    assert.deepStrictEqual(freeCandidates(subnet, taken(t), { limit: 1, from: floor }), freeCandidates(subnet, taken(t), { limit: 1 }));
+    assert.deepStrictEqual(
+      freeCandidates(subnet, taken(t), { limit: 1, from: floor }),
+      freeCandidates(subnet, taken(t), { limit: 1 }),
+    );
   });
 
   it('forgets the floors after a mass removal or an address freed outside the view', () => {

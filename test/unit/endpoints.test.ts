@@ -11,9 +11,31 @@ import { FakeEtcd, FakeKernel, quietLog } from '../helpers/fakes';
 import { hostRecord, netRecord } from '../helpers/records';
 
 const self: Self = { name: 'h1', vtep: '192.168.231.11', vxlanPort: 4789, underlayMtu: 1500 };
-const req = (network: string, sandbox: string, extra: Partial<Parameters<EndpointService['connect']>[0]> = {}): Parameters<EndpointService['connect']>[0] => ({ network, sandbox, ipv4Address: '', ipv6Address: '', aliases: [], interfaceName: '', macAddress: '', name: '', wait: false, waitTimeoutMs: 0, ...extra });
+const req = (
+  network: string,
+  sandbox: string,
+  extra: Partial<Parameters<EndpointService['connect']>[0]> = {},
+): Parameters<EndpointService['connect']>[0] => ({
+  network,
+  sandbox,
+  ipv4Address: '',
+  ipv6Address: '',
+  aliases: [],
+  interfaceName: '',
+  macAddress: '',
+  name: '',
+  wait: false,
+  waitTimeoutMs: 0,
+  ...extra,
+});
 
-async function service(): Promise<{ etcd: FakeEtcd; kernel: FakeKernel; state: ClusterState; svc: EndpointService; settled: Settled[] }> {
+async function service(): Promise<{
+  etcd: FakeEtcd;
+  kernel: FakeKernel;
+  state: ClusterState;
+  svc: EndpointService;
+  settled: Settled[];
+}> {
   const etcd = new FakeEtcd();
   etcd.addHost(hostRecord('h1', self.vtep));
   etcd.addNetwork(netRecord('n1', 100, '10.1.0.0/24'));
@@ -22,13 +44,18 @@ async function service(): Promise<{ etcd: FakeEtcd; kernel: FakeKernel; state: C
   const state = new ClusterState(store, self.name, quietLog);
   await state.start();
   const settled: Settled[] = [];
-  const networks = { resolve: () => Promise.reject(new VxError(status.NOT_FOUND, 'no such network')) } as unknown as NetworkService;
+  const networks = {
+    resolve: () => Promise.reject(new VxError(status.NOT_FOUND, 'no such network')),
+  } as unknown as NetworkService;
   const svc = new EndpointService(store, networks, state, kernel, kernel, self, quietLog, (op) => settled.push(op));
   for (const b of ['a', 'b']) kernel.sandboxes.set(`/run/netns/${b}`, new Set());
   return { etcd, kernel, state, svc, settled };
 }
 
-const code = (c: status) => (err: unknown): boolean => err instanceof VxError && err.code === c;
+const code =
+  (c: status) =>
+  (err: unknown): boolean =>
+    err instanceof VxError && err.code === c;
 
 describe('endpoint service on fakes: a refused Connect changes nothing', () => {
   it('connects: one record in etcd and the view, one veth, and tells the reconciler', async () => {
@@ -38,7 +65,10 @@ describe('endpoint service on fakes: a refused Connect changes nothing', () => {
     assert.strictEqual(x.etcd.endpoints.size, 1);
     assert.strictEqual(x.state.snap?.endpoints.size, 1);
     assert.strictEqual(x.kernel.veths.size, 1);
-    assert.deepStrictEqual(x.settled.map((s) => [s.networkId, s.ok]), [['n1', true]]);
+    assert.deepStrictEqual(
+      x.settled.map((s) => [s.networkId, s.ok]),
+      [['n1', true]],
+    );
   });
 
   it('etcd refuses (unreachable): no veth left, no record, the sandbox as it was', async () => {
@@ -49,7 +79,11 @@ describe('endpoint service on fakes: a refused Connect changes nothing', () => {
     assert.strictEqual(x.state.snap?.endpoints.size, 0);
     assert.strictEqual(x.kernel.veths.size, 0);
     assert.deepStrictEqual([...x.kernel.sandboxes.get('/run/netns/a')!], []);
-    assert.deepStrictEqual(x.settled.map((s) => s.ok), [false], 'the reconciler is told, so that devices made for it go');
+    assert.deepStrictEqual(
+      x.settled.map((s) => s.ok),
+      [false],
+      'the reconciler is told, so that devices made for it go',
+    );
   });
 
   it('the kernel refuses (sandbox gone under it): the committed record is deleted again', async () => {
@@ -70,7 +104,10 @@ describe('endpoint service on fakes: a refused Connect changes nothing', () => {
   it('a static address already taken: ALREADY_EXISTS naming it, and nothing else changed', async () => {
     const x = await service();
     await x.svc.connect(req('n1', 'a', { ipv4Address: '10.1.0.9' }));
-    await assert.rejects(x.svc.connect(req('n1', 'b', { ipv4Address: '10.1.0.9' })), (err: unknown) => code(status.ALREADY_EXISTS)(err) && /10\.1\.0\.9/.test((err as Error).message));
+    await assert.rejects(
+      x.svc.connect(req('n1', 'b', { ipv4Address: '10.1.0.9' })),
+      (err: unknown) => code(status.ALREADY_EXISTS)(err) && /10\.1\.0\.9/.test((err as Error).message),
+    );
     assert.strictEqual(x.etcd.endpoints.size, 1);
     assert.strictEqual(x.kernel.veths.size, 1);
     assert.deepStrictEqual([...x.kernel.sandboxes.get('/run/netns/b')!], []);
@@ -95,6 +132,9 @@ describe('endpoint service on fakes: a refused Connect changes nothing', () => {
     await x.svc.disconnect({ network: 'n1', sandbox: 'a', force: false });
     assert.strictEqual(x.etcd.endpoints.size, 0);
     assert.strictEqual(x.kernel.veths.size, 0);
-    assert.deepStrictEqual(x.settled.map((s) => s.ok), [true, false, true]);
+    assert.deepStrictEqual(
+      x.settled.map((s) => s.ok),
+      [true, false, true],
+    );
   });
 });

@@ -1,9 +1,26 @@
 import * as assert from 'assert';
 import { status } from '@grpc/grpc-js';
-import { capacity, checkStaticAddress, defaultGateway, freeCandidates, macFromIPv4, parseCidr, parseMac, pickDefaultSubnet, randomMac, canonicalAddress, overlaps } from '../../control/ipam';
+import {
+  capacity,
+  checkStaticAddress,
+  defaultGateway,
+  freeCandidates,
+  macFromIPv4,
+  parseCidr,
+  parseMac,
+  pickDefaultSubnet,
+  randomMac,
+  canonicalAddress,
+  overlaps,
+} from '../../control/ipam';
 import type { SubnetConfig } from '../../control/model';
 
-const cfg = (subnet: string, extra: Partial<SubnetConfig> = {}): SubnetConfig => ({ subnet, gateway: defaultGateway(subnet), auxAddresses: {}, ...extra });
+const cfg = (subnet: string, extra: Partial<SubnetConfig> = {}): SubnetConfig => ({
+  subnet,
+  gateway: defaultGateway(subnet),
+  auxAddresses: {},
+  ...extra,
+});
 const code = (fn: () => unknown): number => {
   try {
     fn();
@@ -23,10 +40,23 @@ describe('IPAM (pure)', () => {
       ['FD00:0001:0000::5/64', 'fd00:1::/64'],
       ['10.0.0.0/8', '10.0.0.0/8'],
     ];
-    for (const [input, want] of good) it(`canonicalizes ${input} to ${want}`, () => assert.strictEqual(parseCidr(input).text, want));
-    for (const bad of ['banana', '10.0.0.0', '10.0.0.0/33', '10.0.300.0/24', 'fd00:::1/64', '10.0.0.0/-1', '/24', 'fd00::/129']) {
+    for (const [input, want] of good)
+      it(`canonicalizes ${input} to ${want}`, () => assert.strictEqual(parseCidr(input).text, want));
+    for (const bad of [
+      'banana',
+      '10.0.0.0',
+      '10.0.0.0/33',
+      '10.0.300.0/24',
+      'fd00:::1/64',
+      '10.0.0.0/-1',
+      '/24',
+      'fd00::/129',
+    ]) {
       it(`refuses ${bad} with INVALID_ARGUMENT naming it`, () => {
-        assert.throws(() => parseCidr(bad), (e: { code: status; message: string }) => e.code === status.INVALID_ARGUMENT && e.message.includes(bad));
+        assert.throws(
+          () => parseCidr(bad),
+          (e: { code: status; message: string }) => e.code === status.INVALID_ARGUMENT && e.message.includes(bad),
+        );
       });
     }
   });
@@ -53,11 +83,20 @@ describe('IPAM (pure)', () => {
   describe('freeCandidates', () => {
     it('skips network, broadcast, gateway and aux addresses, lowest first', () => {
       const c = cfg('10.1.0.0/29', { auxAddresses: { r: '10.1.0.2' } });
-      assert.deepStrictEqual(freeCandidates(c, new Set(), { limit: 10 }), ['10.1.0.3', '10.1.0.4', '10.1.0.5', '10.1.0.6']);
+      assert.deepStrictEqual(freeCandidates(c, new Set(), { limit: 10 }), [
+        '10.1.0.3',
+        '10.1.0.4',
+        '10.1.0.5',
+        '10.1.0.6',
+      ]);
     });
     it('skips taken addresses and honours ip-range', () => {
       const c = cfg('10.1.0.0/24', { ipRange: '10.1.0.128/30' });
-      assert.deepStrictEqual(freeCandidates(c, new Set(['10.1.0.129']), { limit: 10 }), ['10.1.0.128', '10.1.0.130', '10.1.0.131']);
+      assert.deepStrictEqual(freeCandidates(c, new Set(['10.1.0.129']), { limit: 10 }), [
+        '10.1.0.128',
+        '10.1.0.130',
+        '10.1.0.131',
+      ]);
     });
     it('walks a /64 lazily', () => {
       const c = cfg('fd00:1::/64');
@@ -96,7 +135,12 @@ describe('IPAM (pure)', () => {
       ['10.1.0.300', status.INVALID_ARGUMENT],
       ['not-an-ip', status.INVALID_ARGUMENT],
     ];
-    for (const [addr, want] of cases) it(`${addr} -> ${want === -1 ? 'ok' : status[want]}`, () => assert.strictEqual(code(() => checkStaticAddress(c, addr, new Set(['10.1.0.7']), 'blue')), want));
+    for (const [addr, want] of cases)
+      it(`${addr} -> ${want === -1 ? 'ok' : status[want]}`, () =>
+        assert.strictEqual(
+          code(() => checkStaticAddress(c, addr, new Set(['10.1.0.7']), 'blue')),
+          want,
+        ));
   });
 
   it('picks the first free /24 of 10.0.0.0/8 for the default pool', () => {
@@ -116,8 +160,19 @@ describe('IPAM (pure)', () => {
       assert.strictEqual(parseMac('02:42:AC:11:00:02'), '02:42:ac:11:00:02');
       assert.strictEqual(parseMac('02-42-ac-11-00-02'), '02:42:ac:11:00:02');
     });
-    for (const bad of ['02:42:ac:11:00', 'zz:42:ac:11:00:02', '01:00:5e:00:00:01', '00:00:00:00:00:00', '', '0242ac110002']) {
-      it(`refuses ${JSON.stringify(bad)}`, () => assert.strictEqual(code(() => parseMac(bad)), status.INVALID_ARGUMENT));
+    for (const bad of [
+      '02:42:ac:11:00',
+      'zz:42:ac:11:00:02',
+      '01:00:5e:00:00:01',
+      '00:00:00:00:00:00',
+      '',
+      '0242ac110002',
+    ]) {
+      it(`refuses ${JSON.stringify(bad)}`, () =>
+        assert.strictEqual(
+          code(() => parseMac(bad)),
+          status.INVALID_ARGUMENT,
+        ));
     }
     it('derives a MAC from an IPv4 address like Docker, and random ones are unicast and local', () => {
       assert.strictEqual(macFromIPv4('10.77.0.2'), '02:42:0a:4d:00:02');

@@ -10,8 +10,23 @@ describe('parsing watched keys', () => {
   });
 
   it('anything else is other: claims, names, deeper or shallower paths, look-alike prefixes', () => {
-    for (const k of [keys.ipam('n1', '10.0.0.1'), keys.name('x'), keys.vni(5), keys.epName('n1', 'a'), keys.dockerNetwork('d'), keys.reservation('h', 'n', '10.0.0.2'),
-      `${PREFIX}networks/n1/x`, `${PREFIX}endpoints/n1`, `${PREFIX}endpoints/n1/e1/x`, `${PREFIX}hosts/h1/x`, `${PREFIX}networksx/n1`, `${PREFIX}hostsx/h`, `${PREFIX}networks`, '/other/networks/n1', PREFIX]) {
+    for (const k of [
+      keys.ipam('n1', '10.0.0.1'),
+      keys.name('x'),
+      keys.vni(5),
+      keys.epName('n1', 'a'),
+      keys.dockerNetwork('d'),
+      keys.reservation('h', 'n', '10.0.0.2'),
+      `${PREFIX}networks/n1/x`,
+      `${PREFIX}endpoints/n1`,
+      `${PREFIX}endpoints/n1/e1/x`,
+      `${PREFIX}hosts/h1/x`,
+      `${PREFIX}networksx/n1`,
+      `${PREFIX}hostsx/h`,
+      `${PREFIX}networks`,
+      '/other/networks/n1',
+      PREFIX,
+    ]) {
       assert.deepStrictEqual(parseKey(k), { kind: 'other' }, k);
     }
   });

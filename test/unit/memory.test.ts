@@ -7,7 +7,12 @@ describe('giving memory back after a burst', () => {
   const setup = (): { t: MemoryTrim; add: (n: number) => void; runs: () => number } => {
     let seen = 0;
     let runs = 0;
-    const t = new MemoryTrim(() => seen, log, 20, () => runs++);
+    const t = new MemoryTrim(
+      () => seen,
+      log,
+      20,
+      () => runs++,
+    );
     return { t, add: (n) => (seen += n), runs: () => runs };
   };
   const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

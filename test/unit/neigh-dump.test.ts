@@ -26,13 +26,19 @@ describe('FDB and neighbor entries read from raw dump messages', () => {
   // A bridge's entries on its port 9 (NDA_MASTER 11): static (NUD_NOARP), and the port's own (local).
   const fdbStatic = hex(`07 000000 09000000 4000 00 00  0a00 0200 02420a4d0002 0000  0800 0900 0b000000`);
   const fdbLocal = hex(`07 000000 09000000 8000 00 00  0a00 0200 2e73caebd8be 0000  0800 0900 0b000000`);
-  const neigh4 = hex(`02 000000 2c010000 8000 00 00  0800 0100 0a4d0003  0a00 0200 02420a4d0003 0000  0800 0400 00000000`);
-  const neigh6 = hex(`0a 000000 2c010000 8000 00 00  1400 0100 fd000000000000000000000000010002  0a00 0200 020000000001 0000`);
+  const neigh4 = hex(
+    `02 000000 2c010000 8000 00 00  0800 0100 0a4d0003  0a00 0200 02420a4d0003 0000  0800 0400 00000000`,
+  );
+  const neigh6 = hex(
+    `0a 000000 2c010000 8000 00 00  1400 0100 fd000000000000000000000000010002  0a00 0200 020000000001 0000`,
+  );
   const neighStale = hex(`02 000000 2c010000 0400 00 00  0800 0100 0a4d0004  0a00 0200 02420a4d0004 0000`);
 
   it("takes our FDB entries (NTF_SELF with a destination, a bridge's static ones) and nothing else", () => {
     const got: string[] = [];
-    each([fdbSelf, fdbLearned, fdbNoDst, fdbStatic, fdbLocal, hex('07 00')], 'fdb', (i, mac, dst) => got.push(`${i} ${mac} ${dst || '(static)'}`));
+    each([fdbSelf, fdbLearned, fdbNoDst, fdbStatic, fdbLocal, hex('07 00')], 'fdb', (i, mac, dst) =>
+      got.push(`${i} ${mac} ${dst || '(static)'}`),
+    );
     assert.deepStrictEqual(got, ['7 02:43:0a:bc:00:ff 192.168.231.99', '9 02:42:0a:4d:00:02 (static)']);
   });
 

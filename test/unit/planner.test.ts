@@ -19,11 +19,27 @@ function applyOps(k: ActualState, ops: Op[], view: ClusterView): void {
       case 'ensureDevices': {
         const n = op.net;
         const have = k.networks.get(n.vni);
-        const vx = have?.vxlan ?? { index: index++, vni: n.vni, local: self.vtep, port: self.vxlanPort, learning: false, proxy: true, up: true, mtu: n.mtu, master: 0 };
+        const vx = have?.vxlan ?? {
+          index: index++,
+          vni: n.vni,
+          local: self.vtep,
+          port: self.vxlanPort,
+          learning: false,
+          proxy: true,
+          up: true,
+          mtu: n.mtu,
+          master: 0,
+        };
         const br = have?.bridge ?? { index: index++, up: true, mtu: n.mtu, addresses: [] };
         Object.assign(vx, { mtu: n.mtu, master: br.index, up: true });
         Object.assign(br, { mtu: n.mtu, up: true, addresses: [...new Set([...br.addresses, ...n.gateways])] });
-        k.networks.set(n.vni, { vni: n.vni, vxlan: vx, bridge: br, fdb: have?.vxlan ? have.fdb : new Map<string, string>(), neigh: have?.vxlan ? have.neigh : new Map<string, string>() });
+        k.networks.set(n.vni, {
+          vni: n.vni,
+          vxlan: vx,
+          bridge: br,
+          fdb: have?.vxlan ? have.fdb : new Map<string, string>(),
+          neigh: have?.vxlan ? have.neigh : new Map<string, string>(),
+        });
         break;
       }
       case 'removeDevices': {
@@ -46,12 +62,21 @@ function applyOps(k: ActualState, ops: Op[], view: ClusterView): void {
         break;
       case 'attachPort': {
         const v = k.veths.get(op.veth)!;
-        Object.assign(v, { master: k.networks.get(op.vni)!.bridge!.index, flood: false, macs: new Set([...(v.macs ?? []), op.mac]) });
+        Object.assign(v, {
+          master: k.networks.get(op.vni)!.bridge!.index,
+          flood: false,
+          macs: new Set([...(v.macs ?? []), op.mac]),
+        });
         break;
       }
       case 'repairEndpoint': {
         const vni = view.networks.get(op.endpoint.networkId)!.vni;
-        k.veths.set(hostVethName(op.endpoint.id), { index: index++, master: k.networks.get(vni)!.bridge!.index, flood: false, macs: new Set([op.endpoint.mac]) });
+        k.veths.set(hostVethName(op.endpoint.id), {
+          index: index++,
+          master: k.networks.get(vni)!.bridge!.index,
+          flood: false,
+          macs: new Set([op.endpoint.mac]),
+        });
         break;
       }
       case 'removeVeth':
@@ -63,7 +88,14 @@ function applyOps(k: ActualState, ops: Op[], view: ClusterView): void {
 
 function copy(k: ActualState): ActualState {
   const out: ActualState = { networks: new Map(), veths: new Map() };
-  for (const [vni, n] of k.networks) out.networks.set(vni, { vni, vxlan: n.vxlan && { ...n.vxlan }, bridge: n.bridge && { ...n.bridge, addresses: [...n.bridge.addresses] }, fdb: new Map(n.fdb), neigh: new Map(n.neigh) });
+  for (const [vni, n] of k.networks)
+    out.networks.set(vni, {
+      vni,
+      vxlan: n.vxlan && { ...n.vxlan },
+      bridge: n.bridge && { ...n.bridge, addresses: [...n.bridge.addresses] },
+      fdb: new Map(n.fdb),
+      neigh: new Map(n.neigh),
+    });
   for (const [name, v] of k.veths) out.veths.set(name, { ...v, macs: v.macs && new Set(v.macs) });
   return out;
 }
@@ -72,18 +104,27 @@ function copy(k: ActualState): ActualState {
 function plain(k: ActualState): unknown {
   const vniOf = new Map([...k.networks].map(([vni, n]) => [n.bridge?.index, vni]));
   return {
-    networks: [...k.networks].sort(([a], [b]) => a - b).map(([vni, n]) => [vni, !!n.vxlan, n.bridge?.addresses.slice().sort(), [...n.fdb].sort(), [...n.neigh].sort()]),
-    veths: [...k.veths].sort(([a], [b]) => a.localeCompare(b)).map(([name, v]) => [name, vniOf.get(v.master) ?? 'detached', v.flood, [...(v.macs ?? [])].sort()]),
+    networks: [...k.networks]
+      .sort(([a], [b]) => a - b)
+      .map(([vni, n]) => [vni, !!n.vxlan, n.bridge?.addresses.slice().sort(), [...n.fdb].sort(), [...n.neigh].sort()]),
+    veths: [...k.veths]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, v]) => [name, vniOf.get(v.master) ?? 'detached', v.flood, [...(v.macs ?? [])].sort()]),
   };
 }
 
 const nextId = sequence((n) => n.toString(16).padStart(12, '0').padEnd(64, 'a')); // distinct in the 12 characters a veth name keeps
-const ep = (networkId: string, host: string, mac: string, ip: string): EndpointRecord => epRecord({ id: nextId(), networkId, host, mac, ipv4: `${ip}/16` });
+const ep = (networkId: string, host: string, mac: string, ip: string): EndpointRecord =>
+  epRecord({ id: nextId(), networkId, host, mac, ipv4: `${ip}/16` });
 
 describe('planner: every strategy reaches the kernel state a full plan reaches', () => {
   const seen: Record<Strategy, number> = { full: 0, reuse: 0, patch: 0, 'patch-full-diff': 0 };
   after(() => {
-    for (const s of Object.keys(seen) as Strategy[]) assert.ok(seen[s] >= 5, `strategy ${s} ran in ${seen[s]} of 80 seeds: the test no longer covers it (${JSON.stringify(seen)})`);
+    for (const s of Object.keys(seen) as Strategy[])
+      assert.ok(
+        seen[s] >= 5,
+        `strategy ${s} ran in ${seen[s]} of 80 seeds: the test no longer covers it (${JSON.stringify(seen)})`,
+      );
   });
   for (let seed = 1; seed <= 80; seed++) {
     it(`random view, random changes and drift (seed ${seed})`, () => {
@@ -104,7 +145,15 @@ describe('planner: every strategy reaches the kernel state a full plan reaches',
 
       // The last clean run: a full plan applied to an empty kernel.
       const kernel: ActualState = { networks: new Map(), veths: new Map() };
-      const first = plan({ view, self, actual: kernel, fromKernel: true, last: undefined, changes: undefined, ...none });
+      const first = plan({
+        view,
+        self,
+        actual: kernel,
+        fromKernel: true,
+        last: undefined,
+        changes: undefined,
+        ...none,
+      });
       applyOps(kernel, first.ops, view);
       const last: DesiredState = first.desired;
 
@@ -118,7 +167,11 @@ describe('planner: every strategy reaches the kernel state a full plan reaches',
           const gone = pick(remote);
           view.endpoints.delete(gone.id);
           changes.push({ ep: gone, kind: 'deleted' });
-        } else changes.push({ ep: add(ep(pick(['a', 'b', 'c']), pick(['h2', 'h3']), pick(macs), pick(ips))), kind: 'created' });
+        } else
+          changes.push({
+            ep: add(ep(pick(['a', 'b', 'c']), pick(['h2', 'h3']), pick(macs), pick(ips))),
+            kind: 'created',
+          });
       }
       if (r() < 0.25) kernel.networks.get(pick([100, 200]))!.vxlan = undefined; // its entries go with it
       if (r() < 0.1) kernel.veths.delete(hostVethName([...view.endpoints.values()].find((e) => e.host === 'h1')!.id));
@@ -128,12 +181,27 @@ describe('planner: every strategy reaches the kernel state a full plan reaches',
       const p = plan({ view, self, actual: viaLast, fromKernel: false, last, changes, ...none });
       seen[p.strategy]++;
       applyOps(viaLast, p.ops, view);
-      const full = plan({ view, self, actual: viaFull, fromKernel: true, last: undefined, changes: undefined, ...none });
+      const full = plan({
+        view,
+        self,
+        actual: viaFull,
+        fromKernel: true,
+        last: undefined,
+        changes: undefined,
+        ...none,
+      });
       seen.full++;
       applyOps(viaFull, full.ops, view);
-      assert.deepStrictEqual(plain(viaLast), plain(viaFull), `seed ${seed}: strategy ${p.strategy} ends elsewhere than a full plan`);
+      assert.deepStrictEqual(
+        plain(viaLast),
+        plain(viaFull),
+        `seed ${seed}: strategy ${p.strategy} ends elsewhere than a full plan`,
+      );
       // And nothing is left to do afterwards, by a full comparison.
-      assert.deepStrictEqual(plan({ view, self, actual: viaLast, fromKernel: true, last: undefined, changes: undefined, ...none }).ops, []);
+      assert.deepStrictEqual(
+        plan({ view, self, actual: viaLast, fromKernel: true, last: undefined, changes: undefined, ...none }).ops,
+        [],
+      );
     });
   }
 });

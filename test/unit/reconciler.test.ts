@@ -16,11 +16,18 @@ import { epRecord, hostRecord, netRecord, rng, sequence, snapshot } from '../hel
 const self: Self = { name: 'h1', vtep: '192.168.231.11', vxlanPort: 4789, underlayMtu: 1500 };
 const HOUR = 3_600_000;
 
-interface Rig { etcd: FakeEtcd; kernel: FakeKernel; state: ClusterState; rec: Reconciler; svc: EndpointService }
+interface Rig {
+  etcd: FakeEtcd;
+  kernel: FakeKernel;
+  state: ClusterState;
+  rec: Reconciler;
+  svc: EndpointService;
+}
 
 async function rig(r: (() => number) | undefined, resyncMs = HOUR): Promise<Rig> {
   const etcd = new FakeEtcd(r);
-  for (const h of [hostRecord('h1', self.vtep), hostRecord('h2', '192.168.231.12'), hostRecord('h3', '192.168.231.13')]) etcd.addHost(h);
+  for (const h of [hostRecord('h1', self.vtep), hostRecord('h2', '192.168.231.12'), hostRecord('h3', '192.168.231.13')])
+    etcd.addHost(h);
   etcd.addNetwork(netRecord('n1', 100, '10.1.0.0/24'));
   etcd.addNetwork(netRecord('n2', 200, '10.2.0.0/24'));
   const store = etcd.asStore() as Store;
@@ -28,7 +35,9 @@ async function rig(r: (() => number) | undefined, resyncMs = HOUR): Promise<Rig>
   const state = new ClusterState(store, self.name, quietLog);
   const networks = { resolve: () => Promise.reject(new Error('not in this fake')) } as unknown as NetworkService;
   const late: { rec?: Reconciler } = {}; // the service and the reconciler know each other
-  const svc = new EndpointService(store, networks, state, kernel, kernel, self, quietLog, (op) => late.rec?.settled(op));
+  const svc = new EndpointService(store, networks, state, kernel, kernel, self, quietLog, (op) =>
+    late.rec?.settled(op),
+  );
   const rec = (late.rec = new Reconciler(state, kernel, self, svc, quietLog, resyncMs));
   await state.start();
   rec.start();
@@ -56,15 +65,32 @@ async function leftUndone(x: Rig): Promise<string[]> {
 const nextId = sequence((n) => `r${String(n).padStart(63, '0')}`);
 function remoteEp(host: string, networkId: string, n: number): EndpointRecord {
   const ip = `10.${networkId === 'n1' ? 1 : 2}.1.${n}`;
-  return epRecord({ id: nextId(), networkId, host, mac: `02:00:00:01:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`, ipv4: `${ip}/24` });
+  return epRecord({
+    id: nextId(),
+    networkId,
+    host,
+    mac: `02:00:00:01:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`,
+    ipv4: `${ip}/24`,
+  });
 }
 
-const req = (network: string, sandbox: string): Parameters<EndpointService['connect']>[0] => ({ network, sandbox, ipv4Address: '', ipv6Address: '', aliases: [], interfaceName: '', macAddress: '', name: '', wait: false, waitTimeoutMs: 0 });
+const req = (network: string, sandbox: string): Parameters<EndpointService['connect']>[0] => ({
+  network,
+  sandbox,
+  ipv4Address: '',
+  ipv6Address: '',
+  aliases: [],
+  interfaceName: '',
+  macAddress: '',
+  name: '',
+  wait: false,
+  waitTimeoutMs: 0,
+});
 
 describe('reconciler on fakes: every change reaches the kernel without the periodic resync', function () {
   this.timeout(20000);
 
-  it('the reported case: a host\'s first endpoints of a network, connected at once, get the peers\' entries', async () => {
+  it("the reported case: a host's first endpoints of a network, connected at once, get the peers' entries", async () => {
     const x = await rig(undefined);
     x.etcd.put(remoteEp('h2', 'n1', 2));
     await quiet(x);
@@ -76,7 +102,7 @@ describe('reconciler on fakes: every change reaches the kernel without the perio
     await x.rec.stop();
   });
 
-  it('another host\'s endpoint that arrives while the view has, for a moment, no local endpoint of a served network', async () => {
+  it("another host's endpoint that arrives while the view has, for a moment, no local endpoint of a served network", async () => {
     const x = await rig(undefined);
     x.kernel.sandboxes.set('/run/netns/l1', new Set());
     x.kernel.sandboxes.set('/run/netns/l2', new Set());
@@ -90,8 +116,23 @@ describe('reconciler on fakes: every change reaches the kernel without the perio
     await x.kernel.removeVeth(hostVethName(rec1.id));
     x.etcd.put(remoteEp('h2', 'n1', 5));
     await x.etcd.delivered();
-    const rec2: EndpointRecord = { ...rec1, id: 'f'.repeat(64), name: 'l2', sandbox: '/run/netns/l2', mac: '02:00:00:00:00:42', ipv4: '10.1.0.42/24' };
-    await x.kernel.attach({ sandbox: rec2.sandbox, hostVeth: hostVethName(rec2.id), ifname: 'eth0', mac: rec2.mac, mtu: 1450, bridge: 'vxbr-100', addresses: [rec2.ipv4] });
+    const rec2: EndpointRecord = {
+      ...rec1,
+      id: 'f'.repeat(64),
+      name: 'l2',
+      sandbox: '/run/netns/l2',
+      mac: '02:00:00:00:00:42',
+      ipv4: '10.1.0.42/24',
+    };
+    await x.kernel.attach({
+      sandbox: rec2.sandbox,
+      hostVeth: hostVethName(rec2.id),
+      ifname: 'eth0',
+      mac: rec2.mac,
+      mtu: 1450,
+      bridge: 'vxbr-100',
+      addresses: [rec2.ipv4],
+    });
     x.state.applyLocalEndpoint(rec2, false, x.etcd.put(rec2));
     x.rec.settled({ endpointId: rec2.id, networkId: 'n1', vni: 100, host: 'h1', ok: true });
     x.rec.settled({ endpointId: rec1.id, networkId: 'n1', vni: 100, host: 'h1', ok: true });
@@ -144,7 +185,7 @@ describe('reconciler on fakes: every change reaches the kernel without the perio
     });
   }
 
-  it('the periodic resync (and only it) repairs drift made behind the agent\'s back', async () => {
+  it("the periodic resync (and only it) repairs drift made behind the agent's back", async () => {
     const x = await rig(undefined, 100);
     x.etcd.put(remoteEp('h2', 'n1', 7));
     x.kernel.sandboxes.set('/run/netns/d1', new Set());

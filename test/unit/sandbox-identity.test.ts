@@ -41,7 +41,16 @@ describe('sandbox identity (pure)', () => {
 });
 
 describe('sandbox watch (pure, fake paths)', () => {
-  const ep = (id: string, over: Partial<EndpointRecord>): EndpointRecord => epRecord({ id, networkId: 'n', host: 'h1', mac: '02:00:00:00:00:01', ipv4: '10.0.0.2/24', netns: { dev: 4, ino: 100 }, ...over });
+  const ep = (id: string, over: Partial<EndpointRecord>): EndpointRecord =>
+    epRecord({
+      id,
+      networkId: 'n',
+      host: 'h1',
+      mac: '02:00:00:00:00:01',
+      ipv4: '10.0.0.2/24',
+      netns: { dev: 4, ino: 100 },
+      ...over,
+    });
   const eps = [
     ep('alive', {}),
     ep('ended', { sandbox: '/proc/41/ns/net' }),
@@ -52,37 +61,53 @@ describe('sandbox watch (pure, fake paths)', () => {
     ep('hidden', { sandbox: '/run/netns/in-podman', netns: { dev: 4, ino: 100, hidden: true } }),
     ep('busy', { sandbox: '/proc/42/ns/net' }),
   ];
-  const paths = new Map<string, PathIdentity>([['/run/netns/alive', { dev: 4, ino: 100 }], ['/run/netns/replaced', { dev: 4, ino: 101 }], ['/run/netns/old', { dev: 4, ino: 555 }]]);
+  const paths = new Map<string, PathIdentity>([
+    ['/run/netns/alive', { dev: 4, ino: 100 }],
+    ['/run/netns/replaced', { dev: 4, ino: 101 }],
+    ['/run/netns/old', { dev: 4, ino: 555 }],
+  ]);
 
   it('finds the local sandboxes that ended or whose path names another namespace, and only those', async () => {
     const released: string[] = [];
     let version = 1;
-    const w = new SandboxWatch({
-      version: () => version,
-      endpoints: () => eps,
-      host: 'h1',
-      busy: () => new Set(['busy']),
-      identify: (p) => paths.get(p),
-      release: (e) => {
-        released.push(e.id);
-        return Promise.resolve();
+    const w = new SandboxWatch(
+      {
+        version: () => version,
+        endpoints: () => eps,
+        host: 'h1',
+        busy: () => new Set(['busy']),
+        identify: (p) => paths.get(p),
+        release: (e) => {
+          released.push(e.id);
+          return Promise.resolve();
+        },
       },
-    }, createLogger({ level: 'error' }));
+      createLogger({ level: 'error' }),
+    );
     await w.tick();
     assert.deepStrictEqual(released, ['ended', 'replaced']);
     // The list of local endpoints is kept until the view changes.
     paths.set('/run/netns/alive', undefined);
     eps.push(ep('new', { sandbox: '/proc/43/ns/net' }));
-    assert.deepStrictEqual(w.gone().map((e) => e.id), ['alive', 'ended', 'replaced']);
+    assert.deepStrictEqual(
+      w.gone().map((e) => e.id),
+      ['alive', 'ended', 'replaced'],
+    );
     version++;
-    assert.deepStrictEqual(w.gone().map((e) => e.id), ['alive', 'ended', 'replaced', 'new']);
+    assert.deepStrictEqual(
+      w.gone().map((e) => e.id),
+      ['alive', 'ended', 'replaced', 'new'],
+    );
   });
 });
 
 describe('CNI endpoint names (pure)', () => {
   it('carry the host, so the same container ID and interface on two hosts are two names', () => {
     assert.strictEqual(cniEndpointName('host1', 'default-web', 'eth0'), 'cni-host1-default-web-eth0');
-    assert.notStrictEqual(cniEndpointName('host1', 'default-web', 'eth0'), cniEndpointName('host2', 'default-web', 'eth0'));
+    assert.notStrictEqual(
+      cniEndpointName('host1', 'default-web', 'eth0'),
+      cniEndpointName('host2', 'default-web', 'eth0'),
+    );
     assert.strictEqual(cniEndpointName('node a', 'k8s/pod', 'net1'), 'cni-node_a-k8s_pod-net1');
     assert.strictEqual(cniEndpointName('h', 'f'.repeat(64), 'eth0'), `cni-h-${'f'.repeat(24)}-eth0`);
   });
@@ -93,15 +118,29 @@ describe('sandbox watch: a release that fails', () => {
     const warned: string[] = [];
     let fail = true;
     let tries = 0;
-    const ep = epRecord({ id: 'x', networkId: 'n', host: 'h1', sandbox: '/proc/9/ns/net', mac: '', netns: { dev: 4, ino: 1 } });
+    const ep = epRecord({
+      id: 'x',
+      networkId: 'n',
+      host: 'h1',
+      sandbox: '/proc/9/ns/net',
+      mac: '',
+      netns: { dev: 4, ino: 1 },
+    });
     const log = { ...createLogger({ level: 'error' }), warn: (msg: string) => void warned.push(msg) };
-    const w = new SandboxWatch({
-      version: () => 1, endpoints: () => [ep], host: 'h1', busy: () => new Set(), identify: () => undefined,
-      release: () => {
-        tries++;
-        return fail ? Promise.reject(new Error('etcd unavailable')) : Promise.resolve();
+    const w = new SandboxWatch(
+      {
+        version: () => 1,
+        endpoints: () => [ep],
+        host: 'h1',
+        busy: () => new Set(),
+        identify: () => undefined,
+        release: () => {
+          tries++;
+          return fail ? Promise.reject(new Error('etcd unavailable')) : Promise.resolve();
+        },
       },
-    }, log);
+      log,
+    );
     await w.tick();
     await w.tick();
     await w.tick();

@@ -27,7 +27,8 @@ function documentedKeys(text: string): Set<string> {
   return keys;
 }
 
-const get = (cfg: AgentConfig, key: string): unknown => configPath(key).reduce<unknown>((o, p) => (o as Record<string, unknown>)[p], cfg);
+const get = (cfg: AgentConfig, key: string): unknown =>
+  configPath(key).reduce<unknown>((o, p) => (o as Record<string, unknown>)[p], cfg);
 
 describe('agent settings: one table for the schema, the flags, --help and the example file', () => {
   it('deploy/agent.yaml documents every key', () => {
@@ -47,10 +48,26 @@ describe('agent settings: one table for the schema, the flags, --help and the ex
       vtepInterface: '',
       vxlanPort: 4789,
       underlayMtu: 0,
-      etcd: { endpoints: ['http://127.0.0.1:2379'], caFile: '', certFile: '', keyFile: '', username: '', password: '', timeoutMs: 5000 },
+      etcd: {
+        endpoints: ['http://127.0.0.1:2379'],
+        caFile: '',
+        certFile: '',
+        keyFile: '',
+        username: '',
+        password: '',
+        timeoutMs: 5000,
+      },
       leaseTtl: 10,
       resyncInterval: 30,
-      api: { socket: '/run/vxnet/vxnet.sock', socketMode: 0o600, socketGroup: '', tcp: '', certFile: '', keyFile: '', clientCaFile: '' },
+      api: {
+        socket: '/run/vxnet/vxnet.sock',
+        socketMode: 0o600,
+        socketGroup: '',
+        tcp: '',
+        certFile: '',
+        keyFile: '',
+        clientCaFile: '',
+      },
       log: { level: 'info', format: '' },
       metrics: { listen: '' },
       cni: { socket: '' },
@@ -69,12 +86,24 @@ describe('agent settings: one table for the schema, the flags, --help and the ex
     const flagged = rows.filter((s) => s.flag);
     assert.strictEqual(FLAGS.size, flagged.length);
     const help = flagHelp();
-    for (const s of flagged) assert.match(help, new RegExp(`^  ${s.flag!.name} .*\\(${s.yaml.replace('.', '\\.')}\\)$`, 'm'), s.yaml);
-    for (const s of rows.filter((r) => !r.flag)) assert.ok(help.includes(s.yaml), `${s.yaml} (file only) is not in --help`);
+    for (const s of flagged)
+      assert.match(help, new RegExp(`^  ${s.flag!.name} .*\\(${s.yaml.replace('.', '\\.')}\\)$`, 'm'), s.yaml);
+    for (const s of rows.filter((r) => !r.flag))
+      assert.ok(help.includes(s.yaml), `${s.yaml} (file only) is not in --help`);
   });
 
   it('every flag sets the key it names, and only that key', () => {
-    const sample: Record<Setting['kind'], string> = { string: 'x', port: '8472', uint: '7', strings: 'http://a:1,http://b:2', mode: '0640', level: 'debug', format: 'text', auto: 'true', scope: 'global' };
+    const sample: Record<Setting['kind'], string> = {
+      string: 'x',
+      port: '8472',
+      uint: '7',
+      strings: 'http://a:1,http://b:2',
+      mode: '0640',
+      level: 'debug',
+      format: 'text',
+      auto: 'true',
+      scope: 'global',
+    };
     for (const [flag, s] of FLAGS) {
       const { config } = parseAgentArgs([flag, sample[s.kind]]);
       const want = defaults();

@@ -16,13 +16,36 @@ root.loadSync('rpc.proto', { keepCase: true });
 const WatchResponse = root.lookupType('etcdserverpb.WatchResponse');
 
 type Ev = { key: string; value?: string; rev: number; deleted?: boolean };
-const batch = (events: Ev[]): ViewBatch => new ViewBatch(decodeWatchResponse(Buffer.from(WatchResponse.encode(WatchResponse.fromObject({
-  header: { revision: 99 },
-  events: events.map((e) => ({ ...(e.deleted ? { type: 1 } : {}), kv: { key: Buffer.from(e.key), ...(e.value !== undefined ? { value: Buffer.from(e.value) } : {}), mod_revision: e.rev } })),
-})).finish())));
+const batch = (events: Ev[]): ViewBatch =>
+  new ViewBatch(
+    decodeWatchResponse(
+      Buffer.from(
+        WatchResponse.encode(
+          WatchResponse.fromObject({
+            header: { revision: 99 },
+            events: events.map((e) => ({
+              ...(e.deleted ? { type: 1 } : {}),
+              kv: {
+                key: Buffer.from(e.key),
+                ...(e.value !== undefined ? { value: Buffer.from(e.value) } : {}),
+                mod_revision: e.rev,
+              },
+            })),
+          }),
+        ).finish(),
+      ),
+    ),
+  );
 const emptyView = (): ClusterView => snapshot([], [], [], 0);
 
-const ep: EndpointRecord = epRecord({ id: 'e1', networkId: 'n1', name: 'c1', host: 'h2', mac: '02:00:00:00:00:01', ipv4: '10.1.0.2/24' });
+const ep: EndpointRecord = epRecord({
+  id: 'e1',
+  networkId: 'n1',
+  name: 'c1',
+  host: 'h2',
+  mac: '02:00:00:00:00:01',
+  ipv4: '10.1.0.2/24',
+});
 
 // The watch as the agent's view receives it: keys and wire decoded in the store, one change at a time.
 describe('view changes from a watch response (control/store/view-change)', () => {
@@ -45,7 +68,15 @@ describe('view changes from a watch response (control/store/view-change)', () =>
       first ??= c;
       assert.strictEqual(c, first, 'one reused object');
       applyChange(view, c);
-      got.push([c.kind, c.id, c.deleted, c.revision, c.changed, c.record === undefined ? undefined : c.kind, c.previous === undefined ? undefined : c.kind]);
+      got.push([
+        c.kind,
+        c.id,
+        c.deleted,
+        c.revision,
+        c.changed,
+        c.record === undefined ? undefined : c.kind,
+        c.previous === undefined ? undefined : c.kind,
+      ]);
     }
     assert.deepStrictEqual(got, [
       ['network', 'n1', false, 2, true, 'network', undefined],
@@ -55,11 +86,17 @@ describe('view changes from a watch response (control/store/view-change)', () =>
       ['other', '', false, 6, false, undefined, undefined],
       ['endpoint', 'e1', true, 7, true, undefined, 'endpoint'],
     ]);
-    assert.deepStrictEqual([view.networks.get('n1'), view.endpoints.size, view.hosts.has('h2'), view.reconciled.get('h2')], [net, 0, true, 3]);
+    assert.deepStrictEqual(
+      [view.networks.get('n1'), view.endpoints.size, view.hosts.has('h2'), view.reconciled.get('h2')],
+      [net, 0, true, 3],
+    );
   });
 
   it('a record that is not one vxnet wrote: UnreadableChange naming its key', () => {
     const b = batch([{ key: keys.endpoint('n1', 'e9'), value: 'not json', rev: 2 }]);
-    assert.throws(() => b.read(0), (e: unknown) => e instanceof UnreadableChange && e.key === keys.endpoint('n1', 'e9'));
+    assert.throws(
+      () => b.read(0),
+      (e: unknown) => e instanceof UnreadableChange && e.key === keys.endpoint('n1', 'e9'),
+    );
   });
 });

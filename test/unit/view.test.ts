@@ -9,7 +9,13 @@ import { epRecord, hostRecord, netRecord, sequence } from '../helpers/records';
 const next = sequence((n) => n);
 function ep(host: string, networkId = 'n1'): EndpointRecord {
   const n = next();
-  return epRecord({ id: n.toString(16).padStart(64, '0'), networkId, host, mac: `02:00:00:00:00:${n.toString(16).padStart(2, '0')}`, ipv4: `10.1.0.${n + 1}/24` });
+  return epRecord({
+    id: n.toString(16).padStart(64, '0'),
+    networkId,
+    host,
+    mac: `02:00:00:00:00:${n.toString(16).padStart(2, '0')}`,
+    ipv4: `10.1.0.${n + 1}/24`,
+  });
 }
 
 async function view(): Promise<{ etcd: FakeEtcd; state: ClusterState; changes: string[] }> {
@@ -28,7 +34,7 @@ async function view(): Promise<{ etcd: FakeEtcd; state: ClusterState; changes: s
 }
 
 describe('cluster view on fakes: journal, own writes, which events are changes', () => {
-  it('journals other hosts\' endpoints in served networks, in order, until something else changes the view', async () => {
+  it("journals other hosts' endpoints in served networks, in order, until something else changes the view", async () => {
     const x = await view();
     const local = ep('h1');
     x.state.applyLocalEndpoint(local, false, x.etcd.put(local));
@@ -41,13 +47,20 @@ describe('cluster view on fakes: journal, own writes, which events are changes',
     x.etcd.put(b);
     x.etcd.remove(a);
     await x.etcd.delivered();
-    assert.deepStrictEqual(x.state.journalSince(v)?.map((c) => [c.ep.id, c.kind]), [[a.id, 'created'], [b.id, 'created'], [a.id, 'deleted']]);
+    assert.deepStrictEqual(
+      x.state.journalSince(v)?.map((c) => [c.ep.id, c.kind]),
+      [
+        [a.id, 'created'],
+        [b.id, 'created'],
+        [a.id, 'deleted'],
+      ],
+    );
     const w = x.state.version;
     x.state.applyLocalEndpoint(ep('h1'), false, 0); // this host's own: not patchable
     assert.strictEqual(x.state.journalSince(w), undefined);
   });
 
-  it('another host\'s endpoint in a network this host does not serve is no change, unless the reconciler says it may serve it', async () => {
+  it("another host's endpoint in a network this host does not serve is no change, unless the reconciler says it may serve it", async () => {
     const x = await view();
     x.changes.length = 0;
     let served = false;
@@ -61,7 +74,7 @@ describe('cluster view on fakes: journal, own writes, which events are changes',
     assert.deepStrictEqual(x.changes, ['watch']);
   });
 
-  it('this host\'s own write is applied at once and its watch event is no change', async () => {
+  it("this host's own write is applied at once and its watch event is no change", async () => {
     const x = await view();
     x.changes.length = 0;
     const mine = ep('h1');
