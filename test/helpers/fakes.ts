@@ -13,6 +13,7 @@ import type { Logger } from '../../lib/log';
 import type { PathIdentity } from '../../agent/sandbox-identity';
 import { VxError } from '../../control/errors';
 import { status } from '@grpc/grpc-js';
+import type { ConnectRequest__Output } from '../../control/generated/vxnet/v1/ConnectRequest';
 import type {
   ActualState,
   Attachment,
@@ -376,4 +377,25 @@ export class FakeKernel implements Kernel, Sandboxes {
   async ensureInside(): Promise<string[]> {
     return [];
   }
+}
+
+// A Connect request as the API delivers it (every field present), with `extra` over the defaults.
+export function connectRequest(
+  network: string,
+  sandbox: string,
+  extra: Partial<ConnectRequest__Output> = {},
+): ConnectRequest__Output {
+  return {
+    network,
+    sandbox,
+    ipv4Address: '',
+    ipv6Address: '',
+    aliases: [],
+    interfaceName: '',
+    macAddress: '',
+    name: '',
+    wait: false,
+    waitTimeoutMs: 0,
+    ...extra,
+  };
 }

@@ -7,27 +7,11 @@ import type { Settled } from '../../agent/reconciler';
 import type { Store } from '../../control/store/store';
 import type { NetworkService } from '../../control/networks';
 import { VxError } from '../../control/errors';
-import { FakeEtcd, FakeKernel, quietLog } from '../helpers/fakes';
+import { FakeEtcd, FakeKernel, quietLog, connectRequest } from '../helpers/fakes';
 import { hostRecord, netRecord } from '../helpers/records';
 
 const self: Self = { name: 'h1', vtep: '192.168.231.11', vxlanPort: 4789, underlayMtu: 1500 };
-const req = (
-  network: string,
-  sandbox: string,
-  extra: Partial<Parameters<EndpointService['connect']>[0]> = {},
-): Parameters<EndpointService['connect']>[0] => ({
-  network,
-  sandbox,
-  ipv4Address: '',
-  ipv6Address: '',
-  aliases: [],
-  interfaceName: '',
-  macAddress: '',
-  name: '',
-  wait: false,
-  waitTimeoutMs: 0,
-  ...extra,
-});
+const req = connectRequest;
 
 async function service(): Promise<{
   etcd: FakeEtcd;

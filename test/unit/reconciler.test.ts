@@ -10,7 +10,7 @@ import { hostVethName } from '../../agent/names';
 import type { EndpointRecord } from '../../control/model';
 import type { Store } from '../../control/store/store';
 import type { NetworkService } from '../../control/networks';
-import { FakeEtcd, FakeKernel, quietLog, jitter } from '../helpers/fakes';
+import { FakeEtcd, FakeKernel, quietLog, jitter, connectRequest } from '../helpers/fakes';
 import { epRecord, hostRecord, netRecord, rng, sequence, snapshot } from '../helpers/records';
 
 const self: Self = { name: 'h1', vtep: '192.168.231.11', vxlanPort: 4789, underlayMtu: 1500 };
@@ -74,18 +74,7 @@ function remoteEp(host: string, networkId: string, n: number): EndpointRecord {
   });
 }
 
-const req = (network: string, sandbox: string): Parameters<EndpointService['connect']>[0] => ({
-  network,
-  sandbox,
-  ipv4Address: '',
-  ipv6Address: '',
-  aliases: [],
-  interfaceName: '',
-  macAddress: '',
-  name: '',
-  wait: false,
-  waitTimeoutMs: 0,
-});
+const req = connectRequest;
 
 describe('reconciler on fakes: every change reaches the kernel without the periodic resync', function () {
   this.timeout(20000);
