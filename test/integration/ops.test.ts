@@ -266,6 +266,9 @@ describe('operations: units, install, TLS and auth to etcd, metrics, events, doc
     });
 
     it('vxnet events receives a create, connects and disconnects on another host and on its own, and a removal, in order', async () => {
+      // --since from before the stream opens: the agent replays what it saw since, then streams, so
+      // a subscription that comes late (a loaded machine) misses nothing and sees nothing twice.
+      const since = new Date().toISOString();
       const p = spawn(
         process.execPath,
         [
@@ -273,6 +276,8 @@ describe('operations: units, install, TLS and auth to etcd, metrics, events, doc
           '-H',
           `unix://${agents[0].socket}`,
           'events',
+          '--since',
+          since,
           '--filter',
           'type=network',
           '--filter',
