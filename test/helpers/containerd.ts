@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { sh, waitFor } from './topology';
+import { removeCgroup } from './docker';
 
 // One containerd per simulated host, in the host's network namespace, with a root, state and
 // socket of its own and the CRI plugin off. `ctr run --cni` runs the CNI plugins itself (go-cni)
@@ -204,22 +205,6 @@ exec ctr -a ${this.socket} "$@"`;
     for (const c of fs.existsSync('/sys/fs/cgroup') ? fs.readdirSync('/sys/fs/cgroup') : [])
       removeCgroup(path.join('/sys/fs/cgroup', c, this.cgroupParent));
     fs.rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-// Depth first: a cgroup directory goes only when its children have.
-function removeCgroup(dir: string): void {
-  let entries: fs.Dirent[];
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return;
-  }
-  for (const e of entries) if (e.isDirectory()) removeCgroup(path.join(dir, e.name));
-  try {
-    fs.rmdirSync(dir);
-  } catch {
-    /* still in use: the kernel refuses */
   }
 }
 

@@ -314,7 +314,7 @@ function globDirs(root: string, name: string): string[] {
 }
 
 // Depth first: a cgroup directory goes only when its children have.
-function removeCgroup(dir: string): void {
+export function removeCgroup(dir: string): void {
   let entries: fs.Dirent[];
   try {
     entries = fs.readdirSync(dir, { withFileTypes: true });
