@@ -3,22 +3,17 @@ import type { DesiredState, Self } from './desired';
 import type { Op } from './diff';
 import { plan } from './planner';
 import { describe, opVni } from './ops';
-import { EntryCache } from './entry-cache';
+import { ActualReader } from './actual-reader';
+import type { EntrySource, OpsCounter } from './actual-reader';
 import type { Strategy } from './planner';
 import type { Logger } from '../lib/log';
 import { hostVethName } from './names';
 import type { ClusterState } from './view';
-import type { ActualState, Kernel, NeighEntry } from './dataplane/types';
-
-const PREFETCH_MAX_AGE_MS = 5000; // a start's first run comes ~0.5 s after the read when etcd answers
+import type { Kernel, NeighEntry } from './dataplane/types';
 
 // The endpoint requests in flight: what they own is left to them (busy endpoints and networks),
 // and a kernel read made before the last of them began may lack what it did.
-export interface InFlight {
-  busy(): ReadonlySet<string>;
-  busyNetworks(): ReadonlySet<number>;
-  opsBegun(): number;
-}
+export type InFlight = OpsCounter;
 
 // Local endpoints whose veth is missing: re-created if the sandbox is still the one connected, else
 // released; and, on full resyncs only (a socket per sandbox), what was changed inside the sandbox.
@@ -26,10 +21,6 @@ export interface Repairer {
   repair(ep: EndpointRecord): Promise<void>;
   verifySandbox(ep: EndpointRecord): Promise<string[]>;
 }
-
-// Where a run's FDB and neighbor entries came from: a dump now, the read made at start, or the
-// reconciler's cache of what it last dumped and wrote since.
-type EntrySource = 'dump' | 'prefetch' | 'cache';
 
 export interface RunReport {
   clean: boolean;
@@ -89,10 +80,9 @@ export class Reconciler {
   private again = false;
   private fullPending = false;
   private sandboxesPending = false;
-  private readonly entries = new EntryCache();
+  private readonly reader: ActualReader;
   // A read of the whole kernel begun before the first run (prefetch), and whether it can stand for
   // one made at the run's start.
-  private early: { actual: Promise<ActualState>; at: number; opsBegun: number; quiet: boolean } | undefined;
   // The view's version and desired state of the last run that applied everything it wanted.
   private last: { version: number; desired: DesiredState } | undefined;
   // What the last run left alone because a request owned it: when that request ends, a run follows.
@@ -120,21 +110,13 @@ export class Reconciler {
     private readonly log: Logger,
     private readonly resyncMs: number,
     private readonly observe: (run: RunReport) => void = () => undefined,
-  ) {}
+  ) {
+    this.reader = new ActualReader(kernel, repairer);
+  }
 
-  // Reads the kernel while the agent waits for etcd at its start (the read costs as much as
-  // everything else of the first run at 10,000 remote endpoints): the first run takes it unless an
-  // endpoint operation began since, which could have changed the kernel after the read, or unless
-  // etcd kept the first run waiting (containers come and go meanwhile).
+  // Reads the kernel while the agent waits for etcd (see ActualReader).
   prefetch(): void {
-    const actual = this.kernel.readActual(true);
-    actual.catch(() => undefined); // the run reads again
-    this.early = {
-      actual,
-      at: Date.now(),
-      opsBegun: this.repairer.opsBegun(),
-      quiet: this.repairer.busy().size === 0 && this.repairer.busyNetworks().size === 0,
-    };
+    this.reader.prefetch();
   }
 
   start(): void {
@@ -234,7 +216,7 @@ export class Reconciler {
       // meanwhile is neither removed as stale nor created a second time.
       const busy = new Set(this.repairer.busy());
       const busyNets = new Set(this.repairer.busyNetworks());
-      const { actual, fromKernel, source } = await this.readActual(full);
+      const { actual, fromKernel, source } = await this.reader.read(full);
       for (const id of this.repairer.busy()) busy.add(id);
       for (const v of this.repairer.busyNetworks()) busyNets.add(v);
       skipped = busy;
@@ -271,10 +253,10 @@ export class Reconciler {
         try {
           await this.apply(op);
           this.count(op.kind, 'ok');
-          this.entries.applied(op);
+          this.reader.applied(op);
           if (op.kind === 'neighAdd' && op.entries.length <= ANNOUNCE_MAX) this.announce(op.vni, op.entries);
         } catch (err) {
-          this.entries.forget(opVni(op));
+          this.reader.forget(opVni(op));
           clean = false;
           this.count(op.kind, 'error');
           this.log.error('kernel operation failed', { op: describe(op), error: (err as Error).message });
@@ -354,29 +336,6 @@ export class Reconciler {
       this.trigger();
     }, ms);
     this.retryTimer.unref();
-  }
-
-  // Watch-triggered runs take the FDB and neighbor entries from what this reconciler last read and
-  // wrote since (dumping 20,000 entries costs more than programming them); full runs (start,
-  // reload, every resync period) read them from the kernel, so drift is still repaired within one
-  // period. A vxlan device that is new or was replaced is read in any run.
-  private async readActual(full: boolean): Promise<{ actual: ActualState; fromKernel: boolean; source: EntrySource }> {
-    const early = this.early;
-    this.early = undefined;
-    if (early?.quiet && early.opsBegun === this.repairer.opsBegun() && Date.now() - early.at < PREFETCH_MAX_AGE_MS) {
-      const actual = await early.actual.catch(() => undefined);
-      if (actual && early.opsBegun === this.repairer.opsBegun()) {
-        this.entries.remember(actual);
-        return { actual, fromKernel: true, source: 'prefetch' };
-      }
-    }
-    if (!full) {
-      const actual = await this.kernel.readActual(false);
-      if (this.entries.fill(actual)) return { actual, fromKernel: false, source: 'cache' };
-    }
-    const actual = await this.kernel.readActual(true);
-    this.entries.remember(actual);
-    return { actual, fromKernel: true, source: 'dump' };
   }
 
   // Not awaited: nothing waits for the announcement, and a failure costs only the second it saves.

@@ -19,88 +19,17 @@ import type { WatchHandlers } from './watch';
 import { rangeAll } from './raw';
 import { decodeRangeResponse } from './wire';
 import { applyKv, newViewChange, ViewBatch } from './view-change';
-import type { ViewChange } from './view-change';
+import type { ClusterView, ViewChange, ViewHandlers, ViewWatch } from './view-change';
 import { EndpointTable } from './endpoint-table';
+import { absent, decode, del, delPrefix, noneUnder, present, put, unchangedSince, valueIs } from './txn';
 import { EtcdHostLease } from './lease';
 import type { HostLease } from './lease';
 import type { EtcdTarget } from './raw';
 
+export type { ClusterView, ViewBatch, ViewChange, ViewHandlers, ViewWatch };
+
 export interface StoreOptions extends EtcdTarget {
   callTimeoutMs?: number;
-}
-
-// Everything the agent derives kernel state from: loaded at one revision, then kept current in
-// place by the watch and by this host's own writes (agent/view.ts), so a live, mutable view.
-export interface ClusterView {
-  revision: number;
-  networks: Map<string, NetworkRecord>;
-  endpoints: EndpointTable; // by endpoint id
-  hosts: Map<string, HostRecord>;
-  reconciled: Map<string, number>; // host -> etcd revision up to which its kernel is programmed
-}
-
-// `data` gets every batch of changes after etcd confirmed the watch; `error` once, when the watch
-// ended for any reason but cancel(): the caller loads again and watches anew.
-export interface ViewHandlers {
-  data(batch: ViewBatch): void;
-  error(err: Error): void;
-}
-
-export interface ViewWatch {
-  cancel(): void;
-}
-
-export type { ViewBatch, ViewChange };
-
-const enc = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
-const put = (key: string, value: unknown, lease?: string): RPC.IRequestOp => ({
-  request_put: { key: Buffer.from(key), value: enc(value), ...(lease ? { lease } : {}) },
-});
-const del = (key: string): RPC.IRequestOp => ({ request_delete_range: { key: Buffer.from(key) } });
-const delPrefix = (prefix: string): RPC.IRequestOp => ({
-  request_delete_range: { key: Buffer.from(prefix), range_end: prefixEnd(prefix) },
-});
-const valueIs = (key: string, value: unknown): RPC.ICompare => ({
-  key: Buffer.from(key),
-  target: 'Value',
-  result: 'Equal',
-  value: enc(value),
-});
-const absent = (key: string): RPC.ICompare => ({
-  key: Buffer.from(key),
-  target: 'Version',
-  result: 'Equal',
-  version: 0,
-});
-const present = (key: string): RPC.ICompare => ({
-  key: Buffer.from(key),
-  target: 'Version',
-  result: 'Greater',
-  version: 0,
-});
-// A range compare holds for every key in the range, and trivially for an empty one (etcd compares an
-// empty range as one zero-valued key): "no key under prefix" and "nothing under prefix changed since".
-const noneUnder = (prefix: string): RPC.ICompare => ({
-  key: Buffer.from(prefix),
-  range_end: prefixEnd(prefix),
-  target: 'Version',
-  result: 'Equal',
-  version: 0,
-});
-const unchangedSince = (prefix: string, revision: number): RPC.ICompare => ({
-  key: Buffer.from(prefix),
-  range_end: prefixEnd(prefix),
-  target: 'Mod',
-  result: 'Less',
-  mod_revision: revision + 1,
-});
-
-export function decode<T>(kv: RPC.IKeyValue): T {
-  return parse<T>(kv.value);
-}
-
-function parse<T>(value: Buffer | string): T {
-  return JSON.parse(typeof value === 'string' ? value : value.toString()) as T;
 }
 
 export class Store {

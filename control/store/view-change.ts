@@ -1,7 +1,28 @@
 import type { EndpointRecord, HostRecord, NetworkRecord } from '../model';
-import type { ClusterView } from './store';
+import type { EndpointTable } from './endpoint-table';
 import { parseKey } from './keys';
 import type { WatchedKey, WatchResponse } from './wire';
+
+// Everything the agent derives kernel state from: loaded at one revision, then kept current in
+// place by the watch and by this host's own writes (agent/view.ts), so a live, mutable view.
+export interface ClusterView {
+  revision: number;
+  networks: Map<string, NetworkRecord>;
+  endpoints: EndpointTable; // by endpoint id
+  hosts: Map<string, HostRecord>;
+  reconciled: Map<string, number>; // host -> etcd revision up to which its kernel is programmed
+}
+
+// `data` gets every batch of changes after etcd confirmed the watch; `error` once, when the watch
+// ended for any reason but cancel(): the caller loads again and watches anew.
+export interface ViewHandlers {
+  data(batch: ViewBatch): void;
+  error(err: Error): void;
+}
+
+export interface ViewWatch {
+  cancel(): void;
+}
 
 // A watched change of the view, in vxnet's terms: the record a key holds now (undefined: deleted)
 // and, once applied, the one it held before. Keys and the wire stay in the store.
