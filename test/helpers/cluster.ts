@@ -38,6 +38,9 @@ interface CommonOptions<H, C> {
   agent?: Partial<AgentOptions> | ((host: H, etcd: EtcdCluster) => Partial<AgentOptions>);
   // Called with each agent before it starts: for what options cannot say (a config file, args).
   prepare?: (agent: TestAgent, host: H, etcd: EtcdCluster) => void;
+  // How long each agent may take to serve (TestAgent's 15 s when absent): the bench waits longer,
+  // as a start slowed by a loaded machine should not cost it a whole run.
+  agentStartTimeoutMs?: number;
   // useCluster only: log lines per agent printed after a failed test, and the suite's own clean-up
   // that needs the cluster still running (processes in its namespaces, mounts), run just before
   // the stop even when the start failed.
@@ -121,7 +124,7 @@ export async function startCluster(opts: ClusterOptions | LoopbackOptions): Prom
 async function startAgents<H>(
   c: LoopbackCluster,
   hosts: H[],
-  opts: Pick<CommonOptions<H, unknown>, 'agent' | 'prepare'>,
+  opts: Pick<CommonOptions<H, unknown>, 'agent' | 'prepare' | 'agentStartTimeoutMs'>,
   defaults: (h: H) => AgentOptions,
 ): Promise<void> {
   c.agents = hosts.map((h) => {
@@ -130,7 +133,7 @@ async function startAgents<H>(
     opts.prepare?.(a, h, c.etcd);
     return a;
   });
-  await Promise.all(c.agents.map((a) => a.start()));
+  await Promise.all(c.agents.map((a) => a.start(opts.agentStartTimeoutMs)));
 }
 
 // Either kind of cluster: what a loopback one lacks is left out.
