@@ -1,9 +1,9 @@
 // The cluster every section but Docker's measures: one etcd, three simulated hosts and an agent on
 // each, and what the sections leave running (monitors, pingers), closed when the bench stops.
 import type { Etcd3 } from 'etcd3';
-import { startEtcd, EtcdCluster } from '../test/helpers/etcd';
-import { TestAgent } from '../test/helpers/agent';
-import { Topology } from '../test/helpers/topology';
+import type { TestAgent } from '../test/helpers/agent';
+import { startCluster, stopCluster, TestCluster } from '../test/helpers/cluster';
+import type { Topology } from '../test/helpers/topology';
 import { EntryCounter } from './entries';
 
 export interface Cluster {
@@ -17,56 +17,38 @@ export interface Cluster {
 }
 
 export class BenchCluster {
-  private etcd: EtcdCluster | undefined;
-  private topo: Topology | undefined;
-  private readonly agents: TestAgent[] = [];
+  private starting: Promise<TestCluster> | undefined;
   private readonly cleanups: (() => void)[] = [];
 
   async start(): Promise<Cluster> {
-    const agents = this.agents;
     const cleanups = this.cleanups;
-    const etcd = (this.etcd = await startEtcd(1, undefined, [
-      '--max-txn-ops',
-      '20000',
-      '--max-request-bytes',
-      '33554432',
-      '--quota-backend-bytes',
-      '4294967296',
-    ]));
-    const kv = etcd.client();
-    cleanups.push(() => kv.close());
-    const topo = (this.topo = new Topology(3));
-    for (const h of topo.hosts)
-      agents.push(
-        new TestAgent({
-          name: h.name,
-          etcd: etcd.unixUrls,
-          vtep: h.vtep,
-          netns: h.ns,
-          leaseTtl: 10,
-          resyncInterval: 600,
-          extra: ['--log-level', 'info', '--metrics', '127.0.0.1:9476'],
-        }),
-      );
-    await Promise.all(agents.map((a) => a.start(30000)));
+    this.starting = startCluster({
+      hosts: 3,
+      etcd: {
+        args: ['--max-txn-ops', '20000', '--max-request-bytes', '33554432', '--quota-backend-bytes', '4294967296'],
+      },
+      agent: { leaseTtl: 10, resyncInterval: 600, extra: ['--log-level', 'info', '--metrics', '127.0.0.1:9476'] },
+      agentStartTimeoutMs: 30000,
+    });
+    const { kv, topo, agents } = await this.starting;
     const counter = new EntryCounter(topo.hosts[0].ns);
     cleanups.push(() => counter.close());
     const countEntries = (dev: string): Promise<{ fdb: number; neigh: number }> => counter.count(dev);
     return { kv, topo, agents, cleanups, countEntries };
   }
 
-  // Safe to call after a start that failed part way: it stops what was started.
+  // Safe to call after a start that failed (startCluster stopped what it had started) and during
+  // one (SIGINT): it waits for the start to end, then stops what it started.
   async stop(): Promise<void> {
-    const { agents, cleanups } = this;
-    for (const c of cleanups.reverse())
+    const starting = this.starting;
+    this.starting = undefined;
+    const c = await starting?.catch(() => undefined);
+    for (const cleanup of this.cleanups.splice(0).reverse())
       try {
-        c();
+        cleanup();
       } catch {
         /* best effort */
       }
-    await Promise.all(agents.map((a) => a.stop('SIGKILL')));
-    agents.forEach((a) => a.cleanup());
-    this.topo?.destroy();
-    await this.etcd?.stop();
+    await stopCluster(c);
   }
 }

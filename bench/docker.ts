@@ -1,7 +1,4 @@
-import { startEtcd, EtcdCluster } from '../test/helpers/etcd';
-import { TestAgent } from '../test/helpers/agent';
-import { DockerHosts } from '../test/helpers/docker';
-import { Topology } from '../test/helpers/topology';
+import { DockerCluster, startCluster, stopCluster } from '../test/helpers/cluster';
 import { now, Pinger, record, stats } from './figures';
 
 // 7. Docker: `docker run -d --network` and `docker network connect` through vxnet's plugin against
@@ -9,31 +6,16 @@ import { now, Pinger, record, stats } from './figures';
 // same two simulated hosts, alternating so that both see the same machine; then the first ping from
 // a container on the other host after `connect` returns.
 export async function dockerFigures(n: number): Promise<void> {
-  let etcd: EtcdCluster | undefined;
-  let topo: Topology | undefined;
-  let docker: DockerHosts | undefined;
-  const agents: TestAgent[] = [];
+  let cl: DockerCluster | undefined;
   const pingers: Record<string, Pinger> = {};
   try {
-    etcd = await startEtcd(1);
-    topo = new Topology(2);
-    docker = new DockerHosts(topo, { clusterStore: true });
-    await docker.prepare();
-    for (const h of topo.hosts)
-      agents.push(
-        new TestAgent({
-          name: h.name,
-          etcd: etcd.unixUrls,
-          vtep: h.vtep,
-          netns: h.ns,
-          resyncInterval: 600,
-          extra: ['--log-level', 'info'],
-          docker: { socket: docker.pluginSocket(h.name), scope: 'global' },
-        }),
-      );
-    await Promise.all(agents.map((a) => a.start(30000)));
-    await docker.startDaemons();
-    const dk = docker;
+    cl = await startCluster({
+      hosts: 2,
+      docker: { scope: 'global' },
+      agent: { resyncInterval: 600, extra: ['--log-level', 'info'] },
+      agentStartTimeoutMs: 30000,
+    });
+    const dk = cl.docker;
     const d = async (host: string, args: string[]): Promise<string> => {
       const r = await dk.docker(host, args, { timeoutMs: 60000 });
       if (r.code !== 0) throw new Error(`docker ${args.join(' ')} on ${host}: ${r.stderr.trim()}`);
@@ -110,10 +92,6 @@ export async function dockerFigures(n: number): Promise<void> {
     });
   } finally {
     for (const p of Object.values(pingers)) p.close();
-    await docker?.destroy();
-    await Promise.all(agents.map((a) => a.stop('SIGKILL')));
-    agents.forEach((a) => a.cleanup());
-    topo?.destroy();
-    await etcd?.stop();
+    await stopCluster(cl);
   }
 }

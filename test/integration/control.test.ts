@@ -1,38 +1,27 @@
 import * as assert from 'assert';
 import { status } from '@grpc/grpc-js';
 import type { Etcd3 } from 'etcd3';
-import { startEtcd, dumpEtcd, EtcdCluster } from '../helpers/etcd';
+import { dumpEtcd, EtcdCluster } from '../helpers/etcd';
 import { TestAgent, runCli } from '../helpers/agent';
+import { useCluster } from '../helpers/cluster';
 import type { VxClient } from '../../control/client';
 
 // Three API servers (agents as three hosts, control plane only: no endpoint is connected here, so
 // they touch no kernel state) sharing one real etcd.
 describe('control plane: networks through gRPC and the CLI, three API servers, one etcd', function () {
   this.timeout(60000);
+  const cluster = useCluster({ hosts: ['cp1', 'cp2', 'cp3'], logLines: 20 });
   let etcd: EtcdCluster;
   let kv: Etcd3;
-  const agents: TestAgent[] = [];
+  let agents: TestAgent[] = [];
   let c: VxClient[];
 
-  before(async () => {
-    etcd = await startEtcd(1);
-    kv = etcd.client();
-    for (const name of ['cp1', 'cp2', 'cp3'])
-      agents.push(new TestAgent({ name, etcd: etcd.clientUrls, vtep: '127.0.0.1' }));
-    await Promise.all(agents.map((a) => a.start()));
+  before(() => {
+    ({ etcd, kv, agents } = cluster());
     c = agents.map((a) => a.client);
   });
 
-  after(async () => {
-    await Promise.all(agents.map((a) => a.stop()));
-    agents.forEach((a) => a.cleanup());
-    kv?.close();
-    await etcd?.stop();
-  });
-
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed')
-      for (const a of agents) console.error(`--- ${a.opts.name} log\n${a.tail(20)}`);
+  afterEach(async () => {
     // Each test starts from no networks.
     const { networks } = await c[0].list({});
     for (const n of networks) await c[0].delete({ network: n.id }).catch(() => undefined);

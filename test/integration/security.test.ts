@@ -3,8 +3,9 @@ import * as fs from 'fs';
 import * as net from 'net';
 import { status } from '@grpc/grpc-js';
 import { VxClient } from '../../control/client';
-import { startEtcd, EtcdCluster } from '../helpers/etcd';
+import type { EtcdCluster } from '../helpers/etcd';
 import { TestAgent } from '../helpers/agent';
+import { LoopbackCluster, printLogsIfFailed, startCluster, stopCluster } from '../helpers/cluster';
 import { makePki, Pki } from '../helpers/pki';
 
 async function freePort(): Promise<number> {
@@ -19,13 +20,14 @@ async function freePort(): Promise<number> {
 
 describe('API security: unix socket permissions and mutual TLS on TCP', function () {
   this.timeout(60000);
+  let cl: LoopbackCluster | undefined;
   let etcd: EtcdCluster;
   let pki: Pki;
   let agent: TestAgent;
   let port: number;
 
+  // The agent's TCP listener serves the certificates made here, so they come before the cluster.
   before(async () => {
-    etcd = await startEtcd(1);
     pki = makePki();
     pki.ca('ca');
     pki.ca('rogue');
@@ -33,29 +35,34 @@ describe('API security: unix socket permissions and mutual TLS on TCP', function
     pki.leaf('ca', 'client', { client: true });
     pki.leaf('rogue', 'intruder', { client: true });
     port = await freePort();
-    agent = new TestAgent({
-      name: 'sec1',
-      etcd: etcd.clientUrls,
-      vtep: '127.0.0.1',
-      extra: [
-        '--tcp',
-        `127.0.0.1:${port}`,
-        '--tls-cert',
-        server.cert,
-        '--tls-key',
-        server.key,
-        '--tls-client-ca',
-        `${pki.dir}/ca.crt`,
-      ],
+    cl = await startCluster({
+      hosts: ['sec1'],
+      agent: {
+        extra: [
+          '--tcp',
+          `127.0.0.1:${port}`,
+          '--tls-cert',
+          server.cert,
+          '--tls-key',
+          server.key,
+          '--tls-client-ca',
+          `${pki.dir}/ca.crt`,
+        ],
+      },
     });
-    await agent.start();
+    ({
+      etcd,
+      agents: [agent],
+    } = cl);
+  });
+
+  afterEach(function () {
+    printLogsIfFailed(this.currentTest, cl);
   });
 
   after(async () => {
-    await agent?.stop();
-    agent?.cleanup();
+    await stopCluster(cl);
     pki?.cleanup();
-    await etcd?.stop();
   });
 
   const client = (files: { ca?: string; cert?: string; key?: string }): VxClient =>
@@ -98,6 +105,7 @@ describe('API security: unix socket permissions and mutual TLS on TCP', function
   });
 
   it('the agent refuses to serve TCP without TLS: exit 78 naming the missing key', async () => {
+    // Not one of the cluster's agents: its failed start is the check.
     const bad = new TestAgent({
       name: 'sec2',
       etcd: etcd.clientUrls,
