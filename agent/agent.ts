@@ -13,10 +13,12 @@ import { HostLinks } from './dataplane/host-links';
 import { SandboxDataplane } from './dataplane/sandbox';
 import type { Logger } from '../lib/log';
 import { Reconciler } from './reconciler';
-import { Registration } from './registration';
+import { Registration } from './hosts/registration';
 import { ClusterState } from './view';
 import { EventLog } from './events';
-import { listHosts } from './host-list';
+import { HostService } from './hosts/service';
+import { Liveness } from './hosts/liveness';
+import { EtcdOutage } from './outage';
 import { Metrics } from './metrics';
 import { runDoctor } from './doctor';
 import { CniServer } from './cni';
@@ -53,6 +55,9 @@ export class Agent {
   readonly store: Store;
   readonly state: ClusterState;
   readonly registration: Registration;
+  readonly hosts: HostService;
+  private readonly liveness: Liveness;
+  private readonly outage: EtcdOutage;
   readonly reconciler: Reconciler;
   private readonly memory: MemoryTrim;
   private readonly sandboxWatch: SandboxWatch;
@@ -102,14 +107,24 @@ export class Agent {
     };
     this.events = new EventLog(2000, (id) => this.state.snap?.networks.get(id)?.name ?? '');
     this.events.on('host', (e: { action: string; host: HostRecord }) => {
+      // A peer that leaves keeps its entries here: it lost its lease, not its containers.
+      const what: Record<string, string> = { join: 'peer host joined', leave: 'peer host left (lease lost)' };
       if (e.host.name !== config.name)
-        log.info(e.action === 'join' ? 'peer host joined' : 'peer host left', { peer: e.host.name, vtep: e.host.vtep });
+        log.info(what[e.action] ?? 'peer host removed', { peer: e.host.name, vtep: e.host.vtep });
     });
     this.state = new ClusterState(this.store, config.name, log, this.events);
     this.registration = new Registration(this.store, host, config.leaseTtl, log, (again) => {
       // After a lost lease: etcd may have been away, so the view is loaded again. The first time, the
       // start's own load is under way (start()).
       if (again) void this.state.reload('registered again');
+    });
+    const hostDeps = { store: this.store, self: config.name, view: () => this.state.snap, log };
+    this.hosts = new HostService(hostDeps);
+    this.liveness = new Liveness({
+      ...hostDeps,
+      registered: () => this.registration.registered,
+      restore: () => this.registration.restore(),
+      deadHostTimeoutMs: config.deadHostTimeout * 1000,
     });
     this.links = new HostLinks();
     this.kernel = new HostDataplane(this.self, log, this.links);
@@ -178,7 +193,13 @@ export class Agent {
       },
       log,
     );
-    this.server = new ApiServer(this.api(), log, (method, code) => this.metrics.apiRequests.inc({ method, code }));
+    this.outage = new EtcdOutage(this.store, () => this.state.snap, config.name);
+    this.server = new ApiServer(
+      this.api(),
+      log,
+      (method, code) => this.metrics.apiRequests.inc({ method, code }),
+      (m) => this.outage.explain(m),
+    );
     this.cni = new CniServer(
       new CniAdapter(config.name, this.endpoints, this.sandboxes, this.store, () => this.state.snap),
       log,
@@ -202,14 +223,27 @@ export class Agent {
   private api(): Api {
     return {
       create: (r) => this.networks.create(r),
-      list: async (r) => ({ networks: await this.networks.list(r.filters) }),
-      inspect: (ref) => this.networks.inspect(ref),
+      list: (r) =>
+        this.outage.read(
+          async () => ({ networks: await this.networks.list(r.filters), stale: '' }),
+          (snap, stale) => ({ networks: this.outage.listNetworks(snap, r.filters), stale }),
+        ),
+      inspect: (ref) =>
+        this.outage.read(
+          () => this.networks.inspect(ref),
+          (snap, stale) => this.outage.inspectNetwork(snap, ref, stale),
+        ),
       delete: (ref) => this.networks.delete(ref),
       prune: async (r) => ({ networksDeleted: await this.networks.prune(r.filters) }),
-      connect: (r) => this.endpoints.connect(r),
+      connect: (r, deadline) => this.endpoints.connect(r, {}, undefined, deadline),
       disconnect: (r) => this.endpoints.disconnect(r),
       watch: (req, push) => this.events.watch(req, push),
-      listHosts: async () => ({ hosts: await listHosts(this.store) }),
+      listHosts: () =>
+        this.outage.read(
+          async () => ({ hosts: await this.hosts.list(), stale: '' }),
+          (_snap, stale) => ({ hosts: this.hosts.listFromView(), stale }),
+        ),
+      removeHost: async (r) => ({ endpointsReleased: await this.hosts.remove(r.name, r.force) }),
       doctor: () =>
         runDoctor({
           self: this.self,
@@ -321,6 +355,7 @@ export class Agent {
     ]);
     this.reconciler.start();
     this.sandboxWatch.start();
+    this.liveness.start();
   }
 
   async stop(): Promise<void> {
@@ -332,6 +367,7 @@ export class Agent {
     fs.rmSync(this.config.api.socket, { force: true });
     fs.rmSync(this.config.cni.socket, { force: true });
     this.sandboxWatch.stop();
+    this.liveness.stop();
     await this.reconciler.stop();
     this.memory.stop();
     await this.state.stop();

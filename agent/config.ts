@@ -25,6 +25,7 @@ export interface AgentConfig {
     timeoutMs: number;
   };
   leaseTtl: number; // seconds
+  deadHostTimeout: number; // seconds; 0: hosts are removed by `host rm` only
   resyncInterval: number; // seconds
   api: {
     socket: string;
@@ -222,6 +223,10 @@ export function finalize(cfg: AgentConfig): AgentConfig {
       `docker.socket: "${cfg.docker.socket}" must end in .sock (Docker finds plugins by <name>.sock)`,
     );
   if (cfg.leaseTtl < 2) throw new ConfigError('lease_ttl: must be at least 2 seconds');
+  if (cfg.deadHostTimeout > 0 && cfg.deadHostTimeout < 2 * cfg.leaseTtl)
+    throw new ConfigError(
+      `dead_host_timeout: ${cfg.deadHostTimeout} s is under twice lease_ttl (${cfg.leaseTtl} s): a paused agent would be removed`,
+    );
   if (cfg.resyncInterval < 1) throw new ConfigError('resync_interval: must be at least 1 second');
   return cfg;
 }

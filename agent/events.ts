@@ -16,7 +16,7 @@ import { parseUntil } from '../control/filters';
 // Emits 'event' (an Event) while someone listens, and 'host' for hosts joining or leaving.
 interface Raw {
   kind: 'network' | 'endpoint' | 'host';
-  created: boolean;
+  action: string;
   revision: number;
   at: number;
   rec: unknown;
@@ -42,19 +42,32 @@ export class EventLog extends EventEmitter {
     const { deleted, revision, record } = c;
     const created = !deleted && previous === undefined;
     if (!deleted && !created) return; // updates (a host's refreshed record) are not events
+    // A host's record comes and goes with its first registration and its removal; its lease key
+    // says when its agent joins and leaves (fromLiveness).
+    if (c.kind === 'host' && created) return;
     const rec = created ? record : previous;
     if (!rec) return;
-    const raw: Raw = {
-      kind: c.kind,
-      created,
-      revision,
+    this.push({ kind: c.kind, action: eventAction(c.kind, created), revision, at: Date.now(), rec, network: '' });
+  }
+
+  // A host's lease key created (its agent registered) or gone (expired, or the host was removed).
+  fromLiveness(c: ViewChange, host: HostRecord | undefined): void {
+    if (c.kind !== 'alive' || !host || (!c.deleted && c.previous !== undefined)) return;
+    this.push({
+      kind: 'host',
+      action: c.deleted ? 'leave' : 'join',
+      revision: c.revision,
       at: Date.now(),
-      rec,
-      network: c.kind === 'endpoint' ? this.networkName((rec as EndpointRecord).networkId) : '',
-    };
+      rec: host,
+      network: '',
+    });
+  }
+
+  private push(raw: Raw): void {
+    if (raw.kind === 'endpoint') raw.network = this.networkName((raw.rec as EndpointRecord).networkId);
     this.ring.push(raw);
     if (this.ring.length > this.capacity * 2) this.ring.splice(0, this.ring.length - this.capacity);
-    if (c.kind === 'host') this.emit('host', { action: created ? 'join' : 'leave', host: rec as HostRecord });
+    if (raw.kind === 'host') this.emit('host', { action: raw.action, host: raw.rec as HostRecord });
     if (this.listenerCount('event')) this.emit('event', toEvent(raw));
   }
 
@@ -78,6 +91,12 @@ export class EventLog extends EventEmitter {
   }
 }
 
+function eventAction(kind: Raw['kind'], created: boolean): string {
+  if (kind === 'network') return created ? 'create' : 'remove';
+  if (kind === 'endpoint') return created ? 'connect' : 'disconnect';
+  return created ? 'join' : 'remove';
+}
+
 function toEvent(r: Raw): Event {
   const time = new Date(r.at).toISOString();
   const revision = String(r.revision);
@@ -87,7 +106,7 @@ function toEvent(r: Raw): Event {
       time,
       revision,
       type: 'network',
-      action: r.created ? 'create' : 'remove',
+      action: r.action,
       id: n.id,
       name: n.name,
       network: n.name,
@@ -100,7 +119,7 @@ function toEvent(r: Raw): Event {
       time,
       revision,
       type: 'endpoint',
-      action: r.created ? 'connect' : 'disconnect',
+      action: r.action,
       id: ep.id,
       name: ep.name,
       network: r.network,
@@ -116,7 +135,7 @@ function toEvent(r: Raw): Event {
     time,
     revision,
     type: 'host',
-    action: r.created ? 'join' : 'leave',
+    action: r.action,
     id: h.name,
     name: h.name,
     host: h.name,

@@ -87,6 +87,12 @@ export const SETTINGS = [
     flag: { name: '--lease-ttl', value: 'SECONDS', help: 'host lease TTL' },
   },
   {
+    yaml: 'dead_host_timeout',
+    kind: 'uint',
+    default: 0,
+    flag: { name: '--dead-host-timeout', value: 'SECS', help: 'remove hosts unreachable this long (0: never)' },
+  },
+  {
     yaml: 'resync_interval',
     kind: 'uint',
     default: 30,

@@ -139,6 +139,7 @@ export class ClusterState extends EventEmitter {
             continue;
           }
           if (this.events && c.changed) this.events.fromWatch(c, c.previous);
+          if (this.events && c.kind === 'alive') this.events.fromLiveness(c, this.snap.hosts.get(c.id));
           if (!c.changed || (c.kind === 'endpoint' && !this.concerns(c.record ?? c.previous))) continue;
           if (this.arrivals.length < 10000) this.arrivals.push({ revision, at: now });
           changed = true;

@@ -4,7 +4,8 @@ import { DEFAULT_SOCKET, TlsFiles, VxClient } from '../control/client';
 import { parseArgs, str, bool, UsageError, noArgs } from './args';
 import { compile, goStruct, TemplateError } from './format';
 import { Io, runNetwork, terminalAsk } from './network';
-import { runDoctor, runEvents, runHost } from './system';
+import { runDoctor, runEvents } from './system';
+import { runHost } from './host';
 import { version } from '../lib/version';
 import { callFailure } from './connect-errors';
 
@@ -26,7 +27,7 @@ Commands:
   agent       Run the agent of this host
   doctor      Check this host's kernel state against etcd, and its setup
   events      Get real time events from the cluster
-  host        List the hosts of the cluster
+  host        Manage the hosts of the cluster
   network     Manage networks
   version     Show the vxnet version information
 
@@ -101,6 +102,8 @@ function readTls(t: Globals['tls']): TlsFiles | undefined {
 
 // One line, as docker prints: the agent's own message for errors it answered, and for an agent
 // that could not be reached, where we tried and (unless it is simply not running) why.
+const CLI_DEADLINE_MS = 8000;
+
 export function describeError(err: unknown, host: string): { message: string; code: number } {
   if (err instanceof UsageError) {
     const hint = err.hint && err.command ? `\nSee '${err.command} --help'.` : err.hint ? "\nSee 'vxnet --help'." : '';
@@ -203,7 +206,9 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     const g = parseGlobals(argv);
     host = g.host;
     const [cmd, ...rest] = g.rest;
-    const getClient = (): VxClient => (client ??= new VxClient(g.host, readTls(g.tls)));
+    // What a person waits for: an agent that cannot answer says so within a second (etcd away),
+    // so a longer wait would only hide a hung one.
+    const getClient = (): VxClient => (client ??= new VxClient(g.host, readTls(g.tls), CLI_DEADLINE_MS));
     switch (cmd) {
       case undefined:
       case '--help':

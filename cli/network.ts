@@ -159,7 +159,8 @@ async function runVerb(verb: string, rest: string[], client: () => VxClient, io:
       noArgs(p, 'vxnet network ls');
       const tpl = lsTemplate(str(p, 'format'), bool(p, 'quiet'));
       compile(isTableFormat(tpl) ? tpl.slice(5) : tpl); // a bad template fails before the call
-      const { networks } = await client().list({ filters: parseFilters(list(p, 'filter')) });
+      const { networks, stale } = await client().list({ filters: parseFilters(list(p, 'filter')) });
+      if (stale) io.err(`WARNING: ${stale}\n`);
       io.out(renderLs(networks, str(p, 'format'), bool(p, 'quiet'), bool(p, 'no-trunc')));
       return 0;
     }
@@ -179,6 +180,8 @@ async function runVerb(verb: string, rest: string[], client: () => VxClient, io:
         }
       }
       // As Docker: what was found is printed (an empty array if nothing was), then the errors.
+      const stale = found.find((n) => n.stale)?.stale;
+      if (stale) io.err(`WARNING: ${stale}\n`);
       io.out(renderInspect(found, format));
       errors.forEach(io.err);
       return errors.length ? 1 : 0;

@@ -35,6 +35,8 @@ export function inspectDot(n: Network__Output): Record<string, unknown> {
     Containers: containers,
     Options: goMap({ ...n.options }),
     Labels: goMap({ ...n.labels }),
+    // Only when etcd did not answer: the agent's view, with its age (not a Docker field).
+    ...(n.stale ? { Stale: n.stale } : {}),
   });
   return goAlias(dot, 'ID', n.id);
 }

@@ -1,7 +1,7 @@
 import type { VxClient } from '../control/client';
 import type { Event__Output } from '../control/generated/vxnet/v1/Event';
 import { bool, list, parseArgs, str, UsageError } from './args';
-import { compile, formatRows } from './format';
+import { compile } from './format';
 import { parseFilters, type Io } from './network';
 
 const EVENTS_USAGE = `Usage:  vxnet events [OPTIONS]
@@ -81,60 +81,6 @@ export async function runEvents(argv: string[], client: () => VxClient, io: Io):
     if (untilMs !== undefined) setTimeout(() => w.cancel(), Math.max(0, untilMs));
     process.once('SIGINT', () => w.cancel());
   });
-}
-
-export async function runHost(argv: string[], client: () => VxClient, io: Io): Promise<number> {
-  const [verb, ...rest] = argv;
-  if (verb !== 'ls' && verb !== 'list') {
-    io.out(
-      'Usage:  vxnet host ls [--format TPL] [-q]\n\nList the hosts registered in etcd: VTEP, version, uptime, endpoints, lease time left\n',
-    );
-    return verb === undefined || verb === '--help' || verb === '-h' ? 0 : 125;
-  }
-  const p = parseArgs(rest, [
-    { names: ['--format'], key: 'format', kind: 'string' },
-    { names: ['-q', '--quiet'], key: 'quiet', kind: 'bool' },
-  ]);
-  const { hosts } = await client().listHosts({});
-  const rows = hosts
-    .sort((a, b) => a.name.localeCompare(b.name))
-    .map((h) => ({
-      Name: h.name,
-      VTEP: h.vtep,
-      Version: h.version,
-      Uptime: uptime(h.started),
-      Endpoints: h.endpoints,
-      LeaseTTL: Number(h.leaseTtlLeft) >= 0 ? `${h.leaseTtlLeft}s` : '?',
-      VXLANPort: h.vxlanPort,
-      MTU: h.underlayMtu,
-    }));
-  if (bool(p, 'quiet')) io.out(rows.map((r) => `${r.Name}\n`).join(''));
-  else
-    io.out(
-      formatRows(
-        str(p, 'format') || 'table {{.Name}}\t{{.VTEP}}\t{{.Version}}\t{{.Uptime}}\t{{.Endpoints}}\t{{.LeaseTTL}}',
-        rows,
-        {
-          Name: 'HOST',
-          VTEP: 'VTEP',
-          Version: 'VERSION',
-          Uptime: 'UPTIME',
-          Endpoints: 'ENDPOINTS',
-          LeaseTTL: 'LEASE TTL',
-          VXLANPort: 'VXLAN PORT',
-          MTU: 'MTU',
-        },
-      ),
-    );
-  return 0;
-}
-
-function uptime(started: string): string {
-  const s = Math.max(0, Math.round((Date.now() - Date.parse(started)) / 1000));
-  if (s < 120) return `${s}s`;
-  if (s < 7200) return `${Math.round(s / 60)}m`;
-  if (s < 172800) return `${Math.round(s / 3600)}h`;
-  return `${Math.round(s / 86400)}d`;
 }
 
 export async function runDoctor(argv: string[], client: () => VxClient, io: Io): Promise<number> {

@@ -14,6 +14,8 @@ import type { ConnectResponse__Output } from './generated/vxnet/v1/ConnectRespon
 import type { DisconnectRequest } from './generated/vxnet/v1/DisconnectRequest';
 import type { HealthCheckResponse__Output } from './generated/vxnet/v1/HealthCheckResponse';
 import type { SystemServiceClient } from './generated/vxnet/v1/SystemService';
+import type { RemoveHostRequest } from './generated/vxnet/v1/RemoveHostRequest';
+import type { RemoveHostResponse__Output } from './generated/vxnet/v1/RemoveHostResponse';
 import type { ListHostsResponse__Output } from './generated/vxnet/v1/ListHostsResponse';
 import type { DoctorReport__Output } from './generated/vxnet/v1/DoctorReport';
 import type { WatchRequest } from './generated/vxnet/v1/WatchRequest';
@@ -44,7 +46,12 @@ export class VxClient {
   readonly health: HealthClient;
   readonly system: SystemServiceClient;
 
-  constructor(host: string, tls?: TlsFiles) {
+  // `deadlineMs`: each call's, unless the call names its own.
+  constructor(
+    host: string,
+    tls?: TlsFiles,
+    private readonly deadlineMs = DEFAULT_DEADLINE_MS,
+  ) {
     const proto = loadProto();
     const creds =
       tls?.ca || tls?.cert
@@ -62,7 +69,7 @@ export class VxClient {
   private unary<Req, Res>(client: grpc.Client, method: string): Unary<Req, Res> {
     return (req, opts) =>
       new Promise<Res>((resolve, reject) => {
-        const deadline = new Date(Date.now() + (opts?.deadlineMs ?? DEFAULT_DEADLINE_MS));
+        const deadline = new Date(Date.now() + (opts?.deadlineMs ?? this.deadlineMs));
         const fn = (
           client as unknown as Record<
             string,
@@ -94,6 +101,8 @@ export class VxClient {
 
   listHosts: Unary<object, ListHostsResponse__Output> = (r, o) =>
     this.unary<object, ListHostsResponse__Output>(this.system, 'ListHosts')(r, o);
+  removeHost: Unary<RemoveHostRequest, RemoveHostResponse__Output> = (r, o) =>
+    this.unary<RemoveHostRequest, RemoveHostResponse__Output>(this.system, 'RemoveHost')(r, o);
   doctor: Unary<object, DoctorReport__Output> = (r, o) =>
     this.unary<object, DoctorReport__Output>(this.system, 'Doctor')(r, o);
 

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as grpc from '@grpc/grpc-js';
 import * as protobuf from 'protobufjs';
 import { loadProto, protoPath } from './proto';
-import { VxError } from './errors';
+import { ORIGIN_KEY, REASON_KEY, VxError } from './errors';
 import type { NetworkServiceHandlers } from './generated/vxnet/v1/NetworkService';
 import type { HealthHandlers } from './generated/vxnet/v1/Health';
 import type { CreateNetworkRequest__Output } from './generated/vxnet/v1/CreateNetworkRequest';
@@ -20,6 +20,8 @@ import type { SystemServiceHandlers } from './generated/vxnet/v1/SystemService';
 import type { WatchRequest__Output } from './generated/vxnet/v1/WatchRequest';
 import type { Event } from './generated/vxnet/v1/Event';
 import type { ListHostsResponse } from './generated/vxnet/v1/ListHostsResponse';
+import type { RemoveHostRequest__Output } from './generated/vxnet/v1/RemoveHostRequest';
+import type { RemoveHostResponse } from './generated/vxnet/v1/RemoveHostResponse';
 import type { DoctorReport } from './generated/vxnet/v1/DoctorReport';
 import type { Logger } from '../lib/log';
 
@@ -30,13 +32,15 @@ export interface Api {
   inspect(ref: string): Promise<Network>;
   delete(ref: string): Promise<DeleteNetworkResponse>;
   prune(req: PruneNetworksRequest__Output): Promise<PruneNetworksResponse>;
-  connect(req: ConnectRequest__Output): Promise<ConnectResponse>;
+  // `deadline`: ms since the epoch (Infinity: none); a Connect that outlives it is undone.
+  connect(req: ConnectRequest__Output, deadline?: number): Promise<ConnectResponse>;
   disconnect(req: DisconnectRequest__Output): Promise<void>;
   health(): Promise<HealthCheckResponse>;
   // Replays recent events (per the request) and then calls `push` for each new one until the
   // returned function is called.
   watch(req: WatchRequest__Output, push: (e: Event) => void): () => void;
   listHosts(): Promise<ListHostsResponse>;
+  removeHost(req: RemoveHostRequest__Output): Promise<RemoveHostResponse>;
   doctor(): Promise<DoctorReport>;
 }
 
@@ -47,6 +51,15 @@ export interface ServerOptions {
 }
 
 type Cb<T> = grpc.sendUnaryData<T>;
+
+// Marks an error as the agent's answer, so that a client tells it from a connection that failed
+// (grpc-js reports both as UNAVAILABLE), and says why where the code does not (etcd away).
+function answered(err?: VxError): grpc.Metadata {
+  const md = new grpc.Metadata();
+  md.set(ORIGIN_KEY, 'agent');
+  if (err?.reason) md.set(REASON_KEY, err.reason);
+  return md;
+}
 
 const MALFORMED = Symbol('malformed request');
 
@@ -110,20 +123,23 @@ export class ApiServer {
     api: Api,
     private readonly log: Logger,
     private readonly onRequest: (method: string, code: string) => void = () => undefined,
+    // What the agent adds to "etcd is unreachable": what it still knows and serves.
+    private readonly explain: (etcdMessage: string) => string = (m) => m,
   ) {
     const proto = loadProto();
     const wrap =
-      <Req, Res>(method: string, fn: (req: Req) => Promise<Res>) =>
+      <Req, Res>(method: string, fn: (req: Req, deadline: number) => Promise<Res>) =>
       (call: grpc.ServerUnaryCall<Req, Res>, cb: Cb<Res>): void => {
         const bad = (call.request as Record<symbol, string> | null)?.[MALFORMED];
         if (bad) {
           this.log.info('request rejected', { method, code: 'INVALID_ARGUMENT', reason: bad });
           this.onRequest(method, 'INVALID_ARGUMENT');
-          cb({ code: grpc.status.INVALID_ARGUMENT, details: bad });
+          cb({ code: grpc.status.INVALID_ARGUMENT, details: bad, metadata: answered() });
           return;
         }
         this.inFlight++;
-        fn(call.request)
+        const deadline = call.getDeadline();
+        fn(call.request, deadline instanceof Date ? deadline.getTime() : Number(deadline))
           .then(
             (res) => {
               this.onRequest(method, 'OK');
@@ -131,14 +147,19 @@ export class ApiServer {
             },
             (err: unknown) => {
               if (err instanceof VxError) {
-                this.log.info('request rejected', { method, code: grpc.status[err.code], reason: err.message });
+                const details = err.reason === 'etcd-unavailable' ? this.explain(err.message) : err.message;
+                this.log.info('request rejected', { method, code: grpc.status[err.code], reason: details });
                 this.onRequest(method, grpc.status[err.code]);
-                cb({ code: err.code, details: err.message });
+                cb({ code: err.code, details, metadata: answered(err) });
               } else {
                 const e = err as Error;
                 this.log.error('request failed', { method, error: e?.stack ?? String(err) });
                 this.onRequest(method, 'INTERNAL');
-                cb({ code: grpc.status.INTERNAL, details: `internal error: ${e?.message ?? String(err)}` });
+                cb({
+                  code: grpc.status.INTERNAL,
+                  details: `internal error: ${e?.message ?? String(err)}`,
+                  metadata: answered(),
+                });
               }
             },
           )
@@ -152,7 +173,7 @@ export class ApiServer {
       Inspect: wrap('Inspect', (r: { network: string }) => api.inspect(r.network)),
       Delete: wrap('Delete', (r: { network: string }) => api.delete(r.network)),
       Prune: wrap('Prune', (r: PruneNetworksRequest__Output) => api.prune(r)),
-      Connect: wrap('Connect', (r: ConnectRequest__Output) => api.connect(r)),
+      Connect: wrap('Connect', (r: ConnectRequest__Output, deadline) => api.connect(r, deadline)),
       Disconnect: wrap('Disconnect', async (r: DisconnectRequest__Output) => {
         await api.disconnect(r);
         return {};
@@ -188,6 +209,7 @@ export class ApiServer {
         call.on('close', () => this.watchers.delete(call));
       },
       ListHosts: wrap('ListHosts', () => api.listHosts()),
+      RemoveHost: wrap('RemoveHost', (r: RemoveHostRequest__Output) => api.removeHost(r)),
       Doctor: wrap('Doctor', () => api.doctor()),
     };
     const root = protobuf.loadSync(protoPath());

@@ -51,6 +51,8 @@ export class Allocator {
   constructor(
     private readonly store: Pick<Store, 'allocatedAddresses' | 'createEndpoint'>,
     private readonly state: ClusterState,
+    // An endpoint whose record's transaction was given up on in flight (see Abandoned).
+    private readonly uncertain: (ep: EndpointRecord) => void = () => undefined,
   ) {}
 
   // Attempts from `from` on until `attempt` answers (undefined: try again). The first reads the
@@ -151,7 +153,13 @@ export class Allocator {
     const claimed = this.claimingNow(net.id, chosen);
     let committed = false;
     try {
-      const res = await this.state.ownWrite(ep.id, false, () => this.store.createEndpoint(ep, chosen));
+      const res = await this.state
+        .ownWrite(ep.id, false, () => this.store.createEndpoint(ep, chosen))
+        .catch((err: unknown) => {
+          // Given up on with the transaction in flight: it may commit yet.
+          if (err instanceof VxError && err.reason === 'etcd-unavailable') this.uncertain(ep);
+          throw err;
+        });
       committed = res.ok;
       if (res.ok) {
         this.state.applyLocalEndpoint(ep, false, res.revision);

@@ -1,7 +1,8 @@
 import type { EndpointDeps } from './deps';
 
-// Live peers with an endpoint in the network must report a reconciled revision at or past the
-// endpoint's record; returns those that had not when the time ran out.
+// Peers that are up (hold their lease) with an endpoint in the network must report a reconciled
+// revision at or past the endpoint's record; returns those that had not when the time ran out. A
+// host without its lease reports nothing, so waiting for it would only cost the whole timeout.
 export async function waitForPeers(
   d: Pick<EndpointDeps, 'state' | 'self'>,
   networkId: string,
@@ -11,7 +12,7 @@ export async function waitForPeers(
   const lagging = (): string[] => {
     const snap = d.state.snap;
     if (!snap) return [];
-    const peers = [...snap.endpoints.hostsOf(networkId).keys()].filter((h) => h !== d.self.name && snap.hosts.has(h));
+    const peers = [...snap.endpoints.hostsOf(networkId).keys()].filter((h) => h !== d.self.name && snap.alive.has(h));
     return peers.filter((h) => (snap.reconciled.get(h) ?? 0) < revision).sort();
   };
   await d.state.waitUntil(() => lagging().length === 0, timeoutMs);

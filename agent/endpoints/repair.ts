@@ -15,10 +15,12 @@ export class SandboxRepair implements Repairer {
   constructor(
     private readonly d: EndpointDeps,
     private readonly docker: Pick<DockerEndpoints, 'repair' | 'verify'>,
+    // A Connect given up on: its record, if it lands, is deleted, never re-attached.
+    private readonly abandoned: (id: string) => boolean = () => false,
   ) {}
 
   async verifySandbox(ep: EndpointRecord): Promise<string[]> {
-    if (this.d.ops.has(ep.id)) return [];
+    if (this.d.ops.has(ep.id) || this.abandoned(ep.id)) return [];
     if (ep.docker) return this.docker.verify(ep);
     const fate = this.fateOf(ep);
     if (fate.fate === 'gone') {
@@ -38,7 +40,7 @@ export class SandboxRepair implements Repairer {
   async repair(ep: EndpointRecord): Promise<void> {
     const { state, sandboxes, self } = this.d;
     // Checked again now: the endpoint may have been disconnected or (re)connected since the diff.
-    if (this.d.ops.has(ep.id) || !state.snap?.endpoints.has(ep.id)) return;
+    if (this.d.ops.has(ep.id) || this.abandoned(ep.id) || !state.snap?.endpoints.has(ep.id)) return;
     if (ep.docker) return this.docker.repair(ep);
     const { fate, reason } = this.fateOf(ep);
     let gone = fate === 'gone' ? reason : '';

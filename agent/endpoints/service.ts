@@ -1,4 +1,5 @@
-import { exists, invalid, notFound, precondition } from '../../control/errors';
+import { status } from '@grpc/grpc-js';
+import { exists, invalid, notFound, precondition, VxError } from '../../control/errors';
 import { parseMac } from '../../control/ipam';
 import type { EndpointRecord, NetworkRecord } from '../../control/model';
 import type { Store } from '../../control/store/store';
@@ -25,6 +26,11 @@ import { waitForPeers } from './peers';
 import type { EndpointDeps } from './deps';
 import { InFlightOps } from './inflight';
 import { SandboxRepair } from './repair';
+import { Abandoned } from './abandoned';
+
+// How long a Connect's transaction given up on may still land: the store's call deadline (5 s by
+// default) for each of etcd3's three attempts, and a margin.
+const ABANDONED_LATE_MS = 20_000;
 import { nextIfname, sandboxName, sandboxPath } from './sandbox-names';
 
 // Connect and Disconnect for sandboxes on this host. Connect writes etcd and the kernel at once
@@ -36,6 +42,7 @@ export class EndpointService implements InFlight, Repairer {
   private readonly d: EndpointDeps;
   private readonly allocator: Allocator;
   private readonly repairs: SandboxRepair;
+  readonly abandoned: Abandoned;
 
   constructor(
     store: Store,
@@ -50,9 +57,10 @@ export class EndpointService implements InFlight, Repairer {
   ) {
     const ops = new InFlightOps(() => this.docker.awaiting());
     this.d = { store, state, kernel, sandboxes, self, log, settled, ops };
-    this.allocator = new Allocator(store, state);
+    this.abandoned = new Abandoned(this.d, ABANDONED_LATE_MS);
+    this.allocator = new Allocator(store, state, (ep) => this.abandoned.add(ep));
     this.docker = new DockerEndpoints(this.d, this.allocator, (ep) => this.disconnectEndpoint(ep));
-    this.repairs = new SandboxRepair(this.d, this.docker);
+    this.repairs = new SandboxRepair(this.d, this.docker, (id) => this.abandoned.has(id));
   }
 
   // Endpoints a request is working on, and Docker endpoints whose Join is still to come: neither is
@@ -102,6 +110,7 @@ export class EndpointService implements InFlight, Repairer {
     req: ConnectRequest__Output,
     identity: Pick<EndpointRecord, 'cni' | 'docker'> = {},
     access?: string,
+    deadline = Infinity, // the caller's (ms since the epoch): a Connect that outlives it is undone
   ): Promise<ConnectResponse> {
     const t = [performance.now()];
     validateSandboxArg(req.sandbox);
@@ -149,6 +158,7 @@ export class EndpointService implements InFlight, Repairer {
         req,
         { ipv4: req.ipv4Address, ipv6: req.ipv6Address, macFromIp: mac === undefined },
         t,
+        deadline,
       );
     } finally {
       box.close();
@@ -163,6 +173,7 @@ export class EndpointService implements InFlight, Repairer {
     req: ConnectRequest__Output,
     want: Wanted,
     t: number[],
+    deadline: number,
   ): Promise<ConnectResponse> {
     const { state, store, kernel, self, log, ops } = this.d;
     // Busy before the record exists: its watch event can reach the reconciler before the
@@ -213,6 +224,9 @@ export class EndpointService implements InFlight, Repairer {
       if (!plugged) await plug(ep);
       t.push(performance.now());
       const lagging = req.wait ? await waitForPeers(this.d, net.id, revision, req.waitTimeoutMs || 2000) : [];
+      // Nobody is waiting for this answer any more: undone, as the caller believes it failed.
+      if (Date.now() > deadline)
+        throw new VxError(status.DEADLINE_EXCEEDED, 'the caller gave up before the Connect completed; undone');
       const ms = t.slice(1).map((x, i) => Math.round((x - t[i]) * 100) / 100);
       log.info('endpoint connected', {
         network: net.name,

@@ -7,7 +7,7 @@ import {
 } from 'etcd3';
 import { BrokenCircuitError } from 'cockatiel';
 import { status } from '@grpc/grpc-js';
-import { VxError, unavailable, internal } from '../errors';
+import { VxError, etcdUnavailable, unavailable, internal } from '../errors';
 
 // The one place where the text of etcd's, etcd3's and grpc-js's messages is read: elsewhere a
 // failure is told apart by its type. OpenSSL, grpc-js and etcd say what went wrong only in words.
@@ -73,20 +73,18 @@ export function storeError(err: unknown): VxError {
     return classified(unavailable(`etcd refused the request: ${err.message}`));
   }
   if (err instanceof BrokenCircuitError)
-    return unavailable('etcd is unreachable (recent requests failed; retrying shortly)');
+    return etcdUnavailable('etcd is unreachable (recent requests failed; retrying shortly)');
   if (err instanceof GRPCGenericError || err instanceof EtcdError || err instanceof ClientRuntimeError) {
-    return classified(unavailable(`etcd is unreachable or not answering: ${err.message}`));
+    return classified(etcdUnavailable(`etcd is unreachable or not answering: ${err.message}`));
   }
   // A call made by hand on grpc-js (./raw): unreachable or slow, or refused (auth, permissions).
   const g = err as { code?: unknown; details?: unknown };
   if (typeof g?.code === 'number' && typeof g.details === 'string') {
     const away = AWAY.has(g.code);
     return classified(
-      unavailable(
-        away
-          ? `etcd is unreachable or not answering: ${g.details}`
-          : `etcd refused the request (${status[g.code] ?? g.code}): ${g.details}`,
-      ),
+      away
+        ? etcdUnavailable(`etcd is unreachable or not answering: ${g.details}`)
+        : unavailable(`etcd refused the request (${status[g.code] ?? g.code}): ${g.details}`),
     );
   }
   const e = err as Error;

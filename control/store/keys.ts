@@ -16,6 +16,13 @@ export const keys = {
   epName: (netId: string, name: string): string => `${PREFIX}epnames/${netId}/${name}`,
   hosts: `${PREFIX}hosts/`,
   host: (name: string): string => `${PREFIX}hosts/${name}`,
+  // Present while the host's agent holds its lease: says the agent reaches etcd, not that its
+  // containers are unreachable, so peers never drop a host's entries for its absence.
+  aliveAll: `${PREFIX}alive/`,
+  alive: (name: string): string => `${PREFIX}alive/${name}`,
+  // When a peer first saw a host without its lease: the clock behind `host ls` and dead_host_timeout.
+  downAll: `${PREFIX}down/`,
+  down: (name: string): string => `${PREFIX}down/${name}`,
   reconciledAll: `${PREFIX}reconciled/`,
   reconciled: (name: string): string => `${PREFIX}reconciled/${name}`,
   // Addresses Docker's IPAM reserved on a host and no endpoint owns yet (an index for clean-up).
@@ -31,6 +38,8 @@ export type ParsedKey =
   | { kind: 'endpoint'; networkId: string; id: string }
   | { kind: 'host'; name: string }
   | { kind: 'reconciled'; name: string }
+  | { kind: 'alive'; name: string }
+  | { kind: 'down'; name: string }
   | { kind: 'other' };
 
 const OTHER: ParsedKey = { kind: 'other' };
@@ -53,6 +62,8 @@ export function parseKey(key: string): ParsedKey {
   if (kind === 8 && key.startsWith('networks', p)) return { kind: 'network', id: key.slice(rest) };
   if (kind === 5 && key.startsWith('hosts', p)) return { kind: 'host', name: key.slice(rest) };
   if (kind === 10 && key.startsWith('reconciled', p)) return { kind: 'reconciled', name: key.slice(rest) };
+  if (kind === 5 && key.startsWith('alive', p)) return { kind: 'alive', name: key.slice(rest) };
+  if (kind === 4 && key.startsWith('down', p)) return { kind: 'down', name: key.slice(rest) };
   return OTHER;
 }
 

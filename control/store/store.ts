@@ -9,7 +9,7 @@ import {
   retry,
 } from 'cockatiel';
 import type * as RPC from 'etcd3/lib/rpc';
-import { unavailable } from '../errors';
+import { etcdUnavailable, unavailable } from '../errors';
 import { neverSent, storeError } from './errors';
 import { plainAddressesOf, reservationOf } from '../model';
 import type { DockerNetworkRecord, EndpointRecord, HostRecord, NetworkRecord } from '../model';
@@ -23,10 +23,20 @@ import type { ClusterView, ViewChange, ViewHandlers, ViewWatch } from './view-ch
 import { EndpointTable } from './endpoint-table';
 import { absent, decode, del, delPrefix, noneUnder, present, put, unchangedSince, valueIs } from './txn';
 import { EtcdHostLease } from './lease';
+import { EtcdHealth, PROBE_AFTER_MS, SILENCE_MS } from './health';
 import type { HostLease } from './lease';
 import type { EtcdTarget } from './raw';
 
 export type { ClusterView, ViewBatch, ViewChange, ViewHandlers, ViewWatch };
+
+// A host as etcd holds it: any of its record, its lease key (up), a "down" mark, its endpoints.
+export interface HostState {
+  name: string;
+  record?: HostRecord;
+  alive?: { since: string; ttlLeft: number };
+  downSince?: string;
+  endpoints: number;
+}
 
 export interface StoreOptions extends EtcdTarget {
   callTimeoutMs?: number;
@@ -38,6 +48,8 @@ export class Store {
   requests = 0; // unary etcd requests made (a metric, and the bench's requests per Connect)
   private readonly target: StoreOptions;
   private watchEndpoint = 0; // the member the next watch goes to; moves on after a failure
+  readonly health = new EtcdHealth();
+  private probing: Promise<unknown> | undefined;
 
   constructor(opts: StoreOptions) {
     this.timeoutMs = opts.callTimeoutMs ?? 5000;
@@ -47,14 +59,22 @@ export class Store {
       dialTimeout: this.timeoutMs,
       // A watch response or a full load carries every endpoint of a big cluster: far over gRPC's
       // default 4 MiB limit at tens of thousands of endpoints.
-      grpcOptions: { 'grpc.max_receive_message_length': 1 << 30 },
+      // A member back from a restart is dialled again within half a second (grpc-js backs off to
+      // two minutes by default), so that the first request after an outage finds it.
+      grpcOptions: {
+        'grpc.max_receive_message_length': 1 << 30,
+        'grpc.initial_reconnect_backoff_ms': 100,
+        'grpc.max_reconnect_backoff_ms': 500,
+      },
       // Every unary call is bounded so that an etcd outage surfaces as UNAVAILABLE, never as a hang.
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + this.timeoutMs }),
       // etcd3's defaults keep a host's breaker open for 5 s after three failures, so the API stays
-      // UNAVAILABLE for seconds after etcd is back; one second is enough to avoid hammering it.
+      // UNAVAILABLE for seconds after etcd is back; half a second is enough to avoid hammering it,
+      // and within the second that a silent etcd is given (health.ts) the first write after it
+      // returns still gets through.
       faultHandling: {
         host: () =>
-          circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
+          circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 500, breaker: new ConsecutiveBreaker(3) }),
         global: retry(handleWhen(isRecoverableError), { maxAttempts: 3 }),
         // A watch down means a stale view: retry it within a second, not etcd3's 30 s maximum.
         watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000 }) as unknown as IBackoff<unknown>, // etcd3 is typed for an older cockatiel; it calls the factory's next()
@@ -86,7 +106,10 @@ export class Store {
         revision,
         this.timeoutMs,
         {
-          data: (res) => on.data(res),
+          data: (res) => {
+            this.health.answered();
+            on.data(res);
+          },
           error: (err) => {
             this.watchEndpoint++;
             on.error(err);
@@ -108,24 +131,67 @@ export class Store {
   }
 
   // While a breaker is open the client refuses at once; within the call's deadline we wait for it
-  // to half-open rather than fail a request that etcd, just back, would serve.
+  // to half-open rather than fail a request that etcd, just back, would serve. Silence from etcd
+  // ends the wait early (see EtcdHealth).
   private async call<T>(fn: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + this.timeoutMs;
+    const start = Date.now();
+    const deadline = start + this.timeoutMs;
     let cause: unknown;
     for (;;) {
       try {
         this.requests++;
-        return await fn();
+        const res = await this.unlessSilent(fn(), start);
+        this.health.answered();
+        return res;
       } catch (err) {
         // An open breaker hides why the member failed: report the failure that opened it.
         if (!(err instanceof BrokenCircuitError)) cause = err;
-        if (neverSent(err) && Date.now() + 200 < deadline) {
+        if (neverSent(err) && Date.now() + 200 < deadline && !this.health.silent(start, Date.now() + 200)) {
           await new Promise((r) => setTimeout(r, 200));
           continue;
         }
-        throw storeError(err instanceof BrokenCircuitError && cause ? cause : err);
+        const e = storeError(err instanceof BrokenCircuitError && cause ? cause : err);
+        if (e.reason === 'etcd-unavailable') this.health.failed();
+        throw e;
       }
     }
+  }
+
+  // The request's own answer, or UNAVAILABLE once etcd has been silent for SILENCE_MS (a probe
+  // asks whether it is there at all). A write given up on may still commit: callers that wrote
+  // undo it (see the endpoint service's abandoned Connects).
+  private unlessSilent<T>(p: Promise<T>, start: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const tick = setInterval(() => {
+        const now = Date.now();
+        if (this.health.silent(start, now)) {
+          clearInterval(tick);
+          reject(etcdUnavailable(`etcd is not answering (no reply from any member in ${SILENCE_MS} ms)`));
+        } else if (now - this.health.lastAnswer >= PROBE_AFTER_MS) this.probe();
+      }, 50);
+      p.then(
+        (v) => {
+          clearInterval(tick);
+          resolve(v);
+        },
+        (e: Error) => {
+          clearInterval(tick);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  // One cheap request at a time, to any member, whose answer says etcd is there.
+  private probe(): void {
+    if (this.probing) return;
+    this.probing = this.client.maintenance
+      .status()
+      .then(() => this.health.answered())
+      .catch(() => undefined)
+      .finally(() => {
+        this.probing = undefined;
+      });
   }
 
   async txn(
@@ -318,39 +384,99 @@ export class Store {
   // Removes the endpoint and releases its addresses and name in one transaction: the claims were
   // created with the endpoint and are only ever deleted with it, so they cannot outlive it.
   async deleteEndpoint(ep: EndpointRecord): Promise<number> {
-    const addrs = plainAddressesOf(ep);
-    const res = await this.txn(
-      [present(keys.endpoint(ep.networkId, ep.id))],
-      [
-        del(keys.endpoint(ep.networkId, ep.id)),
-        ...addrs.map((a) => del(keys.ipam(ep.networkId, a))),
-        del(keys.epName(ep.networkId, ep.name)),
-      ],
-    );
-    return Number(res.header.revision);
+    return (await this.deleteEndpointIfPresent(ep)).revision;
+  }
+
+  // The same, saying whether the endpoint was there to delete.
+  async deleteEndpointIfPresent(ep: EndpointRecord): Promise<{ deleted: boolean; revision: number }> {
+    const res = await this.txn([present(keys.endpoint(ep.networkId, ep.id))], releaseOps(ep));
+    return { deleted: res.succeeded, revision: Number(res.header.revision) };
   }
 
   // --- hosts ---------------------------------------------------------------------------------------
 
   // Granted with its first put (etcd3 grants lazily), renewed until released or revoked.
   grantLease(ttlSeconds: number): HostLease {
-    return new EtcdHostLease(this.client.lease(ttlSeconds, { autoKeepAlive: true }), (fn) => this.call(fn));
+    return new EtcdHostLease(
+      this.client.lease(ttlSeconds, { autoKeepAlive: true }),
+      (fn) => this.call(fn),
+      (c, s, f) => this.txn(c, s, f),
+    );
   }
 
-  // Every host record with the seconds its lease has left (-1 when etcd cannot say).
-  async listHostsWithLeases(): Promise<{ host: HostRecord; ttlLeft: number }[]> {
-    const res = await this.range(keys.hosts);
-    return Promise.all(
-      res.kvs.map(async (kv) => {
+  // Every host etcd knows of (a record, a lease key or a "down" mark), with its lease's seconds
+  // left (-1 when etcd cannot say) and its endpoint count.
+  async hostStates(): Promise<HostState[]> {
+    const [hosts, alive, down, eps] = await Promise.all([
+      this.range(keys.hosts),
+      this.range(keys.aliveAll),
+      this.range(keys.downAll),
+      this.range(keys.endpointsAll),
+    ]);
+    const by = new Map<string, HostState>();
+    const of = (name: string): HostState => {
+      let h = by.get(name);
+      if (!h) by.set(name, (h = { name, endpoints: 0 }));
+      return h;
+    };
+    const nameOf = (kv: RPC.IKeyValue, prefix: string): string => kv.key.toString().slice(prefix.length);
+    for (const kv of hosts.kvs) of(nameOf(kv, keys.hosts)).record = decode<HostRecord>(kv);
+    for (const kv of down.kvs) of(nameOf(kv, keys.downAll)).downSince = decode<{ since: string }>(kv).since;
+    for (const kv of eps.kvs) of(decode<EndpointRecord>(kv).host).endpoints++;
+    await Promise.all(
+      alive.kvs.map(async (kv) => {
         let ttlLeft = -1;
         try {
           ttlLeft = Number((await this.call(() => this.client.leaseClient.leaseTimeToLive({ ID: kv.lease }))).TTL);
         } catch {
           /* unknown */
         }
-        return { host: decode<HostRecord>(kv), ttlLeft };
+        of(nameOf(kv, keys.aliveAll)).alive = { since: decode<{ since: string }>(kv).since, ttlLeft };
       }),
     );
+    return [...by.values()];
+  }
+
+  // Marks a registered host that holds no lease as down since `since`, once: the first peer to see
+  // it sets the time every agent reports. False when it holds a lease again or is marked already.
+  async markDown(name: string, since: string): Promise<boolean> {
+    const ok = [present(keys.host(name)), absent(keys.alive(name)), absent(keys.down(name))];
+    return (await this.txn(ok, [put(keys.down(name), { since })])).succeeded;
+  }
+
+  // Forgets a host: its record and marks first, in one transaction, so that every peer drops all of
+  // its entries in one reconcile (desired state skips endpoints of unknown hosts); then its
+  // endpoints with their addresses and names, a batch per network, each endpoint all or nothing. A
+  // removal cut short leaves endpoints of an unknown host, which `host ls` lists and a second
+  // removal releases. Returns the endpoints released.
+  async removeHost(name: string): Promise<number> {
+    await this.txn(
+      [],
+      [
+        del(keys.host(name)),
+        del(keys.alive(name)),
+        del(keys.down(name)),
+        del(keys.reconciled(name)),
+        delPrefix(keys.reservationsOf(name)),
+      ],
+    );
+    const eps = (await this.listEndpoints()).filter((e) => e.host === name);
+    let released = 0;
+    for (let i = 0; i < eps.length; i += REMOVE_BATCH) {
+      const batch = eps.slice(i, i + REMOVE_BATCH);
+      const res = await this.txn(
+        batch.map((ep) => present(keys.endpoint(ep.networkId, ep.id))),
+        batch.flatMap((ep) => releaseOps(ep)),
+      );
+      if (res.succeeded) {
+        released += batch.length;
+        continue;
+      }
+      // One of them went meanwhile (a Disconnect -f): the rest one by one.
+      for (const ep of batch)
+        if ((await this.txn([present(keys.endpoint(ep.networkId, ep.id))], releaseOps(ep))).succeeded) released++;
+    }
+    return released;
   }
 
   // --- snapshot ----------------------------------------------------------------------------------
@@ -372,6 +498,8 @@ export class Store {
       endpoints: new EndpointTable(),
       hosts: new Map(),
       reconciled: new Map(),
+      alive: new Map(),
+      down: new Map(),
     };
     const into = newViewChange();
     snap.revision = decodeRangeResponse(res, (key, value) => {
@@ -383,6 +511,19 @@ export class Store {
     }).revision;
     return snap;
   }
+}
+
+// Endpoints per transaction of a host's removal: each is 3-4 requests and a compare, under etcd's
+// default limit of 128 operations per transaction.
+const REMOVE_BATCH = 25;
+
+// An endpoint's key with the claims made with it (its addresses and its name).
+function releaseOps(ep: EndpointRecord): RPC.IRequestOp[] {
+  return [
+    del(keys.endpoint(ep.networkId, ep.id)),
+    ...plainAddressesOf(ep).map((a) => del(keys.ipam(ep.networkId, a))),
+    del(keys.epName(ep.networkId, ep.name)),
+  ];
 }
 
 async function jitter(attempt: number): Promise<void> {

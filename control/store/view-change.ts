@@ -11,6 +11,8 @@ export interface ClusterView {
   endpoints: EndpointTable; // by endpoint id
   hosts: Map<string, HostRecord>;
   reconciled: Map<string, number>; // host -> etcd revision up to which its kernel is programmed
+  alive: Map<string, string>; // host -> since when its agent holds its lease (RFC 3339)
+  down: Map<string, string>; // host -> since when a peer has seen it registered without a lease
 }
 
 // `data` gets every batch of changes after etcd confirmed the watch; `error` once, when the watch
@@ -58,6 +60,13 @@ export interface ReconciledViewChange extends Common {
   record: number | undefined;
   previous: undefined;
 }
+// A host's lease key appearing or going (since when it holds it), or the time a peer marked it down.
+export interface LivenessViewChange extends Common {
+  kind: 'alive' | 'down';
+  id: string;
+  record: string | undefined;
+  previous: string | undefined;
+}
 export interface OtherViewChange extends Common {
   kind: 'other';
   id: '';
@@ -65,7 +74,7 @@ export interface OtherViewChange extends Common {
   previous: undefined;
 }
 export type ViewChange =
-  EndpointViewChange | NetworkViewChange | HostViewChange | ReconciledViewChange | OtherViewChange;
+  EndpointViewChange | NetworkViewChange | HostViewChange | ReconciledViewChange | LivenessViewChange | OtherViewChange;
 
 // The one object every change of a batch is decoded into, whatever its kind.
 interface Slot {
@@ -160,6 +169,12 @@ function readInto(c: Slot, key: string, value: string | undefined): void {
       c.id = k.name;
       c.record = value !== undefined ? parse<{ revision: number }>(value).revision : undefined;
       return;
+    case 'alive':
+    case 'down':
+      c.kind = k.kind;
+      c.id = k.name;
+      c.record = value !== undefined ? parse<{ since: string }>(value).since : undefined;
+      return;
     default:
       c.kind = 'other';
       c.id = '';
@@ -198,6 +213,16 @@ export function applyChange(view: ClusterView, change: ViewChange): void {
       if (change.record !== undefined) view.reconciled.set(change.id, change.record);
       else view.reconciled.delete(change.id);
       return;
+    case 'alive':
+    case 'down': {
+      // Liveness is not desired state: a host's entries stay while its agent is away (issue of
+      // flannel's and Docker's: a control-plane partition became a data-plane outage).
+      const m = change.kind === 'alive' ? view.alive : view.down;
+      c.previous = m.get(change.id);
+      if (change.record !== undefined) m.set(change.id, change.record);
+      else m.delete(change.id);
+      return;
+    }
     default:
   }
 }

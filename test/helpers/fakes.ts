@@ -57,6 +57,9 @@ export class FakeEtcd {
   private delivery = Promise.resolve();
   // The next call of each kind throws this (etcd unreachable, a deadline), once.
   readonly failNext: { createEndpoint?: Error; deleteEndpoint?: Error } = {};
+  // The next createEndpoint commits and then fails with this, as a transaction given up on in
+  // flight that etcd applied all the same.
+  landsLater: Error | undefined;
 
   constructor(private readonly r?: () => number) {}
 
@@ -86,6 +89,9 @@ export class FakeEtcd {
         this.names.set(`${ep.networkId}/${ep.name}`, ep.id);
         const revision = this.put(ep);
         await jitter(this.r);
+        const late = this.landsLater;
+        this.landsLater = undefined;
+        if (late) throw late;
         return { ok: true, revision };
       },
       deleteEndpoint: async (ep: EndpointRecord) => {
@@ -94,6 +100,12 @@ export class FakeEtcd {
         const revision = this.remove(ep);
         await jitter(this.r);
         return revision;
+      },
+      deleteEndpointIfPresent: async (ep: EndpointRecord) => {
+        await jitter(this.r);
+        this.throwIfFailing('deleteEndpoint');
+        const deleted = this.endpoints.has(ep.id);
+        return { deleted, revision: this.remove(ep) };
       },
       allocatedAddresses: async (networkId: string) =>
         new Set(
@@ -143,6 +155,16 @@ export class FakeEtcd {
   addHost(h: HostRecord): void {
     this.hosts.set(h.name, h);
     this.emit(keys.host(h.name), JSON.stringify(h));
+  }
+
+  removeHost(name: string): void {
+    this.hosts.delete(name);
+    this.emit(keys.host(name), undefined);
+  }
+
+  // A host's lease key: put when its agent registers (`since`), deleted when its lease ends.
+  setAlive(name: string, since: string | undefined): void {
+    this.emit(keys.alive(name), since === undefined ? undefined : JSON.stringify({ since }));
   }
 
   // Resolves once every event emitted so far has been delivered.

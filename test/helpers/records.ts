@@ -83,12 +83,15 @@ export function snapshot(
   hosts: Iterable<HostRecord> = [],
   revision = 1,
 ): ClusterView {
+  const hostList = [...hosts];
   return {
     revision,
     networks: new Map([...networks].map((n) => [n.id, n])),
     endpoints: endpointTable(endpoints),
-    hosts: new Map([...hosts].map((h) => [h.name, h])),
+    hosts: new Map(hostList.map((h) => [h.name, h])),
     reconciled: new Map(),
+    alive: new Map(hostList.map((h) => [h.name, '2026-01-01T00:00:00.000Z'])),
+    down: new Map(),
   };
 }
 

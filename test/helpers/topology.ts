@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'child_process';
+import { execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 
 // Simulated hosts for integration tests: an underlay namespace holding a bridge, N host namespaces
@@ -159,4 +159,37 @@ export async function waitFor(
     if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+// A ping at a fixed rate in the background; resolves with what was sent and received.
+export function pingFlood(
+  fromNs: string,
+  ip: string,
+  seconds: number,
+  intervalS = 0.05,
+): Promise<{ sent: number; received: number; out: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('ip', [
+      'netns',
+      'exec',
+      fromNs,
+      'ping',
+      '-n',
+      '-q',
+      '-i',
+      String(intervalS),
+      '-w',
+      String(seconds),
+      ip,
+    ]);
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const t = setTimeout(() => p.kill('SIGKILL'), (seconds + 10) * 1000);
+    p.on('exit', () => {
+      clearTimeout(t);
+      const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
+      if (!m) reject(new Error(`no ping summary: ${out}`));
+      else resolve({ sent: Number(m[1]), received: Number(m[2]), out });
+    });
+  });
 }

@@ -393,31 +393,30 @@ describe('data plane: three hosts, real agents, real kernel', function () {
       await agents[0].client.delete({ network: 'low' });
     });
 
-    it('a host whose agent dies disappears from its peers within the lease TTL plus one second', async () => {
+    it('a host whose agent dies stays programmed on its peers (its lease says nothing of its containers) and is shown unreachable', async () => {
       const victim = agents[2];
       const macs = (await agents[0].client.inspect({ network: 'blue' })).endpoints
         .filter((e) => e.host === 'h3')
         .map((e) => e.macAddress);
       assert.strictEqual(macs.length, 2);
       victim.signal('SIGKILL');
-      const t0 = Date.now();
       await waitFor(
-        'h3 entries gone from h1 and h2',
-        () => [0, 1].every((h) => macs.every((m) => !fdbOf(topo.hosts[h].ns, `vx-${vni}`).includes(m))),
-        (TTL + 1) * 1000 + 1000,
-        50,
+        'h3 shown unreachable',
+        async () =>
+          (await agents[0].client.listHosts({})).hosts.some((h) => h.name === 'h3' && h.state === 'unreachable'),
+        (TTL + 2) * 1000,
+        100,
       );
-      const took = Date.now() - t0;
-      console.log(`      measured: dead host purged from peers ${took} ms after SIGKILL (lease TTL ${TTL} s)`);
-      assert.ok(took <= (TTL + 1) * 1000, `took ${took} ms`);
-      // Its own kernel state stays (the data plane outlives the agent), and a restart brings it back.
+      // Its containers still answer, and its peers still reach them.
+      assert.ok([0, 1].every((h) => macs.every((m) => fdbOf(topo.hosts[h].ns, `vx-${vni}`).includes(m))));
+      assert.ok(ping(c.c1a, ip.c3a), 'c1a -> c3a while h3 has no agent');
       assert.ok(nsExists(c.c3a));
       assert.match(sh('ip', ['-n', topo.hosts[2].ns, '-o', 'link']), new RegExp(`vx-${vni}`));
       await victim.stop('SIGKILL');
       await victim.start();
       await waitFor(
-        'h3 entries back on h1',
-        () => macs.every((m) => fdbOf(topo.hosts[0].ns, `vx-${vni}`).includes(m)),
+        'h3 up again',
+        async () => (await agents[0].client.listHosts({})).hosts.some((h) => h.name === 'h3' && h.state === 'up'),
         5000,
       );
       await waitFor('c1a -> c3a again', () => ping(c.c1a, ip.c3a), 3000);

@@ -400,7 +400,7 @@ describe('Docker network and IPAM plugin, global scope (3 hosts, Docker 20.10 wi
       await d(l, h, ['rm', '-f', ...names]);
     await assertNothingLeft(l, 'rm -f of every container');
     await d(l, 'h2', ['network', 'rm', 'blue']);
-    const keys = Object.keys(await dumpEtcd(l.kv)).filter((k) => !/\/hosts\//.test(k));
+    const keys = Object.keys(await dumpEtcd(l.kv)).filter((k) => !/\/(hosts|alive)\//.test(k));
     assert.deepStrictEqual(keys, [], 'network rm left keys in etcd');
     for (const h of l.topo.hosts)
       assert.doesNotMatch(

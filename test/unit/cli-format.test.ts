@@ -73,6 +73,7 @@ function net(over: Partial<Network__Output> = {}): Network__Output {
     ],
     vni: 4097,
     mtu: 0,
+    stale: '',
     ...over,
   };
 }

@@ -61,4 +61,27 @@ describe('cluster events from the view (ClusterState on a fake etcd)', () => {
       ['n1', 'n1', 'n1', 'n1', 'n1', 'n1'],
     );
   });
+
+  it("hosts: the lease key's arrival is a join, its end a leave (the host's entries stay), the record's removal a remove", async () => {
+    const etcd = new FakeEtcd();
+    const store = etcd.asStore() as Store;
+    const log = new EventLog(100);
+    const seen: Event[] = [];
+    log.on('event', (e: Event) => seen.push(e));
+    const state = new ClusterState(store, 'h1', quietLog, log);
+    await state.start();
+    etcd.addHost(hostRecord('h2', '192.168.231.12'));
+    etcd.setAlive('h2', '2026-01-01T00:00:00.000Z');
+    etcd.setAlive('h2', undefined);
+    await etcd.delivered();
+    assert.ok(state.snap?.hosts.has('h2'), 'a lost lease took the host record');
+    assert.ok(!state.snap?.alive.has('h2'));
+    etcd.removeHost('h2');
+    await etcd.delivered();
+    await state.stop();
+    assert.deepStrictEqual(
+      seen.map((e) => `${e.type} ${e.action} ${e.name} ${e.vtep ?? ''}`),
+      ['host join h2 192.168.231.12', 'host leave h2 192.168.231.12', 'host remove h2 192.168.231.12'],
+    );
+  });
 });

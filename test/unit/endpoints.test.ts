@@ -6,7 +6,7 @@ import type { Self } from '../../agent/desired';
 import type { Settled } from '../../agent/reconciler';
 import type { Store } from '../../control/store/store';
 import type { NetworkService } from '../../control/networks';
-import { VxError } from '../../control/errors';
+import { VxError, etcdUnavailable } from '../../control/errors';
 import { FakeEtcd, FakeKernel, quietLog, connectRequest } from '../helpers/fakes';
 import { hostRecord, netRecord } from '../helpers/records';
 
@@ -120,5 +120,44 @@ describe('endpoint service on fakes: a refused Connect changes nothing', () => {
       x.settled.map((s) => s.ok),
       [true, false, true],
     );
+  });
+});
+
+describe('endpoint service on fakes: a Connect given up on while etcd was silent', () => {
+  it('its record, landed after all, is released and never re-attached', async () => {
+    const x = await service();
+    x.etcd.landsLater = etcdUnavailable('etcd is not answering (no reply from any member in 800 ms)');
+    await assert.rejects(x.svc.connect(req('n1', 'a')), code(status.UNAVAILABLE));
+    assert.strictEqual(x.kernel.veths.size, 0, 'the veth was removed');
+    assert.strictEqual(x.etcd.endpoints.size, 1, 'etcd applied it all the same');
+    assert.strictEqual(x.svc.abandoned.size, 1);
+    await x.etcd.delivered();
+    const ep = [...x.etcd.endpoints.values()][0];
+    await x.svc.repair(ep);
+    assert.strictEqual(x.kernel.veths.size, 0, 'the repair re-attached an abandoned endpoint');
+    await x.svc.abandoned.sweep();
+    assert.strictEqual(x.etcd.endpoints.size, 0);
+    assert.strictEqual(x.svc.abandoned.size, 0);
+    assert.ok(!x.state.snap?.endpoints.has(ep.id));
+    x.svc.abandoned.stop();
+  });
+
+  it('one that never landed is forgotten once it no longer can', async () => {
+    const x = await service();
+    x.etcd.failNext.createEndpoint = etcdUnavailable('etcd is not answering');
+    await assert.rejects(x.svc.connect(req('n1', 'a')), code(status.UNAVAILABLE));
+    assert.strictEqual(x.svc.abandoned.size, 1);
+    await x.svc.abandoned.sweep(Date.now());
+    assert.strictEqual(x.svc.abandoned.size, 1, 'still in the time it could land');
+    await x.svc.abandoned.sweep(Date.now() + 60_000);
+    assert.strictEqual(x.svc.abandoned.size, 0);
+    x.svc.abandoned.stop();
+  });
+
+  it('a Connect that outlives its caller is undone', async () => {
+    const x = await service();
+    await assert.rejects(x.svc.connect(req('n1', 'a'), {}, undefined, Date.now() - 1), code(status.DEADLINE_EXCEEDED));
+    assert.strictEqual(x.etcd.endpoints.size, 0);
+    assert.strictEqual(x.kernel.veths.size, 0);
   });
 });

@@ -58,6 +58,7 @@ describe('agent settings: one table for the schema, the flags, --help and the ex
         timeoutMs: 5000,
       },
       leaseTtl: 10,
+      deadHostTimeout: 0,
       resyncInterval: 30,
       api: {
         socket: '/run/vxnet/vxnet.sock',

@@ -1,16 +1,18 @@
-import type { HostRecord } from '../control/model';
-import type { Store } from '../control/store/store';
-import type { HostLease } from '../control/store/lease';
-import type { Logger } from '../lib/log';
+import type { HostRecord } from '../../control/model';
+import type { Store } from '../../control/store/store';
+import type { HostLease } from '../../control/store/lease';
+import type { Logger } from '../../lib/log';
 
-// Keeps hosts/<name> alive under a lease. A lost lease (the agent was paused past the TTL, or etcd
-// was away that long) is followed by a fresh lease and a fresh host key, retried until etcd answers.
+// Keeps the host registered: its record, and alive/<name> under a lease. A lost lease (the agent was
+// paused past the TTL, or etcd was away that long) is followed by a fresh lease and a fresh lease
+// key, retried until etcd answers; the record is written again only if it changed.
 export class Registration {
   private lease: HostLease | undefined;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   registered = false;
   private registrations = 0;
+  private since = '';
   renewals = 0;
   losses = 0;
 
@@ -45,7 +47,8 @@ export class Registration {
       this.renewals++;
     });
     try {
-      await lease.putHost(this.rec);
+      this.since = new Date().toISOString();
+      await lease.register(this.rec, this.since);
       this.registered = true;
       this.log.info('host registered', { host: this.rec.name, vtep: this.rec.vtep, ttl: this.ttlSeconds });
       this.onRegistered(this.registrations++ > 0);
@@ -57,6 +60,15 @@ export class Registration {
     }
   }
 
+  // The record is gone while this agent holds its lease (a `host rm --force` from a peer that
+  // took this host for gone behind a partition): written again, under the same lease.
+  async restore(): Promise<void> {
+    const lease = this.lease;
+    if (!this.registered || !lease || this.stopped) return;
+    await lease.register(this.rec, this.since);
+    this.log.warn('host record was removed while this agent was up: registered again', { host: this.rec.name });
+  }
+
   private retry(ms: number): void {
     if (this.stopped || this.timer) return;
     this.timer = setTimeout(() => {
@@ -65,8 +77,8 @@ export class Registration {
     }, ms);
   }
 
-  // Graceful stop keeps the host key until its lease runs out: peers keep their entries through a
-  // restart (the data plane stays), and a host that does not come back is purged after the TTL.
+  // Graceful stop keeps the lease key until its lease runs out: a restart within the TTL shows no
+  // gap in `host ls`. Peers keep the host's entries in any case, until it is removed.
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
