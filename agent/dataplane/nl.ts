@@ -313,5 +313,12 @@ export function isDefaultRoute(r: rt.RouteMessage): boolean {
 export function errnoName(err: unknown): string {
   const e = err as { errno?: number; code?: string; message?: string };
   if (e.code) return e.code;
-  return /\b(E[A-Z0-9]{2,})\b/.exec(e.message ?? '')?.[1] ?? e.message ?? String(err);
+  const msg = e.message ?? '';
+  // The netlink library names errnos through libuv, which does not know every Linux one.
+  const unknown = /Unknown system error -(\d+)/.exec(msg)?.[1];
+  if (unknown) return LINUX_ONLY_ERRNO[Number(unknown)] ?? `errno ${unknown}`;
+  return /\b(E[A-Z0-9]{2,})\b/.exec(msg)?.[1] ?? (msg || String(err));
 }
+
+// Linux errnos that libuv has no name for, as the kernel's headers name them.
+const LINUX_ONLY_ERRNO: Record<number, string> = { 54: 'EXFULL' };

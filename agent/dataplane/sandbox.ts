@@ -1,3 +1,4 @@
+import { BridgeFullError } from './errors';
 import * as fs from 'fs';
 import { RtNetlinkSocket } from 'netlink';
 import type { PathIdentity } from '../sandbox-identity';
@@ -137,6 +138,7 @@ export class SandboxDataplane implements Sandboxes {
         { flags: NLM_F_CREATE | NLM_F_EXCL },
       );
     } catch (err) {
+      if (errnoName(err) === 'EXFULL') throw new BridgeFullError(a.bridge);
       throw new Error(`failed to create veth ${a.hostVeth} <-> ${a.peer}: ${errnoName(err)}`, { cause: err });
     }
     await this.newPort(a.hostVeth, a.mac);
@@ -171,6 +173,7 @@ export class SandboxDataplane implements Sandboxes {
         { flags: NLM_F_CREATE | NLM_F_EXCL },
       );
     } catch (err) {
+      if (errnoName(err) === 'EXFULL') throw new BridgeFullError(a.bridge);
       throw new Error(`failed to create veth ${a.hostVeth} <-> ${a.ifname} in ${a.sandbox}: ${errnoName(err)}`, {
         cause: err,
       });

@@ -1,3 +1,5 @@
+import { BridgeFullError } from '../dataplane/errors';
+import { bridgeFull } from '../endpoints/attach';
 import { invalid, notFound, precondition } from '../../control/errors';
 import { addressOf, canonicalAddress } from '../../control/ipam';
 import { plainAddressesOf } from '../../control/model';
@@ -132,13 +134,11 @@ export class DockerEndpoints {
       const mtu = networkMtu(net, self);
       await kernel.ensureDevicesCached(networkDevices(net, self));
       await kernel.removeVeth(hostVethName(ep.id)); // a Join that Docker repeats starts afresh
-      await sandboxes.createPair({
-        hostVeth: hostVethName(ep.id),
-        peer,
-        mac: ep.mac,
-        mtu,
-        bridge: bridgeName(net.vni),
-      });
+      await sandboxes
+        .createPair({ hostVeth: hostVethName(ep.id), peer, mac: ep.mac, mtu, bridge: bridgeName(net.vni) })
+        .catch((err: unknown) => {
+          throw err instanceof BridgeFullError ? bridgeFull(net, self.name) : err;
+        });
       this.awaitingJoin.delete(ep.id);
       this.joinedAt.set(ep.id, Date.now());
       // Docker gives no --wait: "connected" means every peer serving the network can reach the

@@ -1,3 +1,5 @@
+import { exhausted } from '../../control/errors';
+import type { VxError } from '../../control/errors';
 import { addressesOf } from '../../control/model';
 import type { EndpointRecord, NetworkRecord } from '../../control/model';
 import type { Attachment } from '../dataplane/types';
@@ -28,4 +30,11 @@ export async function attachmentOf(
   if (!net.internal && ep.ipv4 && gw.v4 && (await lacksRoute(4))) a.gateway4 = gw.v4;
   if (!net.internal && ep.ipv6 && gw.v6 && (await lacksRoute(6))) a.gateway6 = gw.v6;
   return a;
+}
+
+// The kernel's "no port left on the bridge" as the API says it: what is exhausted and what to do.
+export function bridgeFull(net: NetworkRecord, host: string): VxError {
+  return exhausted(
+    `network ${net.name} has no room left on host ${host}: its bridge takes at most 1,023 ports, its VXLAN device and 1,022 endpoints; connect this one on another host or to another network`,
+  );
 }

@@ -20,7 +20,8 @@ import type { InFlight, Repairer, Settled } from '../reconciler';
 import type { ClusterState } from '../view';
 import { Allocator } from './allocator';
 import type { Wanted } from './allocator';
-import { attachmentOf } from './attach';
+import { attachmentOf, bridgeFull } from './attach';
+import { BridgeFullError } from '../dataplane/errors';
 import { settledFor } from './deps';
 import { waitForPeers } from './peers';
 import type { EndpointDeps } from './deps';
@@ -263,7 +264,7 @@ export class EndpointService implements InFlight, Repairer {
           });
         state.applyLocalEndpoint(rec, true, rev);
       }
-      throw err;
+      throw err instanceof BridgeFullError ? bridgeFull(net, self.name) : err;
     } finally {
       ops.end(id);
       ops.holdNetwork(net.vni, -1);

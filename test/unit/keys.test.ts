@@ -7,6 +7,8 @@ describe('parsing watched keys', () => {
     assert.deepStrictEqual(parseKey(keys.endpoint('n1', 'e1')), { kind: 'endpoint', networkId: 'n1', id: 'e1' });
     assert.deepStrictEqual(parseKey(keys.host('h1')), { kind: 'host', name: 'h1' });
     assert.deepStrictEqual(parseKey(keys.reconciled('h1')), { kind: 'reconciled', name: 'h1' });
+    assert.deepStrictEqual(parseKey(keys.alive('h1')), { kind: 'alive', name: 'h1' });
+    assert.deepStrictEqual(parseKey(keys.down('h1')), { kind: 'down', name: 'h1' });
   });
 
   it('anything else is other: claims, names, deeper or shallower paths, look-alike prefixes', () => {
