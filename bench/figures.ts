@@ -18,8 +18,15 @@ export interface Figure {
   ratio?: number;
   target?: string;
   met?: boolean;
+  section?: string; // the bench section it belongs to: one chart each
 }
 export const figures: Figure[] = [];
+
+let currentSection = '';
+// Figures recorded from now on belong to `name` (bench/run.ts names each section).
+export function beginSection(name: string): void {
+  currentSection = name;
+}
 
 export function stats(xs: number[]): { median: number; p99: number; n: number } {
   const s = [...xs].sort((a, b) => a - b);
@@ -30,6 +37,7 @@ export const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 
 export const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 export function record(f: Figure): void {
+  if (currentSection && !f.section) f.section = currentSection;
   figures.push(f);
   const ref =
     f.refMedian !== undefined

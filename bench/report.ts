@@ -1,4 +1,5 @@
 import type { Figure } from './figures';
+import { chartable, slug } from './chart';
 
 // The figures table of docs/performance.md, written from a full run's results so that the page
 // never carries numbers by hand. Pure: results in, markdown out; bench/run.ts does the file I/O.
@@ -60,8 +61,18 @@ export function performanceBlock(r: Results): string {
     '| figure | vxnet | reference (same run) | ratio | target |',
     '|---|---|---|---|---|',
     ...r.figures.map(row),
+    ...charts(r.figures),
     END,
   ].join('\n');
+}
+
+// The charts bench/run.ts writes into docs/charts/, one per section with a reference to draw.
+function charts(figs: readonly Figure[]): string[] {
+  const names = [...new Set(figs.map((f) => f.section).filter((s): s is string => !!s))];
+  const lines = names
+    .filter((n) => chartable(figs.filter((f) => f.section === n)).length > 0)
+    .map((n) => `![${n}: vxnet against its references](charts/${slug(n)}.svg)`);
+  return lines.length ? ['', ...lines] : [];
 }
 
 // The document with its block replaced; a document without both markers is refused rather than

@@ -12,7 +12,8 @@ import { BenchCluster } from './cluster';
 import { convergenceFigures } from './convergence';
 import { dataPlaneFigures } from './dataplane';
 import { dockerFigures } from './docker';
-import { figures } from './figures';
+import { beginSection, figures } from './figures';
+import { chartable, sectionChart, slug } from './chart';
 import { performanceBlock, withBlock } from './report';
 import { scaleFigures } from './scale';
 import { N, SMOKE } from './sizes';
@@ -26,15 +27,21 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void cluster.stop().then(() => process.exit(130)));
   try {
     const c = await cluster.start();
+    beginSection('Connect and attach');
     const connect = await attachFigures(c);
+    beginSection('Convergence');
     await convergenceFigures(c);
+    beginSection('Bulk programming');
     const bulkNetId = await bulkFigures(c);
+    beginSection('Scale, memory and restart');
     await scaleFigures(c, bulkNetId, connect);
+    beginSection('Data plane');
     dataPlaneFigures(c);
   } finally {
     await cluster.stop();
   }
   console.log("\n7. Docker 20.10: the vxnet plugin against Docker's own overlay driver (2 hosts, etcd cluster store)");
+  beginSection('Docker');
   await dockerFigures(N.docker);
   writeResults();
 }
@@ -57,12 +64,26 @@ function writeResults(): void {
   console.log(`\nwrote bench/results.json (${figures.length} figures)`);
   // Only a full run's figures describe vxnet; the smoke run's small sizes would replace them.
   if (!SMOKE) {
+    const charts = path.join(ROOT, 'docs', 'charts');
+    fs.mkdirSync(charts, { recursive: true });
+    for (const [name, inSection] of sections(figures))
+      if (chartable(inSection).length)
+        fs.writeFileSync(path.join(charts, `${slug(name)}.svg`), sectionChart(name, inSection));
     const doc = path.join(ROOT, 'docs', 'performance.md');
     fs.writeFileSync(doc, withBlock(fs.readFileSync(doc, 'utf8'), performanceBlock(out)));
     console.log('wrote the figures table of docs/performance.md');
   }
   const missed = figures.filter((f) => f.target && !f.met);
   console.log(missed.length ? `targets not met: ${missed.map((f) => f.name).join('; ')}` : 'every target met');
+}
+
+function sections(all: typeof figures): Map<string, typeof figures> {
+  const by = new Map<string, typeof figures>();
+  for (const f of all) {
+    const name = f.section ?? 'Other';
+    by.set(name, [...(by.get(name) ?? []), f]);
+  }
+  return by;
 }
 
 main().then(
