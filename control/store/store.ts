@@ -397,8 +397,11 @@ export class Store {
 
   // Granted with its first put (etcd3 grants lazily), renewed until released or revoked.
   grantLease(ttlSeconds: number): HostLease {
+    const lease = this.client.lease(ttlSeconds, { autoKeepAlive: true });
+    // A renewal is etcd answering too: the time of its last answer stays true in a quiet cluster.
+    lease.on('keepaliveSucceeded', () => this.health.answered());
     return new EtcdHostLease(
-      this.client.lease(ttlSeconds, { autoKeepAlive: true }),
+      lease,
       (fn) => this.call(fn),
       (c, s, f) => this.txn(c, s, f),
     );
