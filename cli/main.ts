@@ -24,6 +24,7 @@ Options:
 
 Commands:
   agent       Run the agent of this host
+  dns         Run this host's resolver (the agent starts it)
   doctor      Check this host's kernel state against etcd, and its setup
   events      Get real time events from the cluster
   host        List the hosts of the cluster
@@ -126,6 +127,7 @@ export function describeError(err: unknown, host: string): { message: string; co
 
 interface AgentModule {
   runAgent: (argv: string[]) => Promise<number>;
+  runResolver: (argv: string[]) => Promise<number>;
 }
 
 // Loaded only for `vxnet agent`: the other commands do not need the agent's netlink bindings, and
@@ -219,6 +221,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         return await runVersion(rest, getClient, io, host);
       case 'agent':
         return await loadAgent().runAgent(rest);
+      case 'dns':
+        return await loadAgent().runResolver(rest);
       case 'network':
         return await runNetwork(rest, getClient, io);
       case 'events':
