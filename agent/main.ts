@@ -3,8 +3,6 @@ import { createLogger } from '../lib/log';
 import { FLAGS, flagHelp, takesNumber } from './settings';
 import { Agent } from './agent';
 
-export { runResolver } from './dns/process';
-
 const USAGE = `Usage: vxnet agent [--config FILE] [OPTIONS]
 
 Runs the vxnet agent of this host: registers it in etcd, serves the API, programs the kernel.

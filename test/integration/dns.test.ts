@@ -201,37 +201,44 @@ describe('names (the resolver on the gateways)', function () {
     assert.deepStrictEqual(query('web', '10.77.0.1', 'db').answers, ['10.77.0.3']);
   });
 
-  it('loses no lookup while the agent is killed and started again a second later', async () => {
-    const a = cluster().agents[0];
-    const loop = spawn('ip', [
-      'netns',
-      'exec',
-      boxes.web,
-      process.execPath,
-      TOOL,
-      'loop',
-      '10.77.0.1',
-      'db',
-      '5',
-      '200',
-    ]);
-    let out = '';
-    loop.stdout.setEncoding('utf8');
-    loop.stdout.on('data', (d: string) => (out += d));
-    const ended = new Promise<void>((r) => loop.on('exit', () => r()));
-    await new Promise((r) => setTimeout(r, 500));
-    await a.stop('SIGKILL');
-    await new Promise((r) => setTimeout(r, 1000));
-    await a.start();
-    await ended;
-    const res = JSON.parse(out) as { ok: number; failed: number };
-    console.log(`      lookups across kill -9 and restart: ${JSON.stringify(res)}`);
-    assert.strictEqual(res.failed, 0);
-    assert.ok(res.ok >= 500);
-    // the new agent feeds the same resolver
-    await cli(0, 'network', 'connect', '--name', 'late', 'blue', (boxes.late = cluster().topo.container('late')));
-    await waitFor('the late endpoint to resolve', () => getent('web', 'late') !== '', 3000);
-  });
+  for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
+    // SIGTERM and a start: what `systemctl restart` does to the agent.
+    it(`loses no lookup while the agent is stopped with ${signal} and started again a second later`, async () => {
+      const a = cluster().agents[0];
+      const resolver = a.resolverPid;
+      const loop = spawn('ip', [
+        'netns',
+        'exec',
+        boxes.web,
+        process.execPath,
+        TOOL,
+        'loop',
+        '10.77.0.1',
+        'db',
+        '5',
+        '200',
+      ]);
+      let out = '';
+      loop.stdout.setEncoding('utf8');
+      loop.stdout.on('data', (d: string) => (out += d));
+      const ended = new Promise<void>((r) => loop.on('exit', () => r()));
+      await new Promise((r) => setTimeout(r, 500));
+      await a.stop(signal);
+      await new Promise((r) => setTimeout(r, 1000));
+      await a.start();
+      await ended;
+      const res = JSON.parse(out) as { ok: number; failed: number };
+      console.log(`      lookups across ${signal} and a restart: ${JSON.stringify(res)}`);
+      assert.strictEqual(res.failed, 0);
+      assert.ok(res.ok >= 500);
+      assert.strictEqual(a.resolverPid, resolver, 'the same resolver serves on');
+      // the new agent feeds it
+      const box = `late${signal}`;
+      boxes[box] = cluster().topo.container(box);
+      await cli(0, 'network', 'connect', '--name', box.toLowerCase(), 'blue', boxes[box]);
+      await waitFor(`${box} to resolve`, () => getent('web', box.toLowerCase()) !== '', 3000);
+    });
+  }
 
   it('a disconnected endpoint stops resolving, and the last disconnect removes the resolv.conf', async () => {
     await cli(2, 'network', 'disconnect', 'blue', boxes.worker);
