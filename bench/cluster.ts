@@ -45,7 +45,8 @@ export class BenchCluster {
           netns: h.ns,
           leaseTtl: 10,
           resyncInterval: 600,
-          extra: ['--log-level', 'info', '--metrics', '127.0.0.1:9476'],
+          // The names section's upstream (bench/dns.ts): never the machine's own resolvers.
+          extra: ['--log-level', 'info', '--metrics', '127.0.0.1:9476', '--dns-upstreams', '192.168.231.250'],
         }),
       );
     await Promise.all(agents.map((a) => a.start(30000)));

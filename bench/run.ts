@@ -12,6 +12,7 @@ import { BenchCluster } from './cluster';
 import { convergenceFigures } from './convergence';
 import { dataPlaneFigures } from './dataplane';
 import { dockerFigures } from './docker';
+import { dnsFigures } from './dns';
 import { figures } from './figures';
 import { performanceBlock, withBlock } from './report';
 import { scaleFigures } from './scale';
@@ -31,10 +32,11 @@ async function main(): Promise<void> {
     const bulkNetId = await bulkFigures(c);
     await scaleFigures(c, bulkNetId, connect);
     dataPlaneFigures(c);
+    await dnsFigures(c);
   } finally {
     await cluster.stop();
   }
-  console.log("\n7. Docker 20.10: the vxnet plugin against Docker's own overlay driver (2 hosts, etcd cluster store)");
+  console.log("\n8. Docker 20.10: the vxnet plugin against Docker's own overlay driver (2 hosts, etcd cluster store)");
   await dockerFigures(N.docker);
   writeResults();
 }

@@ -5,6 +5,9 @@
 //                                  per query received on stdout; `silent` never answers (a blackhole)
 //   loop SERVER NAME SECONDS RATE  lookups at RATE/s for SECONDS, then {"ok":N,"failed":M}
 //   flood SERVER COUNT             COUNT hostile packets, then {"sent":N,"answers":{rcode:n}}
+//   bench SERVER NAME N WINDOW SECS N sequential lookups ({"p50","p99"} in ms), then WINDOW in
+//                                  flight for SECS ({"qps","lost"}); NAME with {i} asks a new name
+//                                  each time
 import * as dgram from 'dgram';
 import * as net from 'net';
 import * as dnsPacket from 'dns-packet';
@@ -150,6 +153,57 @@ async function main(): Promise<void> {
     }
     await Promise.all(pending);
     process.stdout.write(`${JSON.stringify({ ok, failed })}\n`);
+    return;
+  }
+  if (mode === 'bench') {
+    const [server, name, n, window, secs] = args;
+    const nameOf = (i: number): string => name.replace('{i}', String(i));
+    const lat: number[] = [];
+    let i = 0;
+    for (; i < Number(n); i++) {
+      const t0 = process.hrtime.bigint();
+      if (!(await udpQuery(server, encodeQuery(nameOf(i), 'A'), 2000))) continue;
+      lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    lat.sort((a, b) => a - b);
+    const q = (p: number): number => lat[Math.min(lat.length - 1, Math.ceil(p * lat.length) - 1)];
+    // Sustained: one socket, WINDOW queries in flight, a new one for each answer; a query without
+    // an answer in 1 s is lost.
+    const s = dgram.createSocket('udp4');
+    const sent = new Map<number, number>();
+    let answered = 0;
+    let lost = 0;
+    let nextId = 1;
+    const end = Date.now() + Number(secs) * 1000;
+    const send = (): void => {
+      if (Date.now() >= end) return;
+      const id = nextId++ & 0xffff;
+      sent.set(id, Date.now());
+      s.send(encodeQuery(nameOf(i++), 'A', id), 53, server);
+    };
+    s.on('message', (m) => {
+      const id = m.readUInt16BE(0);
+      if (!sent.delete(id)) return;
+      answered++;
+      send();
+    });
+    const sweep = setInterval(() => {
+      for (const [id, at] of sent)
+        if (Date.now() - at > 1000) {
+          sent.delete(id);
+          lost++;
+          send();
+        }
+    }, 100);
+    await new Promise<void>((r) => s.bind(0, () => r()));
+    for (let w = 0; w < Number(window); w++) send();
+    await new Promise((r) => setTimeout(r, Number(secs) * 1000 + 1100));
+    clearInterval(sweep);
+    lost += sent.size;
+    s.close();
+    process.stdout.write(
+      `${JSON.stringify({ p50: q(0.5), p99: q(0.99), n: lat.length, qps: Math.round(answered / Number(secs)), lost })}\n`,
+    );
     return;
   }
   if (mode === 'flood') {
