@@ -57,14 +57,14 @@ export async function dnsFigures(c: Cluster): Promise<void> {
     upstream.stdout!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve());
     upstream.on('exit', (code) => reject(new Error(`the bench upstream exited ${code}`)));
   });
-  await h1.client.create({ name: 'names', ipamConfig: [{ subnet: '10.90.0.0/24' }] });
+  await h1.client.create({ name: 'names', ipamConfig: [{ subnet: '10.220.0.0/24' }] });
   const asker = c.topo.container('dnsc');
   const peer = c.topo.container('dnsp');
   await h1.client.connect({ network: 'names', sandbox: asker, name: 'asker', wait: true });
   await h2.client.connect({ network: 'names', sandbox: peer, name: 'peer', wait: true });
-  const local = bench(asker, '10.90.0.1', 'peer.names.vxnet');
-  const forwarded = bench(asker, '10.90.0.1', 'n{i}.example.com');
-  const cached = bench(asker, '10.90.0.1', 'example.com');
+  const local = bench(asker, '10.220.0.1', 'peer.names.vxnet');
+  const forwarded = bench(asker, '10.220.0.1', 'n{i}.example.com');
+  const cached = bench(asker, '10.220.0.1', 'example.com');
   const direct = bench(c.topo.hosts[0].ns, BENCH_UPSTREAM, 'n{i}.example.com');
   const fig = (name: string, r: Run, ref?: Run, target?: string, met?: boolean): void =>
     record({
