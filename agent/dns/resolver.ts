@@ -40,6 +40,7 @@ export class Resolver {
   private fileUpstreams: Upstream[] = [];
   private watched: string | undefined;
   private retry: NodeJS.Timeout | undefined;
+  private watchTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly log: Logger) {}
 
@@ -84,15 +85,26 @@ export class Resolver {
     if (this.listeners.missing) this.retry = setTimeout(() => void this.sync(), 250);
   }
 
-  // Re-read when it changes: polled, because resolv.conf is often replaced by a rename (a DHCP
-  // client, systemd-resolved), which an inotify watch on the file misses.
+  // Re-read when it changes: its identity, time and size are looked at every second (resolv.conf
+  // is often replaced by a rename, from a DHCP client or systemd-resolved, which an inotify watch on
+  // the file misses), and compared with what they were when it was last read.
   private watchResolvConf(file: string | undefined): void {
     if (this.watched === file) return;
-    if (this.watched) fs.unwatchFile(this.watched);
+    clearInterval(this.watchTimer);
     this.watched = file;
     this.fileUpstreams = [];
     if (!file) return;
-    const read = (): void => {
+    let seen = '';
+    const check = (): void => {
+      let now: string;
+      try {
+        const st = fs.statSync(file);
+        now = `${st.dev}:${st.ino}:${st.mtimeMs}:${st.size}`;
+      } catch {
+        now = 'absent';
+      }
+      if (now === seen) return;
+      seen = now;
       try {
         this.fileUpstreams = parseResolvConf(fs.readFileSync(file, 'utf8'));
         this.log.info('resolver upstreams', { file, upstreams: this.fileUpstreams.map((u) => u.address) });
@@ -101,8 +113,9 @@ export class Resolver {
         this.log.warn('cannot read the upstream resolvers', { file, error: (err as Error).message });
       }
     };
-    read();
-    fs.watchFile(file, { interval: 1000 }, read);
+    check();
+    this.watchTimer = setInterval(check, 1000);
+    this.watchTimer.unref();
   }
 
   async handle(query: Buffer, from: From): Promise<Buffer | undefined> {
@@ -132,7 +145,7 @@ export class Resolver {
 
   close(): void {
     clearTimeout(this.retry);
-    if (this.watched) fs.unwatchFile(this.watched);
+    clearInterval(this.watchTimer);
     this.listeners?.close();
   }
 }
