@@ -88,7 +88,7 @@ function forwarder(ups: Upstream[], o: { timeoutMs?: number; maxInFlight?: numbe
 const dataOf = (p: Packet | undefined): unknown[] => (p?.answers ?? []).map((a) => (a as { data: unknown }).data);
 
 describe('dns forwarding (loopback upstreams)', function () {
-  this.timeout(10_000);
+  this.timeout(30_000);
   const fakes: Fake[] = [];
   const make = async (b: Behaviour, tcp?: Behaviour): Promise<Fake> => {
     const f = await fakeUpstream(b, tcp);
@@ -148,6 +148,30 @@ describe('dns forwarding (loopback upstreams)', function () {
     assert.strictEqual(stats.inFlightRefused, 1);
     await Promise.all(pending);
     assert.strictEqual(stats.inFlight, 0);
+  });
+
+  it('holds 5,000 forwards in flight at once (no 1,024 cap) and answers every one', async () => {
+    // The upstream holds every reply until it has all 5,000 queries; each query is sent once the
+    // upstream has read the one before (one socket's receive queue holds ~256 datagrams).
+    const held: (() => void)[] = [];
+    let received: (() => void) | undefined;
+    const slow = await make((_q, reply) => {
+      held.push(() => reply(A('198.51.100.80')));
+      received?.();
+      if (held.length === 5000) held.forEach((r) => r());
+    });
+    const { ask, stats } = forwarder([slow.up], { maxInFlight: 65536, timeoutMs: 20_000 });
+    const all: Promise<Packet | undefined>[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const got = new Promise<void>((r) => (received = r));
+      all.push(ask(`n${i}.example.com`, i));
+      if (i < 4999) await got;
+    }
+    assert.ok(stats.inFlight > 4990, `in flight: ${stats.inFlight}`);
+    const answers = await Promise.all(all);
+    assert.strictEqual(answers.filter((a) => a?.answers?.length === 1).length, 5000);
+    assert.strictEqual(stats.inFlight, 0);
+    assert.strictEqual(stats.inFlightRefused, 0);
   });
 
   it('asks again over TCP when a TCP client gets a truncated answer', async () => {
