@@ -36,6 +36,10 @@ import { ReadyReporter } from './observers/ready';
 import { tellEach } from './observers/run';
 import { WatchLagMeter } from './observers/watch-lag';
 import { SandboxWatch } from './sandbox-watch';
+import { DnsFeeder } from './dns/feeder';
+import { registerDnsMetrics } from './dns/metrics';
+import { dnsOf } from './dns/client-config';
+import { sandboxPath } from './endpoints/sandbox-names';
 
 // A group name from /etc/group, or a numeric id.
 function groupId(group: string): number {
@@ -76,6 +80,7 @@ export class Agent {
   private readonly ready: ReadyReporter;
   private readonly docker: DockerPluginServer | undefined;
   private dockerGc: NodeJS.Timeout | undefined;
+  private readonly dns: DnsFeeder | undefined;
 
   constructor(
     private readonly config: AgentConfig,
@@ -149,6 +154,27 @@ export class Agent {
       etcdRequests: () => this.store.requests,
       ready: () => this.ready.readiness(),
     });
+    if (config.dns.enabled === 'true') {
+      const d = config.dns;
+      this.dns = new DnsFeeder(
+        d.socket,
+        {
+          domain: d.domain,
+          ttl: d.ttl,
+          port: d.port,
+          resolvConf: d.resolvConf,
+          upstreams: d.upstreams,
+          upstreamTimeoutMs: d.upstreamTimeoutMs,
+          cacheSize: d.cacheSize,
+          maxInFlight: d.maxInFlight,
+        },
+        config.name,
+        () => ({ snap: this.state.snap, ready: this.state.ready, version: this.state.version }),
+        log,
+      );
+      const dns = this.dns;
+      registerDnsMetrics(this.metrics.registry, () => dns.stats());
+    }
     this.isolation = new IsolationFollower(
       new Isolation(log, (type, family) => this.kernel.dumpRaw(type, family), config.docker.enabled === 'true'),
       () => this.state.snap,
@@ -201,7 +227,14 @@ export class Agent {
       (m) => this.outage.explain(m),
     );
     this.cni = new CniServer(
-      new CniAdapter(config.name, this.endpoints, this.sandboxes, this.store, () => this.state.snap),
+      new CniAdapter(
+        config.name,
+        this.endpoints,
+        this.sandboxes,
+        this.store,
+        () => this.state.snap,
+        (id) => this.clientDns(id),
+      ),
       log,
     );
     if (config.docker.enabled === 'true') {
@@ -235,8 +268,20 @@ export class Agent {
         ),
       delete: (ref) => this.networks.delete(ref),
       prune: async (r) => ({ networksDeleted: await this.networks.prune(r.filters) }),
-      connect: (r, deadline) => this.endpoints.connect(r, {}, undefined, deadline),
-      disconnect: (r) => this.endpoints.disconnect(r),
+      connect: async (r, deadline) => {
+        const res = await this.endpoints.connect(r, {}, undefined, deadline);
+        const ep = this.state.snap?.endpoints.get(res.endpoint?.endpointId ?? '');
+        const dns = ep && this.clientDns(ep.networkId);
+        return dns ? { ...res, dns } : res;
+      },
+      disconnect: async (r) => {
+        await this.endpoints.disconnect(r);
+        const p = sandboxPath(r.sandbox);
+        let left = 0;
+        for (const e of this.state.snap?.endpoints.values() ?? [])
+          if (e.sandbox === p && e.host === this.config.name) left++;
+        return { sandboxEndpoints: left };
+      },
       watch: (req, push) => this.events.watch(req, push),
       listHosts: () =>
         this.outage.read(
@@ -265,6 +310,12 @@ export class Agent {
         };
       },
     };
+  }
+
+  // What a client's resolv.conf should say for a network (none with the resolver off).
+  clientDns(networkId: string): ReturnType<typeof dnsOf> | undefined {
+    const net = this.state.snap?.networks.get(networkId);
+    return this.config.dns.enabled === 'true' && net ? dnsOf(net, this.config.dns.domain) : undefined;
   }
 
   private endpointCounts(): EndpointCount[] {
@@ -317,6 +368,7 @@ export class Agent {
       ...(this.config.api.socketGroup ? { socketGroupId: groupId(this.config.api.socketGroup) } : {}),
     });
     await this.cni.listen(this.config.cni.socket);
+    this.dns?.start();
     if (this.docker) {
       await this.docker.listen(this.config.docker.socket);
       this.log.info('Docker plugin listening', { socket: this.config.docker.socket, scope: this.config.docker.scope });
@@ -360,6 +412,7 @@ export class Agent {
 
   async stop(): Promise<void> {
     this.cni.close();
+    this.dns?.stop();
     clearInterval(this.dockerGc);
     this.docker?.close();
     if (this.docker) fs.rmSync(this.config.docker.socket, { force: true });

@@ -17,6 +17,7 @@ export class CniAdapter implements CniBackend {
     },
     private readonly store: Pick<Store, 'revision'>,
     private readonly view: () => ClusterView | undefined,
+    readonly dns?: (networkId: string) => { nameservers: string[]; search: string[]; options: string[] } | undefined,
   ) {}
 
   // CNI's ADD answers when this host is programmed; it does not wait for the peers.

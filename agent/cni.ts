@@ -70,6 +70,8 @@ export interface CniBackend {
   identify(sandbox: string): PathIdentity;
   etcdHealthy(): Promise<boolean>;
   gateways(networkId: string): { v4: string; v6: string; internal: boolean };
+  // The resolver for the result's `dns` (podman writes it into the container's resolv.conf).
+  dns?(networkId: string): { nameservers: string[]; search: string[]; options: string[] } | undefined;
 }
 
 interface NetConf {
@@ -125,6 +127,7 @@ export function formatResult(
   gw: { v4: string; v6: string; internal: boolean },
   sandbox: string,
   mtu: number,
+  dns?: { nameservers: string[]; search: string[]; options: string[] },
 ): Record<string, unknown> {
   const old = version.startsWith('0.');
   const ips = addressesOf(ep).map((a) => {
@@ -143,7 +146,7 @@ export function formatResult(
     interfaces: [{ name: ep.ifname, mac: ep.mac, sandbox, ...(version === '1.1.0' ? { mtu } : {}) }],
     ips,
     routes,
-    dns: {},
+    dns: dns ? { nameservers: dns.nameservers, domain: dns.search[0], search: dns.search, options: dns.options } : {},
   };
 }
 
@@ -290,7 +293,14 @@ export class CniServer {
           this.access(env),
         );
         const ep = this.backend.findByCni(env.CNI_CONTAINERID, env.CNI_IFNAME)!;
-        return formatResult(version, ep, this.backend.gateways(ep.networkId), env.CNI_NETNS, res.mtu ?? 0);
+        return formatResult(
+          version,
+          ep,
+          this.backend.gateways(ep.networkId),
+          env.CNI_NETNS,
+          res.mtu ?? 0,
+          this.backend.dns?.(ep.networkId),
+        );
       }
       case 'DEL': {
         this.need(env, ['CNI_CONTAINERID', 'CNI_IFNAME']);

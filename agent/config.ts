@@ -41,6 +41,18 @@ export interface AgentConfig {
   cni: { socket: string };
   // Docker's plugin: 'auto' serves it where /run/docker/plugins exists (Docker is installed).
   docker: { enabled: 'auto' | 'true' | 'false'; socket: string; scope: 'local' | 'global' };
+  dns: {
+    enabled: 'true' | 'false';
+    domain: string;
+    ttl: number; // seconds
+    port: number;
+    socket: string;
+    resolvConf: string;
+    upstreams: string[];
+    upstreamTimeoutMs: number;
+    cacheSize: number;
+    maxInFlight: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -102,6 +114,8 @@ function coerce(key: string, kind: Kind, v: unknown): unknown {
           : v === 'auto'
             ? v
             : bad('true, false or auto');
+    case 'bool':
+      return v === true || v === 'true' ? 'true' : v === false || v === 'false' ? 'false' : bad('true or false');
     case 'scope':
       return v === 'local' || v === 'global'
         ? v
@@ -222,6 +236,13 @@ export function finalize(cfg: AgentConfig): AgentConfig {
     throw new ConfigError(
       `docker.socket: "${cfg.docker.socket}" must end in .sock (Docker finds plugins by <name>.sock)`,
     );
+  if (!cfg.dns.socket) cfg.dns.socket = `${cfg.api.socket.replace(/\/[^/]*$/, '')}/dns.sock`;
+  cfg.dns.domain = cfg.dns.domain.toLowerCase().replace(/^\.+|\.+$/g, '');
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(cfg.dns.domain))
+    throw new ConfigError(`dns.domain: "${cfg.dns.domain}" is not a domain name (labels of letters, digits and -)`);
+  if (cfg.dns.domain === 'local')
+    throw new ConfigError('dns.domain: "local" is mDNS\'s (RFC 6762); choose another, such as vxnet');
+  if (cfg.dns.upstreamTimeoutMs < 50) throw new ConfigError('dns.upstream_timeout_ms: must be at least 50');
   if (cfg.leaseTtl < 2) throw new ConfigError('lease_ttl: must be at least 2 seconds');
   if (cfg.deadHostTimeout > 0 && cfg.deadHostTimeout < 2 * cfg.leaseTtl)
     throw new ConfigError(

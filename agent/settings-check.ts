@@ -16,6 +16,7 @@ interface KindType {
   format: AgentConfig['log']['format'];
   auto: AgentConfig['docker']['enabled'];
   scope: AgentConfig['docker']['scope'];
+  bool: AgentConfig['dns']['enabled'];
 }
 
 // The type at "a.b" in T.

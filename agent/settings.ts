@@ -6,7 +6,7 @@ import * as os from 'os';
 // (etcd.ca_file: etcd.caFile); config.ts checks at compile time that table and interface agree.
 
 // How a value is checked and converted (config.ts `coerce`); also what a flag's text must look like.
-export type Kind = 'string' | 'port' | 'uint' | 'strings' | 'mode' | 'level' | 'format' | 'auto' | 'scope';
+export type Kind = 'string' | 'port' | 'uint' | 'strings' | 'mode' | 'level' | 'format' | 'auto' | 'scope' | 'bool';
 
 export interface Setting {
   readonly yaml: string; // "key" or "section.key"
@@ -175,6 +175,45 @@ export const SETTINGS = [
     default: 'local',
     flag: { name: '--docker-scope', value: 'SCOPE', help: 'local or global (dockerd --cluster-store)' },
   },
+  // The resolver on every served network's gateway (agent/dns/).
+  {
+    yaml: 'dns.enabled',
+    kind: 'bool',
+    default: 'true',
+    flag: { name: '--dns', value: 'true|false', help: 'answer names on the gateways' },
+  },
+  {
+    yaml: 'dns.domain',
+    kind: 'string',
+    default: 'vxnet',
+    flag: { name: '--dns-domain', value: 'DOMAIN', help: 'NAME.NETWORK.DOMAIN' },
+  },
+  // Seconds: a client's cache forgets a removed endpoint this soon; answers cost 0.04 ms.
+  { yaml: 'dns.ttl', kind: 'uint', default: 2 },
+  { yaml: 'dns.port', kind: 'port', default: 53 },
+  // '': dns.sock beside api.socket (config.ts finalize).
+  {
+    yaml: 'dns.socket',
+    kind: 'string',
+    default: '',
+    flag: { name: '--dns-socket', value: 'PATH', help: "the resolver process's control socket" },
+  },
+  {
+    yaml: 'dns.resolv_conf',
+    kind: 'string',
+    default: '/etc/resolv.conf',
+    flag: { name: '--dns-resolv-conf', value: 'FILE', help: 'upstream resolvers from FILE' },
+  },
+  // Overrides dns.resolv_conf: "IP", "IP:PORT", "[IPv6]:PORT", in order.
+  {
+    yaml: 'dns.upstreams',
+    kind: 'strings',
+    default: [],
+    flag: { name: '--dns-upstreams', value: 'LIST', help: 'upstream resolvers, comma-separated' },
+  },
+  { yaml: 'dns.upstream_timeout_ms', kind: 'uint', default: 1000 },
+  { yaml: 'dns.cache_size', kind: 'uint', default: 10000 },
+  { yaml: 'dns.max_in_flight', kind: 'uint', default: 65536 },
 ] as const satisfies readonly Setting[];
 
 // "client_ca_file" -> "clientCaFile", at run time and in types alike.

@@ -27,7 +27,12 @@ export class BenchCluster {
       etcd: {
         args: ['--max-txn-ops', '20000', '--max-request-bytes', '33554432', '--quota-backend-bytes', '4294967296'],
       },
-      agent: { leaseTtl: 10, resyncInterval: 600, extra: ['--log-level', 'info', '--metrics', '127.0.0.1:9476'] },
+      agent: {
+        leaseTtl: 10,
+        resyncInterval: 600,
+        // The names section's upstream (bench/dns.ts): never the machine's own resolvers.
+        extra: ['--log-level', 'info', '--metrics', '127.0.0.1:9476', '--dns-upstreams', '192.168.231.250'],
+      },
       agentStartTimeoutMs: 30000,
     });
     const { kv, topo, agents } = await this.starting;

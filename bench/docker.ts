@@ -1,7 +1,7 @@
 import { DockerCluster, startCluster, stopCluster } from '../test/helpers/cluster';
 import { now, Pinger, record, stats } from './figures';
 
-// 7. Docker: `docker run -d --network` and `docker network connect` through vxnet's plugin against
+// 8. Docker: `docker run -d --network` and `docker network connect` through vxnet's plugin against
 // the same through Docker's own overlay driver in its KV-store mode (one etcd cluster store), on the
 // same two simulated hosts, alternating so that both see the same machine; then the first ping from
 // a container on the other host after `connect` returns.

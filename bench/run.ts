@@ -12,6 +12,7 @@ import { BenchCluster } from './cluster';
 import { convergenceFigures } from './convergence';
 import { dataPlaneFigures } from './dataplane';
 import { dockerFigures } from './docker';
+import { dnsFigures } from './dns';
 import { beginSection, figures } from './figures';
 import { chartable, sectionChart, slug } from './chart';
 import { performanceBlock, withBlock } from './report';
@@ -37,10 +38,12 @@ async function main(): Promise<void> {
     await scaleFigures(c, bulkNetId, connect);
     beginSection('Data plane');
     dataPlaneFigures(c);
+    beginSection('Names');
+    await dnsFigures(c);
   } finally {
     await cluster.stop();
   }
-  console.log("\n7. Docker 20.10: the vxnet plugin against Docker's own overlay driver (2 hosts, etcd cluster store)");
+  console.log("\n8. Docker 20.10: the vxnet plugin against Docker's own overlay driver (2 hosts, etcd cluster store)");
   beginSection('Docker');
   await dockerFigures(N.docker);
   writeResults();

@@ -1,3 +1,4 @@
+import { removeNetnsResolvConf, writeNetnsResolvConf } from './resolv-conf';
 import * as readline from 'readline';
 import { status } from '@grpc/grpc-js';
 import type { VxClient } from '../control/client';
@@ -238,6 +239,7 @@ async function runVerb(verb: string, rest: string[], client: () => VxClient, io:
         wait: bool(p, 'wait'),
       });
       if (r.laggingHosts.length) io.err(`warning: not yet programmed on ${r.laggingHosts.join(', ')}\n`);
+      if (r.dns) writeNetnsResolvConf(p.args[1], r.dns, { replace: false });
       if (t) io.out(`${t(connectDot(r))}\n`);
       return 0;
     }
@@ -245,7 +247,9 @@ async function runVerb(verb: string, rest: string[], client: () => VxClient, io:
       const p = parseArgs(rest, DISCONNECT_FLAGS);
       if (bool(p, 'help')) return usage();
       exactArgs(p, 2, 'vxnet network disconnect');
-      await client().disconnect({ network: p.args[0], sandbox: p.args[1], force: bool(p, 'force') });
+      const r = await client().disconnect({ network: p.args[0], sandbox: p.args[1], force: bool(p, 'force') });
+      if (!r.sandboxEndpoints) removeNetnsResolvConf(p.args[1]);
+      else if (r.dns) writeNetnsResolvConf(p.args[1], r.dns, { replace: true });
       return 0;
     }
   }

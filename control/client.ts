@@ -11,6 +11,7 @@ import type { PruneNetworksRequest } from './generated/vxnet/v1/PruneNetworksReq
 import type { PruneNetworksResponse__Output } from './generated/vxnet/v1/PruneNetworksResponse';
 import type { ConnectRequest } from './generated/vxnet/v1/ConnectRequest';
 import type { ConnectResponse__Output } from './generated/vxnet/v1/ConnectResponse';
+import type { DisconnectResponse__Output } from './generated/vxnet/v1/DisconnectResponse';
 import type { DisconnectRequest } from './generated/vxnet/v1/DisconnectRequest';
 import type { HealthCheckResponse__Output } from './generated/vxnet/v1/HealthCheckResponse';
 import type { SystemServiceClient } from './generated/vxnet/v1/SystemService';
@@ -94,8 +95,8 @@ export class VxClient {
     this.unary<PruneNetworksRequest, PruneNetworksResponse__Output>(this.networks, 'Prune')(r, o);
   connect: Unary<ConnectRequest, ConnectResponse__Output> = (r, o) =>
     this.unary<ConnectRequest, ConnectResponse__Output>(this.networks, 'Connect')(r, o);
-  disconnect: Unary<DisconnectRequest, object> = (r, o) =>
-    this.unary<DisconnectRequest, object>(this.networks, 'Disconnect')(r, o);
+  disconnect: Unary<DisconnectRequest, DisconnectResponse__Output> = (r, o) =>
+    this.unary<DisconnectRequest, DisconnectResponse__Output>(this.networks, 'Disconnect')(r, o);
   check: Unary<object, HealthCheckResponse__Output> = (r, o) =>
     this.unary<object, HealthCheckResponse__Output>(this.health, 'Check')(r, o);
 

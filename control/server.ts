@@ -14,6 +14,7 @@ import type { PruneNetworksRequest__Output } from './generated/vxnet/v1/PruneNet
 import type { PruneNetworksResponse } from './generated/vxnet/v1/PruneNetworksResponse';
 import type { ConnectRequest__Output } from './generated/vxnet/v1/ConnectRequest';
 import type { ConnectResponse } from './generated/vxnet/v1/ConnectResponse';
+import type { DisconnectResponse } from './generated/vxnet/v1/DisconnectResponse';
 import type { DisconnectRequest__Output } from './generated/vxnet/v1/DisconnectRequest';
 import type { HealthCheckResponse } from './generated/vxnet/v1/HealthCheckResponse';
 import type { SystemServiceHandlers } from './generated/vxnet/v1/SystemService';
@@ -34,7 +35,7 @@ export interface Api {
   prune(req: PruneNetworksRequest__Output): Promise<PruneNetworksResponse>;
   // `deadline`: ms since the epoch (Infinity: none); a Connect that outlives it is undone.
   connect(req: ConnectRequest__Output, deadline?: number): Promise<ConnectResponse>;
-  disconnect(req: DisconnectRequest__Output): Promise<void>;
+  disconnect(req: DisconnectRequest__Output): Promise<DisconnectResponse | void>;
   health(): Promise<HealthCheckResponse>;
   // Replays recent events (per the request) and then calls `push` for each new one until the
   // returned function is called.
@@ -174,10 +175,7 @@ export class ApiServer {
       Delete: wrap('Delete', (r: { network: string }) => api.delete(r.network)),
       Prune: wrap('Prune', (r: PruneNetworksRequest__Output) => api.prune(r)),
       Connect: wrap('Connect', (r: ConnectRequest__Output, deadline) => api.connect(r, deadline)),
-      Disconnect: wrap('Disconnect', async (r: DisconnectRequest__Output) => {
-        await api.disconnect(r);
-        return {};
-      }),
+      Disconnect: wrap('Disconnect', async (r: DisconnectRequest__Output) => (await api.disconnect(r)) ?? {}),
     };
     const health: HealthHandlers = {
       Check: wrap('Check', () => api.health()),

@@ -7,7 +7,7 @@
 #   deploy/install.sh --uninstall
 #
 # Installs /usr/lib/vxnet (the program and its production npm dependencies), /usr/bin/vxnet,
-# the systemd unit /etc/systemd/system/vxnet-agent.service, the example config
+# the systemd units /etc/systemd/system/vxnet-agent.service and vxnet-dns.service, the example config
 # /etc/vxnet/agent.yaml (only when there is none) and the CNI plugin into /opt/cni/bin when that
 # directory exists. Running it again updates in place. --uninstall removes exactly that, keeps a
 # config that was changed, and never touches the data plane (devices, entries) or etcd's data.
@@ -30,6 +30,7 @@ ROOT=${ROOT%/}
 LIB=$ROOT/usr/lib/vxnet
 BIN=$ROOT/usr/bin/vxnet
 UNIT=$ROOT/etc/systemd/system/vxnet-agent.service
+DNS_UNIT=$ROOT/etc/systemd/system/vxnet-dns.service
 CONF=$ROOT/etc/vxnet/agent.yaml
 SRC_DIR=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -45,7 +46,7 @@ if [ $UNINSTALL = 1 ]; then
   elif [ -f "$CONF" ]; then
     say "keeping $CONF (it was changed)"
   fi
-  rm -f "$UNIT" "$BIN"
+  rm -f "$UNIT" "$DNS_UNIT" "$BIN"
   if [ -f "$LIB/.cni-installed" ]; then while read -r f; do rm -f "$f"; done < "$LIB/.cni-installed"; fi
   rm -rf "$LIB"
   reload_systemd
@@ -88,6 +89,7 @@ chmod 0755 "$LIB/bin/vxnet"
 mkdir -p "$(dirname "$BIN")" "$(dirname "$UNIT")" "$(dirname "$CONF")"
 ln -sfn ../lib/vxnet/bin/vxnet "$BIN"
 install -m 0644 "$LIB/deploy/systemd/vxnet-agent.service" "$UNIT"
+install -m 0644 "$LIB/deploy/systemd/vxnet-dns.service" "$DNS_UNIT"
 if [ ! -e "$CONF" ]; then
   install -m 0600 "$LIB/deploy/agent.yaml" "$CONF"
   say "wrote the example config $CONF: set vtep/vtep_interface and etcd before starting"
@@ -102,4 +104,4 @@ if [ -f "$LIB/native/build/Release/vxnet-cni" ]; then
 fi
 reload_systemd
 say "installed vxnet $(node -p "require('$LIB/package.json').version") into ${ROOT:-/}"
-say "next: edit $CONF, then: vxnet agent --check-config $CONF && systemctl enable --now vxnet-agent"
+say "next: edit $CONF, then: vxnet agent --check-config $CONF && systemctl enable --now vxnet-dns vxnet-agent"

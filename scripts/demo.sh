@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # vxnet demo: three hosts (network namespaces on one underlay bridge), one agent per host, an
-# overlay network with two containers (namespaces) per host, cross-host pings, the kernel state
-# behind them, isolation between networks, and disconnect. Exits 0 only if every check held;
-# leaves nothing behind (namespaces, processes, temp dirs), also on Ctrl-C.
+# overlay network with two containers (namespaces) per host, cross-host pings by address and by
+# name, the kernel state behind them, isolation between networks, and disconnect. Exits 0 only if
+# every check held; leaves nothing behind (namespaces, processes, temp dirs), also on Ctrl-C.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -17,12 +17,14 @@ vxnet() { node "$ROOT/dist/cli/main.js" "$@"; }
 
 cleanup() {
   trap - EXIT INT TERM
+  # The resolvers the agents started (they outlive an agent by design), by the PIDs they wrote.
+  for f in "$TMP"/h*-dns.sock.pid; do [ -f "$f" ] && PIDS+=("$(cat "$f")"); done
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
   for pid in "${PIDS[@]}"; do
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null
   done
-  for ns in $(ip netns list | awk '{print $1}' | grep "^$P-"); do ip netns del "$ns" 2>/dev/null; done
+  for ns in $(ip netns list | awk '{print $1}' | grep "^$P-"); do ip netns del "$ns" 2>/dev/null; rm -rf "/etc/netns/$ns"; done
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -70,7 +72,8 @@ done
 say "3. one vxnet agent per host, inside the host's namespace"
 for i in 1 2 3; do
   ip netns exec "$P-h$i" node "$ROOT/dist/cli/main.js" agent --name "h$i" --vtep "192.168.231.1$i" --etcd "$ETCD" \
-    --socket "$TMP/h$i.sock" --docker false --lease-ttl 5 --log-format text >"$TMP/agent-h$i.log" 2>&1 &
+    --socket "$TMP/h$i.sock" --docker false --lease-ttl 5 --log-format text \
+    --dns-socket "$TMP/h$i-dns.sock" --dns-upstreams 127.0.0.1:9 >"$TMP/agent-h$i.log" 2>&1 &
   PIDS+=($!)
 done
 for i in 1 2 3; do
@@ -90,7 +93,7 @@ declare -A IP
 for i in 1 2 3; do for j in 1 2; do
   c="$P-c$i$j"; ip netns add "$c"; ip -n "$c" link set lo up
   H="unix://$TMP/h$i.sock"
-  run vxnet -H "$H" network connect blue "$c"
+  run vxnet -H "$H" network connect --name "c$i$j" --alias "web$i" blue "$c"
   IP[$i$j]=$(ip -n "$c" -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1)
   echo "   c$i$j on h$i: ${IP[$i$j]}"
 done; done
@@ -102,6 +105,13 @@ for src in 11 12 21 22 31 32; do for dst in 11 12 21 22 31 32; do
 done; done
 check "c11 -> c12 (same host, through the bridge)" ip netns exec "$P-c11" ping -c1 -W2 "${IP[12]}"
 check "c11 -> its gateway 10.77.0.1 (the bridge on h1)" ip netns exec "$P-c11" ping -c1 -W2 10.77.0.1
+
+say "6b. and by name: the resolver on each host's gateway answers for the whole network"
+run cat "/etc/netns/$P-c11/resolv.conf"
+run ip netns exec "$P-c11" getent hosts c21
+check "c11 (h1) resolves c21 (h2) by name" sh -c "ip netns exec $P-c11 getent hosts c21 | grep -q '^${IP[21]} '"
+check "c31 (h3) resolves c12.blue.vxnet (h1)" sh -c "ip netns exec $P-c31 getent hosts c12.blue.vxnet | grep -q '^${IP[12]} '"
+check "c11 (h1) reaches web2 (an alias on h2) by name" sh -c "ip netns exec $P-c11 ping -c1 -W2 web2"
 
 say "7. the kernel state that made it work, on host 1"
 run ip -n "$P-h1" -d link show "vx-$VNI"
@@ -119,6 +129,7 @@ echo "   r1 on h2 in red: $RIP"
 check_not "r1 (red) -> c11 (blue, other host) fails" ip netns exec "$P-r1" ping -c1 -W1 "${IP[11]}"
 check_not "r1 (red) -> c21 (blue, same host) fails" ip netns exec "$P-r1" ping -c1 -W1 "${IP[21]}"
 check_not "c11 (blue) -> r1 (red) fails" ip netns exec "$P-c11" ping -c1 -W1 "$RIP"
+check_not "r1 (red) cannot resolve blue's c11.blue.vxnet" sh -c "ip netns exec $P-r1 getent hosts c11.blue.vxnet"
 
 say "9. disconnect c21: its entries disappear from the peers, pings to it fail"
 MAC21=$(ip -n "$P-c21" -o link show eth0 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
@@ -127,6 +138,8 @@ check "h1 dropped the FDB entry for c21 ($MAC21) within 2 s" wait_for 2 sh -c "!
 check "h3 dropped the neighbor entry for ${IP[21]} within 2 s" wait_for 2 sh -c "! ip -n $P-h3 neigh show dev vx-$VNI | grep -q '${IP[21]} '"
 run bridge -n "$P-h1" fdb show dev "vx-$VNI"
 check_not "c11 -> c21 fails after disconnect" ip netns exec "$P-c11" ping -c1 -W1 "${IP[21]}"
+check "c21 no longer resolves (within 1 s)" wait_for 1 sh -c "! ip netns exec $P-c11 getent hosts c21.blue.vxnet"
+check "the disconnect removed c21's resolv.conf" test ! -e "/etc/netns/$P-c21/resolv.conf"
 check "c11 -> c22 still works" ip netns exec "$P-c11" ping -c1 -W2 "${IP[22]}"
 
 say "10. inspect shows the endpoints and the host of each"

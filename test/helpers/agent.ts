@@ -128,7 +128,25 @@ export class TestAgent {
     return code;
   }
 
+  // The resolver process the agent started (it outlives the agent by design), by the PID it wrote,
+  // checked against its command line so that a reused PID is never signalled.
+  get resolverPid(): number | undefined {
+    try {
+      const pid = Number(fs.readFileSync(path.join(this.dir, 'dns.sock.pid'), 'utf8').trim());
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      return cmd.includes(path.join(this.dir, 'dns.sock')) ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  stopResolver(): void {
+    const pid = this.resolverPid;
+    if (pid) process.kill(pid, 'SIGKILL');
+  }
+
   cleanup(): void {
+    this.stopResolver();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -35,7 +35,10 @@ export function sweepStaleNamespaces(): void {
     } catch {
       alive = false;
     }
-    if (!alive) sh('ip', ['netns', 'del', m[1]], { allowFail: true });
+    if (!alive) {
+      sh('ip', ['netns', 'del', m[1]], { allowFail: true });
+      fs.rmSync(`/etc/netns/${m[1]}`, { recursive: true, force: true });
+    }
   }
 }
 
@@ -96,14 +99,19 @@ export class Topology {
     return this.addNs(short);
   }
 
+  // With the resolv.conf that `vxnet network connect` wrote for it, if any.
   removeNs(name: string): void {
     sh('ip', ['netns', 'del', name], { allowFail: true });
+    fs.rmSync(`/etc/netns/${name}`, { recursive: true, force: true });
     const i = this.created.indexOf(name);
     if (i >= 0) this.created.splice(i, 1);
   }
 
   destroy(): void {
-    for (const ns of this.created.reverse()) sh('ip', ['netns', 'del', ns], { allowFail: true });
+    for (const ns of this.created.reverse()) {
+      sh('ip', ['netns', 'del', ns], { allowFail: true });
+      fs.rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
+    }
     this.created.length = 0;
   }
 }

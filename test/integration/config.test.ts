@@ -93,6 +93,21 @@ describe('agent configuration: bad files and flags exit 78 with a line naming th
       /vtep_interface: no interface named nope0/,
     ],
     ['bad host name', () => ['--config', file('r.yaml', 'name: "a b"\nvtep: 127.0.0.1\n')], /name: "a b"/],
+    [
+      'dns.domain not a domain',
+      () => ['--config', file('dd.yaml', `${base}dns:\n  domain: "a b"\n`)],
+      /dns.domain: "a b"/,
+    ],
+    [
+      'dns.domain mDNS',
+      () => ['--config', file('dl.yaml', `${base}dns:\n  domain: local\n`)],
+      /dns.domain: "local" is mDNS/,
+    ],
+    [
+      'dns.enabled not a boolean',
+      () => ['--config', file('de.yaml', `${base}dns:\n  enabled: maybe\n`)],
+      /dns.enabled: expected true or false/,
+    ],
     ['config file missing', () => ['--config', path.join(dir, 'none.yaml')], /none.yaml: cannot read/],
     [
       'unreadable CA file',

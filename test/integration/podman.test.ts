@@ -30,6 +30,8 @@ podman exec p1 ip addr show eth0 > ${w}/addr
 step running
 wait_for go1 || exit 1
 podman exec p1 ping -c1 -W2 ${peerIp} > ${w}/ping1 2>&1 && step pinged || step ping-failed
+podman exec p1 cat /etc/resolv.conf > ${w}/resolv 2>&1
+podman exec p1 nslookup web ${ip.replace(/\.\d+$/, '.1')} > ${w}/names 2>&1
 podman stop -t 1 p1 >/dev/null 2>&1
 step stopped
 wait_for go2 || exit 1
@@ -113,7 +115,8 @@ describe('CNI plugin with podman (CNI backend) on two hosts', function () {
       );
       fs.copyFileSync('/usr/bin/busybox', path.join(w, 'rootfs', 'bin', 'busybox'));
       fs.chmodSync(path.join(w, 'rootfs', 'bin', 'busybox'), 0o755);
-      for (const c of ['sh', 'ping', 'ip', 'sleep', 'cat']) fs.symlinkSync('busybox', path.join(w, 'rootfs', 'bin', c));
+      for (const c of ['sh', 'ping', 'ip', 'sleep', 'cat', 'nslookup'])
+        fs.symlinkSync('busybox', path.join(w, 'rootfs', 'bin', c));
       execFileSync('tar', ['-C', path.join(w, 'rootfs'), '-cf', path.join(w, 'rootfs.tar'), '.']);
     }
   });
@@ -205,6 +208,14 @@ describe('CNI plugin with podman (CNI backend) on two hosts', function () {
         /1 packets received/,
         `host ${i} container could not ping its peer`,
       );
+    // The alias both containers have (podman's --network-alias, through the CNI aliases
+    // capability) names both, each on its own host, through the resolver on the gateway; podman
+    // writes the result's dns into the container's resolv.conf.
+    for (let i = 0; i < 2; i++) {
+      const names = fs.readFileSync(path.join(work[i], 'names'), 'utf8');
+      for (const ip of ips) assert.match(names, new RegExp(`Address:\\s+${ip.replace(/\./g, '\\.')}\\b`), names);
+      assert.match(fs.readFileSync(path.join(work[i], 'resolv'), 'utf8'), /^nameserver 10\.98\.0\.1$/m);
+    }
     assert.strictEqual(
       (await agents[0].client.inspect({ network: 'pod' })).endpoints.length,
       0,

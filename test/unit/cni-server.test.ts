@@ -160,6 +160,12 @@ class FakeCniBackend implements CniBackend {
   gateways(networkId: string): { v4: string; v6: string; internal: boolean } {
     return this.networks.find((n) => n.id === networkId)?.gw ?? { v4: '', v6: '', internal: false };
   }
+
+  // The resolver's settings for a network; none (the resolver off) unless a test sets them.
+  resolver: { nameservers: string[]; search: string[]; options: string[] } | undefined;
+  dns(): { nameservers: string[]; search: string[]; options: string[] } | undefined {
+    return this.resolver;
+  }
 }
 
 // Paths that name nothing on this machine: the server's own look (the podman access path) finds
@@ -492,6 +498,18 @@ describe('CNI server on a fake agent', () => {
           v,
         );
       }
+    });
+
+    it('dns: the resolver on the gateway, the search domains and options', async () => {
+      const { b, s } = setup();
+      b.resolver = { nameservers: ['10.1.0.1'], search: ['blue.vxnet', 'vxnet'], options: ['ndots:1'] };
+      const r = await add(s, { conf: conf() });
+      assert.deepStrictEqual(r.dns, {
+        nameservers: ['10.1.0.1'],
+        domain: 'blue.vxnet',
+        search: ['blue.vxnet', 'vxnet'],
+        options: ['ndots:1'],
+      });
     });
 
     it('a configuration without cniVersion is answered in 1.0.0', async () => {

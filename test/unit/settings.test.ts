@@ -73,6 +73,18 @@ describe('agent settings: one table for the schema, the flags, --help and the ex
       metrics: { listen: '' },
       cni: { socket: '' },
       docker: { enabled: 'auto', socket: '/run/docker/plugins/vxnet.sock', scope: 'local' },
+      dns: {
+        enabled: 'true',
+        domain: 'vxnet',
+        ttl: 2,
+        port: 53,
+        socket: '',
+        resolvConf: '/etc/resolv.conf',
+        upstreams: [],
+        upstreamTimeoutMs: 1000,
+        cacheSize: 10000,
+        maxInFlight: 65536,
+      },
     });
   });
 
@@ -104,6 +116,7 @@ describe('agent settings: one table for the schema, the flags, --help and the ex
       format: 'text',
       auto: 'true',
       scope: 'global',
+      bool: 'false',
     };
     for (const [flag, s] of FLAGS) {
       const { config } = parseAgentArgs([flag, sample[s.kind]]);
