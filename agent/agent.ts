@@ -71,6 +71,7 @@ export class Agent {
   private readonly ready: ReadyReporter;
   private readonly docker: DockerPluginServer | undefined;
   private dockerGc: NodeJS.Timeout | undefined;
+  private readonly seenHosts = new Set<string>();
 
   constructor(
     private readonly config: AgentConfig,
@@ -102,6 +103,7 @@ export class Agent {
     };
     this.events = new EventLog(2000, (id) => this.state.snap?.networks.get(id)?.name ?? '');
     this.events.on('host', (e: { action: string; host: HostRecord }) => {
+      this.seenHosts.add(e.host.name);
       if (e.host.name !== config.name)
         log.info(e.action === 'join' ? 'peer host joined' : 'peer host left', { peer: e.host.name, vtep: e.host.vtep });
     });
@@ -129,7 +131,13 @@ export class Agent {
       kernelOps: () => this.reconciler.stats.kernelOps,
       endpoints: () => this.endpointCounts(),
       peerHosts: () => [...(this.state.snap?.hosts.keys() ?? [])].filter((h) => h !== config.name).length,
-      lease: () => ({ renewals: this.registration.renewals, losses: this.registration.losses }),
+      lease: () => ({
+        renewals: this.registration.renewals,
+        losses: this.registration.losses,
+        held: this.registration.registered,
+      }),
+      hosts: () => this.hostsSeen(),
+      etcdReachable: () => this.store.reachable,
       watchEvents: () => this.state.watchEvents,
       etcdRequests: () => this.store.requests,
       ready: () => this.ready.readiness(),
@@ -178,7 +186,7 @@ export class Agent {
       },
       log,
     );
-    this.server = new ApiServer(this.api(), log, (method, code) => this.metrics.apiRequests.inc({ method, code }));
+    this.server = new ApiServer(this.api(), log, (method, code, s) => this.metrics.request(method, code, s));
     this.cni = new CniServer(
       new CniAdapter(config.name, this.endpoints, this.sandboxes, this.store, () => this.state.snap),
       log,
@@ -231,6 +239,14 @@ export class Agent {
         };
       },
     };
+  }
+
+  // A host that left is remembered until this agent restarts, so that its lost lease shows as a 0
+  // (vxnet_host_lease_alive) rather than as a series that vanished.
+  private hostsSeen(): { name: string; alive: boolean }[] {
+    const now = this.state.snap?.hosts;
+    for (const name of now?.keys() ?? []) this.seenHosts.add(name);
+    return [...this.seenHosts].map((name) => ({ name, alive: !!now?.has(name) }));
   }
 
   private endpointCounts(): EndpointCount[] {

@@ -109,7 +109,7 @@ export class ApiServer {
   constructor(
     api: Api,
     private readonly log: Logger,
-    private readonly onRequest: (method: string, code: string) => void = () => undefined,
+    private readonly onRequest: (method: string, code: string, seconds?: number) => void = () => undefined,
   ) {
     const proto = loadProto();
     const wrap =
@@ -123,21 +123,23 @@ export class ApiServer {
           return;
         }
         this.inFlight++;
+        const started = process.hrtime.bigint();
+        const took = (): number => Number(process.hrtime.bigint() - started) / 1e9;
         fn(call.request)
           .then(
             (res) => {
-              this.onRequest(method, 'OK');
+              this.onRequest(method, 'OK', took());
               cb(null, res);
             },
             (err: unknown) => {
               if (err instanceof VxError) {
                 this.log.info('request rejected', { method, code: grpc.status[err.code], reason: err.message });
-                this.onRequest(method, grpc.status[err.code]);
+                this.onRequest(method, grpc.status[err.code], took());
                 cb({ code: err.code, details: err.message });
               } else {
                 const e = err as Error;
                 this.log.error('request failed', { method, error: e?.stack ?? String(err) });
-                this.onRequest(method, 'INTERNAL');
+                this.onRequest(method, 'INTERNAL', took());
                 cb({ code: grpc.status.INTERNAL, details: `internal error: ${e?.message ?? String(err)}` });
               }
             },

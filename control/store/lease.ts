@@ -23,7 +23,11 @@ export class EtcdHostLease implements HostLease {
   constructor(
     private readonly lease: Lease,
     private readonly call: Call,
-  ) {}
+    contact: (ok: boolean) => void = () => undefined,
+  ) {
+    lease.on('keepaliveSucceeded', () => contact(true));
+    lease.on('keepaliveFailed', () => contact(false));
+  }
 
   async putHost(rec: HostRecord): Promise<void> {
     await this.call(() => this.lease.put(keys.host(rec.name)).value(JSON.stringify(rec)).exec());

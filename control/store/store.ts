@@ -9,7 +9,7 @@ import {
   retry,
 } from 'cockatiel';
 import type * as RPC from 'etcd3/lib/rpc';
-import { unavailable } from '../errors';
+import { VxError, unavailable } from '../errors';
 import { neverSent, storeError } from './errors';
 import { plainAddressesOf, reservationOf } from '../model';
 import type { DockerNetworkRecord, EndpointRecord, HostRecord, NetworkRecord } from '../model';
@@ -36,6 +36,9 @@ export class Store {
   private readonly client: Etcd3;
   private readonly timeoutMs: number;
   requests = 0; // unary etcd requests made (a metric, and the bench's requests per Connect)
+  // Whether etcd answered the latest request or lease keep-alive (a metric: an idle agent's only
+  // traffic is its keep-alives, so they keep this current).
+  reachable = true;
   private readonly target: StoreOptions;
   private watchEndpoint = 0; // the member the next watch goes to; moves on after a failure
 
@@ -115,7 +118,9 @@ export class Store {
     for (;;) {
       try {
         this.requests++;
-        return await fn();
+        const res = await fn();
+        this.reachable = true;
+        return res;
       } catch (err) {
         // An open breaker hides why the member failed: report the failure that opened it.
         if (!(err instanceof BrokenCircuitError)) cause = err;
@@ -123,6 +128,7 @@ export class Store {
           await new Promise((r) => setTimeout(r, 200));
           continue;
         }
+        if (!(err instanceof VxError)) this.reachable = false;
         throw storeError(err instanceof BrokenCircuitError && cause ? cause : err);
       }
     }
@@ -334,7 +340,11 @@ export class Store {
 
   // Granted with its first put (etcd3 grants lazily), renewed until released or revoked.
   grantLease(ttlSeconds: number): HostLease {
-    return new EtcdHostLease(this.client.lease(ttlSeconds, { autoKeepAlive: true }), (fn) => this.call(fn));
+    return new EtcdHostLease(
+      this.client.lease(ttlSeconds, { autoKeepAlive: true }),
+      (fn) => this.call(fn),
+      (ok) => (this.reachable = ok),
+    );
   }
 
   // Every host record with the seconds its lease has left (-1 when etcd cannot say).
