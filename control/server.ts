@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import * as grpc from '@grpc/grpc-js';
 import * as protobuf from 'protobufjs';
-import { loadProto, protoPath } from './proto';
+import { ReflectionService } from '@grpc/reflection';
+import { loadProto, packageDefinition, protoPath } from './proto';
 import { VxError } from './errors';
 import type { NetworkServiceHandlers } from './generated/vxnet/v1/NetworkService';
 import type { HealthHandlers } from './generated/vxnet/v1/Health';
@@ -196,6 +197,10 @@ export class ApiServer {
     this.server.addService(strict(proto.vxnet.v1.SystemService.service, root, 'vxnet.v1.SystemService'), system);
     this.server.addService(strict(proto.vxnet.v1.NetworkService.service, root, 'vxnet.v1.NetworkService'), networks);
     this.server.addService(strict(proto.vxnet.v1.Health.service, root, 'vxnet.v1.Health'), health);
+    // Server reflection (v1 and v1alpha) for generic gRPC clients: it describes the services above
+    // from the same .proto and nothing else, and is served on the same sockets with the same
+    // credentials, so it reveals the schema only to whoever may already call the API.
+    new ReflectionService(packageDefinition()).addToServer(this.server);
   }
 
   async listenUnix(opts: ServerOptions): Promise<void> {
