@@ -1,6 +1,7 @@
 import type { VxClient } from '../control/client';
 import type { Event__Output } from '../control/generated/vxnet/v1/Event';
 import { bool, list, parseArgs, str, UsageError } from './args';
+import type { FlagSpec } from './args';
 import { compile, formatRows } from './format';
 import { parseFilters, type Io } from './network';
 
@@ -47,14 +48,24 @@ function eventDot(e: Event__Output): Record<string, unknown> {
   };
 }
 
+export const EVENTS_FLAGS: FlagSpec[] = [
+  { names: ['-h', '--help'], key: 'help', kind: 'bool' },
+  { names: ['-f', '--filter'], key: 'filter', kind: 'list' },
+  { names: ['--format'], key: 'format', kind: 'string' },
+  { names: ['--since'], key: 'since', kind: 'string' },
+  { names: ['--until'], key: 'until', kind: 'string' },
+];
+export const HOST_LS_FLAGS: FlagSpec[] = [
+  { names: ['--format'], key: 'format', kind: 'string' },
+  { names: ['-q', '--quiet'], key: 'quiet', kind: 'bool' },
+];
+export const DOCTOR_FLAGS: FlagSpec[] = [
+  { names: ['--json'], key: 'json', kind: 'bool' },
+  { names: ['-h', '--help'], key: 'help', kind: 'bool' },
+];
+
 export async function runEvents(argv: string[], client: () => VxClient, io: Io): Promise<number> {
-  const p = parseArgs(argv, [
-    { names: ['-h', '--help'], key: 'help', kind: 'bool' },
-    { names: ['-f', '--filter'], key: 'filter', kind: 'list' },
-    { names: ['--format'], key: 'format', kind: 'string' },
-    { names: ['--since'], key: 'since', kind: 'string' },
-    { names: ['--until'], key: 'until', kind: 'string' },
-  ]);
+  const p = parseArgs(argv, EVENTS_FLAGS);
   if (bool(p, 'help')) {
     io.out(EVENTS_USAGE);
     return 0;
@@ -91,10 +102,7 @@ export async function runHost(argv: string[], client: () => VxClient, io: Io): P
     );
     return verb === undefined || verb === '--help' || verb === '-h' ? 0 : 125;
   }
-  const p = parseArgs(rest, [
-    { names: ['--format'], key: 'format', kind: 'string' },
-    { names: ['-q', '--quiet'], key: 'quiet', kind: 'bool' },
-  ]);
+  const p = parseArgs(rest, HOST_LS_FLAGS);
   const { hosts } = await client().listHosts({});
   const rows = hosts
     .sort((a, b) => a.name.localeCompare(b.name))
@@ -138,10 +146,7 @@ function uptime(started: string): string {
 }
 
 export async function runDoctor(argv: string[], client: () => VxClient, io: Io): Promise<number> {
-  const p = parseArgs(argv, [
-    { names: ['--json'], key: 'json', kind: 'bool' },
-    { names: ['-h', '--help'], key: 'help', kind: 'bool' },
-  ]);
+  const p = parseArgs(argv, DOCTOR_FLAGS);
   if (bool(p, 'help')) {
     io.out(
       "Usage:  vxnet doctor [--json]\n\nCompare what etcd says this host's kernel should hold with what it holds, and check etcd,\nthe lease, the clock, MTUs, VTEPs and forwarding. Exit 0 when all is well, 1 otherwise.\n",
