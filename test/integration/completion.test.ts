@@ -17,16 +17,40 @@ function bashComplete(line: string, env: Record<string, string>): string[] {
     '_vxnet',
     `printf '%s\\n' "\${COMPREPLY[@]}"`,
   ].join('\n');
-  const r = spawnSync('bash', ['-c', script], {
+  return shell('bash', script, env);
+}
+
+// fish's own completion of a command line (`complete -C`), the script loaded as a user loads it.
+function fishComplete(line: string, env: Record<string, string>): string[] {
+  return shell('fish', `vxnet completion fish | source; complete -C ${shq(line)}`, env);
+}
+
+// zsh's completion system needs a terminal; the function is called as it would call it, with the
+// words and position it would set, and _describe (which would filter and show) printing what it got.
+function zshComplete(words: string[], env: Record<string, string>): string[] {
+  const script = [
+    'compdef() { :; }',
+    'source <(vxnet completion zsh)',
+    '_describe() { print -rl -- "${(@P)argv[-1]}"; }',
+    '_files() { :; }',
+    `words=(${words.map(shq).join(' ')})`,
+    `CURRENT=${words.length}`,
+    '_vxnet',
+  ].join('\n');
+  return shell('zsh', script, env);
+}
+
+function shell(name: string, script: string, env: Record<string, string>): string[] {
+  const r = spawnSync(name, ['-c', script], {
     encoding: 'utf8',
     timeout: 20000,
     env: { ...process.env, PATH: `${path.join(ROOT, 'bin')}:${process.env.PATH}`, ...env },
   });
-  assert.strictEqual(r.status, 0, `bash: ${r.stderr}`);
+  assert.strictEqual(r.status, 0, `${name}: ${r.stderr}`);
   return r.stdout.split('\n').filter((l) => l !== '');
 }
 
-describe('shell completion (bash) against a live agent', function () {
+describe('shell completion (bash, fish, zsh) against a live agent', function () {
   this.timeout(60000);
   const cluster = useCluster({ hosts: 1 });
   let env: Record<string, string>;
@@ -68,6 +92,16 @@ describe('shell completion (bash) against a live agent', function () {
       'red',
     ]);
     assert.deepStrictEqual(bashComplete('vxnet network rm r', elsewhere), [], 'no agent: nothing, and no error');
+  });
+
+  it('fish and zsh offer the same, with descriptions', () => {
+    assert.deepStrictEqual(fishComplete('vxnet network c', env), [
+      'connect\tConnect a network namespace to a network',
+      'create\tCreate a network',
+    ]);
+    assert.deepStrictEqual(fishComplete('vxnet network inspect b', env), ['blue', 'bravo']);
+    assert.deepStrictEqual(zshComplete(['vxnet', 'network', 'inspect', ''], env), ['blue', 'bravo', 'red']);
+    assert.ok(zshComplete(['vxnet', 'network', 'c'], env).includes('connect:Connect a network namespace to a network'));
   });
 
   it('never writes: the etcd revision is the same after completing every kind of line', async () => {
