@@ -304,16 +304,8 @@ export class Reconciler {
     this.stats.lastClean = clean;
     this.stats.lastRevision = revision;
     this.stats.lastDurationMs = Number(process.hrtime.bigint() - started) / 1e6;
-    this.observe({
-      clean,
-      full,
-      strategy: strategy ?? 'none',
-      durationMs: this.stats.lastDurationMs,
-      revision,
-      vnis,
-      resync,
-      applied,
-    });
+    const durationMs = this.stats.lastDurationMs;
+    this.observe({ clean, full, strategy: strategy ?? 'none', durationMs, revision, vnis, resync, applied });
     if (ops.length)
       this.log.info('reconciled', {
         revision,

@@ -36,8 +36,7 @@ export class Store {
   private readonly client: Etcd3;
   private readonly timeoutMs: number;
   requests = 0; // unary etcd requests made (a metric, and the bench's requests per Connect)
-  // Whether etcd answered the latest request or lease keep-alive (a metric: an idle agent's only
-  // traffic is its keep-alives, so they keep this current).
+  // etcd answered the latest request or lease keep-alive (a metric; keep-alives keep it current).
   reachable = true;
   private readonly target: StoreOptions;
   private watchEndpoint = 0; // the member the next watch goes to; moves on after a failure
