@@ -81,6 +81,7 @@ export class Agent {
   private readonly docker: DockerPluginServer | undefined;
   private dockerGc: NodeJS.Timeout | undefined;
   private readonly dns: DnsFeeder | undefined;
+  private readonly seenHosts = new Set<string>();
 
   constructor(
     private readonly config: AgentConfig,
@@ -112,6 +113,7 @@ export class Agent {
     };
     this.events = new EventLog(2000, (id) => this.state.snap?.networks.get(id)?.name ?? '');
     this.events.on('host', (e: { action: string; host: HostRecord }) => {
+      this.seenHosts.add(e.host.name);
       // A peer that leaves keeps its entries here: it lost its lease, not its containers.
       const what: Record<string, string> = { join: 'peer host joined', leave: 'peer host left (lease lost)' };
       if (e.host.name !== config.name)
@@ -149,7 +151,13 @@ export class Agent {
       kernelOps: () => this.reconciler.stats.kernelOps,
       endpoints: () => this.endpointCounts(),
       peerHosts: () => [...(this.state.snap?.hosts.keys() ?? [])].filter((h) => h !== config.name).length,
-      lease: () => ({ renewals: this.registration.renewals, losses: this.registration.losses }),
+      lease: () => ({
+        renewals: this.registration.renewals,
+        losses: this.registration.losses,
+        held: this.registration.registered,
+      }),
+      hosts: () => this.hostsSeen(),
+      etcdReachable: () => this.store.reachable,
       watchEvents: () => this.state.watchEvents,
       etcdRequests: () => this.store.requests,
       ready: () => this.ready.readiness(),
@@ -223,7 +231,7 @@ export class Agent {
     this.server = new ApiServer(
       this.api(),
       log,
-      (method, code) => this.metrics.apiRequests.inc({ method, code }),
+      (method, code, s) => this.metrics.request(method, code, s),
       (m) => this.outage.explain(m),
     );
     this.cni = new CniServer(
@@ -316,6 +324,14 @@ export class Agent {
   clientDns(networkId: string): ReturnType<typeof dnsOf> | undefined {
     const net = this.state.snap?.networks.get(networkId);
     return this.config.dns.enabled === 'true' && net ? dnsOf(net, this.config.dns.domain) : undefined;
+  }
+
+  // A host that left is remembered until this agent restarts, so that its lost lease shows as a 0
+  // (vxnet_host_lease_alive) rather than as a series that vanished.
+  private hostsSeen(): { name: string; alive: boolean }[] {
+    const snap = this.state.snap;
+    for (const name of snap?.hosts.keys() ?? []) this.seenHosts.add(name);
+    return [...this.seenHosts].map((name) => ({ name, alive: !!snap?.alive.has(name) }));
   }
 
   private endpointCounts(): EndpointCount[] {

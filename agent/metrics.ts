@@ -9,7 +9,11 @@ export interface MetricSources {
   kernelOps(): Record<string, number>; // "kind:result" -> count
   endpoints(): { network: string; local: number; remote: number }[];
   peerHosts(): number;
-  lease(): { renewals: number; losses: number };
+  lease(): { renewals: number; losses: number; held: boolean };
+  // Every host this agent has seen since it started (itself included), and whether its host key,
+  // bound to its lease, is in etcd now: a host whose lease ran out stays here, not alive.
+  hosts(): { name: string; alive: boolean }[];
+  etcdReachable(): boolean;
   watchEvents(): number;
   etcdRequests(): number;
   ready(): { ok: boolean; reason: string };
@@ -20,7 +24,9 @@ export class Metrics implements RunObserver {
   private readonly reconcileRuns: Counter;
   private readonly reconcileDuration: Histogram;
   readonly watchLag: Histogram;
-  readonly apiRequests: Counter;
+  private readonly apiRequests: Counter;
+  private readonly apiDuration: Histogram;
+  private readonly driftRepairs: Counter;
   private server: http.Server | undefined;
 
   constructor(private readonly src: MetricSources) {
@@ -48,6 +54,18 @@ export class Metrics implements RunObserver {
       name: 'vxnet_api_requests_total',
       help: 'API requests by method and gRPC status code.',
       labelNames: ['method', 'code'],
+      registers,
+    });
+    this.apiDuration = new Histogram({
+      name: 'vxnet_api_request_duration_seconds',
+      help: 'Time the agent took to answer a unary API request, by method (every code).',
+      labelNames: ['method'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.driftRepairs = new Counter({
+      name: 'vxnet_drift_repairs_total',
+      help: 'Periodic resync runs that had to change the kernel or a sandbox: drift made by someone else, repaired.',
       registers,
     });
     const s = this.src;
@@ -122,6 +140,32 @@ export class Metrics implements RunObserver {
       },
     });
     new Gauge({
+      name: 'vxnet_lease_held',
+      help: "1 while this host's key is in etcd under a live lease of this agent's.",
+      registers,
+      collect() {
+        this.set(s.lease().held ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'vxnet_host_lease_alive',
+      help: 'Per host seen since this agent started: 1 while its lease (and so its host key) is alive, 0 once it ran out.',
+      labelNames: ['host'],
+      registers,
+      collect() {
+        this.reset();
+        for (const h of s.hosts()) this.set({ host: h.name }, h.alive ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'vxnet_etcd_up',
+      help: 'Whether etcd answered the latest request or lease keep-alive of this agent (1) or not (0).',
+      registers,
+      collect() {
+        this.set(s.etcdReachable() ? 1 : 0);
+      },
+    });
+    new Gauge({
       name: 'vxnet_ready',
       help: '1 when registered, watching and the last reconcile was clean.',
       registers,
@@ -131,9 +175,16 @@ export class Metrics implements RunObserver {
     });
   }
 
-  afterRun(run: Pick<ReconcileRun, 'clean' | 'durationMs' | 'strategy'>): void {
+  afterRun(run: Pick<ReconcileRun, 'clean' | 'durationMs' | 'strategy' | 'resync' | 'applied'>): void {
     this.reconcileRuns.inc({ result: run.clean ? 'clean' : 'error', strategy: run.strategy });
     this.reconcileDuration.observe(run.durationMs / 1000);
+    if (run.resync && run.applied > 0) this.driftRepairs.inc();
+  }
+
+  // One API request answered; `seconds` for unary calls (a stream's length says nothing).
+  request(method: string, code: string, seconds?: number): void {
+    this.apiRequests.inc({ method, code });
+    if (seconds !== undefined) this.apiDuration.observe({ method }, seconds);
   }
 
   // /metrics (Prometheus text), /healthz (the process answers), /readyz (registered, watching,

@@ -29,6 +29,9 @@ export interface RunReport {
   durationMs: number;
   revision: number;
   vnis: number[];
+  // A periodic resync that changes anything (kernel operations, sandbox repairs) found drift.
+  resync: boolean;
+  applied: number;
 }
 
 export interface ReconcileStats {
@@ -79,6 +82,7 @@ export class Reconciler {
   private busy = false; // cleared in the same synchronous step that ends the loop: no trigger is lost
   private again = false;
   private fullPending = false;
+  private resyncPending = false;
   private sandboxesPending = false;
   private readonly reader: ActualReader;
   // A read of the whole kernel begun before the first run (prefetch), and whether it can stand for
@@ -135,6 +139,7 @@ export class Reconciler {
   private schedule(): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
+      this.resyncPending = true;
       this.trigger(true);
       this.schedule();
     }, this.resyncMs);
@@ -187,9 +192,11 @@ export class Reconciler {
         this.again = false;
         const full = this.fullPending;
         const sandboxes = full || this.sandboxesPending;
+        const resync = this.resyncPending;
         this.fullPending = false;
         this.sandboxesPending = false;
-        await this.runOnce(full, sandboxes);
+        this.resyncPending = false;
+        await this.runOnce(full, sandboxes, resync);
       } while (this.again && !this.stopped);
     } finally {
       this.busy = false;
@@ -197,12 +204,13 @@ export class Reconciler {
   }
 
   // `sandboxes` (implied by `full`): also check the inside of every local sandbox.
-  async runOnce(full = false, sandboxes = full): Promise<void> {
+  async runOnce(full = false, sandboxes = full, resync = false): Promise<void> {
     const snap = this.state.snap;
     if (!snap) return; // never act before the first consistent load: an empty view would flush everything
     const started = process.hrtime.bigint();
     const revision = snap.revision;
     let clean = true;
+    let applied = 0;
     let ops: Op[] = [];
     let vnis: number[] = [];
     let lastDesired: { version: number; desired: DesiredState } | undefined;
@@ -253,6 +261,7 @@ export class Reconciler {
         try {
           await this.apply(op);
           this.count(op.kind, 'ok');
+          applied++;
           this.reader.applied(op);
           if (op.kind === 'neighAdd' && op.entries.length <= ANNOUNCE_MAX) this.announce(op.vni, op.entries);
         } catch (err) {
@@ -268,6 +277,7 @@ export class Reconciler {
             if (busy.has(ep.id) || ops.some((o) => o.kind === 'repairEndpoint' && o.endpoint.id === ep.id)) continue;
             try {
               const fixed = await this.repairer.verifySandbox(ep);
+              applied += fixed.length;
               if (fixed.length) this.log.info('repaired sandbox', { endpoint: ep.name, sandbox: ep.sandbox, fixed });
             } catch (err) {
               clean = false;
@@ -294,7 +304,8 @@ export class Reconciler {
     this.stats.lastClean = clean;
     this.stats.lastRevision = revision;
     this.stats.lastDurationMs = Number(process.hrtime.bigint() - started) / 1e6;
-    this.observe({ clean, full, strategy: strategy ?? 'none', durationMs: this.stats.lastDurationMs, revision, vnis });
+    const durationMs = this.stats.lastDurationMs;
+    this.observe({ clean, full, strategy: strategy ?? 'none', durationMs, revision, vnis, resync, applied });
     if (ops.length)
       this.log.info('reconciled', {
         revision,

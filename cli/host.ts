@@ -1,6 +1,7 @@
 import type { VxClient } from '../control/client';
 import type { Host__Output } from '../control/generated/vxnet/v1/Host';
 import { bool, list, parseArgs, str, UsageError } from './args';
+import type { FlagSpec } from './args';
 import { formatRows } from './format';
 import { parseFilters, type Io } from './network';
 
@@ -37,6 +38,13 @@ Options:
 
 const FILTERS = new Set(['state', 'name']);
 
+export const HOST_LS_FLAGS: FlagSpec[] = [
+  { names: ['-f', '--filter'], key: 'filter', kind: 'list' },
+  { names: ['--format'], key: 'format', kind: 'string' },
+  { names: ['-q', '--quiet'], key: 'quiet', kind: 'bool' },
+];
+export const HOST_RM_FLAGS: FlagSpec[] = [{ names: ['-f', '--force'], key: 'force', kind: 'bool' }];
+
 export async function runHost(argv: string[], client: () => VxClient, io: Io): Promise<number> {
   const [verb, ...rest] = argv;
   const help = rest.includes('--help') || rest.includes('-h');
@@ -57,11 +65,7 @@ function usage(io: Io, text: string, code: number): number {
 }
 
 async function ls(argv: string[], client: () => VxClient, io: Io): Promise<number> {
-  const p = parseArgs(argv, [
-    { names: ['-f', '--filter'], key: 'filter', kind: 'list' },
-    { names: ['--format'], key: 'format', kind: 'string' },
-    { names: ['-q', '--quiet'], key: 'quiet', kind: 'bool' },
-  ]);
+  const p = parseArgs(argv, HOST_LS_FLAGS);
   const filters = parseFilters(list(p, 'filter'));
   for (const f of filters) {
     if (!FILTERS.has(f.key ?? ''))
@@ -119,7 +123,7 @@ async function ls(argv: string[], client: () => VxClient, io: Io): Promise<numbe
 }
 
 async function rm(argv: string[], client: () => VxClient, io: Io): Promise<number> {
-  const p = parseArgs(argv, [{ names: ['-f', '--force'], key: 'force', kind: 'bool' }]);
+  const p = parseArgs(argv, HOST_RM_FLAGS);
   if (p.args.length === 0) throw new UsageError('"vxnet host rm" requires at least 1 argument');
   const force = bool(p, 'force');
   let code = 0;

@@ -1,8 +1,10 @@
 import * as fs from 'fs';
-import * as os from 'os';
 import { DEFAULT_SOCKET, TlsFiles, VxClient } from '../control/client';
-import { parseArgs, str, bool, UsageError, noArgs } from './args';
-import { compile, goStruct, TemplateError } from './format';
+import { UsageError } from './args';
+import { TemplateError } from './format';
+import { runVersion } from './version';
+import { GLOBAL_FLAGS } from './commands';
+import { liveSource, ReadOnlyClient, runCompletion, runComplete } from './completion';
 import { Io, runNetwork, terminalAsk } from './network';
 import { runDoctor, runEvents } from './system';
 import { runHost } from './host';
@@ -25,7 +27,7 @@ Options:
 
 Commands:
   agent       Run the agent of this host
-  dns         Run this host's resolver (the agent starts it)
+  completion  Print a shell completion script (bash, zsh or fish)
   doctor      Check this host's kernel state against etcd, and its setup
   events      Get real time events from the cluster
   host        Manage the hosts of the cluster
@@ -35,20 +37,14 @@ Commands:
 Run 'vxnet COMMAND --help' for more information on a command.
 `;
 
-const VERSION_USAGE = `Usage:  vxnet version [OPTIONS]
-
-Show the vxnet version information (this client's, and the agent's if it answers)
-
-Options:
-  -f, --format string   Format output using a Go template ({{.Client.Version}}, {{.Agent.Version}},
-                        {{.Agent.Host}}; 'json' for all)
-`;
-
 export interface Globals {
   host: string;
   tls: { ca?: string; cert?: string; key?: string };
   rest: string[];
 }
+
+const VALUE_FLAGS = GLOBAL_FLAGS.filter((f) => f.kind !== 'bool').flatMap((f) => f.names);
+const BOOL_FLAGS = GLOBAL_FLAGS.filter((f) => f.kind === 'bool').flatMap((f) => f.names);
 
 // Global options come before the command, as with docker.
 export function parseGlobals(argv: string[], env: NodeJS.ProcessEnv = process.env): Globals {
@@ -61,9 +57,8 @@ export function parseGlobals(argv: string[], env: NodeJS.ProcessEnv = process.en
     if (a.startsWith('--') && a.includes('='))
       [name, value] = [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)];
     else if (a.startsWith('-H') && a.length > 2) [name, value] = ['-H', a.slice(2).replace(/^=/, '')];
-    if (!['-H', '--host', '--tlscacert', '--tlscert', '--tlskey'].includes(name)) {
-      if (a.startsWith('-') && !['-h', '--help', '-v', '--version'].includes(a))
-        throw new UsageError(`unknown flag: ${name}`);
+    if (!VALUE_FLAGS.includes(name)) {
+      if (a.startsWith('-') && !BOOL_FLAGS.includes(a)) throw new UsageError(`unknown flag: ${name}`);
       break;
     }
     if (value === undefined) {
@@ -159,44 +154,6 @@ function loadAgent(): AgentModule {
   return mod as AgentModule;
 }
 
-async function runVersion(argv: string[], client: () => VxClient, io: Io, host: string): Promise<number> {
-  const p = parseArgs(argv, [
-    { names: ['-h', '--help'], key: 'help', kind: 'bool' },
-    { names: ['-f', '--format'], key: 'format', kind: 'string' },
-  ]);
-  if (bool(p, 'help')) {
-    io.out(VERSION_USAGE);
-    return 0;
-  }
-  noArgs(p, 'vxnet version');
-  const format = str(p, 'format');
-  const t = format ? compile(format === 'json' ? '{{json .}}' : format) : undefined;
-  const clientInfo = goStruct({ Version: version(), NodeVersion: process.version, Os: os.platform(), Arch: os.arch() });
-  let agent: { Host: string; Version: string; Status: string; Message: string; Address: string } | undefined;
-  let failure: Error | undefined;
-  try {
-    const h = await client().check({}, { deadlineMs: 5000 });
-    agent = goStruct({ Host: h.host, Version: h.version, Status: h.status, Message: h.message, Address: host });
-  } catch (err) {
-    failure = err as Error;
-  }
-  if (t) {
-    io.out(`${t(goStruct({ Client: clientInfo, Agent: agent ?? null }))}\n`);
-  } else {
-    io.out(
-      `Client:\n Version:       ${clientInfo.Version}\n Node.js:       ${process.version}\n OS/Arch:       ${os.platform()}/${os.arch()}\n`,
-    );
-    if (agent) {
-      io.out(
-        `\nAgent:\n Host:          ${agent.Host}\n Version:       ${agent.Version}\n Status:        ${agent.Status}${agent.Message ? ` (${agent.Message})` : ''}\n Address:       ${host}\n`,
-      );
-    }
-  }
-  // As docker version: the client's part is printed, then why the agent's is missing.
-  if (failure) throw failure;
-  return 0;
-}
-
 function processIo(): Io {
   return {
     out: (s: string) => void process.stdout.write(s),
@@ -206,7 +163,31 @@ function processIo(): Io {
   };
 }
 
+// The completion scripts' call: the words typed so far, the last one being completed. Live values
+// come from the agent the line names with -H (or the default one), through reads only.
+async function completeWords(words: string[], io: Io): Promise<number> {
+  let client: VxClient | undefined;
+  const connect = (): ReadOnlyClient => {
+    if (!client) {
+      let g: Globals | undefined;
+      try {
+        g = parseGlobals(words.slice(0, -1));
+      } catch {
+        // an unfinished or wrong line: ask the default agent
+      }
+      client = new VxClient(g?.host ?? (process.env.VXNET_HOST || DEFAULT_HOST), g ? readTls(g.tls) : undefined);
+    }
+    return client;
+  };
+  try {
+    return await runComplete(words, liveSource(connect), io);
+  } finally {
+    client?.close();
+  }
+}
+
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  if (argv[0] === '__complete') return completeWords(argv.slice(1), io);
   let host = process.env.VXNET_HOST || DEFAULT_HOST;
   let client: VxClient | undefined;
   try {
@@ -231,6 +212,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         return await runVersion(rest, getClient, io, host);
       case 'agent':
         return await loadAgent().runAgent(rest);
+      case 'completion':
+        return runCompletion(rest, io);
       case 'dns':
         return await loadResolver().runResolver(rest);
       case 'network':

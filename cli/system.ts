@@ -1,6 +1,7 @@
 import type { VxClient } from '../control/client';
 import type { Event__Output } from '../control/generated/vxnet/v1/Event';
 import { bool, list, parseArgs, str, UsageError } from './args';
+import type { FlagSpec } from './args';
 import { compile } from './format';
 import { parseFilters, type Io } from './network';
 
@@ -47,14 +48,20 @@ function eventDot(e: Event__Output): Record<string, unknown> {
   };
 }
 
+export const EVENTS_FLAGS: FlagSpec[] = [
+  { names: ['-h', '--help'], key: 'help', kind: 'bool' },
+  { names: ['-f', '--filter'], key: 'filter', kind: 'list' },
+  { names: ['--format'], key: 'format', kind: 'string' },
+  { names: ['--since'], key: 'since', kind: 'string' },
+  { names: ['--until'], key: 'until', kind: 'string' },
+];
+export const DOCTOR_FLAGS: FlagSpec[] = [
+  { names: ['--json'], key: 'json', kind: 'bool' },
+  { names: ['-h', '--help'], key: 'help', kind: 'bool' },
+];
+
 export async function runEvents(argv: string[], client: () => VxClient, io: Io): Promise<number> {
-  const p = parseArgs(argv, [
-    { names: ['-h', '--help'], key: 'help', kind: 'bool' },
-    { names: ['-f', '--filter'], key: 'filter', kind: 'list' },
-    { names: ['--format'], key: 'format', kind: 'string' },
-    { names: ['--since'], key: 'since', kind: 'string' },
-    { names: ['--until'], key: 'until', kind: 'string' },
-  ]);
+  const p = parseArgs(argv, EVENTS_FLAGS);
   if (bool(p, 'help')) {
     io.out(EVENTS_USAGE);
     return 0;
@@ -84,10 +91,7 @@ export async function runEvents(argv: string[], client: () => VxClient, io: Io):
 }
 
 export async function runDoctor(argv: string[], client: () => VxClient, io: Io): Promise<number> {
-  const p = parseArgs(argv, [
-    { names: ['--json'], key: 'json', kind: 'bool' },
-    { names: ['-h', '--help'], key: 'help', kind: 'bool' },
-  ]);
+  const p = parseArgs(argv, DOCTOR_FLAGS);
   if (bool(p, 'help')) {
     io.out(
       "Usage:  vxnet doctor [--json]\n\nCompare what etcd says this host's kernel should hold with what it holds, and check etcd,\nthe lease, the clock, MTUs, VTEPs and forwarding. Exit 0 when all is well, 1 otherwise.\n",

@@ -20,11 +20,12 @@ export function protoPath(): string {
   return fs.existsSync(fromDist) ? fromDist : fromSrc;
 }
 
+let definition: protoLoader.PackageDefinition | undefined;
+export function packageDefinition(): protoLoader.PackageDefinition {
+  return (definition ??= protoLoader.loadSync(protoPath(), LOADER_OPTIONS));
+}
+
 let cached: ProtoGrpcType | undefined;
 export function loadProto(): ProtoGrpcType {
-  if (!cached) {
-    const def = protoLoader.loadSync(protoPath(), LOADER_OPTIONS);
-    cached = grpc.loadPackageDefinition(def) as unknown as ProtoGrpcType;
-  }
-  return cached;
+  return (cached ??= grpc.loadPackageDefinition(packageDefinition()) as unknown as ProtoGrpcType);
 }

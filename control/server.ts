@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import * as grpc from '@grpc/grpc-js';
 import * as protobuf from 'protobufjs';
-import { loadProto, protoPath } from './proto';
+import { ReflectionService } from '@grpc/reflection';
+import { loadProto, packageDefinition, protoPath } from './proto';
 import { ORIGIN_KEY, REASON_KEY, VxError } from './errors';
 import type { NetworkServiceHandlers } from './generated/vxnet/v1/NetworkService';
 import type { HealthHandlers } from './generated/vxnet/v1/Health';
@@ -123,7 +124,7 @@ export class ApiServer {
   constructor(
     api: Api,
     private readonly log: Logger,
-    private readonly onRequest: (method: string, code: string) => void = () => undefined,
+    private readonly onRequest: (method: string, code: string, seconds?: number) => void = () => undefined,
     // What the agent adds to "etcd is unreachable": what it still knows and serves.
     private readonly explain: (etcdMessage: string) => string = (m) => m,
   ) {
@@ -140,22 +141,24 @@ export class ApiServer {
         }
         this.inFlight++;
         const deadline = call.getDeadline();
+        const started = process.hrtime.bigint();
+        const took = (): number => Number(process.hrtime.bigint() - started) / 1e9;
         fn(call.request, deadline instanceof Date ? deadline.getTime() : Number(deadline))
           .then(
             (res) => {
-              this.onRequest(method, 'OK');
+              this.onRequest(method, 'OK', took());
               cb(null, res);
             },
             (err: unknown) => {
               if (err instanceof VxError) {
                 const details = err.reason === 'etcd-unavailable' ? this.explain(err.message) : err.message;
                 this.log.info('request rejected', { method, code: grpc.status[err.code], reason: details });
-                this.onRequest(method, grpc.status[err.code]);
+                this.onRequest(method, grpc.status[err.code], took());
                 cb({ code: err.code, details, metadata: answered(err) });
               } else {
                 const e = err as Error;
                 this.log.error('request failed', { method, error: e?.stack ?? String(err) });
-                this.onRequest(method, 'INTERNAL');
+                this.onRequest(method, 'INTERNAL', took());
                 cb({
                   code: grpc.status.INTERNAL,
                   details: `internal error: ${e?.message ?? String(err)}`,
@@ -214,6 +217,10 @@ export class ApiServer {
     this.server.addService(strict(proto.vxnet.v1.SystemService.service, root, 'vxnet.v1.SystemService'), system);
     this.server.addService(strict(proto.vxnet.v1.NetworkService.service, root, 'vxnet.v1.NetworkService'), networks);
     this.server.addService(strict(proto.vxnet.v1.Health.service, root, 'vxnet.v1.Health'), health);
+    // Server reflection (v1 and v1alpha) for generic gRPC clients: it describes the services above
+    // from the same .proto and nothing else, and is served on the same sockets with the same
+    // credentials, so it reveals the schema only to whoever may already call the API.
+    new ReflectionService(packageDefinition()).addToServer(this.server);
   }
 
   async listenUnix(opts: ServerOptions): Promise<void> {

@@ -6,7 +6,9 @@
 #
 # Left outside the bundle: the netlink package, which finds its native binding next to its own
 # files. etcd3 reads its .proto files from `__dirname/../proto` at load: from dist/bundle that is
-# dist/proto, where they are copied.
+# dist/proto, where they are copied. @grpc/reflection reads the reflection service's .proto files
+# from `__dirname/../../proto/grpc/reflection`: from dist/bundle that is the checkout's (and the
+# installed package's) proto/grpc/, where they are copied (ignored by git).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf dist/bundle dist/proto
@@ -17,6 +19,8 @@ node_modules/.bin/esbuild dist/cli/main.js --bundle --platform=node --target=nod
   --minify-whitespace --minify-syntax --outfile=dist/bundle/vxnet.js --log-level=error
 mkdir -p dist/proto
 cp node_modules/etcd3/proto/*.proto dist/proto/
+rm -rf proto/grpc
+cp -a node_modules/@grpc/reflection/build/proto/grpc proto/grpc
 # V8's code caches of the bundle (cli/start.ts), made by running it the two ways bin/vxnet runs it,
 # each under its own node flags (V8 refuses a cache made under others): the agent's path as far as
 # its usage text (every module it loads is compiled by then), and a CLI command's.

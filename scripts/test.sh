@@ -10,12 +10,12 @@ echo "== lint"
 npx eslint --max-warnings 0 .
 echo "== unit tests"
 npx mocha 'dist/test/unit/**/*.test.js'
-echo "== real runtimes for the integration tests: a libcni client (built from Debian's Go packages), podman, containerd 1.6 (ctr), Docker 20.10"
+echo "== real runtimes for the integration tests: a libcni client (built from Debian's Go packages), podman, containerd 1.6 (ctr), Docker 20.10, Prometheus, zsh and fish (completion)"
 [ -x .cache/cni-runtime ] || bash scripts/build-cni-runtime.sh
-if ! command -v podman >/dev/null || ! command -v runc >/dev/null || [ ! -x /usr/bin/busybox ] || [ ! -x /usr/sbin/dockerd ] || ! command -v ctr >/dev/null || ! command -v iptables >/dev/null; then
+if ! command -v podman >/dev/null || ! command -v runc >/dev/null || [ ! -x /usr/bin/busybox ] || [ ! -x /usr/sbin/dockerd ] || ! command -v ctr >/dev/null || ! command -v iptables >/dev/null || ! command -v promtool >/dev/null || ! command -v zsh >/dev/null || ! command -v fish >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends podman runc busybox-static docker.io containerd iptables >/dev/null
+  apt-get install -y -qq --no-install-recommends podman runc busybox-static docker.io containerd iptables prometheus zsh fish >/dev/null
 fi
 echo "== integration tests"
 npx mocha 'dist/test/integration/**/*.test.js'

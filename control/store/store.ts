@@ -49,6 +49,10 @@ export class Store {
   private readonly target: StoreOptions;
   private watchEndpoint = 0; // the member the next watch goes to; moves on after a failure
   readonly health = new EtcdHealth();
+  // etcd answered the latest request or lease keep-alive (a metric; keep-alives keep it current).
+  get reachable(): boolean {
+    return this.health.outageSince() === undefined;
+  }
   private probing: Promise<unknown> | undefined;
 
   constructor(opts: StoreOptions) {
@@ -400,6 +404,7 @@ export class Store {
     const lease = this.client.lease(ttlSeconds, { autoKeepAlive: true });
     // A renewal is etcd answering too: the time of its last answer stays true in a quiet cluster.
     lease.on('keepaliveSucceeded', () => this.health.answered());
+    lease.on('keepaliveFailed', () => this.health.failed());
     return new EtcdHostLease(
       lease,
       (fn) => this.call(fn),

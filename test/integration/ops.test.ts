@@ -8,16 +8,7 @@ import { TestAgent, ROOT, CLI, runCli } from '../helpers/agent';
 import { useCluster } from '../helpers/cluster';
 import { Topology, ping, fdbOf, neighOf, waitFor, sh } from '../helpers/topology';
 import { makePki, Pki } from '../helpers/pki';
-
-// An HTTP GET from inside a network namespace (the agent's metrics listen on the host's loopback).
-function nsGet(ns: string, url: string): { status: number; body: string } {
-  const js = `require('http').get(${JSON.stringify(url)},r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>{process.stdout.write(JSON.stringify({status:r.statusCode,body:b}))})}).on('error',e=>{process.stdout.write(JSON.stringify({status:0,body:e.message}))})`;
-  const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', js], {
-    encoding: 'utf8',
-    timeout: 10000,
-  });
-  return JSON.parse(out) as { status: number; body: string };
-}
+import { nsGet } from '../helpers/nshttp';
 
 function metric(text: string, name: string, labels: Record<string, string> = {}): number {
   let sum = 0;

@@ -13,6 +13,8 @@ const run = (over: Partial<ReconcileRun> = {}): ReconcileRun => ({
   durationMs: 1,
   revision: 10,
   vnis: [],
+  resync: false,
+  applied: 0,
   ...over,
 });
 
