@@ -16,6 +16,7 @@ interface KindType {
   format: AgentConfig['log']['format'];
   auto: AgentConfig['docker']['enabled'];
   scope: AgentConfig['docker']['scope'];
+  forward: AgentConfig['ipForward'];
 }
 
 // The type at "a.b" in T.

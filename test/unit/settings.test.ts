@@ -60,6 +60,7 @@ describe('agent settings: one table for the schema, the flags, --help and the ex
       leaseTtl: 10,
       deadHostTimeout: 0,
       resyncInterval: 30,
+      ipForward: 'auto',
       api: {
         socket: '/run/vxnet/vxnet.sock',
         socketMode: 0o600,
@@ -104,6 +105,7 @@ describe('agent settings: one table for the schema, the flags, --help and the ex
       format: 'text',
       auto: 'true',
       scope: 'global',
+      forward: 'manual',
     };
     for (const [flag, s] of FLAGS) {
       const { config } = parseAgentArgs([flag, sample[s.kind]]);
