@@ -14,7 +14,8 @@ export class TableFollower implements RunObserver {
   private input: TableInput | undefined;
   private written: { script: string; listing: string } | undefined;
   private queue: Promise<void> = Promise.resolve();
-  private pending = false;
+  private checking = false;
+  private again = false;
   private warned = new Set<string>();
   repairs = 0;
 
@@ -42,11 +43,22 @@ export class TableFollower implements RunObserver {
     void this.sync(run.full);
   }
 
-  // A burst of monitor lines (one per set, chain and rule) makes one check.
+  // A burst of monitor lines (one per set, chain and rule) makes one check, and a change that
+  // arrives during a check makes one more: dropped, a change made just after our own write would
+  // wait for the resync. Our own write's lines cost one read that finds nothing to do.
   private changed(): void {
-    if (this.pending) return;
-    this.pending = true;
-    void this.sync(true).finally(() => (this.pending = false));
+    if (this.checking) {
+      this.again = true;
+      return;
+    }
+    this.checking = true;
+    void (async () => {
+      do {
+        this.again = false;
+        await this.sync(true);
+      } while (this.again);
+      this.checking = false;
+    })();
   }
 
   // One at a time: two syncs working from the same reading would both write.
