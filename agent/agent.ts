@@ -24,6 +24,9 @@ import { runDoctor } from './doctor';
 import { CniServer } from './cni';
 import { Isolation } from './isolation';
 import { IsolationFollower } from './observers/isolation';
+import { TableFollower } from './observers/table';
+import { NftTable } from './dataplane/nft';
+import { FAMILY, TABLE } from './nft-table';
 import { Progress } from './progress';
 import { MemoryTrim } from './memory';
 import { DockerDriver } from './docker/driver';
@@ -76,6 +79,7 @@ export class Agent {
   readonly metrics: Metrics;
   private readonly cni: CniServer;
   private readonly isolation: IsolationFollower;
+  private readonly table: TableFollower;
   private readonly progress: Progress;
   private readonly ready: ReadyReporter;
   private readonly docker: DockerPluginServer | undefined;
@@ -187,6 +191,13 @@ export class Agent {
       new Isolation(log, (type, family) => this.kernel.dumpRaw(type, family), config.docker.enabled === 'true'),
       () => this.state.snap,
     );
+    this.table = new TableFollower(
+      new NftTable(FAMILY, TABLE, log),
+      () => this.state.snap,
+      log,
+      config.ipForward,
+      (t) => t.endsWith(' filter') && this.isolation.recheck(),
+    );
     this.progress = new Progress(config.name, () => this.registration.currentLease());
     this.memory = new MemoryTrim(() => this.state.recordsSeen, log);
     this.ready = new ReadyReporter(
@@ -201,6 +212,7 @@ export class Agent {
     // In this order: the ready line comes last, after everything a run updates.
     const afterRun = tellEach([
       this.isolation,
+      this.table,
       this.progress,
       this.metrics,
       new WatchLagMeter(this.state.arrivals, this.metrics.watchLag),
@@ -307,6 +319,7 @@ export class Agent {
           registered: () => this.registration.registered,
           etcdEndpoints: this.config.etcd.endpoints,
           isolation: () => this.isolation.installed(),
+          table: () => this.table.check(),
         }),
       health: async () => {
         const r = this.ready.readiness();
@@ -421,6 +434,7 @@ export class Agent {
       this.registration.start().then(() => this.ready.mark('registered')),
       this.state.start().then(() => this.ready.mark('viewLoaded')),
     ]);
+    this.table.start();
     this.reconciler.start();
     this.sandboxWatch.start();
     this.liveness.start();
@@ -438,6 +452,7 @@ export class Agent {
     this.sandboxWatch.stop();
     this.liveness.stop();
     await this.reconciler.stop();
+    this.table.stop();
     this.memory.stop();
     await this.state.stop();
     await this.registration.stop();

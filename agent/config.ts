@@ -27,6 +27,7 @@ export interface AgentConfig {
   leaseTtl: number; // seconds
   deadHostTimeout: number; // seconds; 0: hosts are removed by `host rm` only
   resyncInterval: number; // seconds
+  ipForward: 'auto' | 'manual';
   api: {
     socket: string;
     socketMode: number;
@@ -116,6 +117,8 @@ function coerce(key: string, kind: Kind, v: unknown): unknown {
             : bad('true, false or auto');
     case 'bool':
       return v === true || v === 'true' ? 'true' : v === false || v === 'false' ? 'false' : bad('true or false');
+    case 'forward':
+      return v === 'auto' || v === 'manual' ? v : bad('auto (the agent turns forwarding on for egress) or manual');
     case 'scope':
       return v === 'local' || v === 'global'
         ? v

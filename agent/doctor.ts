@@ -5,6 +5,8 @@ import type { DoctorCheck } from '../control/generated/vxnet/v1/DoctorCheck';
 import type { Store, ClusterView } from '../control/store/store';
 import { addressesOf, overlayMtu, vxlanOverhead } from '../control/model';
 import type { NetworkRecord } from '../control/model';
+import { egressOf } from '../control/model';
+import { forwarding } from './dataplane/sysctl';
 import { computeDesired, Self } from './desired';
 import { diff, Op } from './diff';
 import { bridgeName, hostVethName, vxlanName } from './names';
@@ -20,6 +22,7 @@ export interface DoctorInputs {
   registered(): boolean;
   etcdEndpoints: string[];
   isolation(): Promise<boolean>;
+  table(): Promise<{ ok: boolean; detail: string }>; // vxnet's nftables table
 }
 
 // The MTU check: a network that asks for more than its overlay MTU on this host (underlay minus
@@ -182,7 +185,9 @@ export async function runDoctor(d: DoctorInputs): Promise<DoctorReport> {
   } catch {
     /* not readable */
   }
-  const external = [...desired.networks.values()].some((n) => !snap.networks.get(n.networkId)?.internal);
+  const egress = [...desired.networks.values()].map((n) => snap.networks.get(n.networkId));
+  const external = egress.some((n) => n && egressOf(n) === 'masquerade');
+  const external6 = egress.some((n) => n && egressOf(n) === 'masquerade' && n.ipv6.length > 0);
   const isolated = await d.isolation();
   check(
     'isolation',
@@ -195,13 +200,24 @@ export async function runDoctor(d: DoctorInputs): Promise<DoctorReport> {
   );
   check(
     'ip_forward',
-    true,
+    fwd === '1' || !external,
     fwd === '1'
-      ? 'on: containers on non-internal networks can reach beyond this host through their gateway'
+      ? 'on: containers of networks with egress reach beyond this host, masqueraded'
       : external
-        ? 'off: containers reach each other and this host, not beyond it (enable net.ipv4.ip_forward for outside access)'
-        : 'off (no network here needs it)',
+        ? 'off while a network here has egress: its containers cannot reach the outside (ip_forward: auto in the config turns it on)'
+        : 'off (no network here has egress)',
   );
+  const fwd6 = forwarding('v6');
+  if (external6)
+    check(
+      'ipv6 forwarding',
+      fwd6 === '1',
+      fwd6 === '1'
+        ? 'on: IPv6 egress is masqueraded'
+        : 'off while a network here has IPv6 egress (ip_forward: auto in the config turns it on)',
+    );
+  const table = await d.table();
+  check('nftables', table.ok, table.detail);
 
   const actual = await d.readActual();
   const ops = diff(desired, actual, d.self);

@@ -15,6 +15,7 @@ import {
   ipText,
 } from './dataplane/nl';
 import type { Logger } from '../lib/log';
+import type { EgressMode } from '../control/model';
 import { bridgeName } from './names';
 
 // Networks must not reach each other through the host: a host that forwards IP (every Docker host
@@ -30,6 +31,9 @@ const TABLE_BASE = 100_000_000; // + VNI (at most 2^24 - 1): far from the tables
 export interface LocalNetwork {
   vni: number;
   subnets: string[];
+  // none: its table also holds prohibit default routes, so that nothing it sends is routed beyond
+  // this host (what is addressed to the host itself is delivered by the local table, looked up first).
+  egress?: EgressMode;
 }
 
 export interface RoutingPlan {
@@ -52,6 +56,7 @@ export function plan(nets: LocalNetwork[], v6: boolean): RoutingPlan {
       if (o.vni === n.vni) continue;
       for (const s of o.subnets) if (parseCidr(s).v6 === v6) own.push(`${table(n.vni)} ${parseCidr(s).text}`);
     }
+    if (n.egress === 'none') own.push(`${table(n.vni)} ${v6 ? '::/0' : '0.0.0.0/0'}`);
     if (!own.length) continue;
     rules.push(`${bridgeName(n.vni)} ${table(n.vni)}`);
     routes.push(...own);
@@ -115,7 +120,12 @@ export function prohibitRoutesOf(payloads: Iterable<Buffer>): string[] {
     if (d.length < HDR || d[7] !== RTN_PROHIBIT) continue;
     const t = u32Attr(d, RTA_TABLE, d[4]);
     const dst = attrAt(d, HDR, RTA_DST);
-    if (t < TABLE_BASE || dst < 0) continue;
+    if (t < TABLE_BASE) continue;
+    // A default route has no destination attribute.
+    if (dst < 0) {
+      if (d[1] === 0) out.push(`${t} ${d[0] === AF_INET6 ? '::' : '0.0.0.0'}/0`);
+      continue;
+    }
     out.push(`${t} ${ipText(d, dst + 4, d.readUInt16LE(dst) - 4)}/${d[1]}`);
   }
   return out;
@@ -137,20 +147,36 @@ async function current(dump: Dump, v6: boolean): Promise<RoutingPlan | undefined
 }
 
 // Docker sets the FORWARD policy to DROP and turns on br_netfilter, so frames bridged between two
-// containers of one vxnet network meet that policy. An accept per bridge (in and out the same
-// bridge: within one network only) is appended to Docker's own FORWARD chain, after DOCKER-USER.
-const COMMENT = 'vxnet: bridged traffic within one network';
-export function forwardRules(vnis: number[]): string[] {
-  return [...vnis]
-    .sort((a, b) => a - b)
-    .map((v) => `-A FORWARD -i ${bridgeName(v)} -o ${bridgeName(v)} -m comment --comment "${COMMENT}" -j ACCEPT`);
+// containers of one vxnet network meet that policy, and so does what a network sends out and the
+// replies. A drop anywhere is final: vxnet's own nftables table cannot accept past it (measured), so
+// these accepts go in Docker's own FORWARD chain, after DOCKER-USER: per bridge, in and out the same
+// bridge (within one network only); for a network with egress, out of it (between networks the
+// isolation routes prohibit first) and what conntrack knows back into it.
+const MARK = 'vxnet: ';
+const COMMENT = `${MARK}bridged traffic within one network`;
+export function forwardRules(nets: Pick<LocalNetwork, 'vni' | 'egress'>[]): string[] {
+  return [...nets]
+    .sort((a, b) => a.vni - b.vni)
+    .flatMap((n) => {
+      const br = bridgeName(n.vni);
+      const rules = [`-A FORWARD -i ${br} -o ${br} -m comment --comment "${COMMENT}" -j ACCEPT`];
+      if (n.egress === 'masquerade')
+        rules.push(
+          `-A FORWARD -i ${br} ! -o ${br} -m comment --comment "${MARK}egress" -j ACCEPT`,
+          `-A FORWARD -o ${br} -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "${MARK}egress replies" -j ACCEPT`,
+        );
+      return rules;
+    });
 }
 
-async function syncForward(cmd: 'iptables' | 'ip6tables', vnis: number[]): Promise<{ ok: boolean; out: string }> {
+async function syncForward(
+  cmd: 'iptables' | 'ip6tables',
+  nets: Pick<LocalNetwork, 'vni' | 'egress'>[],
+): Promise<{ ok: boolean; out: string }> {
   const list = await run(cmd, ['-w', '5', '-S', 'FORWARD']);
   if (!list.ok) return list;
-  const have = list.out.split('\n').filter((l) => l.includes(COMMENT));
-  const want = forwardRules(vnis);
+  const have = list.out.split('\n').filter((l) => l.includes(`--comment "${MARK}`));
+  const want = forwardRules(nets);
   const argv = (rule: string): string[] =>
     rule
       .match(/"[^"]*"|\S+/g)!
@@ -189,11 +215,7 @@ export class Isolation {
   private queue: Promise<void> = Promise.resolve();
 
   private async syncNow(nets: LocalNetwork[], recheck: boolean): Promise<void> {
-    if (this.dockerForward)
-      await this.syncDocker(
-        nets.map((n) => n.vni),
-        recheck,
-      );
+    if (this.dockerForward) await this.syncDocker(nets, recheck);
     const key = JSON.stringify([...nets].sort((a, b) => a.vni - b.vni));
     if (key === this.synced && !recheck) return;
     for (const v6 of [false, true]) {
@@ -238,12 +260,12 @@ export class Isolation {
 
   // Tried once per change of the host's networks: a host without iptables gets one warning per
   // change, not one per reconcile.
-  private async syncDocker(vnis: number[], recheck: boolean): Promise<void> {
-    const key = [...vnis].sort((a, b) => a - b).join(',');
+  private async syncDocker(nets: LocalNetwork[], recheck: boolean): Promise<void> {
+    const key = JSON.stringify(forwardRules(nets));
     if (key === this.forwardTried && !recheck) return;
     this.forwardTried = key;
     for (const cmd of ['iptables', 'ip6tables'] as const) {
-      const r = await syncForward(cmd, vnis);
+      const r = await syncForward(cmd, nets);
       if (!r.ok)
         this.log.warn(
           `cannot let vxnet's bridges forward under Docker's FORWARD policy (${cmd}): containers of one network on this host may not reach each other while br_netfilter is on`,

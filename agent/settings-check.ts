@@ -17,6 +17,7 @@ interface KindType {
   auto: AgentConfig['docker']['enabled'];
   scope: AgentConfig['docker']['scope'];
   bool: AgentConfig['dns']['enabled'];
+  forward: AgentConfig['ipForward'];
 }
 
 // The type at "a.b" in T.

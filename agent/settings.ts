@@ -6,7 +6,8 @@ import * as os from 'os';
 // (etcd.ca_file: etcd.caFile); config.ts checks at compile time that table and interface agree.
 
 // How a value is checked and converted (config.ts `coerce`); also what a flag's text must look like.
-export type Kind = 'string' | 'port' | 'uint' | 'strings' | 'mode' | 'level' | 'format' | 'auto' | 'scope' | 'bool';
+export type Kind =
+  'string' | 'port' | 'uint' | 'strings' | 'mode' | 'level' | 'format' | 'auto' | 'scope' | 'bool' | 'forward';
 
 export interface Setting {
   readonly yaml: string; // "key" or "section.key"
@@ -97,6 +98,14 @@ export const SETTINGS = [
     kind: 'uint',
     default: 30,
     flag: { name: '--resync-interval', value: 'SECS', help: 'periodic full reconcile' },
+  },
+  // auto: the agent turns IPv4/IPv6 forwarding on where it serves a network with egress (as Docker
+  // does); manual: the operator's sysctl decides, and the agent warns once where it is off.
+  {
+    yaml: 'ip_forward',
+    kind: 'forward',
+    default: 'auto',
+    flag: { name: '--ip-forward', value: 'auto|manual', help: 'turn on forwarding for egress, or leave it' },
   },
   {
     yaml: 'api.socket',

@@ -80,7 +80,7 @@ Options:
       --ipv6                 Enable IPv6 networking
       --label list           Set metadata on a network
   -o, --opt map              Set driver specific options (com.docker.network.driver.overlay.vxlanid_list=N,
-                             com.docker.network.driver.mtu=N)
+                             com.docker.network.driver.mtu=N, egress=masquerade|none)
       --scope string         Control the network's scope (only "global")
       --subnet strings       Subnet in CIDR format that represents a network segment
 `,

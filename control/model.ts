@@ -110,3 +110,13 @@ export const SCOPE = 'global';
 export const DRIVER = 'overlay';
 export const VXLANID_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';
 export const MTU_OPTION = 'com.docker.network.driver.mtu';
+
+// A network's way out (`-o egress=...`): masquerade (the default, as Docker's bridge) translates
+// traffic to destinations outside every vxnet network to its host's address; none drops it at the
+// host. An internal network has none, whatever its options say.
+export const EGRESS_OPTION = 'egress';
+export const EGRESS_MODES = ['masquerade', 'none'] as const;
+export type EgressMode = (typeof EGRESS_MODES)[number];
+export function egressOf(net: Pick<NetworkRecord, 'internal' | 'options'>): EgressMode {
+  return net.internal || net.options[EGRESS_OPTION] === 'none' ? 'none' : 'masquerade';
+}

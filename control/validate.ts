@@ -1,6 +1,15 @@
 import { exists, invalid } from './errors';
 import { Cidr, contains, containsCidr, defaultGateway, overlaps, parseAddress, parseCidr } from './ipam';
-import { MTU_OPTION, NetworkRecord, SubnetConfig, VNI_MAX, VNI_MIN, VXLANID_OPTION } from './model';
+import {
+  EGRESS_MODES,
+  EGRESS_OPTION,
+  MTU_OPTION,
+  NetworkRecord,
+  SubnetConfig,
+  VNI_MAX,
+  VNI_MIN,
+  VXLANID_OPTION,
+} from './model';
 import type { CreateNetworkRequest__Output } from './generated/vxnet/v1/CreateNetworkRequest';
 
 // Pure validation of API input. Every message names the field and the value and says what would
@@ -31,7 +40,7 @@ const IPAM_DRIVERS = new Set(['', 'default', 'vxnet']);
 // 4096 too), so that vxnet never collides with a hand-made or Docker-made VXLAN.
 const VXLANID_KEYS = [VXLANID_OPTION, 'vxlanid'];
 const MTU_KEYS = [MTU_OPTION, 'mtu'];
-const KNOWN_OPTIONS = [...VXLANID_KEYS, ...MTU_KEYS];
+const KNOWN_OPTIONS = [...VXLANID_KEYS, ...MTU_KEYS, EGRESS_OPTION];
 
 export function validateNetworkName(name: string): string {
   if (!name) throw invalid('network name is required');
@@ -102,6 +111,7 @@ function optionValue(options: Record<string, string>, keys: string[]): [string, 
 function validateOptions(
   options: Record<string, string>,
   enableIPv6: boolean,
+  internal: boolean,
 ): { vni?: number; mtu: number; stored: Record<string, string> } {
   for (const k of Object.keys(options)) {
     if (k === 'encrypted' || k === 'com.docker.network.driver.overlay.encrypted')
@@ -109,7 +119,9 @@ function validateOptions(
         'option encrypted is not supported: vxnet does not encrypt VXLAN traffic (use an encrypted underlay such as WireGuard)',
       );
     if (!KNOWN_OPTIONS.includes(k))
-      throw invalid(`unknown option "${k}"; known options: vxlanid (${VXLANID_OPTION}), mtu (${MTU_OPTION})`);
+      throw invalid(
+        `unknown option "${k}"; known options: vxlanid (${VXLANID_OPTION}), mtu (${MTU_OPTION}), ${EGRESS_OPTION} (${EGRESS_MODES.join(' or ')})`,
+      );
   }
   let vni: number | undefined;
   const vx = optionValue(options, VXLANID_KEYS);
@@ -132,6 +144,14 @@ function validateOptions(
   }
   const stored: Record<string, string> = {};
   if (mtu) stored[MTU_OPTION] = String(mtu);
+  const egress = options[EGRESS_OPTION];
+  if (egress !== undefined) {
+    if (!(EGRESS_MODES as readonly string[]).includes(egress))
+      throw invalid(`option ${EGRESS_OPTION}="${egress}" is not an egress mode: use ${EGRESS_MODES.join(' or ')}`);
+    if (internal && egress !== 'none')
+      throw invalid(`option ${EGRESS_OPTION}=${egress} contradicts --internal: an internal network has no way out`);
+    stored[EGRESS_OPTION] = egress;
+  }
   return { ...(vni !== undefined ? { vni } : {}), mtu, stored };
 }
 
@@ -181,7 +201,7 @@ export function validateCreate(req: CreateNetworkRequest__Output, existing: Netw
   if (!IPAM_DRIVERS.has(req.ipamDriver))
     throw invalid(`IPAM driver ${req.ipamDriver} is not supported: use the default IPAM driver`);
   const labels = validateLabels(req.labels ?? {});
-  const opts = validateOptions(req.options ?? {}, req.enableIpv6);
+  const opts = validateOptions(req.options ?? {}, req.enableIpv6, req.internal);
   const ipamOptions = validateLabels(req.ipamOptions ?? {});
   const subnets = (req.ipamConfig ?? []).map(validateSubnet);
   for (let i = 0; i < subnets.length; i++) {

@@ -1,4 +1,5 @@
 import type { ClusterView } from '../../control/store/store';
+import { egressOf } from '../../control/model';
 import type { Isolation, LocalNetwork } from '../isolation';
 import type { ReconcileRun, RunObserver } from './run';
 
@@ -13,8 +14,14 @@ export class IsolationFollower implements RunObserver {
   ) {}
 
   afterRun(run: Pick<ReconcileRun, 'vnis' | 'full'>): void {
-    this.nets = run.vnis.map((vni) => ({ vni, subnets: this.subnetsOf(vni) }));
+    this.nets = run.vnis.map((vni) => this.networkOf(vni));
     void this.isolation.sync(this.nets, run.full);
+  }
+
+  // Another hand changed a table of iptables (`iptables -F`): Docker's FORWARD accepts are checked
+  // at once rather than at the next resync.
+  recheck(): void {
+    void this.isolation.sync(this.nets, true);
   }
 
   // Whether the kernel holds every rule the served networks need (`vxnet doctor`).
@@ -22,9 +29,9 @@ export class IsolationFollower implements RunObserver {
     return this.isolation.installed(this.nets);
   }
 
-  private subnetsOf(vni: number): string[] {
+  private networkOf(vni: number): LocalNetwork {
     for (const n of this.view()?.networks.values() ?? [])
-      if (n.vni === vni) return [...n.ipv4, ...n.ipv6].map((c) => c.subnet);
-    return [];
+      if (n.vni === vni) return { vni, subnets: [...n.ipv4, ...n.ipv6].map((c) => c.subnet), egress: egressOf(n) };
+    return { vni, subnets: [] };
   }
 }

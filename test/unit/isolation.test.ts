@@ -48,9 +48,31 @@ describe('isolation between networks (pure)', () => {
   });
 
   it("Docker's FORWARD chain gets one accept per bridge, in and out the same bridge", () => {
-    assert.deepStrictEqual(forwardRules([4097, 4096]), [
+    assert.deepStrictEqual(forwardRules([{ vni: 4097 }, { vni: 4096, egress: 'none' }]), [
       '-A FORWARD -i vxbr-4096 -o vxbr-4096 -m comment --comment "vxnet: bridged traffic within one network" -j ACCEPT',
       '-A FORWARD -i vxbr-4097 -o vxbr-4097 -m comment --comment "vxnet: bridged traffic within one network" -j ACCEPT',
+    ]);
+  });
+
+  it("a network with egress also gets its way out and the replies back through Docker's FORWARD policy", () => {
+    assert.deepStrictEqual(forwardRules([{ vni: 4096, egress: 'masquerade' }]), [
+      '-A FORWARD -i vxbr-4096 -o vxbr-4096 -m comment --comment "vxnet: bridged traffic within one network" -j ACCEPT',
+      '-A FORWARD -i vxbr-4096 ! -o vxbr-4096 -m comment --comment "vxnet: egress" -j ACCEPT',
+      '-A FORWARD -o vxbr-4096 -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "vxnet: egress replies" -j ACCEPT',
+    ]);
+  });
+
+  it('a network without egress is prohibited every destination beyond the host, also when alone', () => {
+    const none = [{ vni: 4096, subnets: ['10.1.0.0/24'], egress: 'none' as const }];
+    assert.deepStrictEqual(plan(none, false), { rules: ['vxbr-4096 100004096'], routes: ['100004096 0.0.0.0/0'] });
+    assert.deepStrictEqual(plan(none, true), { rules: ['vxbr-4096 100004096'], routes: ['100004096 ::/0'] });
+    assert.deepStrictEqual(plan([...none, { vni: 4097, subnets: ['10.2.0.0/24'], egress: 'masquerade' }], false), {
+      rules: ['vxbr-4096 100004096', 'vxbr-4097 100004097'],
+      routes: ['100004096 10.2.0.0/24', '100004096 0.0.0.0/0', '100004097 10.1.0.0/24'],
+    });
+    assert.deepStrictEqual(batch({ rules: [], routes: [] }, plan(none, false)), [
+      `rule add pref ${RULE_PREF} iif vxbr-4096 table 100004096`,
+      'route replace prohibit 0.0.0.0/0 table 100004096',
     ]);
   });
 

@@ -60,6 +60,7 @@ describe('agent settings: one table for the schema, the flags, --help and the ex
       leaseTtl: 10,
       deadHostTimeout: 0,
       resyncInterval: 30,
+      ipForward: 'auto',
       api: {
         socket: '/run/vxnet/vxnet.sock',
         socketMode: 0o600,
@@ -117,6 +118,7 @@ describe('agent settings: one table for the schema, the flags, --help and the ex
       auto: 'true',
       scope: 'global',
       bool: 'false',
+      forward: 'manual',
     };
     for (const [flag, s] of FLAGS) {
       const { config } = parseAgentArgs([flag, sample[s.kind]]);

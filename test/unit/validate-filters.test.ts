@@ -92,6 +92,17 @@ describe('validateCreate (pure)', () => {
       }),
       (v) => assert.strictEqual(v.vni, 4100),
     ],
+    [
+      'egress none is stored',
+      req({ options: { egress: 'none' } }),
+      (v) => assert.deepStrictEqual(v.options, { egress: 'none' }),
+    ],
+    [
+      'egress masquerade is stored',
+      req({ options: { egress: 'masquerade' } }),
+      (v) => assert.deepStrictEqual(v.options, { egress: 'masquerade' }),
+    ],
+    ['internal with egress none', req({ internal: true, options: { egress: 'none' } }), (v) => assert.ok(v.internal)],
   ];
   for (const [name, r, check] of good) it(`accepts: ${name}`, () => check(validateCreate(r, existing)));
 
@@ -101,6 +112,19 @@ describe('validateCreate (pure)', () => {
     ['name too long', req({ name: 'a'.repeat(65) }), status.INVALID_ARGUMENT, /too long/],
     ['bad driver', req({ driver: 'bridge' }), status.INVALID_ARGUMENT, /bridge/],
     ['bad ipam driver', req({ ipamDriver: 'dhcp' }), status.INVALID_ARGUMENT, /dhcp/],
+    [
+      'bad egress mode',
+      req({ options: { egress: 'nat' } }),
+      status.INVALID_ARGUMENT,
+      /egress="nat" is not an egress mode/,
+    ],
+    ['empty egress mode', req({ options: { egress: '' } }), status.INVALID_ARGUMENT, /egress="" is not an egress mode/],
+    [
+      'internal with egress masquerade',
+      req({ internal: true, options: { egress: 'masquerade' } }),
+      status.INVALID_ARGUMENT,
+      /egress=masquerade contradicts --internal/,
+    ],
     ['bad subnet', req({ ipamConfig: [sub('x')] }), status.INVALID_ARGUMENT, /CIDR/],
     ['tiny subnet', req({ ipamConfig: [sub('10.0.0.0/31')] }), status.INVALID_ARGUMENT, /too small/],
     [
