@@ -1,11 +1,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Store } from '../control/store/store';
-import { EtcdAuthError, EtcdTlsError, oneLine } from '../control/store/errors';
 import { NetworkService } from '../control/networks';
 import { ApiServer, Api } from '../control/server';
 import type { HostRecord } from '../control/model';
 import { AgentConfig, ConfigError, readKeyFile } from './config';
+import { probeEtcd } from './etcd-probe';
 import type { Self } from './desired';
 import { EndpointService } from './endpoints/service';
 import { HostDataplane } from './dataplane/host';
@@ -356,39 +356,10 @@ export class Agent {
     this.reconciler.trigger();
   }
 
-  // A wrong certificate, CA or password will not fix itself: stop at start with the key to change
-  // (exit 78) instead of retrying forever. An etcd that is merely unreachable is waited for.
-  private async probeEtcd(): Promise<void> {
-    try {
-      await this.store.revision();
-    } catch (err) {
-      const msg = oneLine((err as Error).message);
-      const e = this.config.etcd;
-      if (err instanceof EtcdAuthError)
-        throw new ConfigError(
-          `etcd.username/etcd.password: etcd refused the credentials of user "${e.username}": ${msg}`,
-        );
-      if (err instanceof EtcdTlsError && err.kind === 'untrusted')
-        throw new ConfigError(
-          `etcd.ca_file: the certificate of etcd at ${e.endpoints.join(',')} is not trusted by ${e.caFile || 'the system CAs'}: ${msg}`,
-        );
-      if (err instanceof EtcdTlsError && err.kind === 'client-cert') {
-        throw new ConfigError(
-          `etcd.cert_file: etcd at ${e.endpoints.join(',')} refused ${e.certFile ? `the client certificate ${e.certFile}` : 'the connection without a client certificate'}: ${msg}`,
-        );
-      }
-      if (err instanceof EtcdTlsError && err.kind === 'plaintext')
-        throw new ConfigError(
-          `etcd.endpoints: TLS and plain-text do not match between ${e.endpoints.join(',')} and ${e.caFile ? 'etcd.ca_file (set)' : 'no etcd.ca_file'}: ${msg}`,
-        );
-      this.log.warn('etcd is not reachable yet; waiting for it', { error: msg });
-    }
-  }
-
   async start(): Promise<void> {
     this.ready.mark('started');
     this.reconciler.prefetch();
-    await this.probeEtcd();
+    await probeEtcd(this.store, this.config.etcd, this.log);
     if (this.config.metrics.listen) await this.metrics.listen(this.config.metrics.listen, this.log);
     fs.mkdirSync(path.dirname(this.config.api.socket), { recursive: true });
     await this.server.listenUnix({

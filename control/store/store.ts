@@ -1,18 +1,10 @@
 import { Etcd3, IOptions, isRecoverableError } from 'etcd3';
-import {
-  BrokenCircuitError,
-  circuitBreaker,
-  ConsecutiveBreaker,
-  ExponentialBackoff,
-  handleWhen,
-  IBackoff,
-  retry,
-} from 'cockatiel';
+import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, IBackoff, retry } from 'cockatiel';
 import type * as RPC from 'etcd3/lib/rpc';
-import { etcdUnavailable, unavailable } from '../errors';
-import { neverSent, storeError } from './errors';
-import { plainAddressesOf, reservationOf } from '../model';
-import type { DockerNetworkRecord, EndpointRecord, HostRecord, NetworkRecord } from '../model';
+import { unavailable } from '../errors';
+import { storeError } from './errors';
+import { reservationOf } from '../model';
+import type { DockerNetworkRecord, EndpointRecord, NetworkRecord } from '../model';
 import { keys, prefixEnd } from './keys';
 import { PrefixWatch } from './watch';
 import type { WatchHandlers } from './watch';
@@ -23,20 +15,16 @@ import type { ClusterView, ViewChange, ViewHandlers, ViewWatch } from './view-ch
 import { EndpointTable } from './endpoint-table';
 import { absent, decode, del, delPrefix, noneUnder, present, put, unchangedSince, valueIs } from './txn';
 import { EtcdHostLease } from './lease';
-import { EtcdHealth, PROBE_AFTER_MS, SILENCE_MS } from './health';
+import { EtcdHealth } from './health';
+import { BoundedCall } from './call';
+import { HostRecords, releaseOps } from './hosts';
+import type { HostState } from './hosts';
 import type { HostLease } from './lease';
 import type { EtcdTarget } from './raw';
 
 export type { ClusterView, ViewBatch, ViewChange, ViewHandlers, ViewWatch };
 
-// A host as etcd holds it: any of its record, its lease key (up), a "down" mark, its endpoints.
-export interface HostState {
-  name: string;
-  record?: HostRecord;
-  alive?: { since: string; ttlLeft: number };
-  downSince?: string;
-  endpoints: number;
-}
+export type { HostState };
 
 export interface StoreOptions extends EtcdTarget {
   callTimeoutMs?: number;
@@ -45,15 +33,19 @@ export interface StoreOptions extends EtcdTarget {
 export class Store {
   private readonly client: Etcd3;
   private readonly timeoutMs: number;
-  requests = 0; // unary etcd requests made (a metric, and the bench's requests per Connect)
+  // Unary etcd requests made (a metric, and the bench's requests per Connect).
+  get requests(): number {
+    return this.calls.requests;
+  }
   private readonly target: StoreOptions;
   private watchEndpoint = 0; // the member the next watch goes to; moves on after a failure
   readonly health = new EtcdHealth();
+  private readonly calls: BoundedCall;
+  private readonly hosts: HostRecords;
   // etcd answered the latest request or lease keep-alive (a metric; keep-alives keep it current).
   get reachable(): boolean {
     return this.health.outageSince() === undefined;
   }
-  private probing: Promise<unknown> | undefined;
 
   constructor(opts: StoreOptions) {
     this.timeoutMs = opts.callTimeoutMs ?? 5000;
@@ -92,6 +84,13 @@ export class Store {
       };
     if (opts.auth) o.auth = opts.auth;
     this.client = new Etcd3(o);
+    this.calls = new BoundedCall(this.timeoutMs, this.health, () => this.client.maintenance.status());
+    this.hosts = new HostRecords({
+      range: (prefix) => this.range(prefix),
+      txn: (c, ok) => this.txn(c, ok),
+      listEndpoints: () => this.listEndpoints(),
+      leaseTtl: async (id) => Number((await this.call(() => this.client.leaseClient.leaseTimeToLive({ ID: id }))).TTL),
+    });
   }
 
   close(): void {
@@ -134,68 +133,9 @@ export class Store {
     });
   }
 
-  // While a breaker is open the client refuses at once; within the call's deadline we wait for it
-  // to half-open rather than fail a request that etcd, just back, would serve. Silence from etcd
-  // ends the wait early (see EtcdHealth).
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
-    const start = Date.now();
-    const deadline = start + this.timeoutMs;
-    let cause: unknown;
-    for (;;) {
-      try {
-        this.requests++;
-        const res = await this.unlessSilent(fn(), start);
-        this.health.answered();
-        return res;
-      } catch (err) {
-        // An open breaker hides why the member failed: report the failure that opened it.
-        if (!(err instanceof BrokenCircuitError)) cause = err;
-        if (neverSent(err) && Date.now() + 200 < deadline && !this.health.silent(start, Date.now() + 200)) {
-          await new Promise((r) => setTimeout(r, 200));
-          continue;
-        }
-        const e = storeError(err instanceof BrokenCircuitError && cause ? cause : err);
-        if (e.reason === 'etcd-unavailable') this.health.failed();
-        throw e;
-      }
-    }
-  }
-
-  // The request's own answer, or UNAVAILABLE once etcd has been silent for SILENCE_MS (a probe
-  // asks whether it is there at all). A write given up on may still commit: callers that wrote
-  // undo it (see the endpoint service's abandoned Connects).
-  private unlessSilent<T>(p: Promise<T>, start: number): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const tick = setInterval(() => {
-        const now = Date.now();
-        if (this.health.silent(start, now)) {
-          clearInterval(tick);
-          reject(etcdUnavailable(`etcd is not answering (no reply from any member in ${SILENCE_MS} ms)`));
-        } else if (now - this.health.lastAnswer >= PROBE_AFTER_MS) this.probe();
-      }, 50);
-      p.then(
-        (v) => {
-          clearInterval(tick);
-          resolve(v);
-        },
-        (e: Error) => {
-          clearInterval(tick);
-          reject(e);
-        },
-      );
-    });
-  }
-
-  // One cheap request at a time, to any member, whose answer says etcd is there.
-  private probe(): void {
-    if (this.probing) return;
-    this.probing = this.client.maintenance
-      .status()
-      .then(() => this.health.answered())
-      .catch(() => undefined)
-      .finally(() => {
-        this.probing = undefined;
-      });
+  // Every unary request, bounded (see BoundedCall).
+  private call<T>(fn: () => Promise<T>): Promise<T> {
+    return this.calls.call(fn);
   }
 
   async txn(
@@ -412,79 +352,17 @@ export class Store {
     );
   }
 
-  // Every host etcd knows of (a record, a lease key or a "down" mark), with its lease's seconds
-  // left (-1 when etcd cannot say) and its endpoint count.
-  async hostStates(): Promise<HostState[]> {
-    const [hosts, alive, down, eps] = await Promise.all([
-      this.range(keys.hosts),
-      this.range(keys.aliveAll),
-      this.range(keys.downAll),
-      this.range(keys.endpointsAll),
-    ]);
-    const by = new Map<string, HostState>();
-    const of = (name: string): HostState => {
-      let h = by.get(name);
-      if (!h) by.set(name, (h = { name, endpoints: 0 }));
-      return h;
-    };
-    const nameOf = (kv: RPC.IKeyValue, prefix: string): string => kv.key.toString().slice(prefix.length);
-    for (const kv of hosts.kvs) of(nameOf(kv, keys.hosts)).record = decode<HostRecord>(kv);
-    for (const kv of down.kvs) of(nameOf(kv, keys.downAll)).downSince = decode<{ since: string }>(kv).since;
-    for (const kv of eps.kvs) of(decode<EndpointRecord>(kv).host).endpoints++;
-    await Promise.all(
-      alive.kvs.map(async (kv) => {
-        let ttlLeft = -1;
-        try {
-          ttlLeft = Number((await this.call(() => this.client.leaseClient.leaseTimeToLive({ ID: kv.lease }))).TTL);
-        } catch {
-          /* unknown */
-        }
-        of(nameOf(kv, keys.aliveAll)).alive = { since: decode<{ since: string }>(kv).since, ttlLeft };
-      }),
-    );
-    return [...by.values()];
+  // The cluster's hosts: their states, the "down" mark, a host's removal (./hosts).
+  hostStates(): Promise<HostState[]> {
+    return this.hosts.states();
   }
 
-  // Marks a registered host that holds no lease as down since `since`, once: the first peer to see
-  // it sets the time every agent reports. False when it holds a lease again or is marked already.
-  async markDown(name: string, since: string): Promise<boolean> {
-    const ok = [present(keys.host(name)), absent(keys.alive(name)), absent(keys.down(name))];
-    return (await this.txn(ok, [put(keys.down(name), { since })])).succeeded;
+  markDown(name: string, since: string): Promise<boolean> {
+    return this.hosts.markDown(name, since);
   }
 
-  // Forgets a host: its record and marks first, in one transaction, so that every peer drops all of
-  // its entries in one reconcile (desired state skips endpoints of unknown hosts); then its
-  // endpoints with their addresses and names, a batch per network, each endpoint all or nothing. A
-  // removal cut short leaves endpoints of an unknown host, which `host ls` lists and a second
-  // removal releases. Returns the endpoints released.
-  async removeHost(name: string): Promise<number> {
-    await this.txn(
-      [],
-      [
-        del(keys.host(name)),
-        del(keys.alive(name)),
-        del(keys.down(name)),
-        del(keys.reconciled(name)),
-        delPrefix(keys.reservationsOf(name)),
-      ],
-    );
-    const eps = (await this.listEndpoints()).filter((e) => e.host === name);
-    let released = 0;
-    for (let i = 0; i < eps.length; i += REMOVE_BATCH) {
-      const batch = eps.slice(i, i + REMOVE_BATCH);
-      const res = await this.txn(
-        batch.map((ep) => present(keys.endpoint(ep.networkId, ep.id))),
-        batch.flatMap((ep) => releaseOps(ep)),
-      );
-      if (res.succeeded) {
-        released += batch.length;
-        continue;
-      }
-      // One of them went meanwhile (a Disconnect -f): the rest one by one.
-      for (const ep of batch)
-        if ((await this.txn([present(keys.endpoint(ep.networkId, ep.id))], releaseOps(ep))).succeeded) released++;
-    }
-    return released;
+  removeHost(name: string): Promise<number> {
+    return this.hosts.remove(name);
   }
 
   // --- snapshot ----------------------------------------------------------------------------------
@@ -492,7 +370,7 @@ export class Store {
   // Read by hand (./raw), from the member the next watch goes to: the agent's start and every reload
   // read the whole cluster.
   async snapshot(): Promise<ClusterView> {
-    this.requests++;
+    this.calls.requests++;
     let res;
     try {
       res = await rangeAll(this.target, this.watchEndpoint, Buffer.from(keys.all), prefixEnd(keys.all), this.timeoutMs);
@@ -519,19 +397,6 @@ export class Store {
     }).revision;
     return snap;
   }
-}
-
-// Endpoints per transaction of a host's removal: each is 3-4 requests and a compare, under etcd's
-// default limit of 128 operations per transaction.
-const REMOVE_BATCH = 25;
-
-// An endpoint's key with the claims made with it (its addresses and its name).
-function releaseOps(ep: EndpointRecord): RPC.IRequestOp[] {
-  return [
-    del(keys.endpoint(ep.networkId, ep.id)),
-    ...plainAddressesOf(ep).map((a) => del(keys.ipam(ep.networkId, a))),
-    del(keys.epName(ep.networkId, ep.name)),
-  ];
 }
 
 async function jitter(attempt: number): Promise<void> {
