@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Store } from '../control/store/store';
 import { NetworkService } from '../control/networks';
-import { ApiServer, Api } from '../control/server';
+import { ApiServer } from '../control/server';
 import type { HostRecord } from '../control/model';
 import { AgentConfig, ConfigError, readKeyFile } from './config';
 import { probeEtcd } from './etcd-probe';
@@ -20,7 +20,7 @@ import { HostService } from './hosts/service';
 import { Liveness } from './hosts/liveness';
 import { EtcdOutage } from './outage';
 import { Metrics } from './metrics';
-import { runDoctor } from './doctor';
+import { agentApi } from './api';
 import { CniServer } from './cni';
 import { Isolation } from './isolation';
 import { IsolationFollower } from './observers/isolation';
@@ -42,7 +42,6 @@ import { SandboxWatch } from './sandbox-watch';
 import { DnsFeeder } from './dns/feeder';
 import { registerDnsMetrics } from './dns/metrics';
 import { dnsOf } from './dns/client-config';
-import { sandboxPath } from './endpoints/sandbox-names';
 
 // A group name from /etc/group, or a numeric id.
 function groupId(group: string): number {
@@ -64,7 +63,7 @@ export class Agent {
   readonly registration: Registration;
   readonly hosts: HostService;
   private readonly liveness: Liveness;
-  private readonly outage: EtcdOutage;
+  readonly outage: EtcdOutage;
   readonly reconciler: Reconciler;
   private readonly memory: MemoryTrim;
   private readonly sandboxWatch: SandboxWatch;
@@ -78,17 +77,17 @@ export class Agent {
   readonly events: EventLog;
   readonly metrics: Metrics;
   private readonly cni: CniServer;
-  private readonly isolation: IsolationFollower;
-  private readonly table: TableFollower;
+  readonly isolation: IsolationFollower;
+  readonly table: TableFollower;
   private readonly progress: Progress;
-  private readonly ready: ReadyReporter;
+  readonly ready: ReadyReporter;
   private readonly docker: DockerPluginServer | undefined;
   private dockerGc: NodeJS.Timeout | undefined;
   private readonly dns: DnsFeeder | undefined;
   private readonly seenHosts = new Set<string>();
 
   constructor(
-    private readonly config: AgentConfig,
+    readonly config: AgentConfig,
     private readonly log: Logger,
   ) {
     const e = config.etcd;
@@ -241,7 +240,7 @@ export class Agent {
     );
     this.outage = new EtcdOutage(this.store, () => this.state.snap, config.name);
     this.server = new ApiServer(
-      this.api(),
+      agentApi(this),
       log,
       (method, code, s) => this.metrics.request(method, code, s),
       (m) => this.outage.explain(m),
@@ -271,66 +270,6 @@ export class Agent {
         log,
       );
     }
-  }
-
-  private api(): Api {
-    return {
-      create: (r) => this.networks.create(r),
-      list: (r) =>
-        this.outage.read(
-          async () => ({ networks: await this.networks.list(r.filters), stale: '' }),
-          (snap, stale) => ({ networks: this.outage.listNetworks(snap, r.filters), stale }),
-        ),
-      inspect: (ref) =>
-        this.outage.read(
-          () => this.networks.inspect(ref),
-          (snap, stale) => this.outage.inspectNetwork(snap, ref, stale),
-        ),
-      delete: (ref) => this.networks.delete(ref),
-      prune: async (r) => ({ networksDeleted: await this.networks.prune(r.filters) }),
-      connect: async (r, deadline) => {
-        const res = await this.endpoints.connect(r, {}, undefined, deadline);
-        const ep = this.state.snap?.endpoints.get(res.endpoint?.endpointId ?? '');
-        const dns = ep && this.clientDns(ep.networkId);
-        return dns ? { ...res, dns } : res;
-      },
-      disconnect: async (r) => {
-        await this.endpoints.disconnect(r);
-        const p = sandboxPath(r.sandbox);
-        let left = 0;
-        for (const e of this.state.snap?.endpoints.values() ?? [])
-          if (e.sandbox === p && e.host === this.config.name) left++;
-        return { sandboxEndpoints: left };
-      },
-      watch: (req, push) => this.events.watch(req, push),
-      listHosts: () =>
-        this.outage.read(
-          async () => ({ hosts: await this.hosts.list(), stale: '' }),
-          (_snap, stale) => ({ hosts: this.hosts.listFromView(), stale }),
-        ),
-      removeHost: async (r) => ({ endpointsReleased: await this.hosts.remove(r.name, r.force) }),
-      doctor: () =>
-        runDoctor({
-          self: this.self,
-          store: this.store,
-          snapshot: () => this.state.snap,
-          readActual: () => this.kernel.readActual(),
-          sandboxAddresses: (p, i) => this.sandboxes.sandboxAddresses(p, i),
-          registered: () => this.registration.registered,
-          etcdEndpoints: this.config.etcd.endpoints,
-          isolation: () => this.isolation.installed(),
-          table: () => this.table.check(),
-        }),
-      health: async () => {
-        const r = this.ready.readiness();
-        return {
-          status: r.ok ? 'SERVING' : 'NOT_SERVING',
-          host: this.config.name,
-          version: version(),
-          message: r.reason,
-        };
-      },
-    };
   }
 
   // What a client's resolv.conf should say for a network (none with the resolver off).
